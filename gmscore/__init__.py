@@ -1,0 +1,9 @@
+"""gmscore: fast, exact Gaussian mixture models with compiled,
+multi-threaded kernels and the scikit-learn API."""
+
+__version__ = "0.1.0"
+
+from ._config import get_config, show_config
+from .mixture import ConvergenceWarning, GaussianMixture
+
+__all__ = ["GaussianMixture", "ConvergenceWarning", "get_config", "show_config", "__version__"]

@@ -1,0 +1,67 @@
+"""Hyper-parameter plumbing shared by the estimators (scikit-learn's
+conventions without depending on scikit-learn)."""
+import inspect
+
+
+class ParamsMixin:
+    """get_params / set_params / repr from the constructor's signature."""
+
+    @classmethod
+    def _get_param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return sorted(
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        )
+
+    def get_params(self, deep=True):
+        """Hyper-parameters as a dict (``deep`` is accepted for compatibility)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set hyper-parameters; unknown names raise ValueError."""
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {valid!r}."
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(type(self).__init__).parameters.values()
+        }
+        changed = []
+        for name in self._get_param_names():
+            value = getattr(self, name)
+            default = defaults.get(name, inspect.Parameter.empty)
+            try:
+                same = value is default or (
+                    type(value) is type(default) and bool(value == default)
+                )
+            except (TypeError, ValueError):  # arrays
+                same = False
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_gmscore_version"] = _version()
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state.pop("_gmscore_version", None)
+        self.__dict__.update(state)
+
+
+def _version():
+    from . import __version__
+
+    return __version__

@@ -1,0 +1,269 @@
+# cython: language_level=3
+"""Thin bindings to the C kernels in src_c/.
+
+Each function takes whole arrays as typed memoryviews (inputs const, so
+read-only arrays work), checks shapes, releases the GIL and calls the C
+kernel for the input's precision. Outputs are caller-allocated float64
+arrays that the kernel overwrites.
+"""
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+cdef extern from "gms_kernels.h" nogil:
+    int GMS_OK
+    int GMS_ERR_NOMEM
+    int GMS_ERR_ARG
+    int GMS_ERR_NONFINITE
+    int GMS_BLOCK_ROWS
+    int GMS_MAX_SLOTS
+    Py_ssize_t gms_s2_size(int cov_type, Py_ssize_t k, Py_ssize_t d)
+    int gms_omp_max_threads()
+    int gms_has_openmp()
+
+    int gms_weighted_log_prob_d(int, const double *, Py_ssize_t, Py_ssize_t,
+                                Py_ssize_t, const double *, const double *,
+                                const double *, double *, int)
+    int gms_weighted_log_prob_f(int, const float *, Py_ssize_t, Py_ssize_t,
+                                Py_ssize_t, const float *, const float *,
+                                const double *, double *, int)
+    int gms_estep_d(int, const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                    const double *, const double *, const double *,
+                    const double *, const double *, double *, double *,
+                    double *, double *, int)
+    int gms_estep_f(int, const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                    const float *, const float *, const double *,
+                    const double *, const double *, double *, double *,
+                    double *, double *, int)
+    int gms_accumulate_d(int, const double *, Py_ssize_t, Py_ssize_t,
+                         Py_ssize_t, const double *, const int64_t *, const double *,
+                         const double *, double *, double *, double *, int)
+    int gms_accumulate_f(int, const float *, Py_ssize_t, Py_ssize_t,
+                         Py_ssize_t, const double *, const int64_t *, const double *,
+                         const double *, double *, double *, double *, int)
+    int gms_kmeans_step_d(const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                          const double *, const double *, int64_t *,
+                          double *, double *, double *, int)
+    int gms_kmeans_step_f(const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                          const double *, const double *, int64_t *,
+                          double *, double *, double *, int)
+    int gms_sqdist_potential_d(const double *, Py_ssize_t, Py_ssize_t,
+                               const double *, const double *, const double *,
+                               double *, double *, int)
+    int gms_sqdist_potential_f(const float *, Py_ssize_t, Py_ssize_t,
+                               const double *, const double *, const double *,
+                               double *, double *, int)
+
+BLOCK_ROWS = GMS_BLOCK_ROWS
+MAX_SLOTS = GMS_MAX_SLOTS
+
+
+class NonFiniteLogLikelihoodError(FloatingPointError):
+    """A sample's log-likelihood overflowed under the current parameters."""
+
+
+def has_openmp():
+    """True when the kernels were compiled with OpenMP."""
+    return bool(gms_has_openmp())
+
+
+def omp_max_threads():
+    """OpenMP's default thread count (honours OMP_NUM_THREADS/threadpoolctl)."""
+    return gms_omp_max_threads()
+
+
+def s2_size(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features):
+    """Length of the flat second-moment accumulator for a covariance type."""
+    return gms_s2_size(cov_type, n_components, n_features)
+
+
+cdef int _check(int rc) except -1:
+    if rc == GMS_OK:
+        return 0
+    if rc == GMS_ERR_NOMEM:
+        raise MemoryError("gmscore kernel could not allocate its work buffers")
+    if rc == GMS_ERR_NONFINITE:
+        raise NonFiniteLogLikelihoodError(
+            "a sample has a non-finite log-likelihood under the current "
+            "parameters (its squared Mahalanobis distance overflows); scale "
+            "the input data or pass float64 data")
+    raise ValueError("gmscore kernel rejected its arguments (code %d)" % rc)
+
+
+cdef inline void _expect(bint ok, str what) except *:
+    if not ok:
+        raise ValueError("kernel argument mismatch: " + what)
+
+
+cdef Py_ssize_t _prec_size(int cov_type, Py_ssize_t k, Py_ssize_t d):
+    if cov_type == 0:
+        return k * d * d
+    if cov_type == 1:
+        return d * d
+    if cov_type == 2:
+        return k * d
+    return k
+
+
+cdef inline const double *_opt(const double[::1] a, Py_ssize_t n) except? NULL:
+    if a is None:
+        return NULL
+    _expect(a.shape[0] == n, "optional vector has the wrong length")
+    return &a[0] if n > 0 else NULL
+
+
+def weighted_log_prob(int cov_type, const floating[:, ::1] X,
+                      const floating[:, ::1] means,
+                      const floating[::1] prec_chol,
+                      const double[::1] log_norm, double[:, ::1] out,
+                      int n_threads):
+    """out[i, k] = log_norm[k] - 0.5 * squared Mahalanobis(X[i], k)."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = means.shape[0]
+    cdef int rc
+    _expect(means.shape[1] == d, "means do not match n_features")
+    _expect(prec_chol.shape[0] == _prec_size(cov_type, k, d), "precision factor size")
+    _expect(log_norm.shape[0] == k, "log_norm length")
+    _expect(out.shape[0] == n and out.shape[1] == k, "output shape")
+    if n == 0:
+        return
+    with nogil:
+        if floating is double:
+            rc = gms_weighted_log_prob_d(cov_type, &X[0, 0], n, d, k, &means[0, 0],
+                                         &prec_chol[0], &log_norm[0], &out[0, 0],
+                                         n_threads)
+        else:
+            rc = gms_weighted_log_prob_f(cov_type, &X[0, 0], n, d, k, &means[0, 0],
+                                         &prec_chol[0], &log_norm[0], &out[0, 0],
+                                         n_threads)
+    _check(rc)
+
+
+def estep(int cov_type, const floating[:, ::1] X, const floating[:, ::1] means,
+          const floating[::1] prec_chol, const double[::1] log_norm,
+          const double[::1] sample_weight, const double[:, ::1] centres,
+          double[::1] nk, double[:, ::1] s1, double[::1] s2, int n_threads):
+    """Fused E-step: responsibilities of every sample (never stored) folded
+    into nk, s1 and s2 (centred at `centres`). Returns the (weighted) total
+    log-likelihood."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = means.shape[0]
+    cdef double loglik = 0.0
+    cdef const double *w
+    cdef double *s2p
+    cdef int rc
+    _expect(means.shape[1] == d, "means do not match n_features")
+    _expect(prec_chol.shape[0] == _prec_size(cov_type, k, d), "precision factor size")
+    _expect(log_norm.shape[0] == k, "log_norm length")
+    _expect(centres.shape[0] == k and centres.shape[1] == d, "centres shape")
+    _expect(nk.shape[0] == k and s1.shape[0] == k and s1.shape[1] == d, "nk/s1 shape")
+    _expect(s2.shape[0] == gms_s2_size(cov_type, k, d), "s2 length")
+    _expect(n > 0, "no samples")
+    w = _opt(sample_weight, n)
+    s2p = &s2[0] if s2.shape[0] > 0 else NULL
+    with nogil:
+        if floating is double:
+            rc = gms_estep_d(cov_type, &X[0, 0], n, d, k, &means[0, 0], &prec_chol[0],
+                             &log_norm[0], w, &centres[0, 0], &nk[0], &s1[0, 0],
+                             s2p, &loglik, n_threads)
+        else:
+            rc = gms_estep_f(cov_type, &X[0, 0], n, d, k, &means[0, 0], &prec_chol[0],
+                             &log_norm[0], w, &centres[0, 0], &nk[0], &s1[0, 0],
+                             s2p, &loglik, n_threads)
+    _check(rc)
+    return loglik
+
+
+def accumulate(int cov_type, const floating[:, ::1] X, const double[:, ::1] resp,
+               const int64_t[::1] labels, const double[::1] sample_weight,
+               const double[:, ::1] centres, double[::1] nk, double[:, ::1] s1,
+               double[::1] s2, int n_threads):
+    """Sufficient statistics from given responsibilities: dense `resp`, hard
+    `labels`, or neither (one component, weight 1 per sample)."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centres.shape[0]
+    cdef const double *w
+    cdef const double *r = NULL
+    cdef const int64_t *lab = NULL
+    cdef double *s2p
+    cdef int rc
+    _expect(centres.shape[1] == d, "centres do not match n_features")
+    _expect(nk.shape[0] == k and s1.shape[0] == k and s1.shape[1] == d, "nk/s1 shape")
+    _expect(s2.shape[0] == gms_s2_size(cov_type, k, d), "s2 length")
+    if labels is not None:
+        _expect(resp is None, "give resp or labels, not both")
+        _expect(labels.shape[0] == n, "labels length")
+        if n > 0:
+            lab = &labels[0]
+    elif resp is None:
+        _expect(k == 1, "resp=None needs exactly one centre")
+    else:
+        _expect(resp.shape[0] == n and resp.shape[1] == k, "resp shape")
+        if n > 0:
+            r = &resp[0, 0]
+    w = _opt(sample_weight, n)
+    s2p = &s2[0] if s2.shape[0] > 0 else NULL
+    if n == 0:
+        nk[:] = 0.0
+        s1[:, :] = 0.0
+        s2[:] = 0.0
+        return
+    with nogil:
+        if floating is double:
+            rc = gms_accumulate_d(cov_type, &X[0, 0], n, d, k, r, lab, w, &centres[0, 0],
+                                  &nk[0], &s1[0, 0], s2p, n_threads)
+        else:
+            rc = gms_accumulate_f(cov_type, &X[0, 0], n, d, k, r, lab, w, &centres[0, 0],
+                                  &nk[0], &s1[0, 0], s2p, n_threads)
+    _check(rc)
+
+
+def kmeans_step(const floating[:, ::1] X, const double[:, ::1] centers,
+                const double[::1] sample_weight, int64_t[::1] labels,
+                double[:, ::1] sums, double[::1] counts, int n_threads):
+    """One Lloyd step: nearest-centre labels, per-centre weighted sums and
+    counts. Returns the weighted inertia."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef double inertia = 0.0
+    cdef const double *w
+    cdef int rc
+    _expect(centers.shape[1] == d, "centers do not match n_features")
+    _expect(labels.shape[0] == n, "labels length")
+    _expect(sums.shape[0] == k and sums.shape[1] == d and counts.shape[0] == k,
+            "sums/counts shape")
+    _expect(n > 0, "no samples")
+    w = _opt(sample_weight, n)
+    with nogil:
+        if floating is double:
+            rc = gms_kmeans_step_d(&X[0, 0], n, d, k, &centers[0, 0], w, &labels[0],
+                                   &sums[0, 0], &counts[0], &inertia, n_threads)
+        else:
+            rc = gms_kmeans_step_f(&X[0, 0], n, d, k, &centers[0, 0], w, &labels[0],
+                                   &sums[0, 0], &counts[0], &inertia, n_threads)
+    _check(rc)
+    return inertia
+
+
+def sqdist_potential(const floating[:, ::1] X, const double[::1] point,
+                     const double[::1] closest, const double[::1] sample_weight,
+                     double[::1] out_min, int n_threads):
+    """min(closest, ||x - point||^2) per sample (into out_min if given) and
+    its weighted sum, for k-means++ seeding."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef double potential = 0.0
+    cdef const double *c
+    cdef const double *w
+    cdef double *o = NULL
+    cdef int rc
+    _expect(point.shape[0] == d, "point does not match n_features")
+    _expect(n > 0, "no samples")
+    c = _opt(closest, n)
+    w = _opt(sample_weight, n)
+    if out_min is not None:
+        _expect(out_min.shape[0] == n, "out_min length")
+        o = &out_min[0]
+    with nogil:
+        if floating is double:
+            rc = gms_sqdist_potential_d(&X[0, 0], n, d, &point[0], c, w, o,
+                                        &potential, n_threads)
+        else:
+            rc = gms_sqdist_potential_f(&X[0, 0], n, d, &point[0], c, w, o,
+                                        &potential, n_threads)
+    _check(rc)
+    return potential

@@ -1,0 +1,231 @@
+"""Input and hyper-parameter validation shared by the estimators.
+
+Every failure is a ValueError or TypeError whose message says what is wrong
+and how to fix it.
+"""
+import numbers
+
+import numpy as np
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A hyper-parameter has an invalid type or value."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """The estimator is used before ``fit``."""
+
+
+# ---------------------------------------------------------------- hyper-params
+def _describe(constraint):
+    return constraint[1]
+
+
+def interval(kind, low, high=None, *, low_open=False, none_ok=False):
+    """Constraint: an int/real number in [low, high] (``low_open``: (low, ...)."""
+    lo_br = "(" if low_open else "["
+    hi = "inf)" if high is None else f"{high}]"
+    desc = f"{'an int' if kind is int else 'a float'} in the range {lo_br}{low}, {hi}"
+    if none_ok:
+        desc += " or None"
+
+    def check(v):
+        if v is None:
+            return none_ok
+        if isinstance(v, bool):
+            return False
+        if kind is int and not isinstance(v, numbers.Integral):
+            return False
+        if kind is float and not isinstance(v, numbers.Real):
+            return False
+        if not np.isfinite(v) and not (high is None and v == np.inf and kind is float):
+            return False
+        if v < low or (low_open and v == low):
+            return False
+        return high is None or v <= high
+
+    return check, desc
+
+
+def options(*values):
+    """Constraint: one of the given strings."""
+    desc = "a str among {" + ", ".join(repr(v) for v in values) + "}"
+    return (lambda v: isinstance(v, str) and v in values), desc
+
+
+def boolean():
+    return (lambda v: isinstance(v, (bool, np.bool_))), "a bool"
+
+
+def random_state_like():
+    def check(v):
+        return (
+            v is None
+            or (isinstance(v, numbers.Integral) and not isinstance(v, bool) and 0 <= v < 2**32)
+            or isinstance(v, np.random.RandomState)
+        )
+
+    return check, "None, an int in [0, 2**32) or a numpy.random.RandomState"
+
+
+def array_like_or_none():
+    return (lambda v: v is None or hasattr(v, "__len__") or hasattr(v, "__array__")), "an array-like or None"
+
+
+def validate_params(estimator, constraints):
+    """Raise InvalidParameterError for the first hyper-parameter that breaks
+    its constraint. ``constraints`` maps parameter names to (check, desc)."""
+    for name, (check, desc) in constraints.items():
+        value = getattr(estimator, name)
+        try:
+            ok = check(value)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {type(estimator).__name__} must be "
+                f"{desc}. Got {value!r} instead."
+            )
+
+
+# ----------------------------------------------------------------------- data
+def check_array(X, *, name="X", dtypes=(np.float64, np.float32), ensure_2d=True,
+                min_samples=1, min_features=1, copy=False):
+    """Validate a dense numeric array and return it C-contiguous.
+
+    float64 and float32 are kept, any other real dtype becomes float64.
+    """
+    if X is None:
+        raise TypeError(f"{name} is None; pass an array-like of numbers")
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):
+        raise TypeError(
+            f"{name} is a sparse matrix, which gmscore does not support; "
+            f"convert it with {name}.toarray()"
+        )
+    if hasattr(X, "dtypes") and hasattr(X, "to_numpy"):  # pandas
+        X = X.to_numpy()
+    arr = np.asarray(X)
+    if arr.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {name} has dtype {arr.dtype}; pass the "
+            "real part (or real and imaginary parts as separate features)"
+        )
+    if arr.dtype.kind in "OUSV" or arr.dtype.kind == "M" or arr.dtype.kind == "m":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{name} must contain only numbers, but it has dtype {arr.dtype} "
+                f"with values that cannot be converted to float ({exc})"
+            ) from None
+    if arr.dtype not in dtypes:
+        arr = arr.astype(dtypes[0])
+    if ensure_2d:
+        if arr.ndim == 0:
+            raise ValueError(
+                f"Expected 2D array, got scalar array instead: {name}={arr!r}. "
+                "Pass an array of shape (n_samples, n_features)."
+            )
+        if arr.ndim == 1:
+            raise ValueError(
+                f"Expected 2D array, got 1D array instead: {name} has shape "
+                f"{arr.shape}. Reshape your data either using array.reshape(-1, 1) "
+                "if your data has a single feature or array.reshape(1, -1) if it "
+                "contains a single sample."
+            )
+        if arr.ndim > 2:
+            raise ValueError(
+                f"Expected 2D array, got {arr.ndim}D array instead: {name} has "
+                f"shape {arr.shape}; pass an array of shape (n_samples, n_features)."
+            )
+        if arr.shape[0] < min_samples:
+            raise ValueError(
+                f"Found array with {arr.shape[0]} sample(s) (shape={arr.shape}) "
+                f"while a minimum of {min_samples} is required."
+            )
+        if arr.shape[1] < min_features:
+            raise ValueError(
+                f"Found array with {arr.shape[1]} feature(s) (shape={arr.shape}) "
+                f"while a minimum of {min_features} is required."
+            )
+    check_finite(arr, name)
+    if copy:
+        return np.array(arr, order="C", copy=True)
+    return np.ascontiguousarray(arr)
+
+
+def check_finite(arr, name):
+    """Reject NaN and infinity without an n_samples x n_features temporary:
+    a finite float64 sum proves every entry finite; otherwise look closer."""
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return
+    if np.isfinite(arr.sum(dtype=np.float64)):
+        return
+    if np.isnan(arr).any():
+        raise ValueError(
+            f"Input {name} contains NaN. Remove or impute missing values "
+            "before fitting."
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(
+            f"Input {name} contains infinity or a value too large for "
+            f"dtype({str(arr.dtype)!r})."
+        )
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Validate ``sample_weight``: None, a scalar or n_samples non-negative
+    finite numbers with a positive sum. Returns float64 or None."""
+    if sample_weight is None:
+        return None
+    if np.isscalar(sample_weight) and not isinstance(sample_weight, str):
+        sample_weight = np.full(n_samples, float(sample_weight))
+    sw = check_array(sample_weight, name="sample_weight", dtypes=(np.float64,),
+                     ensure_2d=False)
+    if sw.ndim != 1:
+        raise ValueError(
+            f"sample_weight must be 1D with one weight per sample, got shape {sw.shape}"
+        )
+    if sw.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has {sw.shape[0]} entries but X has {n_samples} "
+            "samples; pass one weight per sample"
+        )
+    if (sw < 0).any():
+        raise ValueError(
+            "sample_weight must be non-negative; found negative weights "
+            f"(min {sw.min():g})"
+        )
+    if not sw.sum() > 0:
+        raise ValueError("sample_weight sums to zero; at least one sample needs a positive weight")
+    return sw
+
+
+def check_random_state(seed):
+    """None, an int or a RandomState -> a RandomState."""
+    if seed is None:
+        return np.random.mtrand._rand
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.RandomState(int(seed))
+    raise ValueError(
+        f"random_state must be None, an int or a numpy.random.RandomState, got {seed!r}"
+    )
+
+
+def check_is_fitted(estimator, attributes):
+    if not all(hasattr(estimator, a) for a in attributes):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet. Call "
+            "'fit' with appropriate arguments before using this estimator."
+        )
+
+
+def check_n_features(estimator, X):
+    expected = estimator.n_features_in_
+    if X.shape[1] != expected:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
+            f"expecting {expected} features as input."
+        )

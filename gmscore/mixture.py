@@ -1,0 +1,480 @@
+"""GaussianMixture: a drop-in for sklearn.mixture.GaussianMixture whose
+E-step and sufficient statistics run in one fused, blocked, multi-threaded
+C kernel."""
+import time
+import warnings
+
+import numpy as np
+from scipy.special import logsumexp
+
+from . import _gaussian, _kernels
+from ._base import ParamsMixin
+from ._gaussian import COV_CODE, COV_TYPES
+from ._init import initial_statistics
+from ._threads import effective_n_threads, single_threaded_blas
+from ._validation import (
+    array_like_or_none,
+    boolean,
+    check_array,
+    check_is_fitted,
+    check_n_features,
+    check_random_state,
+    check_sample_weight,
+    interval,
+    options,
+    random_state_like,
+    validate_params,
+)
+
+LOG_2PI = np.log(2.0 * np.pi)
+
+
+class ConvergenceWarning(UserWarning):
+    """EM stopped at ``max_iter`` before the lower bound converged."""
+
+
+try:  # be the same warning class scikit-learn users already filter
+    from sklearn.exceptions import ConvergenceWarning  # noqa: F811
+except ImportError:  # pragma: no cover - scikit-learn is optional
+    pass
+
+
+class _FitData:
+    """Validated training data plus lazily computed global moments."""
+
+    def __init__(self, X, sample_weight, n_threads):
+        self.X = X
+        self.sample_weight = sample_weight
+        self.n_threads = n_threads
+        self.total_weight = float(X.shape[0] if sample_weight is None else sample_weight.sum())
+        self._centre = None
+        self._scatter = None
+        self._variance = None
+
+    def _moments(self, cov_code):
+        d = self.X.shape[1]
+        nk, s1 = np.empty(1), np.empty((1, d))
+        s2 = np.empty(_kernels.s2_size(cov_code, 1, d))
+        _kernels.accumulate(cov_code, self.X, None, None, self.sample_weight,
+                            self.centre[None, :] if self._centre is not None else np.zeros((1, d)),
+                            nk, s1, s2, self.n_threads)
+        return nk, s1, s2
+
+    @property
+    def centre(self):
+        """Weighted mean of the data (float64)."""
+        if self._centre is None:
+            nk, s1, _ = self._moments(COV_CODE["tied"])
+            self._centre = s1[0] / nk[0]
+        return self._centre
+
+    @property
+    def scatter(self):
+        """(sum_i w_i (x_i - g)(x_i - g)^T, g) with g the weighted mean."""
+        if self._scatter is None:
+            d = self.X.shape[1]
+            _ = self.centre
+            _, _, s2 = self._moments(COV_CODE["full"])
+            upper = np.triu(s2.reshape(d, d))
+            self._scatter = (upper + np.triu(upper, 1).T, self._centre)
+        return self._scatter
+
+    @property
+    def mean_variance(self):
+        """Mean over features of the weighted per-feature variance."""
+        if self._variance is None:
+            _ = self.centre
+            _, _, s2 = self._moments(COV_CODE["diag"])
+            self._variance = float(s2.mean() / self.total_weight)
+        return self._variance
+
+
+class GaussianMixture(ParamsMixin):
+    """Gaussian mixture model fitted by EM.
+
+    Same parameters, attributes and methods as
+    :class:`sklearn.mixture.GaussianMixture`; the E-step and the sufficient
+    statistics run in a fused, multi-threaded C kernel that never allocates an
+    n_samples x n_components array.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Form of the component covariances.
+    tol : float, default=1e-3
+        EM stops when the mean log-likelihood per sample changes by less.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance at each M-step.
+    max_iter : int, default=100
+        EM iterations per initialisation.
+    n_init : int, default=1
+        Initialisations; the one with the highest lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the initial responsibilities are chosen.
+    weights_init, means_init, precisions_init : array-like, optional
+        User-supplied starting parameters (shapes as the fitted attributes).
+    random_state : int, RandomState or None, default=None
+    warm_start : bool, default=False
+        Start from the previous fit's parameters (then ``n_init`` is ignored).
+    verbose : int, default=0
+        1 prints each ``verbose_interval``-th iteration, 2 adds timings.
+    verbose_interval : int, default=10
+    n_threads : int or None, default=None
+        Threads for the kernels. None follows OpenMP's default
+        (``OMP_NUM_THREADS``, threadpoolctl limits), capped at the available
+        CPUs. Results are bitwise identical for any thread count.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_, precisions_, precisions_cholesky_ : ndarray
+        Shapes depend on ``covariance_type`` (see scikit-learn).
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean (weighted) log-likelihood per sample of the best initialisation.
+    lower_bounds_ : list of float
+        Lower bound at every iteration of the best initialisation.
+    n_features_in_ : int
+
+    Notes
+    -----
+    Differences from scikit-learn, all deliberate: fitted parameters are
+    always float64 (float32 input is computed in float32 with float64
+    accumulation); ``fit`` accepts ``sample_weight``; ``n_threads`` chooses
+    the kernel threads.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gmscore import GaussianMixture
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.randn(200, 2), rng.randn(200, 2) + 8])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.round(np.sort(gm.means_[:, 0]))
+    array([0., 8.])
+    """
+
+    _parameter_constraints = {
+        "n_components": interval(int, 1),
+        "covariance_type": options(*COV_TYPES),
+        "tol": interval(float, 0.0),
+        "reg_covar": interval(float, 0.0),
+        "max_iter": interval(int, 0),
+        "n_init": interval(int, 1),
+        "init_params": options("kmeans", "k-means++", "random", "random_from_data"),
+        "weights_init": array_like_or_none(),
+        "means_init": array_like_or_none(),
+        "precisions_init": array_like_or_none(),
+        "random_state": random_state_like(),
+        "warm_start": boolean(),
+        "verbose": interval(int, 0),
+        "verbose_interval": interval(int, 1),
+        "n_threads": interval(int, 1, none_ok=True),
+    }
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
+                 reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
+                 weights_init=None, means_init=None, precisions_init=None,
+                 random_state=None, warm_start=False, verbose=0,
+                 verbose_interval=10, n_threads=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit by EM (``n_init`` initialisations, best lower bound kept).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; integer weights give the same fit as
+            repeating rows.
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most probable component of each sample.
+
+        Equal to ``fit(X).predict(X)``.
+        """
+        data = self._fit(X, sample_weight)
+        return self._predict_validated(data.X)
+
+    def _fit(self, X, sample_weight):
+        validate_params(self, self._parameter_constraints)
+        X = check_array(X, min_samples=2)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got "
+                f"n_components = {self.n_components}, n_samples = {n_samples}"
+            )
+        if self.warm_start and hasattr(self, "converged_"):
+            check_n_features(self, X)
+        sample_weight = check_sample_weight(sample_weight, n_samples)
+        inits = self._checked_inits(n_features)
+        data = _FitData(X, sample_weight, effective_n_threads(self.n_threads))
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+        self.n_features_in_ = n_features
+
+        best = None
+        max_lower_bound = -np.inf
+        best_lower_bounds, best_n_iter, best_converged = [], 0, False
+        with single_threaded_blas():
+            for init in range(n_init):
+                self._verbose_init_begin(init)
+                if do_init:
+                    self._initialize(data, random_state, inits)
+                lower_bound = -np.inf if do_init else self.lower_bound_
+                lower_bounds = []
+                converged = False
+                n_iter = 0
+                for n_iter in range(1, self.max_iter + 1):
+                    previous = lower_bound
+                    lower_bound = self._em_step(data)
+                    lower_bounds.append(lower_bound)
+                    change = lower_bound - previous
+                    self._verbose_iter_end(n_iter, change)
+                    if abs(change) < self.tol:
+                        converged = True
+                        break
+                if self.max_iter > 0:
+                    self._verbose_init_end(lower_bound, converged)
+                if best is None or lower_bound > max_lower_bound:
+                    max_lower_bound = lower_bound
+                    best = self._get_parameters()
+                    best_n_iter, best_lower_bounds, best_converged = n_iter, lower_bounds, converged
+
+        if not best_converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different "
+                "init parameters, or increase max_iter, tol, or check for "
+                "degenerate data.",
+                ConvergenceWarning,
+            )
+        self._set_parameters(best)
+        self.converged_ = best_converged
+        self.n_iter_ = best_n_iter
+        self.lower_bound_ = max_lower_bound
+        self.lower_bounds_ = best_lower_bounds
+        return data
+
+    def _checked_inits(self, n_features):
+        k, ct = self.n_components, self.covariance_type
+        return {
+            "weights": None if self.weights_init is None
+            else _gaussian.check_weights(self.weights_init, k),
+            "means": None if self.means_init is None
+            else _gaussian.check_means(self.means_init, k, n_features),
+            "precisions": None if self.precisions_init is None
+            else _gaussian.check_precisions(self.precisions_init, ct, k, n_features),
+        }
+
+    def _initialize(self, data, random_state, inits):
+        ct = self.covariance_type
+        if all(v is not None for v in inits.values()):
+            weights, means, prec_chol = inits["weights"], inits["means"], None
+            covariances = None
+        else:
+            code = COV_CODE[ct]
+            nk, s1, s2, centres = initial_statistics(
+                data.X, self.init_params, self.n_components, random_state,
+                data.sample_weight, code,
+                data.centre if self.init_params == "random" else None,
+                data.mean_variance if self.init_params == "kmeans" else None,
+                data.n_threads,
+            )
+            nk, means, covariances = _gaussian.PARAMETERS_FROM_STATS[ct](
+                nk, s1, s2, centres, self.reg_covar,
+                data.scatter if ct == "tied" else None,
+            )
+            weights = nk / data.total_weight
+            if inits["weights"] is not None:
+                weights = inits["weights"]
+            if inits["means"] is not None:
+                means = inits["means"]
+        if inits["precisions"] is not None:
+            prec_chol = _gaussian.precision_cholesky_from_precisions(inits["precisions"], ct)
+            covariances = _gaussian.covariances_from_cholesky(prec_chol, ct)
+        else:
+            prec_chol = _gaussian.PRECISION_CHOLESKY[ct](covariances)
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        self.means_ = np.asarray(means, dtype=np.float64)
+        self.covariances_ = covariances
+        self.precisions_cholesky_ = prec_chol
+
+    def _kernel_parameters(self, dtype):
+        """Means and flattened precision factors in the input dtype, and the
+        per-component log normaliser including the log weights."""
+        ct = self.covariance_type
+        d = self.means_.shape[1]
+        log_det = _gaussian.log_det_cholesky(self.precisions_cholesky_, ct, d)
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights_)
+        log_norm = np.ascontiguousarray(log_w + log_det - 0.5 * d * LOG_2PI, dtype=np.float64)
+        if log_norm.shape == ():
+            log_norm = np.full(self.n_components, float(log_norm))
+        means = np.ascontiguousarray(self.means_, dtype=dtype)
+        prec = np.ascontiguousarray(self.precisions_cholesky_, dtype=dtype).ravel()
+        return means, prec, log_norm
+
+    def _em_step(self, data):
+        """One fused E-step (kernel) and the closed-form M-step; returns the
+        mean log-likelihood of the parameters before the update."""
+        X = data.X
+        ct = self.covariance_type
+        code = COV_CODE[ct]
+        k, d = self.n_components, X.shape[1]
+        means, prec, log_norm = self._kernel_parameters(X.dtype)
+        centres = np.ascontiguousarray(self.means_, dtype=np.float64)
+        nk, s1 = np.empty(k), np.empty((k, d))
+        s2 = np.empty(_kernels.s2_size(code, k, d))
+        try:
+            loglik = _kernels.estep(code, X, means, prec, log_norm, data.sample_weight,
+                                    centres, nk, s1, s2, data.n_threads)
+        except _kernels.NonFiniteLogLikelihoodError as exc:
+            raise ValueError(
+                f"EM failed: {exc}. If the data is float32, pass float64 data."
+            ) from None
+        nk, new_means, covariances = _gaussian.PARAMETERS_FROM_STATS[ct](
+            nk, s1, s2, centres, self.reg_covar, data.scatter if ct == "tied" else None
+        )
+        self.weights_ = nk / nk.sum()
+        self.means_ = new_means
+        self.covariances_ = covariances
+        self.precisions_cholesky_ = _gaussian.PRECISION_CHOLESKY[ct](covariances)
+        return loglik / data.total_weight
+
+    def _get_parameters(self):
+        return (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+
+    def _set_parameters(self, params):
+        self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
+        if self.covariances_ is None:
+            self.covariances_ = _gaussian.covariances_from_cholesky(
+                self.precisions_cholesky_, self.covariance_type)
+        self.precisions_ = _gaussian.precisions_from_cholesky(
+            self.precisions_cholesky_, self.covariance_type)
+
+    # ------------------------------------------------------------- predict
+    def _check_fitted_X(self, X):
+        check_is_fitted(self, ("means_", "precisions_cholesky_"))
+        X = check_array(X)
+        check_n_features(self, X)
+        return X
+
+    def _weighted_log_prob(self, X):
+        means, prec, log_norm = self._kernel_parameters(X.dtype)
+        out = np.empty((X.shape[0], self.n_components))
+        _kernels.weighted_log_prob(COV_CODE[self.covariance_type], X, means, prec,
+                                   log_norm, out, effective_n_threads(self.n_threads))
+        return out
+
+    def _predict_validated(self, X):
+        return self._weighted_log_prob(X).argmax(axis=1)
+
+    def score_samples(self, X):
+        """Log-likelihood of each sample, shape (n_samples,)."""
+        X = self._check_fitted_X(X)
+        return logsumexp(self._weighted_log_prob(X), axis=1)
+
+    def score(self, X, y=None):
+        """Mean log-likelihood per sample."""
+        return float(self.score_samples(X).mean())
+
+    def predict(self, X):
+        """Most probable component of each sample, shape (n_samples,)."""
+        return self._predict_validated(self._check_fitted_X(X))
+
+    def predict_proba(self, X):
+        """Posterior probability of each component, shape (n_samples, n_components)."""
+        X = self._check_fitted_X(X)
+        wlp = self._weighted_log_prob(X)
+        lse = logsumexp(wlp, axis=1, keepdims=True)
+        with np.errstate(under="ignore"):
+            return np.exp(wlp - lse)
+
+    def sample(self, n_samples=1):
+        """Draw samples; returns (X (n_samples, n_features), labels (n_samples,))."""
+        check_is_fitted(self, ("means_", "covariances_"))
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires "
+                "at least one sample."
+            )
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        X = np.vstack([
+            _gaussian.sample_component(rng, self.means_[k], self.covariances_,
+                                       self.covariance_type, k, int(c))
+            for k, c in enumerate(counts)
+        ])
+        y = np.concatenate([np.full(int(c), k, dtype=np.int64) for k, c in enumerate(counts)])
+        return X, y
+
+    def _n_parameters(self):
+        k, d = self.means_.shape
+        cov = _gaussian.n_covariance_parameters(self.covariance_type, k, d)
+        return int(cov + k * d + k - 1)
+
+    def bic(self, X):
+        """Bayesian information criterion on X (lower is better)."""
+        X = self._check_fitted_X(X)
+        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+
+    def aic(self, X):
+        """Akaike information criterion on X (lower is better)."""
+        X = self._check_fitted_X(X)
+        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+
+    # ------------------------------------------------------------- verbose
+    def _verbose_init_begin(self, n_init):
+        if self.verbose >= 1:
+            print(f"Initialization {n_init}")
+            self._init_prev_time = self._iter_prev_time = time.time()
+
+    def _verbose_iter_end(self, n_iter, change):
+        if self.verbose >= 1 and n_iter % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print(f"  Iteration {n_iter}")
+            else:
+                now = time.time()
+                print(f"  Iteration {n_iter}\t time lapse {now - self._iter_prev_time:.5f}s"
+                      f"\t ll change {change:.5f}")
+                self._iter_prev_time = now
+
+    def _verbose_init_end(self, lower_bound, converged):
+        if self.verbose >= 1:
+            msg = "converged" if converged else "did not converge"
+            if self.verbose == 1:
+                print(f"Initialization {msg}.")
+            else:
+                print(f"Initialization {msg}. time lapse "
+                      f"{time.time() - self._init_prev_time:.5f}s\t lower bound {lower_bound:.5f}.")

@@ -1,0 +1,84 @@
+/*
+ * gmscore C kernels: Gaussian mixture log-densities, fused E-step with
+ * sufficient-statistic accumulation, and k-means helpers.
+ *
+ * Plain C11, no Python.h, reentrant. Every entry point exists for double
+ * (suffix _d) and float (suffix _f) input; accumulators are always double.
+ * Parallel work is split into fixed blocks grouped into a fixed number of
+ * reduction slots, reduced in slot order, so results do not depend on the
+ * number of threads.
+ */
+#ifndef GMS_KERNELS_H
+#define GMS_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Covariance types, in the order gmscore/_gaussian.py uses. */
+enum gms_cov_type { GMS_FULL = 0, GMS_TIED = 1, GMS_DIAG = 2, GMS_SPHERICAL = 3 };
+
+/* Return codes. */
+#define GMS_OK 0
+#define GMS_ERR_NOMEM -1
+#define GMS_ERR_ARG -2
+/* A sample had a non-finite log-likelihood (overflowing quadratic form). */
+#define GMS_ERR_NONFINITE -3
+
+/* Rows per block: fixed so that the reduction order never changes. */
+#define GMS_BLOCK_ROWS 256
+/* Upper bound on reduction slots (each owns one set of accumulators). */
+#define GMS_MAX_SLOTS 16
+
+/* Number of double entries of the second-moment accumulator for a type. */
+ptrdiff_t gms_s2_size(int cov_type, ptrdiff_t n_components, ptrdiff_t n_features);
+
+/* Threads OpenMP would use by default (1 without OpenMP). */
+int gms_omp_max_threads(void);
+/* 1 when built with OpenMP. */
+int gms_has_openmp(void);
+
+/*
+ * gms_accumulate takes the responsibilities as a dense N x K `resp`, or as
+ * hard `labels` (N), or neither (then K must be 1 and every sample counts).
+ *
+ * Parameters of a Gaussian mixture as the kernels see them.
+ * prec_chol: full: K x D x D upper triangular U_k with precision = U_k U_k^T;
+ *            tied: D x D; diag: K x D; spherical: K.
+ * log_norm:  K, log weight_k + log det U_k - D/2 log(2 pi), so that
+ *            log w_k N(x; mu_k) = log_norm_k - ||(x - mu_k)^T U_k||^2 / 2.
+ */
+#define GMS_DECLARE(R, S)                                                      \
+    int gms_weighted_log_prob_##S(int cov_type, const R *X, ptrdiff_t n,       \
+        ptrdiff_t d, ptrdiff_t k, const R *means, const R *prec_chol,          \
+        const double *log_norm, double *out, int n_threads);                   \
+    int gms_estep_##S(int cov_type, const R *X, ptrdiff_t n, ptrdiff_t d,      \
+        ptrdiff_t k, const R *means, const R *prec_chol,                       \
+        const double *log_norm, const double *sample_weight,                   \
+        const double *centres, double *nk, double *s1, double *s2,             \
+        double *loglik, int n_threads);                                        \
+    int gms_accumulate_##S(int cov_type, const R *X, ptrdiff_t n, ptrdiff_t d, \
+        ptrdiff_t k, const double *resp, const int64_t *labels,                \
+        const double *sample_weight, const double *centres, double *nk,        \
+        double *s1, double *s2, int n_threads);                                \
+    int gms_kmeans_step_##S(const R *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k, \
+        const double *centers, const double *sample_weight, int64_t *labels,   \
+        double *sums, double *counts, double *inertia, int n_threads);         \
+    int gms_sqdist_potential_##S(const R *X, ptrdiff_t n, ptrdiff_t d,         \
+        const double *point, const double *closest,                            \
+        const double *sample_weight, double *out_min, double *potential,       \
+        int n_threads);
+
+GMS_DECLARE(double, d)
+GMS_DECLARE(float, f)
+
+#undef GMS_DECLARE
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GMS_KERNELS_H */
