@@ -14,17 +14,20 @@ def kmeans_plusplus(X, n_clusters, random_state, sample_weight, n_threads):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii, with 2 + log k local
     trials per centre). Returns (centers (k, d) float64, indices (k,))."""
     n = X.shape[0]
-    w = np.ones(n) if sample_weight is None else sample_weight
     n_trials = 2 + int(np.log(n_clusters))
     indices = np.empty(n_clusters, dtype=np.intp)
-    indices[0] = random_state.choice(n, p=w / w.sum())
+    # choice() with explicit probabilities (uniform when unweighted) consumes
+    # the random stream like scikit-learn's seeding does.
+    p = np.full(n, 1.0 / n) if sample_weight is None else sample_weight / sample_weight.sum()
+    indices[0] = random_state.choice(n, p=p)
+    del p
     closest = np.empty(n)
     potential = _kernels.sqdist_potential(
         X, X[indices[0]].astype(np.float64), None, sample_weight, closest, n_threads
     )
     for c in range(1, n_clusters):
         targets = random_state.uniform(size=n_trials) * potential
-        cumulative = np.cumsum(w * closest)
+        cumulative = np.cumsum(closest if sample_weight is None else sample_weight * closest)
         candidates = np.minimum(np.searchsorted(cumulative, targets), n - 1)
         pots = [
             _kernels.sqdist_potential(
@@ -73,8 +76,13 @@ def kmeans(X, n_clusters, random_state, sample_weight, n_threads, *,
 
 def initial_statistics(X, init_params, n_components, random_state, sample_weight,
                        cov_code, global_centre, feature_variance, n_threads):
-    """Sufficient statistics (nk, s1, s2, centres) of the initial
-    responsibilities chosen by ``init_params``."""
+    """Sufficient statistics (nk, s1, s2, centres, pooled) of the initial
+    responsibilities chosen by ``init_params``.
+
+    ``pooled`` is the (scatter, centre) pair the tied M-step needs when the
+    responsibilities cover only some rows (k-means++ and random_from_data
+    pick one row per component), else None: use the whole data's.
+    """
     n, d = X.shape
     k = n_components
     nk = np.empty(k)
@@ -86,7 +94,7 @@ def initial_statistics(X, init_params, n_components, random_state, sample_weight
                                  feature_variance=feature_variance)
         _kernels.accumulate(cov_code, X, None, labels, sample_weight, centres,
                             nk, s1, s2, n_threads)
-        return nk, s1, s2, centres
+        return nk, s1, s2, centres, None
 
     if init_params in ("k-means++", "random_from_data"):
         if init_params == "k-means++":
@@ -99,7 +107,13 @@ def initial_statistics(X, init_params, n_components, random_state, sample_weight
         centres = rows.astype(np.float64)
         _kernels.accumulate(cov_code, rows, None, np.arange(k, dtype=np.int64), w,
                             centres, nk, s1, s2, n_threads)
-        return nk, s1, s2, centres
+        # Each picked row is its own component: the tied covariance starts at
+        # reg_covar, like the full/diag ones. (scikit-learn pools X^T X of
+        # all rows here instead; see the GaussianMixture notes.)
+        row_w = np.ones(k) if w is None else w
+        g = np.average(centres, axis=0, weights=row_w)
+        pooled = ((centres - g) * row_w[:, None]).T @ (centres - g)
+        return nk, s1, s2, centres, (pooled, g)
 
     # 'random': uniform responsibilities, normalised per row, drawn in chunks
     # (same stream as one (n, k) draw) and folded in chunk order.
@@ -118,4 +132,4 @@ def initial_statistics(X, init_params, n_components, random_state, sample_weight
         nk += c_nk
         s1 += c_s1
         s2 += c_s2
-    return nk, s1, s2, centres
+    return nk, s1, s2, centres, None

@@ -145,7 +145,13 @@ class GaussianMixture(ParamsMixin):
     Differences from scikit-learn, all deliberate: fitted parameters are
     always float64 (float32 input is computed in float32 with float64
     accumulation); ``fit`` accepts ``sample_weight``; ``n_threads`` chooses
-    the kernel threads.
+    the kernel threads; 'kmeans' initialisation uses gmscore's own k-means
+    (same algorithm, its own random draws); with ``covariance_type='tied'``
+    and 'k-means++' or 'random_from_data' the initial covariance is
+    ``reg_covar`` times the identity, as for the other covariance types
+    (scikit-learn pools the uncentred second moment of all rows there).
+    From identical starting parameters the EM iterations agree with
+    scikit-learn to rounding.
 
     Examples
     --------
@@ -304,17 +310,17 @@ class GaussianMixture(ParamsMixin):
             covariances = None
         else:
             code = COV_CODE[ct]
-            nk, s1, s2, centres = initial_statistics(
+            nk, s1, s2, centres, pooled = initial_statistics(
                 data.X, self.init_params, self.n_components, random_state,
                 data.sample_weight, code,
                 data.centre if self.init_params == "random" else None,
                 data.mean_variance if self.init_params == "kmeans" else None,
                 data.n_threads,
             )
+            if ct == "tied" and pooled is None:
+                pooled = data.scatter
             nk, means, covariances = _gaussian.PARAMETERS_FROM_STATS[ct](
-                nk, s1, s2, centres, self.reg_covar,
-                data.scatter if ct == "tied" else None,
-            )
+                nk, s1, s2, centres, self.reg_covar, pooled)
             weights = nk / data.total_weight
             if inits["weights"] is not None:
                 weights = inits["weights"]
