@@ -319,3 +319,41 @@ def test_demo_runs_and_reports(capsys):
     assert main(["demo", "--n-samples", "20000", "--no-compare"]) == 0
     out = capsys.readouterr().out
     assert "converged: True" in out and "log-likelihood" in out
+
+
+def test_n_threads_none_follows_openmp_limits():
+    from threadpoolctl import threadpool_limits
+
+    from gmscore import _kernels
+    from gmscore._threads import available_cpus, effective_n_threads
+
+    assert 1 <= effective_n_threads(None) <= available_cpus()
+    assert effective_n_threads(1) == 1
+    if _kernels.has_openmp():
+        with threadpool_limits(limits=1, user_api="openmp"):
+            assert effective_n_threads(None) == 1
+        assert effective_n_threads(10**6) == available_cpus()
+    else:
+        assert effective_n_threads(2) == 1
+
+
+def test_fit_pins_blas_to_one_thread_and_restores_it():
+    from threadpoolctl import threadpool_info
+
+    from gmscore import _gaussian
+
+    seen = []
+    original = _gaussian.PRECISION_CHOLESKY["full"]
+
+    def spy(cov):
+        seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+        return original(cov)
+
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    _gaussian.PRECISION_CHOLESKY["full"] = spy
+    try:
+        fit_quiet(GaussianMixture(2, max_iter=2, tol=0, random_state=0), make_blobs(k=2))
+    finally:
+        _gaussian.PRECISION_CHOLESKY["full"] = original
+    assert seen and set(seen) == {1}
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before
