@@ -76,13 +76,15 @@ static void FN(log_prob_rows)(int cov_type, const REAL *X, ptrdiff_t nr,
         default: /* GMS_SPHERICAL */
             for (ptrdiff_t c = 0; c < k; ++c) {
                 const REAL *mu = means + c * d;
+                const REAL p = prec_chol[c];
                 double q = 0.0;
+                /* scale before squaring, as diag does, so that a finite
+                 * distance cannot overflow on the way */
                 for (ptrdiff_t j = 0; j < d; ++j) {
-                    const REAL t = x[j] - mu[j];
+                    const REAL t = (x[j] - mu[j]) * p;
                     q += (double)t * t;
                 }
-                const double p = prec_chol[c];
-                lpi[c] = log_norm[c] - 0.5 * q * p * p;
+                lpi[c] = log_norm[c] - 0.5 * q;
             }
             break;
         }
