@@ -197,14 +197,23 @@ def n_covariance_parameters(covariance_type, n_components, n_features):
 
 
 # ----------------------------------------------------------------- checks
+def _as_float_array(value, name):
+    try:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"The parameter {name!r} must contain only numbers ({exc})") from None
+
+
 def check_weights(weights, n_components):
-    w = np.asarray(weights, dtype=np.float64)
+    w = _as_float_array(weights, "weights")
     if w.shape != (n_components,):
         raise ValueError(
             f"The parameter 'weights' should have the shape of ({n_components},), "
             f"but got {w.shape}"
         )
-    if not np.isfinite(w).all() or (w < 0).any() or (w > 1).any():
+    if not np.isfinite(w).all():
+        raise ValueError("The parameter 'weights' contains NaN or infinity")
+    if (w < 0).any() or (w > 1).any():
         raise ValueError(
             "The parameter 'weights' should be in the range [0, 1], but got "
             f"max value {np.nanmax(w):.5f}, min value {np.nanmin(w):.5f}"
@@ -213,11 +222,11 @@ def check_weights(weights, n_components):
         raise ValueError(
             f"The parameter 'weights' should be normalized, but got sum(weights) = {w.sum():.5f}"
         )
-    return w.copy()
+    return w
 
 
 def check_means(means, n_components, n_features):
-    m = np.asarray(means, dtype=np.float64)
+    m = _as_float_array(means, "means")
     if m.shape != (n_components, n_features):
         raise ValueError(
             f"The parameter 'means' should have the shape of ({n_components}, "
@@ -225,7 +234,7 @@ def check_means(means, n_components, n_features):
         )
     if not np.isfinite(m).all():
         raise ValueError("The parameter 'means' contains NaN or infinity")
-    return m.copy()
+    return m
 
 
 def check_precisions(precisions, covariance_type, n_components, n_features):
@@ -235,7 +244,7 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
         "diag": (n_components, n_features),
         "spherical": (n_components,),
     }[covariance_type]
-    p = np.asarray(precisions, dtype=np.float64)
+    p = _as_float_array(precisions, f"{covariance_type} precision")
     if p.shape != shape:
         raise ValueError(
             f"The parameter '{covariance_type} precision' should have the shape of "
@@ -246,14 +255,14 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
     if covariance_type in ("diag", "spherical"):
         if (p <= 0).any():
             raise ValueError(f"'{covariance_type} precision' should be positive")
-        return p.copy()
+        return p
     mats = p if covariance_type == "full" else p[None]
     for m in mats:
         if not (np.allclose(m, m.T) and (np.linalg.eigvalsh(m) > 0).all()):
             raise ValueError(
                 f"'{covariance_type} precision' should be symmetric, positive-definite"
             )
-    return p.copy()
+    return p
 
 
 # ---------------------------------------------------------------- sampling

@@ -85,7 +85,7 @@ cdef int _check(int rc) except -1:
         raise NonFiniteLogLikelihoodError(
             "a sample has a non-finite log-likelihood under the current "
             "parameters (its squared Mahalanobis distance overflows); scale "
-            "the input data or pass float64 data")
+            "the input data, or pass float64 data if it is float32")
     raise ValueError("gmscore kernel rejected its arguments (code %d)" % rc)
 
 

@@ -110,7 +110,12 @@ def check_array(X, *, name="X", dtypes=(np.float64, np.float32), ensure_2d=True,
             f"Complex data not supported: {name} has dtype {arr.dtype}; pass the "
             "real part (or real and imaginary parts as separate features)"
         )
-    if arr.dtype.kind in "OUSV" or arr.dtype.kind == "M" or arr.dtype.kind == "m":
+    if arr.dtype.kind in "Mm":
+        raise TypeError(
+            f"{name} has dtype {arr.dtype}; datetimes and timedeltas are not "
+            "numbers to model. Convert them to numeric features first."
+        )
+    if arr.dtype.kind in "OUSV":
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
@@ -163,8 +168,7 @@ def check_finite(arr, name):
         return
     if np.isnan(arr).any():
         raise ValueError(
-            f"Input {name} contains NaN. Remove or impute missing values "
-            "before fitting."
+            f"Input {name} contains NaN. Remove or impute the missing values."
         )
     if not np.isfinite(arr).all():
         raise ValueError(

@@ -231,6 +231,17 @@ class GaussianMixture(ParamsMixin):
         return self._predict_validated(data.X)
 
     def _fit(self, X, sample_weight):
+        # A failed fit leaves the estimator as it was (fitted or not).
+        previous = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+        try:
+            return self._fit_em(X, sample_weight)
+        except BaseException:
+            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+                delattr(self, name)
+            vars(self).update(previous)
+            raise
+
+    def _fit_em(self, X, sample_weight):
         validate_params(self, self._parameter_constraints)
         X = check_array(X, min_samples=2)
         n_samples, n_features = X.shape
@@ -240,7 +251,7 @@ class GaussianMixture(ParamsMixin):
                 f"n_components = {self.n_components}, n_samples = {n_samples}"
             )
         if self.warm_start and hasattr(self, "converged_"):
-            check_n_features(self, X)
+            self._check_warm_start_model(X)
         sample_weight = check_sample_weight(sample_weight, n_samples)
         inits = self._checked_inits(n_features)
         data = _FitData(X, sample_weight, effective_n_threads(self.n_threads))
@@ -291,6 +302,23 @@ class GaussianMixture(ParamsMixin):
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
         return data
+
+    def _check_warm_start_model(self, X):
+        """warm_start continues the previous model: its shape must not change."""
+        check_n_features(self, X)
+        k, d = self.means_.shape
+        expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}
+        if self.n_components != k:
+            raise ValueError(
+                f"warm_start=True continues the previous fit, which has {k} components, "
+                f"but n_components is now {self.n_components}; set warm_start=False "
+                "to fit a new model"
+            )
+        if np.shape(self.precisions_cholesky_) != expected[self.covariance_type]:
+            raise ValueError(
+                "warm_start=True continues the previous fit, but covariance_type "
+                f"changed to {self.covariance_type!r}; set warm_start=False to fit a new model"
+            )
 
     def _checked_inits(self, n_features):
         k, ct = self.n_components, self.covariance_type
@@ -366,9 +394,7 @@ class GaussianMixture(ParamsMixin):
             loglik = _kernels.estep(code, X, means, prec, log_norm, data.sample_weight,
                                     centres, nk, s1, s2, data.n_threads)
         except _kernels.NonFiniteLogLikelihoodError as exc:
-            raise ValueError(
-                f"EM failed: {exc}. If the data is float32, pass float64 data."
-            ) from None
+            raise ValueError(f"EM failed: {exc}") from None
         nk, new_means, covariances = _gaussian.PARAMETERS_FROM_STATS[ct](
             nk, s1, s2, centres, self.reg_covar, data.scatter if ct == "tied" else None
         )
