@@ -16,6 +16,7 @@ The environment variable ``GMSCORE_BENCH_PROFILE`` picks the sizes:
 Data and starting parameters are cached per process.
 """
 import os
+import sys
 import warnings
 from dataclasses import dataclass, replace
 
@@ -125,12 +126,14 @@ def get_start(name, profile=None):
     return _start_cache[key]
 
 
-def make_estimator(library, name, n_threads=None, n_iter=N_ITER, profile=None):
+def make_estimator(library, name, n_threads=None, n_iter=N_ITER, profile=None, start=None):
     """An unfitted GaussianMixture of ``library`` that runs exactly ``n_iter``
-    EM iterations of workload ``name`` from the shared start."""
+    EM iterations of workload ``name`` from the shared start (or from
+    ``start``, a dict like :func:`get_start` returns)."""
     w = get_workload(name, profile)
-    kwargs = dict(covariance_type=w.covariance_type, max_iter=n_iter, tol=0,
-                  **get_start(name, profile))
+    if start is None:
+        start = get_start(name, profile)
+    kwargs = dict(covariance_type=w.covariance_type, max_iter=n_iter, tol=0, **start)
     if library == "gmscore":
         import gmscore
 
@@ -143,17 +146,13 @@ def make_estimator(library, name, n_threads=None, n_iter=N_ITER, profile=None):
 
 
 def _convergence_warnings():
+    # Only from modules already loaded: silencing a warning must not import
+    # a library (that would distort memory measurements).
     classes = []
-    try:
-        from sklearn.exceptions import ConvergenceWarning
-        classes.append(ConvergenceWarning)
-    except ImportError:
-        pass
-    try:
-        from gmscore import ConvergenceWarning
-        classes.append(ConvergenceWarning)
-    except ImportError:
-        pass
+    for module in ("sklearn.exceptions", "gmscore"):
+        cls = getattr(sys.modules.get(module), "ConvergenceWarning", None)
+        if cls is not None:
+            classes.append(cls)
     return tuple(classes)
 
 

@@ -1,0 +1,302 @@
+#!/usr/bin/env python
+"""Seconds per EM iteration, gmscore vs scikit-learn, on the workloads G1-G3.
+
+    python asv_bench/compare.py [--quick] [--workloads G1,G2] [--repeat R]
+                                [--n-iter N] [--threads T] [--peakmem]
+
+For each workload both libraries start from the same parameters (gmscore's
+k-means initialisation, seed 0, computed once and not timed) and run exactly
+N EM iterations with tol=0; only ``fit`` is timed, and s/it is the median fit
+time over R repeats divided by N.  Runs of the different configurations are
+interleaved, after one untimed 1-iteration warm-up fit each.
+
+--quick uses 1/10 of the sample counts (a smoke test; the targets only
+apply to the full sizes).  --peakmem instead measures the peak RSS of a G2
+fit, for each library in a fresh subprocess.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmarks import common  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="1/10 of the sample counts")
+    p.add_argument("--workloads", default="G1,G2,G3",
+                   help="comma-separated subset of G1,G2,G3 (default: all)")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="timed fits per configuration (default 3, 1 with --quick)")
+    p.add_argument("--n-iter", type=int, default=common.N_ITER,
+                   help="EM iterations per fit (default %(default)s)")
+    p.add_argument("--threads", type=int, default=2,
+                   help="gmscore threads and scikit-learn BLAS threads (default 2)")
+    p.add_argument("--peakmem", action="store_true",
+                   help="measure the peak RSS of a G2 fit instead of timing")
+    # Internal: the child process of --peakmem.
+    p.add_argument("--peakmem-child", help=argparse.SUPPRESS)
+    p.add_argument("--start-file", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.profile = "fast" if args.quick else "regular"
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
+    args.workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
+    unknown = [w for w in args.workloads if w not in common.WORKLOADS]
+    if unknown:
+        p.error(f"unknown workloads {unknown}; choose from {sorted(common.WORKLOADS)}")
+    if args.repeat < 1 or args.n_iter < 1 or args.threads < 1:
+        p.error("--repeat, --n-iter and --threads must be >= 1")
+    return args
+
+
+# ------------------------------------------------------------------ reporting
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def print_machine(args):
+    import gmscore
+    import scipy
+    import sklearn
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cfg = gmscore.get_config()
+    print(f"machine: {cpu_model()}; os.cpu_count()={os.cpu_count()}, usable CPUs={usable}; "
+          f"{platform.system()} {platform.release()}")
+    print(f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+          f"scikit-learn {sklearn.__version__}")
+    print(f"gmscore {cfg['version']}: openmp={cfg['openmp']}, "
+          f"default_n_threads={cfg['default_n_threads']}, available_cpus={cfg['available_cpus']}")
+    for b in cfg["blas"]:
+        print(f"  BLAS: {b['internal_api']} {b['version']}, {b['num_threads']} threads, {b['filepath']}")
+    if args.threads > usable:
+        print(f"WARNING: --threads {args.threads} exceeds the {usable} usable CPUs")
+
+
+def fmt(v, spec=".4g"):
+    return "-" if v is None or not np.isfinite(v) else format(v, spec)
+
+
+def print_table(header, rows):
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    line = " | ".join(h.ljust(w) for h, w in zip(header, widths))
+    print(line)
+    print("-+-".join("-" * w for w in widths))
+    for r in rows:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+
+
+# ------------------------------------------------------------------ timing
+def configurations(threads):
+    """(key, library, dtype, gmscore threads, BLAS threads)."""
+    return [
+        ("gm64", "gmscore", "float64", threads, threads),
+        ("gm32", "gmscore", "float32", threads, threads),
+        ("gm64_1", "gmscore", "float64", 1, 1),
+        ("sk64", "sklearn", "float64", None, threads),
+    ]
+
+
+def timed_fit(library, name, dtype, n_threads, blas_threads, n_iter, profile):
+    X = common.get_data(name, dtype, profile)
+    est = common.make_estimator(library, name, n_threads=n_threads, n_iter=n_iter,
+                                profile=profile)
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        t0 = time.perf_counter()
+        common.fit_quietly(est, X)
+        elapsed = time.perf_counter() - t0
+    return elapsed, est
+
+
+def max_rel_diff(a, b):
+    """Largest absolute difference, relative to the largest |b|."""
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(b)))
+
+
+def run_timings(args):
+    configs = configurations(args.threads)
+    print(f"profile: {args.profile}  ({'1/10 sizes: smoke test, targets do not apply' if args.quick else 'full sizes'}); "
+          f"{args.n_iter} EM iterations per fit, tol=0, median of {args.repeat} fit(s)")
+    print(f"gmscore: n_threads={args.threads} (and 1 for the 1-thread column); "
+          f"scikit-learn: BLAS pinned to {args.threads} threads with threadpoolctl "
+          f"(its EM has no other threading)")
+    print("dtypes: float64 data for every column except 'gmscore f32' (float32 data)")
+    print("note: s/it = fit time / n_iter; scikit-learn's fit also runs one extra E-step "
+          "after the last iteration, which is counted (raise --n-iter to dilute it)")
+    print()
+
+    rows, checks = [], []
+    for name in args.workloads:
+        w = common.get_workload(name, args.profile)
+        t0 = time.perf_counter()
+        for _, _, dtype, _, _ in configs:
+            common.get_data(name, dtype, args.profile)
+        common.get_start(name, args.profile)
+        print(f"{name}: {w.description}: data + start in {time.perf_counter() - t0:.1f} s; timing ...",
+              flush=True)
+
+        for _, lib, dtype, nt, bt in configs:  # untimed warm-up, 1 iteration
+            timed_fit(lib, name, dtype, nt, bt, 1, args.profile)
+        times = {c[0]: [] for c in configs}
+        fitted = {}
+        for _ in range(args.repeat):
+            for key, lib, dtype, nt, bt in configs:
+                elapsed, fitted[key] = timed_fit(lib, name, dtype, nt, bt, args.n_iter, args.profile)
+                times[key].append(elapsed)
+        spi = {k: statistics.median(v) / args.n_iter for k, v in times.items()}
+
+        speedup = spi["sk64"] / spi["gm64"]
+        target = common.TARGETS[name]
+        verdict = "" if args.quick else (" met" if speedup >= target else " MISSED")
+        rows.append([
+            name, w.description, fmt(spi["gm64"]), fmt(spi["gm32"]), fmt(spi["gm64_1"]),
+            fmt(spi["sk64"]), f"{speedup:.2f}x", f"{target:g}x{verdict}",
+            f"{spi['gm64_1'] / spi['gm64']:.2f}x",
+        ])
+        sk = fitted["sk64"]
+        checks.append([
+            name, f"{max_rel_diff(fitted['gm64'].means_, sk.means_):.1e}",
+            f"{max_rel_diff(fitted['gm32'].means_, sk.means_):.1e}",
+            f"{fitted['gm64'].lower_bound_:.10f}", f"{sk.lower_bound_:.10f}",
+        ])
+
+    print()
+    print_table(["workload", "description", "gmscore f64 s/it", "gmscore f32 s/it",
+                 "gmscore f64 1-thread s/it", "sklearn s/it",
+                 "speed-up (sklearn/gmscore f64)", "target", f"{args.threads}-thread scaling"],
+                rows)
+    print()
+    print(f"sanity check after {args.n_iter} iterations from the same start "
+          "(means_: max |gmscore - sklearn| / max |sklearn|):")
+    print_table(["workload", "means_ f64 vs sklearn", "means_ f32 vs sklearn",
+                 "lower bound gmscore f64", "lower bound sklearn"], checks)
+
+
+# ------------------------------------------------------------------ peak memory
+def maxrss_mib():
+    """Peak RSS of this process so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
+
+
+def current_rss_mib():
+    """Current RSS (Linux only; None elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 2**10
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss():
+    """Reset the peak RSS to the current RSS (Linux: /proc/self/clear_refs, which
+    also resets ru_maxrss), so that a later peak is not masked by earlier,
+    freed allocations.  Returns whether it worked."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peakmem_child(args):
+    """Fit G2 once in this (fresh) process; print the RSS figures as JSON."""
+    library = args.peakmem_child
+    if library == "gmscore":
+        import gmscore  # noqa: F401
+    else:
+        import sklearn.mixture  # noqa: F401
+    with np.load(args.start_file) as f:
+        start = {k: f[k] for k in f.files}
+    est = common.make_estimator(library, "G2", n_threads=args.threads, n_iter=args.n_iter,
+                                profile=args.profile, start=start)
+    X = common.get_data("G2", "float64", args.profile)
+    peak_data = maxrss_mib()  # ru_maxrss after generating the data
+    now_data = current_rss_mib()
+    was_reset = now_data is not None and reset_peak_rss()
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        common.fit_quietly(est, X)
+    peak_fit = maxrss_mib()
+    print(json.dumps({
+        "library": library, "data_mib": X.nbytes / 2**20,
+        "peak_data": peak_data, "now_data": now_data, "was_reset": was_reset,
+        "peak_fit": peak_fit,
+        # The fit's own increment: over the RSS it started from when the peak
+        # could be reset, else over the peak reached before it.
+        "increment": peak_fit - (now_data if was_reset else peak_data),
+        "process_peak": max(peak_data, peak_fit),
+    }))
+
+
+def run_peakmem(args):
+    w = common.get_workload("G2", args.profile)
+    print(f"peak RSS of a G2 fit ({w.description}, float64, {args.n_iter} iterations), "
+          f"each library in a fresh subprocess; gmscore n_threads={args.threads}, "
+          f"scikit-learn BLAS pinned to {args.threads} threads with threadpoolctl")
+    print("RSS from getrusage(RUSAGE_SELF).ru_maxrss, taken after importing the library "
+          "and generating the data, and again after the fit")
+    print()
+    rows, resets = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        start_file = os.path.join(tmp, "start.npz")
+        np.savez(start_file, **common.get_start("G2", args.profile))
+        for library in common.LIBRARIES:
+            cmd = [sys.executable, os.path.abspath(__file__), "--peakmem-child", library,
+                   "--start-file", start_file, "--threads", str(args.threads),
+                   "--n-iter", str(args.n_iter)] + (["--quick"] if args.quick else [])
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            resets.append(r["was_reset"])
+            rows.append([library, f"{r['data_mib']:.1f}", f"{r['peak_data']:.1f}",
+                         fmt(r["now_data"], ".1f"), f"{r['peak_fit']:.1f}",
+                         f"{r['increment']:.1f}", f"{r['process_peak']:.1f}"])
+    print_table(["library", "X MiB", "peak RSS after data MiB", "RSS after data MiB",
+                 "peak RSS during fit MiB", "fit increment MiB", "process peak MiB"], rows)
+    print()
+    if all(resets):
+        print("the peak was reset (/proc/self/clear_refs) after data generation: 'peak RSS "
+              "during fit' is the fit's own peak; increment = it - RSS after data")
+    else:
+        print("the peak could not be reset: 'peak RSS during fit' is the process peak; "
+              "increment = it - peak RSS after data (a lower bound)")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.peakmem_child:
+        peakmem_child(args)
+        return 0
+    print_machine(args)
+    print()
+    if args.peakmem:
+        run_peakmem(args)
+    else:
+        run_timings(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
