@@ -40,53 +40,72 @@ PRECISION_ERROR = (
 #   n_k = sum_i r_ik,  s1_k = sum_i r_ik (x_i - c_k),
 #   s2_k = sum_i r_ik (x_i - c_k)(x_i - c_k)^T (full, upper triangle) or its
 #   diagonal (diag, spherical). Tied uses the pooled scatter of the data.
-# With m_k = c_k + s1_k / n_k the centred second moment is
-#   sum r (x - m)(x - m)^T = s2 - s1 s1^T (2 - n_raw / n_k) / n_k.
+# The scatter about any other point m_k follows exactly (no cancellation
+# against a large mean): with d = m_k - c_k,
+#   sum r (x - m)(x - m)^T = s2 - d s1^T - s1 d^T + n_k d d^T.
 
-def _mean_and_correction(nk_raw, s1, centres):
-    nk = nk_raw + NK_EPS
-    means = centres + s1 / nk[:, None]
-    factor = (2.0 - nk_raw / nk) / nk
-    return nk, means, factor
-
-
-def _covariances_full(nk_raw, s1, s2, centres, reg_covar, scatter=None):
-    k, d = s1.shape
-    nk, means, factor = _mean_and_correction(nk_raw, s1, centres)
+def symmetric_from_upper(s2, k, d):
+    """(K, D, D) symmetric matrices from the kernels' upper-triangle s2."""
     s2 = s2.reshape(k, d, d)
-    upper = np.triu(s2)
-    full = upper + np.transpose(np.triu(s2, 1), (0, 2, 1))
-    full -= factor[:, None, None] * s1[:, :, None] * s1[:, None, :]
-    cov = full / nk[:, None, None]
+    return np.triu(s2) + np.transpose(np.triu(s2, 1), (0, 2, 1))
+
+
+def full_scatter_about(means, nk, s1, s2, centres):
+    """sum_i r_ik (x_i - m_k)(x_i - m_k)^T, shape (K, D, D)."""
+    k, d = s1.shape
+    dm = means - centres
+    cross = dm[:, :, None] * s1[:, None, :]
+    return (symmetric_from_upper(s2, k, d) - cross - np.transpose(cross, (0, 2, 1))
+            + nk[:, None, None] * dm[:, :, None] * dm[:, None, :])
+
+
+def diag_scatter_about(means, nk, s1, s2, centres):
+    """sum_i r_ik (x_i - m_k)^2 per feature, shape (K, D)."""
+    k, d = s1.shape
+    dm = means - centres
+    return s2.reshape(k, d) - 2.0 * dm * s1 + nk[:, None] * dm * dm
+
+
+def pooled_scatter_about(means, nk, s1, centres, pooled):
+    """sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T, shape (D, D), from the
+    data's scatter about its mean g (``pooled = (scatter, g)``); valid when
+    every sample's responsibilities sum to its weight:
+    = scatter - sum_k (e_k a_k^T + a_k e_k^T) + sum_k n_k e_k e_k^T with
+    a_k = sum_i r_ik (x_i - g) and e_k = m_k - g."""
+    scatter, g = pooled
+    a = s1 + nk[:, None] * (centres - g)
+    e = means - g
+    cross = e.T @ a
+    return scatter - cross - cross.T + (e * nk[:, None]).T @ e
+
+
+def _means(nk_raw, s1, centres):
+    nk = nk_raw + NK_EPS
+    return nk, centres + s1 / nk[:, None]
+
+
+def _covariances_full(nk_raw, s1, s2, centres, reg_covar, pooled=None):
+    nk, means = _means(nk_raw, s1, centres)
+    cov = full_scatter_about(means, nk_raw, s1, s2, centres) / nk[:, None, None]
+    d = s1.shape[1]
     cov[:, np.arange(d), np.arange(d)] += reg_covar
     return nk, means, cov
 
 
-def _covariances_tied(nk_raw, s1, s2, centres, reg_covar, scatter=None):
-    # scatter = (pooled scatter around the global centre g, g).
-    pooled, g = scatter
-    d = s1.shape[1]
-    nk, means, _ = _mean_and_correction(nk_raw, s1, centres)
-    # a_k = sum_i r_ik (x_i - g), e_k = m_k - g:
-    # sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T
-    #   = pooled - sum_k (e_k a_k^T + a_k e_k^T) + sum_k n_k e_k e_k^T
-    a = s1 + nk_raw[:, None] * (centres - g)
-    e = means - g
-    cross = e.T @ a
-    cov = pooled - cross - cross.T + (e * nk_raw[:, None]).T @ e
-    cov /= nk.sum()
-    cov.flat[:: d + 1] += reg_covar
+def _covariances_tied(nk_raw, s1, s2, centres, reg_covar, pooled=None):
+    nk, means = _means(nk_raw, s1, centres)
+    cov = pooled_scatter_about(means, nk_raw, s1, centres, pooled) / nk.sum()
+    cov.flat[:: s1.shape[1] + 1] += reg_covar
     return nk, means, cov
 
 
-def _covariances_diag(nk_raw, s1, s2, centres, reg_covar, scatter=None):
-    k, d = s1.shape
-    nk, means, factor = _mean_and_correction(nk_raw, s1, centres)
-    cov = (s2.reshape(k, d) - factor[:, None] * s1 * s1) / nk[:, None] + reg_covar
+def _covariances_diag(nk_raw, s1, s2, centres, reg_covar, pooled=None):
+    nk, means = _means(nk_raw, s1, centres)
+    cov = diag_scatter_about(means, nk_raw, s1, s2, centres) / nk[:, None] + reg_covar
     return nk, means, cov
 
 
-def _covariances_spherical(nk_raw, s1, s2, centres, reg_covar, scatter=None):
+def _covariances_spherical(nk_raw, s1, s2, centres, reg_covar, pooled=None):
     nk, means, cov = _covariances_diag(nk_raw, s1, s2, centres, reg_covar)
     return nk, means, cov.mean(axis=1)
 

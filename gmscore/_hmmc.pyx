@@ -1,0 +1,118 @@
+# cython: language_level=3
+"""Thin bindings to the HMM kernels in src_c/gms_hmm.c: forward-backward
+(log and scaling), Viterbi and state-path sampling over all sequences of X
+in one call, GIL released."""
+from libc.stdint cimport int64_t
+
+cdef extern from "gms_kernels.h" nogil:
+    int GMS_OK
+    int GMS_ERR_NOMEM
+    int GMS_ERR_ARG
+    int GMS_ERR_NONFINITE
+
+cdef extern from "gms_hmm.h" nogil:
+    int GMS_HMM_LOG
+    int GMS_HMM_SCALING
+    int GMS_ERR_UNDERFLOW
+    int gms_hmm_forward_backward(int, const double *, Py_ssize_t, const int64_t *,
+                                 Py_ssize_t, const double *, const double *,
+                                 double *, double *, double *, double *, int)
+    int gms_hmm_viterbi(const double *, Py_ssize_t, const int64_t *, Py_ssize_t,
+                        const double *, const double *, int64_t *, double *, int)
+    int gms_hmm_sample_states(const double *, const double *, Py_ssize_t,
+                              const double *, Py_ssize_t, int64_t, int64_t *)
+
+IMPLEMENTATIONS = {"log": GMS_HMM_LOG, "scaling": GMS_HMM_SCALING}
+
+
+class UnderflowError(FloatingPointError):
+    """The scaled forward pass lost all probability mass at some frame."""
+
+
+class ImpossibleSequenceError(FloatingPointError):
+    """A sequence has zero probability under the model."""
+
+
+cdef int _check(int rc) except -1:
+    if rc == GMS_OK:
+        return 0
+    if rc == GMS_ERR_NOMEM:
+        raise MemoryError("gmscore HMM kernel could not allocate its work buffers")
+    if rc == GMS_ERR_UNDERFLOW:
+        raise UnderflowError(
+            "the scaled forward-backward pass underflowed (no probability mass "
+            "left at some frame); use implementation='log', which does not")
+    if rc == GMS_ERR_NONFINITE:
+        raise ImpossibleSequenceError(
+            "a sequence has zero probability under the model (every state path "
+            "is ruled out by zeros in startprob_/transmat_ or by the emissions)")
+    raise ValueError("gmscore HMM kernel rejected its arguments (code %d)" % rc)
+
+
+cdef inline void _expect(bint ok, str what) except *:
+    if not ok:
+        raise ValueError("HMM kernel argument mismatch: " + what)
+
+
+def forward_backward(str implementation, const double[:, ::1] framelogprob,
+                     const int64_t[::1] offsets, const double[::1] startprob,
+                     const double[:, ::1] transmat, double[:, ::1] posteriors,
+                     double[::1] start_counts, double[:, ::1] trans_counts,
+                     double[::1] seq_loglik, int n_threads):
+    """Forward-backward over all sequences. posteriors=None scores only."""
+    cdef Py_ssize_t n = framelogprob.shape[0], k = framelogprob.shape[1]
+    cdef Py_ssize_t n_seq = offsets.shape[0] - 1
+    cdef int impl = IMPLEMENTATIONS[implementation]
+    cdef double *post = NULL
+    cdef double *sc = NULL
+    cdef double *tc = NULL
+    cdef int rc
+    _expect(n_seq >= 1 and offsets[n_seq] == n, "offsets must end at n_samples")
+    _expect(startprob.shape[0] == k, "startprob length")
+    _expect(transmat.shape[0] == k and transmat.shape[1] == k, "transmat shape")
+    _expect(seq_loglik.shape[0] == n_seq, "seq_loglik length")
+    if posteriors is not None:
+        _expect(posteriors.shape[0] == n and posteriors.shape[1] == k, "posteriors shape")
+        post = &posteriors[0, 0]
+    if start_counts is not None:
+        _expect(start_counts.shape[0] == k, "start_counts length")
+        sc = &start_counts[0]
+    if trans_counts is not None:
+        _expect(trans_counts.shape[0] == k and trans_counts.shape[1] == k, "trans_counts shape")
+        tc = &trans_counts[0, 0]
+    with nogil:
+        rc = gms_hmm_forward_backward(impl, &framelogprob[0, 0], k, &offsets[0], n_seq,
+                                      &startprob[0], &transmat[0, 0], post, sc, tc,
+                                      &seq_loglik[0], n_threads)
+    _check(rc)
+
+
+def viterbi(const double[:, ::1] framelogprob, const int64_t[::1] offsets,
+            const double[::1] startprob, const double[:, ::1] transmat,
+            int64_t[::1] states, double[::1] seq_logprob, int n_threads):
+    """Viterbi path of every sequence."""
+    cdef Py_ssize_t n = framelogprob.shape[0], k = framelogprob.shape[1]
+    cdef Py_ssize_t n_seq = offsets.shape[0] - 1
+    cdef int rc
+    _expect(n_seq >= 1 and offsets[n_seq] == n, "offsets must end at n_samples")
+    _expect(startprob.shape[0] == k, "startprob length")
+    _expect(transmat.shape[0] == k and transmat.shape[1] == k, "transmat shape")
+    _expect(states.shape[0] == n and seq_logprob.shape[0] == n_seq, "output shapes")
+    with nogil:
+        rc = gms_hmm_viterbi(&framelogprob[0, 0], k, &offsets[0], n_seq, &startprob[0],
+                             &transmat[0, 0], &states[0], &seq_logprob[0], n_threads)
+    _check(rc)
+
+
+def sample_states(const double[::1] start_cdf, const double[:, ::1] trans_cdf,
+                  const double[::1] uniforms, int64_t first, int64_t[::1] states):
+    """A Markov chain path driven by the given uniforms (first < 0: draw the
+    first state from start_cdf)."""
+    cdef Py_ssize_t k = start_cdf.shape[0], n = uniforms.shape[0]
+    cdef int rc
+    _expect(trans_cdf.shape[0] == k and trans_cdf.shape[1] == k, "trans_cdf shape")
+    _expect(states.shape[0] == n and n >= 1, "states length")
+    with nogil:
+        rc = gms_hmm_sample_states(&start_cdf[0], &trans_cdf[0, 0], k, &uniforms[0], n,
+                                   first, &states[0])
+    _check(rc)

@@ -1,0 +1,547 @@
+/* HMM forward-backward, Viterbi and path sampling; see gms_hmm.h. */
+#include "gms_hmm.h"
+#include "gms_kernels.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Reduction slots for the counts; sequences beyond this share slots. */
+#define GMS_HMM_MAX_SLOTS 64
+
+typedef struct {
+    ptrdiff_t k;
+    const double *pi;     /* K */
+    const double *A;      /* K x K, linear */
+    double *log_pi;       /* K */
+    double *log_A;        /* K x K, -inf for structural zeros */
+} hmm_model;
+
+static int model_init(hmm_model *m, ptrdiff_t k, const double *pi, const double *A)
+{
+    m->k = k;
+    m->pi = pi;
+    m->A = A;
+    m->log_pi = (double *)malloc((size_t)(k + k * k) * sizeof(double));
+    if (m->log_pi == NULL) return GMS_ERR_NOMEM;
+    m->log_A = m->log_pi + k;
+    for (ptrdiff_t i = 0; i < k; ++i) m->log_pi[i] = pi[i] > 0 ? log(pi[i]) : -INFINITY;
+    for (ptrdiff_t i = 0; i < k * k; ++i) m->log_A[i] = A[i] > 0 ? log(A[i]) : -INFINITY;
+    return GMS_OK;
+}
+
+static double max_of(const double *v, ptrdiff_t k)
+{
+    double m = v[0];
+    for (ptrdiff_t i = 1; i < k; ++i) m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+static double logsumexp(const double *v, ptrdiff_t k)
+{
+    const double m = max_of(v, k);
+    if (!isfinite(m)) return m;
+    double s = 0.0;
+    for (ptrdiff_t i = 0; i < k; ++i) s += exp(v[i] - m);
+    return m + log(s);
+}
+
+/*
+ * Deterministic assignment of sequences to slots: longest first, each to
+ * the least-loaded slot (lowest index on ties). `order` receives the
+ * sequences grouped by slot, `slot_start` (n_slots + 1) the group bounds.
+ */
+typedef struct {
+    int64_t len;
+    ptrdiff_t idx;
+} seq_len;
+
+static int by_length_desc(const void *a, const void *b)
+{
+    const seq_len *x = (const seq_len *)a, *y = (const seq_len *)b;
+    if (x->len != y->len) return x->len > y->len ? -1 : 1;
+    return x->idx < y->idx ? -1 : (x->idx > y->idx);
+}
+
+static int assign_slots(const int64_t *offsets, ptrdiff_t n_seq, int n_slots,
+                        ptrdiff_t *order, ptrdiff_t *slot_start)
+{
+    seq_len *tmp = (seq_len *)malloc((size_t)n_seq * sizeof(seq_len));
+    int64_t *load = (int64_t *)calloc((size_t)n_slots, sizeof(int64_t));
+    int *slot_of = (int *)malloc((size_t)n_seq * sizeof(int));
+    ptrdiff_t *fill = (ptrdiff_t *)calloc((size_t)n_slots + 1, sizeof(ptrdiff_t));
+    if (!tmp || !load || !slot_of || !fill) {
+        free(tmp); free(load); free(slot_of); free(fill);
+        return GMS_ERR_NOMEM;
+    }
+    for (ptrdiff_t s = 0; s < n_seq; ++s) {
+        tmp[s].len = offsets[s + 1] - offsets[s];
+        tmp[s].idx = s;
+    }
+    qsort(tmp, (size_t)n_seq, sizeof(seq_len), by_length_desc);
+    for (ptrdiff_t r = 0; r < n_seq; ++r) {
+        int best = 0;
+        for (int j = 1; j < n_slots; ++j)
+            if (load[j] < load[best]) best = j;
+        load[best] += tmp[r].len + 1;
+        slot_of[r] = best;
+        fill[best + 1]++;
+    }
+    for (int j = 0; j < n_slots; ++j) fill[j + 1] += fill[j];
+    memcpy(slot_start, fill, ((size_t)n_slots + 1) * sizeof(ptrdiff_t));
+    /* stable placement: within a slot, sequences keep longest-first order */
+    for (ptrdiff_t r = 0; r < n_seq; ++r) order[fill[slot_of[r]]++] = tmp[r].idx;
+    free(tmp); free(load); free(slot_of); free(fill);
+    return GMS_OK;
+}
+
+/* log sum_i exp(v_i + log_A[i, j]) computed exactly (used when the shifted
+ * linear-space product underflows). */
+static double exact_in(const double *v, const double *log_A, ptrdiff_t k, ptrdiff_t j)
+{
+    double m = -INFINITY;
+    for (ptrdiff_t i = 0; i < k; ++i) {
+        const double t = v[i] + log_A[i * k + j];
+        m = t > m ? t : m;
+    }
+    if (m == -INFINITY) return m;
+    double s = 0.0;
+    for (ptrdiff_t i = 0; i < k; ++i) s += exp(v[i] + log_A[i * k + j] - m);
+    return m + log(s);
+}
+
+/* log sum_j exp(log_A[i, j] + w_j), exactly. */
+static double exact_out(const double *w, const double *log_A, ptrdiff_t k, ptrdiff_t i)
+{
+    double m = -INFINITY;
+    for (ptrdiff_t j = 0; j < k; ++j) {
+        const double t = log_A[i * k + j] + w[j];
+        m = t > m ? t : m;
+    }
+    if (m == -INFINITY) return m;
+    double s = 0.0;
+    for (ptrdiff_t j = 0; j < k; ++j) s += exp(log_A[i * k + j] + w[j] - m);
+    return m + log(s);
+}
+
+/* Work vectors for one sequence: 6 * K doubles. */
+typedef struct {
+    double *a, *b, *c, *beta, *w, *g;
+} fb_work;
+
+/*
+ * Log-space forward-backward of one sequence (T x K rows of f). `post`
+ * holds the forward lattice and is turned into posteriors in place.
+ * Each step costs K exps, K logs and K^2 multiply-adds: the previous
+ * vector is shifted by its maximum and exponentiated, multiplied by the
+ * linear transition matrix, and the K results go back to logs.
+ */
+static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t T,
+                         double *post, double *start_c, double *trans_c,
+                         fb_work *wk)
+{
+    const ptrdiff_t k = m->k;
+    const double *A = m->A;
+    for (ptrdiff_t j = 0; j < k; ++j) post[j] = m->log_pi[j] + f[j];
+    for (ptrdiff_t t = 1; t < T; ++t) {
+        const double *prev = post + (t - 1) * k;
+        double *cur = post + t * k;
+        const double *ft = f + t * k;
+        const double mx = max_of(prev, k);
+        if (mx == -INFINITY) {
+            for (ptrdiff_t j = 0; j < k; ++j) cur[j] = -INFINITY;
+            continue;
+        }
+        for (ptrdiff_t i = 0; i < k; ++i) wk->a[i] = exp(prev[i] - mx);
+        for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] = 0.0;
+        for (ptrdiff_t i = 0; i < k; ++i) {
+            const double ai = wk->a[i];
+            if (ai == 0.0) continue;
+            const double *Ai = A + i * k;
+            for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] += ai * Ai[j];
+        }
+        for (ptrdiff_t j = 0; j < k; ++j)
+            cur[j] = (wk->b[j] >= DBL_MIN ? mx + log(wk->b[j])
+                                          : exact_in(prev, m->log_A, k, j)) + ft[j];
+    }
+    const double loglik = logsumexp(post + (T - 1) * k, k);
+    if (!isfinite(loglik)) return loglik;
+
+    /* backward, with xi and the posteriors (row t becomes gamma_t once the
+     * transition counts of step t have used its forward values) */
+    double *beta = wk->beta;
+    for (ptrdiff_t j = 0; j < k; ++j) beta[j] = 0.0;
+    for (ptrdiff_t t = T - 1; t >= 0; --t) {
+        double *row = post + t * k;
+        if (t < T - 1) {
+            const double *f1 = f + (t + 1) * k;
+            for (ptrdiff_t j = 0; j < k; ++j) wk->w[j] = f1[j] + beta[j];
+            const double m2 = max_of(wk->w, k);
+            for (ptrdiff_t j = 0; j < k; ++j) wk->c[j] = m2 == -INFINITY ? 0.0 : exp(wk->w[j] - m2);
+            if (trans_c != NULL && m2 > -INFINITY) {
+                const double m1 = max_of(row, k);
+                const double scale = m1 + m2 - loglik;
+                if (m1 > -INFINITY && scale < 700.0) {
+                    const double s = exp(scale);
+                    for (ptrdiff_t i = 0; i < k; ++i) {
+                        const double ai = exp(row[i] - m1) * s;
+                        if (ai == 0.0) continue;
+                        const double *Ai = A + i * k;
+                        double *Xi = trans_c + i * k;
+                        for (ptrdiff_t j = 0; j < k; ++j) Xi[j] += ai * Ai[j] * wk->c[j];
+                    }
+                } else if (m1 > -INFINITY) {
+                    for (ptrdiff_t i = 0; i < k; ++i)
+                        for (ptrdiff_t j = 0; j < k; ++j)
+                            trans_c[i * k + j] +=
+                                exp(row[i] + m->log_A[i * k + j] + wk->w[j] - loglik);
+                }
+            }
+            for (ptrdiff_t i = 0; i < k; ++i) {
+                double s = 0.0;
+                const double *Ai = A + i * k;
+                for (ptrdiff_t j = 0; j < k; ++j) s += Ai[j] * wk->c[j];
+                wk->g[i] = s >= DBL_MIN ? m2 + log(s) : exact_out(wk->w, m->log_A, k, i);
+            }
+            for (ptrdiff_t i = 0; i < k; ++i) beta[i] = wk->g[i];
+        }
+        /* gamma_t = exp(alpha + beta), normalised per frame */
+        for (ptrdiff_t j = 0; j < k; ++j) wk->g[j] = row[j] + beta[j];
+        const double norm = logsumexp(wk->g, k);
+        for (ptrdiff_t j = 0; j < k; ++j) row[j] = exp(wk->g[j] - norm);
+    }
+    if (start_c != NULL)
+        for (ptrdiff_t j = 0; j < k; ++j) start_c[j] += post[j];
+    return loglik;
+}
+
+/* Forward only (scoring), log space: O(K) memory. */
+static double forward_log_only(const hmm_model *m, const double *f, ptrdiff_t T, fb_work *wk)
+{
+    const ptrdiff_t k = m->k;
+    double *prev = wk->beta, *cur = wk->w;
+    for (ptrdiff_t j = 0; j < k; ++j) prev[j] = m->log_pi[j] + f[j];
+    for (ptrdiff_t t = 1; t < T; ++t) {
+        const double *ft = f + t * k;
+        const double mx = max_of(prev, k);
+        if (mx == -INFINITY) return -INFINITY;
+        for (ptrdiff_t i = 0; i < k; ++i) wk->a[i] = exp(prev[i] - mx);
+        for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] = 0.0;
+        for (ptrdiff_t i = 0; i < k; ++i) {
+            const double ai = wk->a[i];
+            if (ai == 0.0) continue;
+            const double *Ai = m->A + i * k;
+            for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] += ai * Ai[j];
+        }
+        for (ptrdiff_t j = 0; j < k; ++j)
+            cur[j] = (wk->b[j] >= DBL_MIN ? mx + log(wk->b[j])
+                                          : exact_in(prev, m->log_A, k, j)) + ft[j];
+        double *tmp = prev;
+        prev = cur;
+        cur = tmp;
+    }
+    return logsumexp(prev, k);
+}
+
+/*
+ * Scaled forward-backward of one sequence. Each frame's likelihoods are
+ * exponentiated after subtracting the frame maximum (added back to the
+ * log-likelihood), so only a step that leaves no mass in any reachable
+ * state underflows: then NaN is returned and the caller reports it.
+ * `cs` holds 2 * T doubles of scratch (scale factors and frame maxima).
+ */
+static double fb_scaling_one(const hmm_model *m, const double *f, ptrdiff_t T,
+                             double *post, double *start_c, double *trans_c,
+                             fb_work *wk, double *cs, int forward_only)
+{
+    const ptrdiff_t k = m->k;
+    const double *A = m->A;
+    double *ct = cs, *mt = cs + T;
+    double loglik = 0.0;
+    double *prev = wk->beta, *cur = wk->w;
+    for (ptrdiff_t t = 0; t < T; ++t) {
+        const double *ft = f + t * k;
+        double *out = forward_only ? cur : post + t * k;
+        const double fm = max_of(ft, k);
+        if (!isfinite(fm)) return NAN;
+        if (t == 0) {
+            for (ptrdiff_t j = 0; j < k; ++j) out[j] = m->pi[j] * exp(ft[j] - fm);
+        } else {
+            const double *p = forward_only ? prev : post + (t - 1) * k;
+            for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] = 0.0;
+            for (ptrdiff_t i = 0; i < k; ++i) {
+                const double pi_ = p[i];
+                if (pi_ == 0.0) continue;
+                const double *Ai = A + i * k;
+                for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] += pi_ * Ai[j];
+            }
+            for (ptrdiff_t j = 0; j < k; ++j) out[j] = wk->b[j] * exp(ft[j] - fm);
+        }
+        double c = 0.0;
+        for (ptrdiff_t j = 0; j < k; ++j) c += out[j];
+        if (!(c > 0.0) || !isfinite(c)) return NAN;
+        for (ptrdiff_t j = 0; j < k; ++j) out[j] /= c;
+        loglik += log(c) + fm;
+        if (!forward_only) {
+            ct[t] = c;
+            mt[t] = fm;
+        } else {
+            double *tmp = prev;
+            prev = cur;
+            cur = tmp;
+        }
+    }
+    if (forward_only) return loglik;
+
+    double *beta = wk->a;
+    for (ptrdiff_t j = 0; j < k; ++j) beta[j] = 1.0;
+    for (ptrdiff_t t = T - 1; t >= 0; --t) {
+        double *row = post + t * k;
+        if (t < T - 1) {
+            const double *f1 = f + (t + 1) * k;
+            for (ptrdiff_t j = 0; j < k; ++j)
+                wk->c[j] = exp(f1[j] - mt[t + 1]) * beta[j] / ct[t + 1];
+            if (trans_c != NULL) {
+                for (ptrdiff_t i = 0; i < k; ++i) {
+                    const double ai = row[i];
+                    if (ai == 0.0) continue;
+                    const double *Ai = A + i * k;
+                    double *Xi = trans_c + i * k;
+                    for (ptrdiff_t j = 0; j < k; ++j) Xi[j] += ai * Ai[j] * wk->c[j];
+                }
+            }
+            for (ptrdiff_t i = 0; i < k; ++i) {
+                double s = 0.0;
+                const double *Ai = A + i * k;
+                for (ptrdiff_t j = 0; j < k; ++j) s += Ai[j] * wk->c[j];
+                wk->g[i] = s;
+            }
+            for (ptrdiff_t i = 0; i < k; ++i) beta[i] = wk->g[i];
+        }
+        double s = 0.0;
+        for (ptrdiff_t j = 0; j < k; ++j) {
+            row[j] *= beta[j];
+            s += row[j];
+        }
+        if (!(s > 0.0) || !isfinite(s)) return NAN;
+        for (ptrdiff_t j = 0; j < k; ++j) row[j] /= s;
+    }
+    if (start_c != NULL)
+        for (ptrdiff_t j = 0; j < k; ++j) start_c[j] += post[j];
+    return loglik;
+}
+
+static int check_offsets(const int64_t *offsets, ptrdiff_t n_seq)
+{
+    if (n_seq < 1 || offsets[0] != 0) return GMS_ERR_ARG;
+    for (ptrdiff_t s = 0; s < n_seq; ++s)
+        if (offsets[s + 1] <= offsets[s]) return GMS_ERR_ARG;
+    return GMS_OK;
+}
+
+#ifdef _OPENMP
+static int clamp_threads(int n_threads, ptrdiff_t n_tasks)
+{
+    if (n_threads < 1) n_threads = 1;
+    if (n_tasks < 1) n_tasks = 1;
+    return n_threads < n_tasks ? n_threads : (int)n_tasks;
+}
+#endif
+
+int gms_hmm_forward_backward(int implementation, const double *framelogprob,
+                             ptrdiff_t k, const int64_t *offsets,
+                             ptrdiff_t n_seq, const double *startprob,
+                             const double *transmat, double *posteriors,
+                             double *start_counts, double *trans_counts,
+                             double *seq_loglik, int n_threads)
+{
+    if (k < 1 || (implementation != GMS_HMM_LOG && implementation != GMS_HMM_SCALING))
+        return GMS_ERR_ARG;
+    if (posteriors == NULL && (start_counts != NULL || trans_counts != NULL))
+        return GMS_ERR_ARG;
+    if (check_offsets(offsets, n_seq) != GMS_OK) return GMS_ERR_ARG;
+
+    hmm_model model;
+    if (model_init(&model, k, startprob, transmat) != GMS_OK) return GMS_ERR_NOMEM;
+    const int n_slots = n_seq < GMS_HMM_MAX_SLOTS ? (int)n_seq : GMS_HMM_MAX_SLOTS;
+    ptrdiff_t *order = (ptrdiff_t *)malloc((size_t)n_seq * sizeof(ptrdiff_t));
+    ptrdiff_t *slot_start = (ptrdiff_t *)malloc(((size_t)n_slots + 1) * sizeof(ptrdiff_t));
+    /* per slot: start counts (k) and transition counts (k*k) */
+    const ptrdiff_t stride = k + k * k;
+    double *acc = (double *)calloc((size_t)(stride * n_slots), sizeof(double));
+    int failed = (order == NULL || slot_start == NULL || acc == NULL);
+    if (!failed) failed = assign_slots(offsets, n_seq, n_slots, order, slot_start) != GMS_OK;
+    if (failed) {
+        free(order); free(slot_start); free(acc); free(model.log_pi);
+        return GMS_ERR_NOMEM;
+    }
+    (void)n_threads;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(clamp_threads(n_threads, n_slots))
+#endif
+    {
+        double *buf = (double *)malloc((size_t)(6 * k) * sizeof(double));
+        fb_work wk = {0};
+        if (buf != NULL) {
+            wk.a = buf; wk.b = buf + k; wk.c = buf + 2 * k;
+            wk.beta = buf + 3 * k; wk.w = buf + 4 * k; wk.g = buf + 5 * k;
+        } else {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            failed = 1;
+        }
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int slot = 0; slot < n_slots; ++slot) {
+            if (buf == NULL) continue;
+            double *a_start = acc + slot * stride;
+            double *a_trans = a_start + k;
+            double *cs = NULL;
+            if (implementation == GMS_HMM_SCALING) {
+                /* the slot's longest sequence comes first */
+                const ptrdiff_t s0 = order[slot_start[slot]];
+                const ptrdiff_t tmax = slot_start[slot + 1] > slot_start[slot]
+                    ? (ptrdiff_t)(offsets[s0 + 1] - offsets[s0]) : 1;
+                cs = (double *)malloc((size_t)(2 * tmax) * sizeof(double));
+                if (cs == NULL) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                    failed = 1;
+                    continue;
+                }
+            }
+            for (ptrdiff_t r = slot_start[slot]; r < slot_start[slot + 1]; ++r) {
+                const ptrdiff_t s = order[r];
+                const ptrdiff_t T = (ptrdiff_t)(offsets[s + 1] - offsets[s]);
+                const double *f = framelogprob + offsets[s] * k;
+                double *post = posteriors ? posteriors + offsets[s] * k : NULL;
+                double ll;
+                if (implementation == GMS_HMM_LOG)
+                    ll = post ? fb_log_one(&model, f, T, post, start_counts ? a_start : NULL,
+                                           trans_counts ? a_trans : NULL, &wk)
+                              : forward_log_only(&model, f, T, &wk);
+                else
+                    ll = fb_scaling_one(&model, f, T, post, start_counts ? a_start : NULL,
+                                        trans_counts ? a_trans : NULL, &wk, cs, post == NULL);
+                seq_loglik[s] = ll;
+            }
+            free(cs);
+        }
+        free(buf);
+    }
+    if (!failed) {
+        if (start_counts) memset(start_counts, 0, (size_t)k * sizeof(double));
+        if (trans_counts) memset(trans_counts, 0, (size_t)(k * k) * sizeof(double));
+        for (int slot = 0; slot < n_slots; ++slot) {
+            const double *p = acc + slot * stride;
+            if (start_counts)
+                for (ptrdiff_t j = 0; j < k; ++j) start_counts[j] += p[j];
+            if (trans_counts)
+                for (ptrdiff_t j = 0; j < k * k; ++j) trans_counts[j] += p[k + j];
+        }
+    }
+    free(order); free(slot_start); free(acc); free(model.log_pi);
+    if (failed) return GMS_ERR_NOMEM;
+    for (ptrdiff_t s = 0; s < n_seq; ++s) {
+        if (isnan(seq_loglik[s])) return implementation == GMS_HMM_SCALING ? GMS_ERR_UNDERFLOW : GMS_ERR_NONFINITE;
+        if (!isfinite(seq_loglik[s])) return GMS_ERR_NONFINITE;
+    }
+    return GMS_OK;
+}
+
+static double viterbi_one(const hmm_model *m, const double *f, ptrdiff_t T,
+                          int64_t *states, int32_t *bp, double *prev, double *cur)
+{
+    const ptrdiff_t k = m->k;
+    for (ptrdiff_t j = 0; j < k; ++j) prev[j] = m->log_pi[j] + f[j];
+    for (ptrdiff_t t = 1; t < T; ++t) {
+        const double *ft = f + t * k;
+        int32_t *bpt = bp + t * k;
+        for (ptrdiff_t j = 0; j < k; ++j) {
+            double best = -INFINITY;
+            int32_t arg = 0;
+            for (ptrdiff_t i = 0; i < k; ++i) {
+                const double v = prev[i] + m->log_A[i * k + j];
+                if (v > best) {
+                    best = v;
+                    arg = (int32_t)i;
+                }
+            }
+            cur[j] = best + ft[j];
+            bpt[j] = arg;
+        }
+        double *tmp = prev;
+        prev = cur;
+        cur = tmp;
+    }
+    ptrdiff_t last = 0;
+    for (ptrdiff_t j = 1; j < k; ++j)
+        if (prev[j] > prev[last]) last = j;
+    const double logprob = prev[last];
+    states[T - 1] = last;
+    for (ptrdiff_t t = T - 1; t > 0; --t) states[t - 1] = bp[t * k + states[t]];
+    return logprob;
+}
+
+int gms_hmm_viterbi(const double *framelogprob, ptrdiff_t k,
+                    const int64_t *offsets, ptrdiff_t n_seq,
+                    const double *startprob, const double *transmat,
+                    int64_t *states, double *seq_logprob, int n_threads)
+{
+    if (k < 1 || k > INT32_MAX) return GMS_ERR_ARG;
+    if (check_offsets(offsets, n_seq) != GMS_OK) return GMS_ERR_ARG;
+    hmm_model model;
+    if (model_init(&model, k, startprob, transmat) != GMS_OK) return GMS_ERR_NOMEM;
+    int failed = 0;
+    (void)n_threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(clamp_threads(n_threads, n_seq))
+#endif
+    for (ptrdiff_t s = 0; s < n_seq; ++s) {
+        const ptrdiff_t T = (ptrdiff_t)(offsets[s + 1] - offsets[s]);
+        int32_t *bp = (int32_t *)malloc((size_t)(T * k) * sizeof(int32_t));
+        double *vec = (double *)malloc((size_t)(2 * k) * sizeof(double));
+        if (bp == NULL || vec == NULL) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            failed = 1;
+        } else {
+            seq_logprob[s] = viterbi_one(&model, framelogprob + offsets[s] * k, T,
+                                         states + offsets[s], bp, vec, vec + k);
+        }
+        free(bp);
+        free(vec);
+    }
+    free(model.log_pi);
+    return failed ? GMS_ERR_NOMEM : GMS_OK;
+}
+
+int gms_hmm_sample_states(const double *start_cdf, const double *trans_cdf,
+                          ptrdiff_t k, const double *uniforms, ptrdiff_t n,
+                          int64_t first, int64_t *states)
+{
+    if (k < 1 || n < 1 || first >= k) return GMS_ERR_ARG;
+    /* first index whose cdf exceeds u (the last state if rounding leaves
+     * the cdf's end below u) */
+    int64_t s = first;
+    for (ptrdiff_t t = 0; t < n; ++t) {
+        if (t > 0 || s < 0) {
+            const double *cdf = t == 0 ? start_cdf : trans_cdf + s * k;
+            const double u = uniforms[t];
+            int64_t j = 0;
+            while (j < k - 1 && !(cdf[j] > u)) ++j;
+            s = j;
+        }
+        states[t] = s;
+    }
+    return GMS_OK;
+}

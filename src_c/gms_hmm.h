@@ -1,0 +1,62 @@
+/*
+ * gmscore HMM kernels: forward-backward (log and scaling), posteriors,
+ * expected transition counts and Viterbi, over many sequences at once.
+ *
+ * Sequences are rows [offsets[s], offsets[s+1]) of one framelogprob array
+ * (N x K emission log-likelihoods, double). Sequences are parallelised with
+ * OpenMP; each is assigned to a fixed reduction slot by a deterministic
+ * longest-first rule that depends on the lengths only, so the counts are
+ * bitwise independent of the thread count.
+ */
+#ifndef GMS_HMM_H
+#define GMS_HMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GMS_HMM_LOG 0
+#define GMS_HMM_SCALING 1
+
+/* A scaled forward pass met a step with no probability mass left. */
+#define GMS_ERR_UNDERFLOW -4
+
+/*
+ * Forward-backward. `posteriors` (N x K) may be NULL: then only the forward
+ * pass runs (scoring) and the counts must be NULL too. `start_counts` (K)
+ * receives the sum of first-frame posteriors, `trans_counts` (K x K) the
+ * expected transitions; either may be NULL. `seq_loglik` (n_seq) receives
+ * each sequence's log-likelihood (-inf where the sequence is impossible,
+ * NaN where a scaled pass underflowed). Returns GMS_OK, GMS_ERR_NOMEM,
+ * GMS_ERR_ARG, GMS_ERR_UNDERFLOW (scaling) or GMS_ERR_NONFINITE (some
+ * sequence has zero probability under the model).
+ */
+int gms_hmm_forward_backward(int implementation, const double *framelogprob,
+                             ptrdiff_t k, const int64_t *offsets,
+                             ptrdiff_t n_seq, const double *startprob,
+                             const double *transmat, double *posteriors,
+                             double *start_counts, double *trans_counts,
+                             double *seq_loglik, int n_threads);
+
+/* Most likely state path of every sequence (log space; zero transition
+ * probabilities are -inf). `states` (N), `seq_logprob` (n_seq). */
+int gms_hmm_viterbi(const double *framelogprob, ptrdiff_t k,
+                    const int64_t *offsets, ptrdiff_t n_seq,
+                    const double *startprob, const double *transmat,
+                    int64_t *states, double *seq_logprob, int n_threads);
+
+/* Sample a state path: state[0] = first (or drawn from startprob's cdf
+ * with uniforms[0] when first < 0), then state[t] from the transition cdf
+ * row of state[t-1] with uniforms[t]. */
+int gms_hmm_sample_states(const double *start_cdf, const double *trans_cdf,
+                          ptrdiff_t k, const double *uniforms, ptrdiff_t n,
+                          int64_t first, int64_t *states);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GMS_HMM_H */
