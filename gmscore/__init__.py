@@ -4,6 +4,18 @@ multi-threaded kernels and the scikit-learn API."""
 __version__ = "0.1.0"
 
 from ._config import get_config, show_config
+from ._hmm_base import ConvergenceMonitor, LikelihoodDecreaseWarning
+from .hmm import GMMHMM, GaussianHMM
 from .mixture import ConvergenceWarning, GaussianMixture
 
-__all__ = ["GaussianMixture", "ConvergenceWarning", "get_config", "show_config", "__version__"]
+__all__ = [
+    "GaussianMixture",
+    "GaussianHMM",
+    "GMMHMM",
+    "ConvergenceMonitor",
+    "ConvergenceWarning",
+    "LikelihoodDecreaseWarning",
+    "get_config",
+    "show_config",
+    "__version__",
+]

@@ -1,0 +1,193 @@
+"""GaussianHMM and GMMHMM: drop-ins for hmmlearn.hmm.GaussianHMM and
+hmmlearn.hmm.GMMHMM on gmscore's compiled kernels."""
+import numpy as np
+
+from ._emissions import GaussianEmissions, GMMEmissions, _as_float
+from ._hmm_base import BaseHMM
+
+_COMMON_DOC = """
+    algorithm : {'viterbi', 'map'}, default='viterbi'
+        Decoder used by ``predict``/``decode``.
+    random_state : int, RandomState or None
+    n_iter : int, default=10
+        Maximum Baum-Welch iterations.
+    tol : float, default=1e-2
+        Stop when the log-likelihood gain is below ``tol`` (a drop is not
+        convergence; it is reported with a LikelihoodDecreaseWarning).
+    verbose : bool, default=False
+        Print a per-iteration table (iteration, log-likelihood, gain) to stderr.
+    implementation : {'log', 'scaling'}, default='log'
+        Forward-backward in log space or with per-frame scaling (both in
+        float64). A scaled pass that underflows raises a ValueError that
+        points to 'log'.
+    n_init : int, default=1
+        Restarts (initialising what ``init_params`` names each time); the
+        one with the highest final log-likelihood is kept. gmscore extra.
+    n_threads : int or None, default=None
+        Kernel threads (None: OMP_NUM_THREADS / threadpoolctl limits, capped
+        at the available CPUs). Results do not depend on it. gmscore extra.
+"""
+
+
+class GaussianHMM(GaussianEmissions, BaseHMM):
+    """Hidden Markov model with Gaussian emissions (hmmlearn's API).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of states.
+    covariance_type : {'spherical', 'diag', 'full', 'tied'}, default='diag'
+    min_covar : float, default=1e-3
+        Added to the data covariance at initialisation and, unlike hmmlearn,
+        used as a floor at every M-step (see gmscore._emissions).
+    startprob_prior, transmat_prior : float or array, default=1.0
+        Dirichlet priors of startprob_ and the rows of transmat_.
+    means_prior, means_weight : float or array, default=0
+        Normal prior of the means.
+    covars_prior, covars_weight : float or array, default=1e-2, 1
+        Inverse-gamma (diag, spherical) / inverse-Wishart (full, tied) prior.
+    params, init_params : str, default='stmc'
+        Letters of what is updated in training / initialised before it
+        (s: startprob_, t: transmat_, m: means_, c: covars_).
+    """ + _COMMON_DOC + """
+    Attributes
+    ----------
+    startprob_ : ndarray (n_components,)
+    transmat_ : ndarray (n_components, n_components)
+    means_ : ndarray (n_components, n_features)
+    covars_ : ndarray (n_components, n_features, n_features)
+        As in hmmlearn, always returned as full matrices; assign in the
+        covariance type's own shape ((K,), (K, D), (K, D, D) or (D, D)).
+    monitor_ : ConvergenceMonitor
+    n_features : int
+
+    Notes
+    -----
+    Means are initialised with gmscore's k-means (one k-means++ start, not
+    scikit-learn's KMeans with 10), so random initialisations differ from
+    hmmlearn's; from identical starting parameters the iterations agree.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gmscore import GaussianHMM
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.concatenate([rng.randn(100, 1), rng.randn(100, 1) + 5])
+    >>> model = GaussianHMM(n_components=2, random_state=0).fit(X)
+    >>> np.sort(np.round(model.means_.ravel()))
+    array([0., 5.])
+    """
+
+    def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3,
+                 startprob_prior=1.0, transmat_prior=1.0, means_prior=0, means_weight=0,
+                 covars_prior=1e-2, covars_weight=1, algorithm="viterbi",
+                 random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmc",
+                 init_params="stmc", implementation="log", n_init=1, n_threads=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.min_covar = min_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        self.n_init = n_init
+        self.n_threads = n_threads
+
+    @property
+    def covars_(self):
+        """Covariances as full matrices, shape (n_components, D, D)."""
+        cov = np.asarray(self._covars_)
+        k = self.n_components
+        if self.covariance_type == "full":
+            return cov
+        if self.covariance_type == "tied":
+            return np.tile(cov, (k, 1, 1))
+        d = np.shape(self.means_)[1] if hasattr(self, "means_") else cov.shape[-1]
+        if self.covariance_type == "diag":
+            return np.stack([np.diag(c) for c in cov])
+        return np.ravel(cov)[:, None, None] * np.eye(d)[None]
+
+    @covars_.setter
+    def covars_(self, covars):
+        cov = _as_float(covars, "covars_")
+        if self.covariance_type == "spherical" and cov.ndim == 2:
+            # hmmlearn also accepts (K, D) with one value per row
+            if not np.allclose(cov, cov[:, :1]):
+                raise ValueError("spherical covars_ of shape (K, D) must be constant per row")
+            cov = cov[:, 0]
+        self._covars_ = np.array(cov, copy=True)
+
+
+class GMMHMM(GMMEmissions, BaseHMM):
+    """Hidden Markov model whose states emit Gaussian mixtures (hmmlearn's API).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of states.
+    n_mix : int, default=1
+        Mixture components per state.
+    min_covar : float, default=1e-3
+    startprob_prior, transmat_prior : float or array, default=1.0
+    weights_prior : float or array, default=1.0
+        Dirichlet prior of each state's mixture weights.
+    means_prior, means_weight : float or array, default=0.0
+    covars_prior, covars_weight : float, array or None
+        hmmlearn's per-type defaults when None.
+    covariance_type : {'spherical', 'diag', 'full', 'tied'}, default='diag'
+        'tied': the mixtures of a state share one full covariance.
+    params, init_params : str, default='stmcw'
+        s: startprob_, t: transmat_, m: means_, c: covars_, w: weights_.
+    """ + _COMMON_DOC + """
+    Attributes
+    ----------
+    startprob_, transmat_, monitor_, n_features
+    weights_ : ndarray (n_components, n_mix)
+    means_ : ndarray (n_components, n_mix, n_features)
+    covars_ : ndarray
+        (K, M) spherical, (K, M, D) diag, (K, M, D, D) full, (K, D, D) tied.
+
+    Notes
+    -----
+    The covariance update follows hmmlearn exactly, including its use of
+    the previous iteration's means as the centre of the scatter, so that
+    fits agree with hmmlearn from identical starting parameters.
+    """
+
+    def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0,
+                 transmat_prior=1.0, weights_prior=1.0, means_prior=0.0, means_weight=0.0,
+                 covars_prior=None, covars_weight=None, algorithm="viterbi",
+                 covariance_type="diag", random_state=None, n_iter=10, tol=1e-2,
+                 verbose=False, params="stmcw", init_params="stmcw", implementation="log",
+                 n_init=1, n_threads=None):
+        self.n_components = n_components
+        self.n_mix = n_mix
+        self.min_covar = min_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.weights_prior = weights_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.algorithm = algorithm
+        self.covariance_type = covariance_type
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        self.n_init = n_init
+        self.n_threads = n_threads
