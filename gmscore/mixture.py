@@ -300,7 +300,11 @@ class GaussianMixture(ParamsMixin):
                 pooled = data.scatter
             nk, means, covariances = _gaussian.PARAMETERS_FROM_STATS[ct](
                 nk, s1, s2, centres, self.reg_covar, pooled)
-            weights = nk / data.total_weight
+            # Normalise by the responsibilities' own mass: k-means++ and
+            # random_from_data cover only n_components rows (scikit-learn
+            # divides by n_samples there and starts from weights that do
+            # not sum to one).
+            weights = nk / nk.sum()
             if inits["weights"] is not None:
                 weights = inits["weights"]
             if inits["means"] is not None:
