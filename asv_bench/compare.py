@@ -1,18 +1,26 @@
 #!/usr/bin/env python
-"""Seconds per EM iteration, gmscore vs scikit-learn, on the workloads G1-G3.
+"""Seconds per EM iteration, gmscore vs scikit-learn (G1-G3) and gmscore vs
+hmmlearn (H1-H3), on the workloads of the design.
 
-    python asv_bench/compare.py [--quick] [--workloads G1,G2] [--repeat R]
-                                [--n-iter N] [--threads T] [--peakmem]
+    python asv_bench/compare.py [--quick] [--workloads G1,H2] [--repeat R]
+                                [--n-iter N] [--threads T]
+                                [--implementation log|scaling]
+                                [--peakmem | --predict]
 
-For each workload both libraries start from the same parameters (gmscore's
-k-means initialisation, seed 0, computed once and not timed) and run exactly
-N EM iterations with tol=0; only ``fit`` is timed, and s/it is the median fit
-time over R repeats divided by N.  Runs of the different configurations are
-interleaved, after one untimed 1-iteration warm-up fit each.
+For each workload both libraries start from the same parameters and run
+exactly N iterations: GMMs from gmscore's k-means initialisation (seed 0,
+computed once and not timed) with tol=0, N=5 by default; HMMs from fixed
+deterministic parameters set with init_params='' (gmscore tol=0, hmmlearn
+tol=-inf), N=3 by default.  Only ``fit`` is timed, and s/it is the median
+fit time over R repeats divided by N.  Runs of the different configurations
+are interleaved, after one untimed 1-iteration warm-up fit each.
 
---quick uses 1/10 of the sample counts (a smoke test; the targets only
-apply to the full sizes).  --peakmem instead measures the peak RSS of a G2
-fit, for each library in a fresh subprocess.
+--quick uses 1/10 of the sample counts (GMM) or of the sequences (HMM): a
+smoke test, the targets only apply to the full sizes.  --peakmem instead
+measures the peak RSS of a G2 fit, for each library in a fresh subprocess.
+--predict instead times the prediction paths on the same data (GMM:
+predict_proba, score_samples; HMM: decode with Viterbi, score_samples) of
+models fitted (untimed) with one iteration from the shared start.
 """
 import argparse
 import json
@@ -35,16 +43,22 @@ from benchmarks import common  # noqa: E402
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="1/10 of the sample counts")
-    p.add_argument("--workloads", default="G1,G2,G3",
-                   help="comma-separated subset of G1,G2,G3 (default: all)")
+    p.add_argument("--workloads", default=",".join(common.ALL_WORKLOADS),
+                   help="comma-separated subset of %(default)s (default: all)")
     p.add_argument("--repeat", type=int, default=None,
-                   help="timed fits per configuration (default 3, 1 with --quick)")
-    p.add_argument("--n-iter", type=int, default=common.N_ITER,
-                   help="EM iterations per fit (default %(default)s)")
+                   help="timed runs per configuration (default 3, 1 with --quick)")
+    p.add_argument("--n-iter", type=int, default=None,
+                   help=f"EM iterations per fit (default {common.N_ITER} for G*, "
+                        f"{common.HMM_N_ITER} for H*)")
     p.add_argument("--threads", type=int, default=2,
-                   help="gmscore threads and scikit-learn BLAS threads (default 2)")
-    p.add_argument("--peakmem", action="store_true",
-                   help="measure the peak RSS of a G2 fit instead of timing")
+                   help="gmscore threads and scikit-learn/hmmlearn BLAS threads (default 2)")
+    p.add_argument("--implementation", choices=("log", "scaling"), default="log",
+                   help="HMM forward-backward implementation (default %(default)s)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--peakmem", action="store_true",
+                      help="measure the peak RSS of a G2 fit instead of timing")
+    mode.add_argument("--predict", action="store_true",
+                      help="time the prediction paths instead of the fits")
     # Internal: the child process of --peakmem.
     p.add_argument("--peakmem-child", help=argparse.SUPPRESS)
     p.add_argument("--start-file", help=argparse.SUPPRESS)
@@ -53,10 +67,10 @@ def parse_args(argv=None):
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
     args.workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
-    unknown = [w for w in args.workloads if w not in common.WORKLOADS]
+    unknown = [w for w in args.workloads if w not in common.ALL_WORKLOADS]
     if unknown:
-        p.error(f"unknown workloads {unknown}; choose from {sorted(common.WORKLOADS)}")
-    if args.repeat < 1 or args.n_iter < 1 or args.threads < 1:
+        p.error(f"unknown workloads {unknown}; choose from {sorted(common.ALL_WORKLOADS)}")
+    if args.repeat < 1 or (args.n_iter is not None and args.n_iter < 1) or args.threads < 1:
         p.error("--repeat, --n-iter and --threads must be >= 1")
     return args
 
@@ -82,8 +96,14 @@ def print_machine(args):
     cfg = gmscore.get_config()
     print(f"machine: {cpu_model()}; os.cpu_count()={os.cpu_count()}, usable CPUs={usable}; "
           f"{platform.system()} {platform.release()}")
+    try:
+        from importlib.metadata import version
+
+        hmmlearn_version = version("hmmlearn")
+    except Exception:  # not installed: only the G* workloads can run
+        hmmlearn_version = "not installed"
     print(f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-          f"scikit-learn {sklearn.__version__}")
+          f"scikit-learn {sklearn.__version__}, hmmlearn {hmmlearn_version}")
     print(f"gmscore {cfg['version']}: openmp={cfg['openmp']}, "
           f"default_n_threads={cfg['default_n_threads']}, available_cpus={cfg['available_cpus']}")
     for b in cfg["blas"]:
@@ -106,23 +126,35 @@ def print_table(header, rows):
 
 
 # ------------------------------------------------------------------ timing
-def configurations(threads):
-    """(key, library, dtype, gmscore threads, BLAS threads)."""
+def reference(name):
+    """The library gmscore is compared with on workload ``name``."""
+    return "hmmlearn" if common.is_hmm(name) else "sklearn"
+
+
+def n_iter_for(args, name):
+    return args.n_iter if args.n_iter is not None else common.default_n_iter(name)
+
+
+def configurations(threads, ref="sklearn"):
+    """(key, library, dtype, gmscore threads, BLAS threads); ``ref`` is the
+    reference library, keyed "sk64" for scikit-learn, "hl64" for hmmlearn."""
     return [
         ("gm64", "gmscore", "float64", threads, threads),
         ("gm32", "gmscore", "float32", threads, threads),
         ("gm64_1", "gmscore", "float64", 1, 1),
-        ("sk64", "sklearn", "float64", None, threads),
+        ("sk64" if ref == "sklearn" else "hl64", ref, "float64", None, threads),
     ]
 
 
-def timed_fit(library, name, dtype, n_threads, blas_threads, n_iter, profile):
+def timed_fit(library, name, dtype, n_threads, blas_threads, n_iter, profile,
+              implementation="log"):
     X = common.get_data(name, dtype, profile)
+    lengths = common.get_lengths(name, profile) if common.is_hmm(name) else None
     est = common.make_estimator(library, name, n_threads=n_threads, n_iter=n_iter,
-                                profile=profile)
+                                profile=profile, implementation=implementation)
     with threadpool_limits(limits=blas_threads, user_api="blas"):
         t0 = time.perf_counter()
-        common.fit_quietly(est, X)
+        common.fit_quietly(est, X, lengths)
         elapsed = time.perf_counter() - t0
     return elapsed, est
 
@@ -132,63 +164,197 @@ def max_rel_diff(a, b):
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(b)))
 
 
+def prepare(name, configs, profile):
+    """Generate (and cache) the data and the start of ``name``, untimed."""
+    w = common.get_workload(name, profile)
+    t0 = time.perf_counter()
+    for _, _, dtype, _, _ in configs:
+        common.get_data(name, dtype, profile)
+    common.get_start(name, profile)
+    return w, time.perf_counter() - t0
+
+
+def time_workload(args, name):
+    """Interleaved timed fits of every configuration of ``name``: (seconds
+    per iteration by key, fitted estimator by key)."""
+    configs = configurations(args.threads, reference(name))
+    n_iter = n_iter_for(args, name)
+    w, t_prep = prepare(name, configs, args.profile)
+    print(f"{name}: {w.description}: data + start in {t_prep:.1f} s; timing ...", flush=True)
+    for _, lib, dtype, nt, bt in configs:  # untimed warm-up, 1 iteration
+        timed_fit(lib, name, dtype, nt, bt, 1, args.profile, args.implementation)
+    times = {c[0]: [] for c in configs}
+    fitted = {}
+    for _ in range(args.repeat):
+        for key, lib, dtype, nt, bt in configs:
+            elapsed, fitted[key] = timed_fit(lib, name, dtype, nt, bt, n_iter, args.profile,
+                                             args.implementation)
+            times[key].append(elapsed)
+    return {k: statistics.median(v) / n_iter for k, v in times.items()}, fitted
+
+
+def speed_columns(args, name, spi, ref_key):
+    speedup = spi[ref_key] / spi["gm64"]
+    target = common.TARGETS[name]
+    verdict = "" if args.quick else (" met" if speedup >= target else " MISSED")
+    return [fmt(spi["gm64"]), fmt(spi["gm32"]), fmt(spi["gm64_1"]), fmt(spi[ref_key]),
+            f"{speedup:.2f}x", f"{target:g}x{verdict}", f"{spi['gm64_1'] / spi['gm64']:.2f}x"]
+
+
 def run_timings(args):
-    configs = configurations(args.threads)
-    print(f"profile: {args.profile}  ({'1/10 sizes: smoke test, targets do not apply' if args.quick else 'full sizes'}); "
-          f"{args.n_iter} EM iterations per fit, tol=0, median of {args.repeat} fit(s)")
+    gmm = [n for n in args.workloads if not common.is_hmm(n)]
+    hmm = [n for n in args.workloads if common.is_hmm(n)]
+    sizes = ("1/10 sizes (GMM samples, HMM sequences): smoke test, targets do not apply"
+             if args.quick else "full sizes")
+    iters = ([f"{n_iter_for(args, gmm[0])} EM iterations per GMM fit"] if gmm else []) \
+        + ([f"{n_iter_for(args, hmm[0])} Baum-Welch iterations per HMM fit"] if hmm else [])
+    print(f"profile: {args.profile}  ({sizes}); {', '.join(iters)}, "
+          f"median of {args.repeat} fit(s)")
     print(f"gmscore: n_threads={args.threads} (and 1 for the 1-thread column); "
-          f"scikit-learn: BLAS pinned to {args.threads} threads with threadpoolctl "
-          f"(its EM has no other threading)")
+          f"scikit-learn / hmmlearn: BLAS pinned to {args.threads} threads with threadpoolctl "
+          f"(they have no other threading)")
     print("dtypes: float64 data for every column except 'gmscore f32' (float32 data)")
-    print("note: s/it = fit time / n_iter; scikit-learn's fit also runs one extra E-step "
-          "after the last iteration, which is counted (raise --n-iter to dilute it)")
+    if gmm:
+        print("GMM: tol=0; s/it = fit time / n_iter; scikit-learn's fit also runs one extra "
+              "E-step after the last iteration, which is counted (raise --n-iter to dilute it)")
+    if hmm:
+        print(f"HMM: init_params='' from the same parameters, gmscore tol=0, hmmlearn tol=-inf, "
+              f"implementation={args.implementation!r}; hmmlearn's GMMHMM without the k-means its "
+              f"fit runs (and discards) even with init_params=''")
     print()
 
-    rows, checks = [], []
+    if gmm:
+        rows, checks = [], []
+        for name in gmm:
+            spi, fitted = time_workload(args, name)
+            rows.append([name, common.get_workload(name, args.profile).description]
+                        + speed_columns(args, name, spi, "sk64"))
+            sk = fitted["sk64"]
+            checks.append([
+                name, f"{max_rel_diff(fitted['gm64'].means_, sk.means_):.1e}",
+                f"{max_rel_diff(fitted['gm32'].means_, sk.means_):.1e}",
+                f"{fitted['gm64'].lower_bound_:.10f}", f"{sk.lower_bound_:.10f}",
+            ])
+        print()
+        print_table(["workload", "description", "gmscore f64 s/it", "gmscore f32 s/it",
+                     "gmscore f64 1-thread s/it", "sklearn s/it",
+                     "speed-up (sklearn/gmscore f64)", "target", f"{args.threads}-thread scaling"],
+                    rows)
+        print()
+        print(f"sanity check after {n_iter_for(args, gmm[0])} iterations from the same start "
+              "(means_: max |gmscore - sklearn| / max |sklearn|):")
+        print_table(["workload", "means_ f64 vs sklearn", "means_ f32 vs sklearn",
+                     "lower bound gmscore f64", "lower bound sklearn"], checks)
+        if hmm:
+            print()
+
+    if hmm:
+        rows, checks = [], []
+        for name in hmm:
+            spi, fitted = time_workload(args, name)
+            rows.append([name, common.get_workload(name, args.profile).description]
+                        + speed_columns(args, name, spi, "hl64"))
+            hl = fitted["hl64"]
+            # monitor_.history[-1]: log-likelihood of the last iteration's E-step.
+            ll = {k: m.monitor_.history[-1] for k, m in fitted.items()}
+            checks.append([
+                name, f"{max_rel_diff(fitted['gm64'].means_, hl.means_):.1e}",
+                f"{max_rel_diff(fitted['gm32'].means_, hl.means_):.1e}",
+                f"{max_rel_diff(fitted['gm64'].covars_, hl.covars_):.1e}",
+                f"{ll['gm64']:.10g}", f"{ll['hl64']:.10g}",
+                f"{abs(ll['gm64'] - ll['hl64']) / abs(ll['hl64']):.1e}",
+                f"{abs(ll['gm32'] - ll['hl64']) / abs(ll['hl64']):.1e}",
+            ])
+        print()
+        print_table(["workload", "description", "gmscore f64 s/it", "gmscore f32 s/it",
+                     "gmscore f64 1-thread s/it", "hmmlearn s/it",
+                     "speed-up (hmmlearn/gmscore f64)", "target", f"{args.threads}-thread scaling"],
+                    rows)
+        print()
+        print(f"sanity check after {n_iter_for(args, hmm[0])} iterations from the same start "
+              "(max |gmscore - hmmlearn| / max |hmmlearn|; log-likelihood of the last E-step, "
+              "relative difference):")
+        print_table(["workload", "means_ f64 vs hmmlearn", "means_ f32 vs hmmlearn",
+                     "covars_ f64 vs hmmlearn", "log-lik gmscore f64", "log-lik hmmlearn",
+                     "log-lik f64 vs hmmlearn", "log-lik f32 vs hmmlearn"], checks)
+
+
+# ------------------------------------------------------------------ prediction
+def prediction_methods(name):
+    """(label, call(estimator, X, lengths)) of the prediction paths timed for
+    workload ``name``."""
+    if common.is_hmm(name):
+        return [("decode (viterbi)", lambda e, X, L: e.decode(X, L, algorithm="viterbi")),
+                ("score_samples", lambda e, X, L: e.score_samples(X, L))]
+    return [("predict_proba", lambda e, X, L: e.predict_proba(X)),
+            ("score_samples", lambda e, X, L: e.score_samples(X))]
+
+
+def agreement(name, label, ours, ref):
+    """How far gmscore's float64 result is from the reference's."""
+    if label.startswith("decode"):  # (log_prob, states)
+        same = np.mean(np.asarray(ours[1]) == np.asarray(ref[1]))
+        return (f"states equal {same:.4%}, log-prob rel {abs(ours[0] - ref[0]) / abs(ref[0]):.1e}")
+    if common.is_hmm(name):  # score_samples: (log_prob, posteriors)
+        return (f"log-lik rel {abs(ours[0] - ref[0]) / abs(ref[0]):.1e}, "
+                f"posteriors abs {np.max(np.abs(ours[1] - ref[1])):.1e}")
+    if label == "predict_proba":
+        return f"abs {np.max(np.abs(ours - ref)):.1e}"
+    return f"rel {max_rel_diff(ours, ref):.1e}"
+
+
+def run_predictions(args):
+    print(f"profile: {args.profile}  "
+          f"({'1/10 sizes: smoke test' if args.quick else 'full sizes'}); "
+          f"median of {args.repeat} call(s) after one untimed warm-up call each")
+    print("models: fitted (untimed) with 1 iteration from the shared start by each "
+          "configuration; the prediction is on the same data they were fitted on")
+    print(f"gmscore: n_threads={args.threads} (and 1 for the 1-thread column); "
+          f"scikit-learn / hmmlearn: BLAS pinned to {args.threads} threads with threadpoolctl")
+    if any(common.is_hmm(n) for n in args.workloads):
+        print(f"HMM: implementation={args.implementation!r} for score_samples")
+    print()
+    rows = []
     for name in args.workloads:
-        w = common.get_workload(name, args.profile)
-        t0 = time.perf_counter()
-        for _, _, dtype, _, _ in configs:
-            common.get_data(name, dtype, args.profile)
-        common.get_start(name, args.profile)
-        print(f"{name}: {w.description}: data + start in {time.perf_counter() - t0:.1f} s; timing ...",
-              flush=True)
+        ref = reference(name)
+        configs = configurations(args.threads, ref)
+        ref_key = configs[-1][0]
+        w, t_prep = prepare(name, configs, args.profile)
+        lengths = common.get_lengths(name, args.profile) if common.is_hmm(name) else None
+        models = {}
+        for key, lib, dtype, nt, bt in configs:
+            models[key] = timed_fit(lib, name, dtype, nt, bt, 1, args.profile,
+                                    args.implementation)[1]
+        print(f"{name}: {w.description}: data + start in {t_prep:.1f} s, models fitted; "
+              "timing ...", flush=True)
 
-        for _, lib, dtype, nt, bt in configs:  # untimed warm-up, 1 iteration
-            timed_fit(lib, name, dtype, nt, bt, 1, args.profile)
-        times = {c[0]: [] for c in configs}
-        fitted = {}
-        for _ in range(args.repeat):
-            for key, lib, dtype, nt, bt in configs:
-                elapsed, fitted[key] = timed_fit(lib, name, dtype, nt, bt, args.n_iter, args.profile)
-                times[key].append(elapsed)
-        spi = {k: statistics.median(v) / args.n_iter for k, v in times.items()}
+        for label, call in prediction_methods(name):
+            def run(key, dtype, bt):
+                X = common.get_data(name, dtype, args.profile)
+                with threadpool_limits(limits=bt, user_api="blas"):
+                    t0 = time.perf_counter()
+                    result = call(models[key], X, lengths)
+                    return time.perf_counter() - t0, result
 
-        speedup = spi["sk64"] / spi["gm64"]
-        target = common.TARGETS[name]
-        verdict = "" if args.quick else (" met" if speedup >= target else " MISSED")
-        rows.append([
-            name, w.description, fmt(spi["gm64"]), fmt(spi["gm32"]), fmt(spi["gm64_1"]),
-            fmt(spi["sk64"]), f"{speedup:.2f}x", f"{target:g}x{verdict}",
-            f"{spi['gm64_1'] / spi['gm64']:.2f}x",
-        ])
-        sk = fitted["sk64"]
-        checks.append([
-            name, f"{max_rel_diff(fitted['gm64'].means_, sk.means_):.1e}",
-            f"{max_rel_diff(fitted['gm32'].means_, sk.means_):.1e}",
-            f"{fitted['gm64'].lower_bound_:.10f}", f"{sk.lower_bound_:.10f}",
-        ])
-
+            for key, _, dtype, _, bt in configs:  # untimed warm-up
+                run(key, dtype, bt)
+            times = {c[0]: [] for c in configs}
+            results = {}
+            for _ in range(args.repeat):
+                for key, _, dtype, _, bt in configs:
+                    elapsed, results[key] = run(key, dtype, bt)
+                    times[key].append(elapsed)
+            t = {k: statistics.median(v) for k, v in times.items()}
+            rows.append([name, label, fmt(t["gm64"]), fmt(t["gm32"]), fmt(t["gm64_1"]),
+                         fmt(t[ref_key]), ref, f"{t[ref_key] / t['gm64']:.2f}x",
+                         f"{t['gm64_1'] / t['gm64']:.2f}x",
+                         agreement(name, label, results["gm64"], results[ref_key])])
+            del results
     print()
-    print_table(["workload", "description", "gmscore f64 s/it", "gmscore f32 s/it",
-                 "gmscore f64 1-thread s/it", "sklearn s/it",
-                 "speed-up (sklearn/gmscore f64)", "target", f"{args.threads}-thread scaling"],
-                rows)
-    print()
-    print(f"sanity check after {args.n_iter} iterations from the same start "
-          "(means_: max |gmscore - sklearn| / max |sklearn|):")
-    print_table(["workload", "means_ f64 vs sklearn", "means_ f32 vs sklearn",
-                 "lower bound gmscore f64", "lower bound sklearn"], checks)
+    print_table(["workload", "method", "gmscore f64 s", "gmscore f32 s",
+                 "gmscore f64 1-thread s", "reference s", "reference",
+                 "speed-up (reference/gmscore f64)", f"{args.threads}-thread scaling",
+                 "gmscore f64 vs reference"], rows)
 
 
 # ------------------------------------------------------------------ peak memory
@@ -231,7 +397,8 @@ def peakmem_child(args):
         import sklearn.mixture  # noqa: F401
     with np.load(args.start_file) as f:
         start = {k: f[k] for k in f.files}
-    est = common.make_estimator(library, "G2", n_threads=args.threads, n_iter=args.n_iter,
+    est = common.make_estimator(library, "G2", n_threads=args.threads,
+                                n_iter=n_iter_for(args, "G2"),
                                 profile=args.profile, start=start)
     X = common.get_data("G2", "float64", args.profile)
     peak_data = maxrss_mib()  # ru_maxrss after generating the data
@@ -253,7 +420,7 @@ def peakmem_child(args):
 
 def run_peakmem(args):
     w = common.get_workload("G2", args.profile)
-    print(f"peak RSS of a G2 fit ({w.description}, float64, {args.n_iter} iterations), "
+    print(f"peak RSS of a G2 fit ({w.description}, float64, {n_iter_for(args, 'G2')} iterations), "
           f"each library in a fresh subprocess; gmscore n_threads={args.threads}, "
           f"scikit-learn BLAS pinned to {args.threads} threads with threadpoolctl")
     print("RSS from getrusage(RUSAGE_SELF).ru_maxrss, taken after importing the library "
@@ -266,7 +433,7 @@ def run_peakmem(args):
         for library in common.LIBRARIES:
             cmd = [sys.executable, os.path.abspath(__file__), "--peakmem-child", library,
                    "--start-file", start_file, "--threads", str(args.threads),
-                   "--n-iter", str(args.n_iter)] + (["--quick"] if args.quick else [])
+                   "--n-iter", str(n_iter_for(args, "G2"))] + (["--quick"] if args.quick else [])
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
             resets.append(r["was_reset"])
@@ -293,6 +460,8 @@ def main(argv=None):
     print()
     if args.peakmem:
         run_peakmem(args)
+    elif args.predict:
+        run_predictions(args)
     else:
         run_timings(args)
     return 0

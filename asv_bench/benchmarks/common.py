@@ -2,17 +2,28 @@
 
 Workloads of the design:
 
-    G1  full covariances,  N=200_000,   D=16, K=16
-    G2  diag covariances,  N=1_000_000, D=8,  K=8
-    G3  full covariances,  N=100_000,   D=64, K=32
+    G1  GaussianMixture full,  N=200_000,   D=16, K=16
+    G2  GaussianMixture diag,  N=1_000_000, D=8,  K=8
+    G3  GaussianMixture full,  N=100_000,   D=64, K=32
+    H1  GaussianHMM diag,  100 sequences x 1000 frames, D=10, K=8
+    H2  GaussianHMM full,   20 sequences x 5000 frames, D=8,  K=16
+    H3  GMMHMM diag,        50 sequences x 2000 frames, D=13, K=5, n_mix=4
 
-The data is a fixed-seed draw from a random mixture of K correlated Gaussian
-clusters.  Both libraries start from the same parameters (gmscore's k-means
-initialisation, computed once) and run a fixed number of EM iterations with
-``tol=0``, so a fit times exactly ``n_iter`` iterations and nothing else.
+GMM data is a fixed-seed draw from a random mixture of K correlated Gaussian
+clusters.  Both libraries (gmscore, scikit-learn) start from the same
+parameters (gmscore's k-means initialisation, computed once) and run a fixed
+number of EM iterations with ``tol=0``, so a fit times exactly ``n_iter``
+iterations and nothing else.
+
+HMM data is a fixed-seed draw from a random sticky HMM with fairly separated
+Gaussian (mixture) emissions.  Both libraries (gmscore, hmmlearn) start from
+the same deterministic parameters, set on the model with ``init_params=''``,
+and run exactly ``n_iter`` Baum-Welch iterations (gmscore ``tol=0``,
+hmmlearn ``tol=-inf``).
 
 The environment variable ``GMSCORE_BENCH_PROFILE`` picks the sizes:
-"regular" (default) uses the sizes above, "fast" divides N by 10.
+"regular" (default) uses the sizes above, "fast" divides N (GMM) or the
+number of sequences (HMM) by 10.
 Data and starting parameters are cached per process.
 """
 import os
@@ -22,13 +33,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-#: EM iterations per timed fit.
+#: EM iterations per timed GMM fit.
 N_ITER = 5
+#: Baum-Welch iterations per timed HMM fit (hmmlearn's full-size H2 takes
+#: ~4.6 s per iteration, so fewer than for the GMMs).
+HMM_N_ITER = 3
 
 PROFILE_ENV = "GMSCORE_BENCH_PROFILE"
-PROFILES = {"regular": 1, "fast": 10}  # profile -> divisor of n_samples
+PROFILES = {"regular": 1, "fast": 10}  # profile -> divisor of n_samples / n_sequences
 
 LIBRARIES = ("gmscore", "sklearn")
+HMM_LIBRARIES = ("gmscore", "hmmlearn")
 DTYPES = ("float64", "float32")
 
 
@@ -47,14 +62,54 @@ class Workload:
                 f"D={self.n_features}, K={self.n_components}")
 
 
+@dataclass(frozen=True)
+class HMMWorkload:
+    name: str
+    model: str  # "GaussianHMM" or "GMMHMM"
+    covariance_type: str
+    n_sequences: int
+    n_frames: int  # frames per sequence
+    n_features: int
+    n_components: int  # hidden states
+    n_mix: int  # mixture components per state (GMMHMM; 1 for GaussianHMM)
+    seed: int
+
+    @property
+    def n_samples(self):
+        return self.n_sequences * self.n_frames
+
+    @property
+    def lengths(self):
+        return np.full(self.n_sequences, self.n_frames, dtype=np.int64)
+
+    @property
+    def description(self):
+        mix = f", M={self.n_mix}" if self.model == "GMMHMM" else ""
+        return (f"{self.model} {self.covariance_type}, {self.n_sequences}x{self.n_frames}, "
+                f"D={self.n_features}, K={self.n_components}{mix}")
+
+
 WORKLOADS = {
     "G1": Workload("G1", "full", 200_000, 16, 16, seed=1001),
     "G2": Workload("G2", "diag", 1_000_000, 8, 8, seed=1002),
     "G3": Workload("G3", "full", 100_000, 64, 32, seed=1003),
 }
 
-#: Speed-up targets of the design (sklearn time / gmscore float64 time).
-TARGETS = {"G1": 15.0, "G2": 15.0, "G3": 8.0}
+HMM_WORKLOADS = {
+    "H1": HMMWorkload("H1", "GaussianHMM", "diag", 100, 1000, 10, 8, 1, seed=2001),
+    "H2": HMMWorkload("H2", "GaussianHMM", "full", 20, 5000, 8, 16, 1, seed=2002),
+    "H3": HMMWorkload("H3", "GMMHMM", "diag", 50, 2000, 13, 5, 4, seed=2003),
+}
+
+ALL_WORKLOADS = {**WORKLOADS, **HMM_WORKLOADS}
+
+#: Speed-up targets of the design (reference time / gmscore float64 time;
+#: the reference is scikit-learn for G*, hmmlearn for H*).
+TARGETS = {"G1": 15.0, "G2": 15.0, "G3": 8.0, "H1": 30.0, "H2": 50.0, "H3": 30.0}
+
+
+def is_hmm(name):
+    return name in HMM_WORKLOADS
 
 
 def current_profile():
@@ -65,10 +120,17 @@ def current_profile():
 
 
 def get_workload(name, profile=None):
-    """The workload ``name`` ("G1".."G3") at the sizes of ``profile``."""
-    w = WORKLOADS[name]
+    """The workload ``name`` ("G1".."G3", "H1".."H3") at the sizes of ``profile``."""
     divisor = PROFILES[profile or current_profile()]
+    if is_hmm(name):
+        w = HMM_WORKLOADS[name]
+        return replace(w, n_sequences=max(1, w.n_sequences // divisor))
+    w = WORKLOADS[name]
     return replace(w, n_samples=w.n_samples // divisor)
+
+
+def default_n_iter(name):
+    return HMM_N_ITER if is_hmm(name) else N_ITER
 
 
 def make_data(w):
@@ -93,6 +155,98 @@ def make_data(w):
     return X
 
 
+# ------------------------------------------------------------------ HMM data
+def hmm_generator(w):
+    """The generating HMM of workload ``w`` (independent of the number of
+    sequences): a dict of ``stay``, ``jump`` (the chain), ``means`` (K, D) or
+    (K, M, D), ``covars`` ((K, D) diag or (K, D, D) full; (K, M, D) for
+    GMMHMM) and, for GMMHMM, ``weights`` (K, M)."""
+    rng = np.random.default_rng([w.seed, 0])
+    k, d, m = w.n_components, w.n_features, w.n_mix
+    # Sticky chain: stay with probability ``stay``, else jump to a state drawn
+    # from ``jump`` (possibly the same one).  The transition matrix is
+    # stay * I + (1 - stay) * 1 jump^T, whose stationary distribution is jump.
+    gen = {"stay": 0.9, "jump": rng.dirichlet(np.full(k, 5.0))}
+    centres = rng.uniform(-4.0, 4.0, size=(k, d))
+    if w.model == "GMMHMM":
+        # Each state's mixture: components around the state's centre.
+        gen["means"] = centres[:, None, :] + rng.normal(scale=1.5, size=(k, m, d))
+        gen["covars"] = rng.uniform(0.2, 0.8, size=(k, m, d))
+        gen["weights"] = rng.dirichlet(np.full(m, 5.0), size=k)
+    elif w.covariance_type == "diag":
+        gen["means"] = centres
+        gen["covars"] = rng.uniform(0.3, 1.5, size=(k, d))
+    elif w.covariance_type == "full":
+        gen["means"] = centres
+        a = rng.normal(size=(k, d, d))
+        gen["covars"] = a @ a.transpose(0, 2, 1) / d + 0.1 * np.eye(d)
+    else:
+        raise ValueError(f"unsupported workload {w}")
+    return gen
+
+
+def sample_states(w, gen, rng):
+    """Concatenated state paths of all sequences of ``w``, vectorised.
+
+    In the sticky chain a frame either keeps the previous state or takes a
+    fresh draw from ``jump``; the first frame of every sequence is a fresh
+    draw (``jump`` is also the start distribution).  Each frame's state is the
+    fresh draw of the last jump at or before it."""
+    n = w.n_samples
+    fresh = rng.choice(w.n_components, size=n, p=gen["jump"])
+    jumps = rng.random(n) >= gen["stay"]
+    jumps[::w.n_frames] = True  # sequence starts
+    last_jump = np.maximum.accumulate(np.where(jumps, np.arange(n), 0))
+    return fresh[last_jump]
+
+
+def make_hmm_data(w):
+    """Draw all sequences of HMM workload ``w`` (float64, concatenated)."""
+    gen = hmm_generator(w)
+    rng = np.random.default_rng([w.seed, 1])
+    states = sample_states(w, gen, rng)
+    n, d = w.n_samples, w.n_features
+    noise = rng.standard_normal((n, d))
+    if w.model == "GMMHMM":
+        # Mixture component of each frame by inverse CDF of its state's weights.
+        cum = np.cumsum(gen["weights"], axis=1)
+        u = rng.random(n)[:, None]
+        comp = np.minimum((u > cum[states]).sum(axis=1), w.n_mix - 1)
+        return gen["means"][states, comp] + noise * np.sqrt(gen["covars"][states, comp])
+    if w.covariance_type == "diag":
+        return gen["means"][states] + noise * np.sqrt(gen["covars"][states])
+    X = np.empty((n, d))
+    for j in range(w.n_components):  # full: one Cholesky factor per state
+        rows = np.flatnonzero(states == j)
+        X[rows] = noise[rows] @ np.linalg.cholesky(gen["covars"][j]).T + gen["means"][j]
+    return X
+
+
+def make_hmm_start(w, X):
+    """Deterministic starting parameters of HMM workload ``w`` (the model
+    attributes, in the shapes both libraries accept): uniform startprob_,
+    sticky Dirichlet rows for transmat_, the generating means plus noise,
+    the data's (co)variance for every state (and mixture component), uniform
+    GMMHMM weights_."""
+    gen = hmm_generator(w)
+    rng = np.random.default_rng([w.seed, 2])
+    k, m = w.n_components, w.n_mix
+    alpha = np.ones((k, k)) + 4.0 * np.eye(k)
+    start = {
+        "startprob_": np.full(k, 1.0 / k),
+        "transmat_": np.array([rng.dirichlet(a) for a in alpha]),
+        "means_": gen["means"] + rng.normal(scale=0.5, size=gen["means"].shape),
+    }
+    if w.model == "GMMHMM":
+        start["weights_"] = np.full((k, m), 1.0 / m)
+        start["covars_"] = np.tile(X.var(axis=0), (k, m, 1))
+    elif w.covariance_type == "diag":
+        start["covars_"] = np.tile(X.var(axis=0), (k, 1))
+    else:
+        start["covars_"] = np.tile(np.cov(X, rowvar=False), (k, 1, 1))
+    return start
+
+
 _data_cache = {}
 _start_cache = {}
 
@@ -102,18 +256,27 @@ def get_data(name, dtype="float64", profile=None):
     key = (name, profile or current_profile(), np.dtype(dtype).name)
     if key not in _data_cache:
         if key[2] == "float64":
-            _data_cache[key] = make_data(get_workload(name, key[1]))
+            w = get_workload(name, key[1])
+            _data_cache[key] = make_hmm_data(w) if is_hmm(name) else make_data(w)
         else:
             _data_cache[key] = get_data(name, "float64", key[1]).astype(key[2])
     return _data_cache[key]
 
 
+def get_lengths(name, profile=None):
+    """Sequence lengths of HMM workload ``name``."""
+    return get_workload(name, profile).lengths
+
+
 def get_start(name, profile=None):
     """Cached starting parameters of workload ``name`` (the same for every
-    library and dtype): gmscore's default k-means initialisation, seed 0,
-    computed on the float64 data."""
+    library and dtype).  GMM: gmscore's default k-means initialisation, seed
+    0, computed on the float64 data; HMM: :func:`make_hmm_start`."""
     profile = profile or current_profile()
     key = (name, profile)
+    if key not in _start_cache and is_hmm(name):
+        w = get_workload(name, profile)
+        _start_cache[key] = make_hmm_start(w, get_data(name, "float64", profile))
     if key not in _start_cache:
         import gmscore
 
@@ -126,13 +289,21 @@ def get_start(name, profile=None):
     return _start_cache[key]
 
 
-def make_estimator(library, name, n_threads=None, n_iter=N_ITER, profile=None, start=None):
-    """An unfitted GaussianMixture of ``library`` that runs exactly ``n_iter``
-    EM iterations of workload ``name`` from the shared start (or from
-    ``start``, a dict like :func:`get_start` returns)."""
-    w = get_workload(name, profile)
+def make_estimator(library, name, n_threads=None, n_iter=None, profile=None, start=None,
+                   implementation="log"):
+    """An unfitted estimator of ``library`` that runs exactly ``n_iter`` EM
+    iterations (default :func:`default_n_iter`) of workload ``name`` from the
+    shared start (or from ``start``, a dict like :func:`get_start` returns).
+    GMM workloads give a GaussianMixture, HMM workloads a GaussianHMM or
+    GMMHMM (with the forward-backward ``implementation``)."""
+    if n_iter is None:
+        n_iter = default_n_iter(name)
     if start is None:
         start = get_start(name, profile)
+    if is_hmm(name):
+        return _make_hmm(library, get_workload(name, profile), n_threads, n_iter, start,
+                         implementation)
+    w = get_workload(name, profile)
     kwargs = dict(covariance_type=w.covariance_type, max_iter=n_iter, tol=0, **start)
     if library == "gmscore":
         import gmscore
@@ -143,6 +314,56 @@ def make_estimator(library, name, n_threads=None, n_iter=N_ITER, profile=None, s
 
         return GaussianMixture(w.n_components, **kwargs)
     raise ValueError(f"unknown library {library!r}")
+
+
+def _make_hmm(library, w, n_threads, n_iter, start, implementation):
+    kwargs = dict(covariance_type=w.covariance_type, n_iter=n_iter,
+                  init_params="", implementation=implementation)
+    if w.model == "GMMHMM":
+        kwargs["n_mix"] = w.n_mix
+    if library == "gmscore":
+        import gmscore
+
+        model = getattr(gmscore, w.model)(w.n_components, tol=0, n_threads=n_threads, **kwargs)
+    elif library == "hmmlearn":
+        import hmmlearn.hmm
+
+        cls = _hmmlearn_gmmhmm() if w.model == "GMMHMM" else getattr(hmmlearn.hmm, w.model)
+        # tol=-inf: hmmlearn stops on a gain below tol, which includes 0.
+        model = cls(w.n_components, tol=-np.inf, random_state=0, **kwargs)
+    else:
+        raise ValueError(f"unknown library {library!r}")
+    for attr, value in start.items():  # copies: fits must not alter the start
+        setattr(model, attr, np.array(value, copy=True))
+    return model
+
+
+_gmmhmm_class = None
+
+
+def _hmmlearn_gmmhmm():
+    """hmmlearn's GMMHMM, except that with ``init_params=''`` its fit skips
+    the k-means that hmmlearn (0.3) runs at every fit regardless of
+    ``init_params`` (1 + n_components KMeans fits with n_init=10) only to
+    discard the result.  That is initialisation, not Baum-Welch, and would
+    inflate hmmlearn's time per iteration; the iterations are unchanged.
+    Defined on first use so that importing this module does not import
+    hmmlearn."""
+    global _gmmhmm_class
+    if _gmmhmm_class is None:
+        from hmmlearn.hmm import GMMHMM
+
+        class GMMHMMNoInitKMeans(GMMHMM):
+            def _init(self, X, lengths=None):
+                if self.init_params:
+                    return super()._init(X, lengths)
+                # What GMMHMM._init does besides the k-means.
+                super(GMMHMM, self)._init(X, lengths=None)
+                self._init_covar_priors()
+                self._fix_priors_shape()
+
+        _gmmhmm_class = GMMHMMNoInitKMeans
+    return _gmmhmm_class
 
 
 def _convergence_warnings():
@@ -156,10 +377,12 @@ def _convergence_warnings():
     return tuple(classes)
 
 
-def fit_quietly(estimator, X):
-    """``estimator.fit(X)`` without the expected ConvergenceWarning
-    (``tol=0`` never converges)."""
+def fit_quietly(estimator, X, lengths=None):
+    """``estimator.fit(X)`` (``fit(X, lengths)`` when ``lengths`` is given,
+    for the HMMs) without the expected ConvergenceWarning (``tol=0`` never
+    converges)."""
+    args = (X,) if lengths is None else (X, lengths)
     with warnings.catch_warnings():
         for cls in _convergence_warnings():
             warnings.simplefilter("ignore", cls)
-        return estimator.fit(X)
+        return estimator.fit(*args)
