@@ -26,6 +26,10 @@ from ._validation import (
 
 DECODER_ALGORITHMS = ("viterbi", "map")
 
+# Relative jitter of the total log-likelihood that is rounding: float32
+# input has its quadratic forms rounded to ~1e-7 before the float64 sums.
+_ROUNDING = {np.float64: np.finfo(np.float64).eps ** 0.5, np.float32: 1e-6}
+
 
 class LikelihoodDecreaseWarning(UserWarning):
     """A Baum-Welch iteration lowered the log-likelihood beyond rounding."""
@@ -49,13 +53,13 @@ class ConvergenceMonitor:
 
     _header = "{:>10s} {:>16s} {:>16s}".format("iteration", "log-likelihood", "gain")
     _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
-    # Differences below this are rounding, not a decrease.
-    _precision = np.finfo(float).eps ** 0.5
 
-    def __init__(self, tol, n_iter, verbose):
+    def __init__(self, tol, n_iter, verbose, precision=np.finfo(float).eps ** 0.5):
         self.tol = tol
         self.n_iter = n_iter
         self.verbose = verbose
+        # Relative changes below this are rounding, not a decrease.
+        self._precision = precision
         self.history = deque()
         self.iter = 0
 
@@ -220,7 +224,8 @@ class BaseHMM(ParamsMixin):
                 self._restore(start)
                 self._init(data, rs)
                 self._check(X.shape[1])
-                monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+                monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose,
+                                             _ROUNDING[X.dtype.type])
                 for _ in range(self.n_iter):
                     stats, log_prob = self._do_estep(data)
                     self._do_mstep(stats, data)

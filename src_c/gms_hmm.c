@@ -251,8 +251,9 @@ static double forward_log_only(const hmm_model *m, const double *f, ptrdiff_t T,
 /*
  * Scaled forward-backward of one sequence. Each frame's likelihoods are
  * exponentiated after subtracting the frame maximum (added back to the
- * log-likelihood), so only a step that leaves no mass in any reachable
- * state underflows: then NaN is returned and the caller reports it.
+ * log-likelihood), so only a step whose reachable states all lie ~708 nats
+ * below that maximum underflows (its total mass is then zero or subnormal):
+ * NaN is returned and the caller reports it.
  * `cs` holds 2 * T doubles of scratch (scale factors and frame maxima).
  */
 static double fb_scaling_one(const hmm_model *m, const double *f, ptrdiff_t T,
@@ -284,7 +285,8 @@ static double fb_scaling_one(const hmm_model *m, const double *f, ptrdiff_t T,
         }
         double c = 0.0;
         for (ptrdiff_t j = 0; j < k; ++j) c += out[j];
-        if (!(c > 0.0) || !isfinite(c)) return NAN;
+        /* a subnormal total has lost its digits: report it as underflow */
+        if (!(c >= DBL_MIN) || !isfinite(c)) return NAN;
         for (ptrdiff_t j = 0; j < k; ++j) out[j] /= c;
         loglik += log(c) + fm;
         if (!forward_only) {
