@@ -8,6 +8,7 @@ arrays that the kernel overwrites.
 """
 from cython cimport floating
 from libc.stdint cimport int64_t
+from scipy.linalg.cython_blas cimport dgemm, dsyrk, sgemm
 
 cdef extern from "gms_kernels.h" nogil:
     int GMS_OK
@@ -17,6 +18,7 @@ cdef extern from "gms_kernels.h" nogil:
     int GMS_BLOCK_ROWS
     int GMS_MAX_SLOTS
     Py_ssize_t gms_s2_size(int cov_type, Py_ssize_t k, Py_ssize_t d)
+    void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk)
     int gms_omp_max_threads()
     int gms_has_openmp()
 
@@ -52,6 +54,10 @@ cdef extern from "gms_kernels.h" nogil:
     int gms_sqdist_potential_f(const float *, Py_ssize_t, Py_ssize_t,
                                const double *, const double *, const double *,
                                double *, double *, int)
+
+# The kernels call these from their OpenMP threads; the estimators keep
+# BLAS single-threaded around every kernel call (see _threads.py).
+gms_set_blas(<void *>dgemm, <void *>sgemm, <void *>dsyrk)
 
 BLOCK_ROWS = GMS_BLOCK_ROWS
 MAX_SLOTS = GMS_MAX_SLOTS

@@ -36,6 +36,13 @@ enum gms_cov_type { GMS_FULL = 0, GMS_TIED = 1, GMS_DIAG = 2, GMS_SPHERICAL = 3 
 /* Number of double entries of the second-moment accumulator for a type. */
 ptrdiff_t gms_s2_size(int cov_type, ptrdiff_t n_components, ptrdiff_t n_features);
 
+/*
+ * Register BLAS routines (Fortran convention: dgemm, sgemm, dsyrk) used for
+ * the full/tied products. They are called from inside OpenMP regions, so
+ * the caller keeps BLAS single-threaded. NULLs select plain loops.
+ */
+void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk);
+
 /* Threads OpenMP would use by default (1 without OpenMP). */
 int gms_omp_max_threads(void);
 /* 1 when built with OpenMP. */

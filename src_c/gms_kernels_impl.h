@@ -7,135 +7,270 @@
 #define GMS_CAT(a, b) GMS_CAT2(a, b)
 #define FN(name) GMS_CAT(name, SFX)
 
-/*
- * Squared Mahalanobis distances of `nr` rows of X to every component,
- * turned into weighted log-densities: lp[i, c] = log_norm[c] - q / 2.
- * `mu_u` holds mean_c^T U for the tied type (K x D), `work` 2 * D values.
- */
-static void FN(log_prob_rows)(int cov_type, const REAL *X, ptrdiff_t nr,
-                              ptrdiff_t d, ptrdiff_t k, const REAL *means,
-                              const REAL *prec_chol, const double *log_norm,
-                              const REAL *mu_u, double *lp, REAL *work)
+/* ------------------------------------------------------------------ GEMM */
+/* Column-major C (m x n) = A^T B^T with A (kk x m) and B (n x kk), through
+ * the registered BLAS when there is one (single-threaded: the caller's
+ * OpenMP threads are the parallelism), else a plain loop. Row-major data
+ * reads as transposed column-major, so this is how a row-major block
+ * X (n x kk) times row-major W (kk x m) lands with rows contiguous:
+ * C[i + col * ldc] = sum_a X[i, a] W[a, col]. */
+static void FN(gemm_tt)(int m, int n, int kk, const REAL *A, int lda,
+                        const REAL *B, int ldb, REAL *C, int ldc)
 {
-    REAL *diff = work;
-    REAL *y = work + d;
+    if (GMS_GEMM != NULL) {
+        char tr = 'T';
+        REAL one = 1, zero = 0;
+        /* C (n x m) = op(X) op(W) with X = B, W = A */
+        GMS_GEMM(&tr, &tr, &n, &m, &kk, &one, (REAL *)B, &ldb, (REAL *)A, &lda,
+                 &zero, C, &ldc);
+        return;
+    }
+    for (int col = 0; col < m; ++col)
+        for (int i = 0; i < n; ++i) {
+            REAL acc = 0;
+            for (int l = 0; l < kk; ++l) acc += B[l + i * ldb] * A[col + l * lda];
+            C[i + col * ldc] = acc;
+        }
+}
+
+/*
+ * Parameters prepared once per kernel call. Full and tied log-densities
+ * are computed as one matrix product per block: with a shift g (the mean
+ * of the component means, so that offset data keeps its digits),
+ *   (x - mu_c)^T U_c = (x - g)^T U_c - (mu_c - g)^T U_c = Z_c - V_c,
+ * where Z = (X_block - g) [U_1 ... U_K] comes from GEMM.
+ */
+typedef struct {
+    int cov_type;
+    ptrdiff_t d, k;
+    const REAL *means, *prec;
+    const double *log_norm;
+    REAL *W;          /* full: D x (K*D), W[a, c*D + b] = U_c[a, b] */
+    REAL *V;          /* full/tied: K x D */
+    REAL *g;          /* D */
+    REAL *muT, *pT;   /* diag/spherical: D x K means and precision factors */
+    ptrdiff_t ldw;    /* columns of W (full) or D (tied) */
+    ptrdiff_t chunk;  /* components per GEMM call (full) */
+} FN(prep);
+
+/* Scratch of one thread: shifted block, GEMM output, log-densities or
+ * responsibilities, and scaled centred rows for the full statistics. */
+typedef struct {
+    REAL *xs, *z;
+    double *lp, *zd, *q;
+} FN(work);
+
+static void FN(release)(FN(prep) *p)
+{
+    free(p->W);
+    free(p->V);
+    free(p->g);
+    free(p->muT);
+    free(p->pT);
+}
+
+static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
+                       const REAL *means, const REAL *prec, const double *log_norm)
+{
+    memset(p, 0, sizeof(*p));
+    p->cov_type = cov_type;
+    p->d = d;
+    p->k = k;
+    p->means = means;
+    p->prec = prec;
+    p->log_norm = log_norm;
+    if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL) {
+        /* feature-major copies so the inner loop runs over components */
+        p->muT = (REAL *)malloc((size_t)(d * k) * sizeof(REAL));
+        p->pT = (REAL *)malloc((size_t)(d * k) * sizeof(REAL));
+        if (p->muT == NULL || p->pT == NULL) {
+            FN(release)(p);
+            return GMS_ERR_NOMEM;
+        }
+        for (ptrdiff_t j = 0; j < d; ++j)
+            for (ptrdiff_t c = 0; c < k; ++c) {
+                p->muT[j * k + c] = means[c * d + j];
+                p->pT[j * k + c] = cov_type == GMS_DIAG ? prec[c * d + j] : prec[c];
+            }
+        return GMS_OK;
+    }
+    p->V = (REAL *)malloc((size_t)(k * d) * sizeof(REAL));
+    p->g = (REAL *)malloc((size_t)d * sizeof(REAL));
+    double *gd = (double *)calloc((size_t)d, sizeof(double));
+    if (cov_type == GMS_FULL) {
+        p->ldw = k * d;
+        /* enough components per call for a ~128-column product */
+        p->chunk = 128 / d > 0 ? 128 / d : 1;
+        if (p->chunk > k) p->chunk = k;
+        p->W = (REAL *)malloc((size_t)(d * k * d) * sizeof(REAL));
+    } else {
+        p->ldw = d;
+        p->chunk = k;
+    }
+    if (p->V == NULL || p->g == NULL || gd == NULL || (cov_type == GMS_FULL && p->W == NULL)) {
+        free(gd);
+        FN(release)(p);
+        return GMS_ERR_NOMEM;
+    }
+    for (ptrdiff_t c = 0; c < k; ++c)
+        for (ptrdiff_t j = 0; j < d; ++j) gd[j] += (double)means[c * d + j] / (double)k;
+    for (ptrdiff_t j = 0; j < d; ++j) p->g[j] = (REAL)gd[j];
+    for (ptrdiff_t c = 0; c < k; ++c) {
+        const REAL *U = cov_type == GMS_FULL ? prec + c * d * d : prec;
+        for (ptrdiff_t b = 0; b < d; ++b) {
+            double v = 0.0;
+            for (ptrdiff_t a = 0; a <= b; ++a)
+                v += ((double)means[c * d + a] - (double)p->g[a]) * (double)U[a * d + b];
+            p->V[c * d + b] = (REAL)v;
+        }
+        if (cov_type == GMS_FULL)
+            for (ptrdiff_t a = 0; a < d; ++a)
+                for (ptrdiff_t b = 0; b < d; ++b)
+                    p->W[a * p->ldw + c * d + b] = b >= a ? U[a * d + b] : 0;
+    }
+    free(gd);
+    return GMS_OK;
+}
+
+static void FN(work_free)(FN(work) *w)
+{
+    free(w->xs);
+    free(w->z);
+    free(w->lp);
+    free(w->zd);
+    free(w->q);
+}
+
+static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
+{
+    const ptrdiff_t d = p->d, k = p->k;
+    const ptrdiff_t zcols = p->cov_type == GMS_FULL ? p->chunk * d : d;
+    w->xs = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(REAL));
+    w->z = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * zcols) * sizeof(REAL));
+    w->lp = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k) * sizeof(double));
+    w->zd = (double *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(double));
+    w->q = (double *)malloc((size_t)GMS_BLOCK_ROWS * sizeof(double));
+    if (!w->xs || !w->z || !w->lp || !w->zd || !w->q) {
+        FN(work_free)(w);
+        return GMS_ERR_NOMEM;
+    }
+    return GMS_OK;
+}
+
+/* lp[i, c] = log_norm[c] - 0.5 * squared Mahalanobis distance of row i.
+ * The inner loops run over rows (full, tied) or components (diag,
+ * spherical), never as a reduction, so they vectorise without any
+ * reassociation and give the same bits on every SIMD width. */
+GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff_t nr,
+                                       double *lp, FN(work) *w)
+{
+    const ptrdiff_t d = p->d, k = p->k;
+    const double *log_norm = p->log_norm;
+    if (p->cov_type == GMS_FULL || p->cov_type == GMS_TIED) {
+        for (ptrdiff_t i = 0; i < nr; ++i)
+            for (ptrdiff_t j = 0; j < d; ++j) w->xs[i * d + j] = X[i * d + j] - p->g[j];
+        double *q = w->q;
+        for (ptrdiff_t c0 = 0; c0 < k; c0 += p->chunk) {
+            const ptrdiff_t nc = p->cov_type == GMS_FULL ? gms_min(p->chunk, k - c0) : 1;
+            const ptrdiff_t cols = nc * d;
+            const REAL *A = p->cov_type == GMS_FULL ? p->W + c0 * d : p->prec;
+            /* z[i + col * nr] = sum_a xs[i, a] A[a, col] */
+            FN(gemm_tt)((int)cols, (int)nr, (int)d, A, (int)p->ldw, w->xs, (int)d,
+                        w->z, (int)nr);
+            const ptrdiff_t c_end = p->cov_type == GMS_FULL ? c0 + nc : k;
+            for (ptrdiff_t c = c0; c < c_end; ++c) {
+                const ptrdiff_t col0 = p->cov_type == GMS_FULL ? (c - c0) * d : 0;
+                for (ptrdiff_t i = 0; i < nr; ++i) q[i] = 0.0;
+                for (ptrdiff_t j = 0; j < d; ++j) {
+                    const REAL *zc = w->z + (col0 + j) * nr;
+                    const double v = p->V[c * d + j];
+                    for (ptrdiff_t i = 0; i < nr; ++i) {
+                        const double t = (double)zc[i] - v;
+                        q[i] += t * t;
+                    }
+                }
+                const double ln = log_norm[c];
+                for (ptrdiff_t i = 0; i < nr; ++i) lp[i * k + c] = ln - 0.5 * q[i];
+            }
+            if (p->cov_type == GMS_TIED) break;
+        }
+        return;
+    }
+    /* diag and spherical (whose factor is repeated over features): scale
+     * before squaring, so a finite distance cannot overflow */
     for (ptrdiff_t i = 0; i < nr; ++i) {
         const REAL *x = X + i * d;
         double *lpi = lp + i * k;
-        switch (cov_type) {
-        case GMS_FULL:
+        for (ptrdiff_t c = 0; c < k; ++c) lpi[c] = 0.0;
+        for (ptrdiff_t j = 0; j < d; ++j) {
+            const REAL xj = x[j];
+            const REAL *mu = p->muT + j * k;
+            const REAL *pc = p->pT + j * k;
             for (ptrdiff_t c = 0; c < k; ++c) {
-                const REAL *mu = means + c * d;
-                const REAL *U = prec_chol + c * d * d;
-                for (ptrdiff_t j = 0; j < d; ++j) {
-                    diff[j] = x[j] - mu[j];
-                    y[j] = 0;
-                }
-                /* y = diff^T U, walking U by rows so the inner loop is
-                 * contiguous (U is upper triangular). */
-                for (ptrdiff_t a = 0; a < d; ++a) {
-                    const REAL da = diff[a];
-                    const REAL *Ua = U + a * d;
-                    for (ptrdiff_t b = a; b < d; ++b) y[b] += da * Ua[b];
-                }
-                double q = 0.0;
-                for (ptrdiff_t j = 0; j < d; ++j) q += (double)y[j] * y[j];
-                lpi[c] = log_norm[c] - 0.5 * q;
+                const REAL t = (xj - mu[c]) * pc[c];
+                lpi[c] += (double)t * t;
             }
-            break;
-        case GMS_TIED:
-            /* (x - mu_c)^T U = x^T U - mu_c^T U: one triangular product per row. */
-            for (ptrdiff_t j = 0; j < d; ++j) y[j] = 0;
-            for (ptrdiff_t a = 0; a < d; ++a) {
-                const REAL xa = x[a];
-                const REAL *Ua = prec_chol + a * d;
-                for (ptrdiff_t b = a; b < d; ++b) y[b] += xa * Ua[b];
-            }
-            for (ptrdiff_t c = 0; c < k; ++c) {
-                const REAL *mc = mu_u + c * d;
-                double q = 0.0;
-                for (ptrdiff_t j = 0; j < d; ++j) {
-                    const double t = (double)y[j] - mc[j];
-                    q += t * t;
-                }
-                lpi[c] = log_norm[c] - 0.5 * q;
-            }
-            break;
-        case GMS_DIAG:
-            for (ptrdiff_t c = 0; c < k; ++c) {
-                const REAL *mu = means + c * d;
-                const REAL *p = prec_chol + c * d;
-                double q = 0.0;
-                for (ptrdiff_t j = 0; j < d; ++j) {
-                    const REAL t = (x[j] - mu[j]) * p[j];
-                    q += (double)t * t;
-                }
-                lpi[c] = log_norm[c] - 0.5 * q;
-            }
-            break;
-        default: /* GMS_SPHERICAL */
-            for (ptrdiff_t c = 0; c < k; ++c) {
-                const REAL *mu = means + c * d;
-                const REAL p = prec_chol[c];
-                double q = 0.0;
-                /* scale before squaring, as diag does, so that a finite
-                 * distance cannot overflow on the way */
-                for (ptrdiff_t j = 0; j < d; ++j) {
-                    const REAL t = (x[j] - mu[j]) * p;
-                    q += (double)t * t;
-                }
-                lpi[c] = log_norm[c] - 0.5 * q;
-            }
-            break;
         }
+        for (ptrdiff_t c = 0; c < k; ++c) lpi[c] = log_norm[c] - 0.5 * lpi[c];
     }
 }
 
-/* mean_c^T U for the tied type; NULL (nothing to do) otherwise. */
-static REAL *FN(tied_means_product)(int cov_type, const REAL *means,
-                                    const REAL *U, ptrdiff_t d, ptrdiff_t k,
-                                    int *failed)
+/*
+ * Fold a block into the statistics: R (nr x k) holds each row's weight
+ * for each component (sample weight times responsibility). Rows with a zero
+ * weight add nothing and are skipped exactly. Full second moments go
+ * through a rank-m update (SYRK) of the scaled centred rows.
+ */
+GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t nr,
+                                 ptrdiff_t d, ptrdiff_t k, const double *R,
+                                 const double *centres, double *nk, double *s1,
+                                 double *s2, double *zd)
 {
-    if (cov_type != GMS_TIED) return NULL;
-    REAL *mu_u = (REAL *)calloc((size_t)(k * d), sizeof(REAL));
-    if (mu_u == NULL) {
-        *failed = 1;
-        return NULL;
-    }
-    for (ptrdiff_t c = 0; c < k; ++c)
-        for (ptrdiff_t a = 0; a < d; ++a) {
-            const REAL ma = means[c * d + a];
-            for (ptrdiff_t b = a; b < d; ++b) mu_u[c * d + b] += ma * U[a * d + b];
+    for (ptrdiff_t c = 0; c < k; ++c) {
+        const double *cen = centres + c * d;
+        double *s1c = s1 + c * d;
+        double *s2c = s2 + gms_s2_offset(cov_type, c, d);
+        double tot = 0.0;
+        int m = 0;
+        for (ptrdiff_t i = 0; i < nr; ++i) {
+            const double r = R[i * k + c];
+            if (r == 0.0) continue;
+            const REAL *x = X + i * d;
+            tot += r;
+            if (cov_type == GMS_FULL) {
+                const double sr = sqrt(r);
+                double *z = zd + (ptrdiff_t)m * d;
+                for (ptrdiff_t j = 0; j < d; ++j) {
+                    const double dl = (double)x[j] - cen[j];
+                    s1c[j] += r * dl;
+                    z[j] = sr * dl;
+                }
+            } else if (cov_type == GMS_TIED) {
+                for (ptrdiff_t j = 0; j < d; ++j) s1c[j] += r * ((double)x[j] - cen[j]);
+            } else {
+                for (ptrdiff_t j = 0; j < d; ++j) {
+                    const double dl = (double)x[j] - cen[j];
+                    s1c[j] += r * dl;
+                    s2c[j] += r * dl * dl;
+                }
+            }
+            ++m;
         }
-    return mu_u;
-}
-
-/* Add weight r times the centred row (x - centre) to the statistics of one
- * component. `diff` is scratch of D doubles. */
-static inline void FN(accumulate_row)(int cov_type, const REAL *x, ptrdiff_t d,
-                                      double r, const double *centre,
-                                      double *nk, double *s1, double *s2,
-                                      double *diff)
-{
-    *nk += r;
-    for (ptrdiff_t j = 0; j < d; ++j) {
-        diff[j] = (double)x[j] - centre[j];
-        s1[j] += r * diff[j];
-    }
-    switch (cov_type) {
-    case GMS_FULL:
-        for (ptrdiff_t a = 0; a < d; ++a) {
-            const double ra = r * diff[a];
-            double *row = s2 + a * d;
-            for (ptrdiff_t b = a; b < d; ++b) row[b] += ra * diff[b];
+        nk[c] += tot;
+        if (cov_type != GMS_FULL || m == 0) continue;
+        /* s2c (row-major upper) += zd^T zd: column-major lower SYRK */
+        if (gms_blas_dsyrk != NULL) {
+            char lo = 'L', no = 'N';
+            int n_ = (int)d, k_ = m, lda = (int)d;
+            double one = 1.0;
+            gms_blas_dsyrk(&lo, &no, &n_, &k_, &one, zd, &lda, &one, s2c, &n_);
+        } else {
+            for (int i = 0; i < m; ++i) {
+                const double *z = zd + (ptrdiff_t)i * d;
+                for (ptrdiff_t a = 0; a < d; ++a)
+                    for (ptrdiff_t b = a; b < d; ++b) s2c[a * d + b] += z[a] * z[b];
+            }
         }
-        break;
-    case GMS_DIAG:
-    case GMS_SPHERICAL:
-        for (ptrdiff_t j = 0; j < d; ++j) s2[j] += r * diff[j] * diff[j];
-        break;
-    default: /* tied: the pooled scatter is computed once per fit */
-        break;
     }
 }
 
@@ -146,17 +281,19 @@ int FN(gms_weighted_log_prob)(int cov_type, const REAL *X, ptrdiff_t n,
 {
     if (n < 0 || d < 1 || k < 1 || cov_type < GMS_FULL || cov_type > GMS_SPHERICAL)
         return GMS_ERR_ARG;
+    FN(prep) p;
+    if (FN(prepare)(&p, cov_type, d, k, means, prec_chol, log_norm) != GMS_OK)
+        return GMS_ERR_NOMEM;
     int failed = 0;
-    REAL *mu_u = FN(tied_means_product)(cov_type, means, prec_chol, d, k, &failed);
-    if (failed) return GMS_ERR_NOMEM;
     const ptrdiff_t nb = gms_n_blocks(n);
     (void)n_threads;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(gms_clamp_threads(n_threads, nb))
 #endif
     {
-        REAL *work = (REAL *)malloc((size_t)(2 * d) * sizeof(REAL));
-        if (work == NULL) {
+        FN(work) w = {0};
+        const int ok = FN(work_alloc)(&w, &p) == GMS_OK;
+        if (!ok) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
@@ -166,15 +303,14 @@ int FN(gms_weighted_log_prob)(int cov_type, const REAL *X, ptrdiff_t n,
 #pragma omp for schedule(static)
 #endif
         for (ptrdiff_t b = 0; b < nb; ++b) {
-            if (work == NULL) continue;
+            if (!ok) continue;
             const ptrdiff_t start = b * GMS_BLOCK_ROWS;
             const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
-            FN(log_prob_rows)(cov_type, X + start * d, nr, d, k, means,
-                              prec_chol, log_norm, mu_u, out + start * k, work);
+            FN(log_prob_block)(&p, X + start * d, nr, out + start * k, &w);
         }
-        free(work);
+        if (ok) FN(work_free)(&w);
     }
-    free(mu_u);
+    FN(release)(&p);
     return failed ? GMS_ERR_NOMEM : GMS_OK;
 }
 
@@ -192,21 +328,21 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
     /* Per slot: nk (k), s1 (k*d), s2 (s2n), loglik (1). */
     const ptrdiff_t stride = k + k * d + s2n + 1;
     double *acc = (double *)calloc((size_t)(stride * (n_slots > 0 ? n_slots : 1)), sizeof(double));
-    int failed = (acc == NULL);
-    int nonfinite = 0;
-    REAL *mu_u = failed ? NULL : FN(tied_means_product)(cov_type, means, prec_chol, d, k, &failed);
-    if (failed) {
+    if (acc == NULL) return GMS_ERR_NOMEM;
+    FN(prep) p;
+    if (FN(prepare)(&p, cov_type, d, k, means, prec_chol, log_norm) != GMS_OK) {
         free(acc);
         return GMS_ERR_NOMEM;
     }
+    int failed = 0, nonfinite = 0;
     (void)n_threads;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(gms_clamp_threads(n_threads, n_slots))
 #endif
     {
-        double *lp = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k + d) * sizeof(double));
-        REAL *work = (REAL *)malloc((size_t)(2 * d) * sizeof(REAL));
-        if (lp == NULL || work == NULL) {
+        FN(work) w = {0};
+        const int ok = FN(work_alloc)(&w, &p) == GMS_OK;
+        if (!ok) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
@@ -216,12 +352,11 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int s = 0; s < n_slots; ++s) {
-            if (lp == NULL || work == NULL) continue;
+            if (!ok) continue;
             double *a_nk = acc + s * stride;
             double *a_s1 = a_nk + k;
             double *a_s2 = a_s1 + k * d;
             double *a_ll = a_s2 + s2n;
-            double *diff = lp + GMS_BLOCK_ROWS * k;
             const ptrdiff_t b0 = gms_slot_begin(s, nb, n_slots);
             const ptrdiff_t b1 = gms_slot_begin(s + 1, nb, n_slots);
             int bad = 0;
@@ -229,31 +364,35 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                 const ptrdiff_t start = b * GMS_BLOCK_ROWS;
                 const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
                 const REAL *Xb = X + start * d;
-                FN(log_prob_rows)(cov_type, Xb, nr, d, k, means, prec_chol,
-                                  log_norm, mu_u, lp, work);
+                double *lp = w.lp;
+                FN(log_prob_block)(&p, Xb, nr, lp, &w);
+                /* responsibilities in place: shift each row by its
+                 * maximum, one vectorised exp over the block, normalise */
                 for (ptrdiff_t i = 0; i < nr; ++i) {
-                    double *lpi = lp + i * k;
-                    const double w = sample_weight ? sample_weight[start + i] : 1.0;
-                    double m = lpi[0];
-                    for (ptrdiff_t c = 1; c < k; ++c) m = lpi[c] > m ? lpi[c] : m;
+                    double *r = lp + i * k;
+                    double m = r[0];
+                    for (ptrdiff_t c = 1; c < k; ++c) m = r[c] > m ? r[c] : m;
+                    w.q[i] = m;
+                    for (ptrdiff_t c = 0; c < k; ++c) r[c] -= m;
+                }
+                gms_exp_nonpositive(lp, nr * k);
+                for (ptrdiff_t i = 0; i < nr; ++i) {
+                    double *r = lp + i * k;
+                    const double wt = sample_weight ? sample_weight[start + i] : 1.0;
                     double sum = 0.0;
-                    for (ptrdiff_t c = 0; c < k; ++c) sum += exp(lpi[c] - m);
-                    const double lse = m + log(sum);
+                    for (ptrdiff_t c = 0; c < k; ++c) sum += r[c];
+                    const double lse = w.q[i] + log(sum);
                     if (!isfinite(lse)) {
                         bad = 1;
+                        for (ptrdiff_t c = 0; c < k; ++c) r[c] = 0.0;
                         continue;
                     }
-                    *a_ll += w * lse;
-                    for (ptrdiff_t c = 0; c < k; ++c) {
-                        const double r = w * exp(lpi[c] - lse);
-                        /* exact zeros add nothing; skipping them is exact */
-                        if (r == 0.0) continue;
-                        FN(accumulate_row)(cov_type, Xb + i * d, d, r,
-                                           centres + c * d, a_nk + c,
-                                           a_s1 + c * d, a_s2 + gms_s2_offset(cov_type, c, d),
-                                           diff);
-                    }
+                    *a_ll += wt * lse;
+                    const double scale = wt / sum;
+                    for (ptrdiff_t c = 0; c < k; ++c) r[c] *= scale;
                 }
+                FN(accumulate_block)(cov_type, Xb, nr, d, k, lp, centres, a_nk, a_s1,
+                                     a_s2, w.zd);
             }
             if (bad) {
 #ifdef _OPENMP
@@ -262,10 +401,9 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                 nonfinite = 1;
             }
         }
-        free(lp);
-        free(work);
+        if (ok) FN(work_free)(&w);
     }
-    free(mu_u);
+    FN(release)(&p);
     if (!failed) gms_reduce_slots(acc, n_slots, stride, nk, k, s1, k * d, s2, s2n, loglik);
     free(acc);
     if (failed) return GMS_ERR_NOMEM;
@@ -292,8 +430,9 @@ int FN(gms_accumulate)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
 #pragma omp parallel num_threads(gms_clamp_threads(n_threads, n_slots))
 #endif
     {
-        double *diff = (double *)malloc((size_t)d * sizeof(double));
-        if (diff == NULL) {
+        double *R = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k) * sizeof(double));
+        double *zd = (double *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(double));
+        if (R == NULL || zd == NULL) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
@@ -303,32 +442,36 @@ int FN(gms_accumulate)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int s = 0; s < n_slots; ++s) {
-            if (diff == NULL) continue;
+            if (R == NULL || zd == NULL) continue;
             double *a_nk = acc + s * stride;
             double *a_s1 = a_nk + k;
             double *a_s2 = a_s1 + k * d;
-            const ptrdiff_t i0 = gms_slot_begin(s, nb, n_slots) * GMS_BLOCK_ROWS;
-            const ptrdiff_t i1 = gms_min(gms_slot_begin(s + 1, nb, n_slots) * GMS_BLOCK_ROWS, n);
-            for (ptrdiff_t i = i0; i < i1; ++i) {
-                const double w = sample_weight ? sample_weight[i] : 1.0;
-                if (labels != NULL) {
-                    const int64_t c = labels[i];
-                    if (c < 0 || c >= k || w == 0.0) continue;
-                    FN(accumulate_row)(cov_type, X + i * d, d, w, centres + c * d,
-                                       a_nk + c, a_s1 + c * d,
-                                       a_s2 + gms_s2_offset(cov_type, c, d), diff);
-                    continue;
+            const ptrdiff_t b0 = gms_slot_begin(s, nb, n_slots);
+            const ptrdiff_t b1 = gms_slot_begin(s + 1, nb, n_slots);
+            for (ptrdiff_t b = b0; b < b1; ++b) {
+                const ptrdiff_t start = b * GMS_BLOCK_ROWS;
+                const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
+                /* the block's weights per component, whatever their source */
+                for (ptrdiff_t i = 0; i < nr; ++i) {
+                    const double wt = sample_weight ? sample_weight[start + i] : 1.0;
+                    double *Ri = R + i * k;
+                    if (labels != NULL) {
+                        for (ptrdiff_t c = 0; c < k; ++c) Ri[c] = 0.0;
+                        const int64_t c = labels[start + i];
+                        if (c >= 0 && c < k) Ri[c] = wt;
+                    } else if (resp != NULL) {
+                        const double *ri = resp + (start + i) * k;
+                        for (ptrdiff_t c = 0; c < k; ++c) Ri[c] = wt * ri[c];
+                    } else {
+                        Ri[0] = wt;
+                    }
                 }
-                for (ptrdiff_t c = 0; c < k; ++c) {
-                    const double r = w * (resp ? resp[i * k + c] : 1.0);
-                    if (r == 0.0) continue;
-                    FN(accumulate_row)(cov_type, X + i * d, d, r, centres + c * d,
-                                       a_nk + c, a_s1 + c * d,
-                                       a_s2 + gms_s2_offset(cov_type, c, d), diff);
-                }
+                FN(accumulate_block)(cov_type, X + start * d, nr, d, k, R, centres,
+                                     a_nk, a_s1, a_s2, zd);
             }
         }
-        free(diff);
+        free(R);
+        free(zd);
     }
     if (!failed) gms_reduce_slots(acc, n_slots, stride, nk, k, s1, k * d, s2, s2n, NULL);
     free(acc);
