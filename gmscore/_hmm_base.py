@@ -335,7 +335,8 @@ class BaseHMM(ParamsMixin):
     def _score(self, X, lengths, compute_posteriors):
         X, offsets = self._validated(X, lengths)
         n_threads = effective_n_threads(self.n_threads)
-        framelogprob, _ = self._frame_log_likelihood(X, n_threads)
+        with single_threaded_blas():  # the kernels call BLAS from their threads
+            framelogprob, _ = self._frame_log_likelihood(X, n_threads)
         posteriors = np.empty_like(framelogprob) if compute_posteriors else None
         seq_ll = self._forward_backward(framelogprob, offsets, posteriors, None, None, n_threads)
         return float(seq_ll.sum()), posteriors
@@ -374,7 +375,8 @@ class BaseHMM(ParamsMixin):
             return float(posteriors.max(axis=1).sum()), posteriors.argmax(axis=1)
         X, offsets = self._validated(X, lengths)
         n_threads = effective_n_threads(self.n_threads)
-        framelogprob, _ = self._frame_log_likelihood(X, n_threads)
+        with single_threaded_blas():
+            framelogprob, _ = self._frame_log_likelihood(X, n_threads)
         states = np.empty(X.shape[0], dtype=np.int64)
         seq_lp = np.empty(len(offsets) - 1)
         _hmmc.viterbi(framelogprob, offsets, self.startprob_, self.transmat_, states,

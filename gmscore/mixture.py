@@ -380,8 +380,9 @@ class GaussianMixture(ParamsMixin):
     def _weighted_log_prob(self, X):
         means, prec, log_norm = self._kernel_parameters(X.dtype)
         out = np.empty((X.shape[0], self.n_components))
-        _kernels.weighted_log_prob(COV_CODE[self.covariance_type], X, means, prec,
-                                   log_norm, out, effective_n_threads(self.n_threads))
+        with single_threaded_blas():  # the kernel calls BLAS from its threads
+            _kernels.weighted_log_prob(COV_CODE[self.covariance_type], X, means, prec,
+                                       log_norm, out, effective_n_threads(self.n_threads))
         return out
 
     def _predict_validated(self, X):
