@@ -19,6 +19,7 @@ cdef extern from "gms_kernels.h" nogil:
     int GMS_MAX_SLOTS
     Py_ssize_t gms_s2_size(int cov_type, Py_ssize_t k, Py_ssize_t d)
     void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk)
+    int gms_row_logsumexp(double *, Py_ssize_t, Py_ssize_t, double *, int, int)
     int gms_group_logsumexp(const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t, double *, int)
     int gms_mixture_responsibilities(double *, const double *, const double *, Py_ssize_t,
                                      Py_ssize_t, Py_ssize_t, int)
@@ -79,6 +80,19 @@ def has_openmp():
 def omp_max_threads():
     """OpenMP's default thread count (honours OMP_NUM_THREADS/threadpoolctl)."""
     return gms_omp_max_threads()
+
+
+def row_logsumexp(double[:, ::1] lp, double[::1] lse, bint to_proba, int n_threads):
+    """lse[i] = log sum_c exp(lp[i, c]); with to_proba, lp is turned into the
+    normalised probabilities in place."""
+    cdef Py_ssize_t n = lp.shape[0], k = lp.shape[1]
+    cdef int rc
+    _expect(lse.shape[0] == n, "lse length")
+    if n == 0:
+        return
+    with nogil:
+        rc = gms_row_logsumexp(&lp[0, 0], n, k, &lse[0], to_proba, n_threads)
+    _check(rc)
 
 
 def group_logsumexp(const double[:, :, ::1] comp, double[:, ::1] out, int n_threads):

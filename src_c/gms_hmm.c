@@ -482,19 +482,24 @@ GMS_HOT static double viterbi_one(const hmm_model *m, const double *f, ptrdiff_t
     for (ptrdiff_t t = 1; t < T; ++t) {
         const double *ft = f + t * k;
         int32_t *bpt = bp + t * k;
+        /* best predecessor of every state; i runs outside so the inner
+         * loop is an elementwise compare-and-select over states (the first
+         * maximum wins, as with an argmax) */
         for (ptrdiff_t j = 0; j < k; ++j) {
-            double best = -INFINITY;
-            int32_t arg = 0;
-            for (ptrdiff_t i = 0; i < k; ++i) {
-                const double v = prev[i] + m->log_A[i * k + j];
-                if (v > best) {
-                    best = v;
-                    arg = (int32_t)i;
-                }
-            }
-            cur[j] = best + ft[j];
-            bpt[j] = arg;
+            cur[j] = -INFINITY;
+            bpt[j] = 0;
         }
+        for (ptrdiff_t i = 0; i < k; ++i) {
+            const double p = prev[i];
+            const double *la = m->log_A + i * k;
+            for (ptrdiff_t j = 0; j < k; ++j) {
+                const double v = p + la[j];
+                const int gt = v > cur[j];
+                cur[j] = gt ? v : cur[j];
+                bpt[j] = gt ? (int32_t)i : bpt[j];
+            }
+        }
+        for (ptrdiff_t j = 0; j < k; ++j) cur[j] += ft[j];
         double *tmp = prev;
         prev = cur;
         cur = tmp;

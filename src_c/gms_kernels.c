@@ -155,6 +155,53 @@ int gms_mixture_responsibilities(double *comp, const double *lse, const double *
     return GMS_OK;
 }
 
+/* Per-row log-sum-exp of lp (rows x k); with to_proba, lp becomes the
+ * normalised probabilities exp(lp - lse) in place. */
+GMS_HOT static void gms_row_lse_rows(double *lp, ptrdiff_t rows, ptrdiff_t k, double *lse,
+                                     int to_proba)
+{
+    for (ptrdiff_t i = 0; i < rows; ++i) {
+        double *v = lp + i * k;
+        double mx = v[0];
+        for (ptrdiff_t c = 1; c < k; ++c) mx = v[c] > mx ? v[c] : mx;
+        if (!(mx > -INFINITY) || !isfinite(mx)) {
+            lse[i] = mx;
+            if (to_proba)
+                for (ptrdiff_t c = 0; c < k; ++c) v[c] = NAN;
+            continue;
+        }
+        double s = 0.0;
+        if (to_proba) {
+            for (ptrdiff_t c = 0; c < k; ++c) {
+                v[c] = gms_exp_nonpositive(v[c] - mx);
+                s += v[c];
+            }
+            const double inv = 1.0 / s;
+            for (ptrdiff_t c = 0; c < k; ++c) v[c] *= inv;
+        } else {
+            for (ptrdiff_t c = 0; c < k; ++c) s += gms_exp_nonpositive(v[c] - mx);
+        }
+        lse[i] = mx + log(s);
+    }
+}
+
+int gms_row_logsumexp(double *lp, ptrdiff_t n, ptrdiff_t k, double *lse, int to_proba,
+                      int n_threads)
+{
+    if (n < 0 || k < 1) return GMS_ERR_ARG;
+    const ptrdiff_t nb = gms_n_blocks(n);
+    (void)n_threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(gms_clamp_threads(n_threads, nb))
+#endif
+    for (ptrdiff_t b = 0; b < nb; ++b) {
+        const ptrdiff_t start = b * GMS_BLOCK_ROWS;
+        gms_row_lse_rows(lp + start * k, gms_min(GMS_BLOCK_ROWS, n - start), k, lse + start,
+                         to_proba);
+    }
+    return GMS_OK;
+}
+
 /* The fast exp and log over arrays, for the accuracy tests. */
 void gms_fast_exp_log(const double *x, ptrdiff_t n, double *out_exp, double *out_log)
 {

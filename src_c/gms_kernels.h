@@ -43,6 +43,11 @@ ptrdiff_t gms_s2_size(int cov_type, ptrdiff_t n_components, ptrdiff_t n_features
  */
 void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk);
 
+/* lse[i] = log sum_c exp(lp[i, c]); with to_proba, lp[i, :] becomes
+ * exp(lp[i, :] - lse[i]) in place (rows whose lse is not finite: NaN). */
+int gms_row_logsumexp(double *lp, ptrdiff_t n, ptrdiff_t k, double *lse, int to_proba,
+                      int n_threads);
+
 /* Mixture states (comp: n x k x m component log-densities, log weights
  * included): out = log-sum-exp over each state's m components. */
 int gms_group_logsumexp(const double *comp, ptrdiff_t n, ptrdiff_t k, ptrdiff_t m,
