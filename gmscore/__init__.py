@@ -5,6 +5,8 @@ __version__ = "0.1.0"
 
 from ._config import get_config, show_config
 from ._hmm_base import ConvergenceMonitor, LikelihoodDecreaseWarning
+from ._persistence import load
+from ._repair import DegenerateComponentWarning
 from .hmm import GMMHMM, GaussianHMM
 from .mixture import ConvergenceWarning, GaussianMixture
 
@@ -14,8 +16,10 @@ __all__ = [
     "GMMHMM",
     "ConvergenceMonitor",
     "ConvergenceWarning",
+    "DegenerateComponentWarning",
     "LikelihoodDecreaseWarning",
     "get_config",
     "show_config",
+    "load",
     "__version__",
 ]

@@ -31,6 +31,22 @@ class ParamsMixin:
             setattr(self, name, value)
         return self
 
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags, as ``BaseEstimator`` gives them.
+
+        Only scikit-learn calls this, so scikit-learn is imported here rather
+        than at gmscore's import (gmscore does not depend on it).
+        """
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=False),
+            transformer_tags=None,
+            regressor_tags=None,
+            classifier_tags=None,
+        )
+
     def __repr__(self):
         defaults = {
             p.name: p.default
@@ -49,6 +65,25 @@ class ParamsMixin:
             if not same:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
+
+    def save(self, path):
+        """Save the model to ``path`` in gmscore's pickle-free, versioned format.
+
+        The file (a zip of ``.npy`` arrays, JSON metadata with a format
+        version, and a SHA-256 digest) holds the hyper-parameters and every
+        fitted attribute; ``gmscore.load(path)`` gives back a model with
+        bitwise identical predictions. Loading never unpickles or runs code
+        from the file. An unfitted model saves its hyper-parameters only.
+        A ``RandomState`` random_state is saved with its current state.
+        ``path`` may be a path (written atomically, no extension added) or
+        a binary file object. Raises TypeError, writing nothing, when the
+        model holds a value the format cannot store exactly, and ValueError
+        when its fitted arrays do not match its hyper-parameters.
+        See ``gmscore._persistence`` for the format.
+        """
+        from ._persistence import save
+
+        save(self, path)
 
     def __getstate__(self):
         state = self.__dict__.copy()

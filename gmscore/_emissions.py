@@ -13,6 +13,7 @@ nothing, so fits agree with hmmlearn's; on collapsing states it keeps the
 covariances positive definite.
 """
 import numpy as np
+from scipy import linalg
 
 from . import _gaussian, _kernels
 from ._gaussian import COV_CODE, COV_TYPES
@@ -25,16 +26,35 @@ LOG_2PI = np.log(2.0 * np.pi)
 MIN_DENOMINATOR = 1e-5
 
 
+def _is_positive_definite(m):
+    """Whether a Cholesky factorisation of m succeeds: the criterion of the
+    precision factors themselves. (eigvalsh is not used: its absolute error,
+    about eps times the largest eigenvalue, calls a positive definite matrix
+    indefinite when features differ in scale by ~1e8 or more.)"""
+    try:
+        linalg.cholesky(m, lower=True, check_finite=False)
+    except (linalg.LinAlgError, ValueError):
+        return False
+    return True
+
+
 def _floor_covariances(cov, covariance_type, min_covar):
     """Apply the min_covar floor described in the module docstring."""
     if covariance_type in ("diag", "spherical"):
         return np.maximum(cov, min_covar)
     mats = cov if covariance_type == "full" else cov[None]
     mats = 0.5 * (mats + np.transpose(mats, (0, 2, 1)))
-    low = np.linalg.eigvalsh(mats)[:, 0]
-    lift = np.where(low < min_covar, min_covar - low, 0.0)
     d = mats.shape[-1]
-    mats = mats + lift[:, None, None] * np.eye(d)
+    eye = np.eye(d)
+    # Only a matrix with an eigenvalue below min_covar is lifted; whether it
+    # has one is decided by a Cholesky of m - min_covar I (scale-robust, see
+    # _is_positive_definite), so badly scaled but well floored matrices are
+    # left exactly as they are.
+    low_idx = np.flatnonzero([not _is_positive_definite(m - min_covar * eye) for m in mats])
+    if low_idx.size:
+        low = np.linalg.eigvalsh(mats[low_idx])[:, 0]
+        lift = np.where(low < min_covar, min_covar - low, 0.0)
+        mats[low_idx] += lift[:, None, None] * eye
     return mats if covariance_type == "full" else mats[0]
 
 
@@ -86,7 +106,7 @@ def _validate_covariances(cov, covariance_type, shape, name="covars_"):
         return cov
     mats = cov.reshape((-1,) + cov.shape[-2:])
     for m in mats:
-        if not np.allclose(m, m.T) or np.linalg.eigvalsh(m)[0] <= 0:
+        if not np.allclose(m, m.T) or not _is_positive_definite(m):
             raise ValueError(f"{covariance_type!r} {name} must be symmetric, positive-definite")
     return cov
 

@@ -76,12 +76,12 @@ def kmeans(X, n_clusters, random_state, sample_weight, n_threads, *,
 
 def initial_statistics(X, init_params, n_components, random_state, sample_weight,
                        cov_code, global_centre, feature_variance, n_threads):
-    """Sufficient statistics (nk, s1, s2, centres, pooled) of the initial
-    responsibilities chosen by ``init_params``.
+    """Sufficient statistics (nk, s1, s2, centres, one_row_each) of the
+    initial responsibilities chosen by ``init_params``.
 
-    ``pooled`` is the (scatter, centre) pair the tied M-step needs when the
-    responsibilities cover only some rows (k-means++ and random_from_data
-    pick one row per component), else None: use the whole data's.
+    ``one_row_each`` is True when the responsibilities cover one row per
+    component (k-means++ and random_from_data): those statistics have no
+    within-component scatter.
     """
     n, d = X.shape
     k = n_components
@@ -94,7 +94,7 @@ def initial_statistics(X, init_params, n_components, random_state, sample_weight
                                  feature_variance=feature_variance)
         _kernels.accumulate(cov_code, X, None, labels, sample_weight, centres,
                             nk, s1, s2, n_threads)
-        return nk, s1, s2, centres, None
+        return nk, s1, s2, centres, False
 
     if init_params in ("k-means++", "random_from_data"):
         if init_params == "k-means++":
@@ -107,13 +107,7 @@ def initial_statistics(X, init_params, n_components, random_state, sample_weight
         centres = rows.astype(np.float64)
         _kernels.accumulate(cov_code, rows, None, np.arange(k, dtype=np.int64), w,
                             centres, nk, s1, s2, n_threads)
-        # Each picked row is its own component: the tied covariance starts at
-        # reg_covar, like the full/diag ones. (scikit-learn pools X^T X of
-        # all rows here instead; see the GaussianMixture notes.)
-        row_w = np.ones(k) if w is None else w
-        g = np.average(centres, axis=0, weights=row_w)
-        pooled = ((centres - g) * row_w[:, None]).T @ (centres - g)
-        return nk, s1, s2, centres, (pooled, g)
+        return nk, s1, s2, centres, True
 
     # 'random': uniform responsibilities, normalised per row, drawn in chunks
     # (same stream as one (n, k) draw) and folded in chunk order.
@@ -132,4 +126,4 @@ def initial_statistics(X, init_params, n_components, random_state, sample_weight
         nk += c_nk
         s1 += c_s1
         s2 += c_s2
-    return nk, s1, s2, centres, None
+    return nk, s1, s2, centres, False

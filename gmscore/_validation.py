@@ -12,8 +12,17 @@ class InvalidParameterError(ValueError, TypeError):
     """A hyper-parameter has an invalid type or value."""
 
 
-class NotFittedError(ValueError, AttributeError):
-    """The estimator is used before ``fit``."""
+try:  # be the exception scikit-learn users (and its checks) already catch
+    from sklearn.exceptions import NotFittedError as _NotFittedBase
+except ImportError:  # pragma: no cover - scikit-learn is optional
+    _NOT_FITTED_BASES = (ValueError, AttributeError)
+else:  # itself a ValueError and an AttributeError
+    _NOT_FITTED_BASES = (_NotFittedBase,)
+
+
+class NotFittedError(*_NOT_FITTED_BASES):
+    """The estimator is used before ``fit`` (a ValueError and an
+    AttributeError; also scikit-learn's NotFittedError when it is installed)."""
 
 
 # ---------------------------------------------------------------- hyper-params
@@ -119,7 +128,9 @@ def check_array(X, *, name="X", dtypes=(np.float64, np.float32), ensure_2d=True,
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
-            raise ValueError(
+            # Keep numpy's class: a value of the wrong type (a dict, a list)
+            # is a TypeError, a string that is not a number a ValueError.
+            raise (TypeError if isinstance(exc, TypeError) else ValueError)(
                 f"{name} must contain only numbers, but it has dtype {arr.dtype} "
                 f"with values that cannot be converted to float ({exc})"
             ) from None

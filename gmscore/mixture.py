@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from . import _gaussian, _kernels
+from . import _gaussian, _kernels, _repair
 from ._base import ParamsMixin
 from ._gaussian import COV_CODE, COV_TYPES
 from ._fitdata import FitData
@@ -75,6 +75,33 @@ class GaussianMixture(ParamsMixin):
         Threads for the kernels. None follows OpenMP's default
         (``OMP_NUM_THREADS``, threadpoolctl limits), capped at the available
         CPUs. Results are bitwise identical for any thread count.
+    on_degenerate : {'raise', 'reseed'}, default='raise'
+        What to do when a component degenerates during EM: its covariance
+        is not positive definite (a Cholesky factorisation fails, a
+        diag/spherical variance is <= 0, or a value is not finite), or its
+        mass collapses (below 1e-3 of an average sample's weight).
+
+        - 'raise' (scikit-learn's behaviour): a non positive definite
+          covariance raises scikit-learn's ValueError ("... ill-defined
+          empirical covariance ... increase reg_covar, or scale the input
+          data"); a collapsed mass is left alone.
+        - 'reseed': the component is re-initialised and EM continues, with a
+          :class:`~gmscore.DegenerateComponentWarning`. Its mean moves to
+          one of the samples worst explained by the current model (lowest
+          per-sample log-likelihood, ties broken by sample index, so the
+          choice is deterministic and independent of ``n_threads``), its
+          covariance becomes the mean of the healthy components'
+          covariances (or the data covariance plus ``reg_covar`` when none
+          is healthy), and its weight ``0.5 / n_components`` (the other
+          weights are rescaled to sum to one). A degenerate tied covariance
+          is replaced by the data covariance plus ``reg_covar``;
+          degenerate initial covariances are replaced the same way. An
+          iteration that re-seeds can lower the lower bound, so convergence
+          is only tested again after two clean iterations. A component is
+          re-seeded at most 3 times per initialisation; when its covariance
+          degenerates again, or when the replacement covariance is itself
+          not positive definite (no variance in some direction and
+          ``reg_covar=0``), the 'raise' error is raised after all.
 
     Attributes
     ----------
@@ -97,9 +124,9 @@ class GaussianMixture(ParamsMixin):
     accumulation); ``fit`` accepts ``sample_weight``; ``n_threads`` chooses
     the kernel threads; 'kmeans' initialisation uses gmscore's own k-means
     (same algorithm, its own random draws); with ``covariance_type='tied'``
-    and 'k-means++' or 'random_from_data' the initial covariance is
-    ``reg_covar`` times the identity, as for the other covariance types
-    (scikit-learn pools the uncentred second moment of all rows there).
+    and 'k-means++' or 'random_from_data' the initial covariance is the
+    data's covariance plus ``reg_covar`` (scikit-learn pools the uncentred
+    second moment of all rows there).
     From identical starting parameters the EM iterations agree with
     scikit-learn to rounding.
 
@@ -130,13 +157,14 @@ class GaussianMixture(ParamsMixin):
         "verbose": interval(int, 0),
         "verbose_interval": interval(int, 1),
         "n_threads": interval(int, 1, none_ok=True),
+        "on_degenerate": options("raise", "reseed"),
     }
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, n_threads=None):
+                 verbose_interval=10, n_threads=None, on_degenerate="raise"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -152,6 +180,13 @@ class GaussianMixture(ParamsMixin):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.on_degenerate = on_degenerate
+
+    def __sklearn_tags__(self):
+        # scikit-learn's DensityMixin tags (see ParamsMixin.__sklearn_tags__).
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "density_estimator"
+        return tags
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, sample_weight=None):
@@ -217,18 +252,26 @@ class GaussianMixture(ParamsMixin):
         with single_threaded_blas():
             for init in range(n_init):
                 self._verbose_init_begin(init)
+                data.repair = _repair.RepairState(self.n_components)
                 if do_init:
                     self._initialize(data, random_state, inits)
                 lower_bound = -np.inf if do_init else self.lower_bound_
                 lower_bounds = []
                 converged = False
                 n_iter = 0
+                reference = lower_bound
                 for n_iter in range(1, self.max_iter + 1):
-                    previous = lower_bound
                     lower_bound = self._em_step(data)
                     lower_bounds.append(lower_bound)
-                    change = lower_bound - previous
+                    change = lower_bound - reference
+                    reference = lower_bound
                     self._verbose_iter_end(n_iter, change)
+                    if data.repair.reseeded:
+                        # on_degenerate='reseed' moved parameters off the EM
+                        # path: neither this change nor the next one (which
+                        # may be a drop) is a convergence signal.
+                        reference = -np.inf
+                        continue
                     if abs(change) < self.tol:
                         converged = True
                         break
@@ -288,17 +331,20 @@ class GaussianMixture(ParamsMixin):
             covariances = None
         else:
             code = COV_CODE[ct]
-            nk, s1, s2, centres, pooled = initial_statistics(
+            nk, s1, s2, centres, one_row_each = initial_statistics(
                 data.X, self.init_params, self.n_components, random_state,
                 data.sample_weight, code,
                 data.centre if self.init_params == "random" else None,
                 data.mean_variance if self.init_params == "kmeans" else None,
                 data.n_threads,
             )
-            if ct == "tied" and pooled is None:
-                pooled = data.scatter
             nk, means, covariances = _gaussian.PARAMETERS_FROM_STATS[ct](
-                nk, s1, s2, centres, self.reg_covar, pooled)
+                nk, s1, s2, centres, self.reg_covar, data.scatter if ct == "tied" else None)
+            if ct == "tied" and one_row_each:
+                # One row per component has no within-component scatter: the
+                # shared covariance starts as the data's covariance.
+                d = data.X.shape[1]
+                covariances = data.scatter[0] / data.total_weight + self.reg_covar * np.eye(d)
             # Normalise by the responsibilities' own mass: k-means++ and
             # random_from_data cover only n_components rows (scikit-learn
             # divides by n_samples there and starts from weights that do
@@ -312,6 +358,9 @@ class GaussianMixture(ParamsMixin):
             prec_chol = _gaussian.precision_cholesky_from_precisions(inits["precisions"], ct)
             covariances = _gaussian.covariances_from_cholesky(prec_chol, ct)
         else:
+            if self.on_degenerate == "reseed":
+                covariances = _repair.repair_initial_covariances(
+                    covariances, ct, data, self.reg_covar)
             prec_chol = _gaussian.PRECISION_CHOLESKY[ct](covariances)
         self.weights_ = np.asarray(weights, dtype=np.float64)
         self.means_ = np.asarray(means, dtype=np.float64)
@@ -349,10 +398,18 @@ class GaussianMixture(ParamsMixin):
                                     centres, nk, s1, s2, data.n_threads)
         except _kernels.NonFiniteLogLikelihoodError as exc:
             raise ValueError(f"EM failed: {exc}") from None
+        nk_raw = nk
         nk, new_means, covariances = _gaussian.PARAMETERS_FROM_STATS[ct](
             nk, s1, s2, centres, self.reg_covar, data.scatter if ct == "tied" else None
         )
-        self.weights_ = nk / nk.sum()
+        weights = nk / nk.sum()
+        if self.on_degenerate == "reseed":
+            # Re-seeds go to the samples worst explained by the parameters
+            # this E-step used.
+            weights, new_means, covariances = _repair.reseed(
+                data.repair, data, nk_raw, weights, new_means, covariances, ct,
+                self.reg_covar, (code, means, prec, log_norm))
+        self.weights_ = weights
         self.means_ = new_means
         self.covariances_ = covariances
         self.precisions_cholesky_ = _gaussian.PRECISION_CHOLESKY[ct](covariances)

@@ -65,7 +65,8 @@ def test_identical_start_agrees_with_sklearn(covariance_type, seed):
 
 
 # Tied with one-row-per-component inits is a documented difference (our
-# start is reg_covar * I, scikit-learn pools all rows), so it is not compared.
+# start is the data covariance, scikit-learn pools the uncentred second
+# moment of all rows), so it is not compared.
 @pytest.mark.parametrize("init_params,covariance_type", [
     (init, ct) for init in ("random", "random_from_data", "k-means++") for ct in COV_TYPES
     if ct != "tied" or init == "random"
