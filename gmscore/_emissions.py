@@ -14,7 +14,6 @@ covariances positive definite.
 """
 import numpy as np
 from scipy import linalg
-from scipy.special import logsumexp
 
 from . import _gaussian, _kernels
 from ._gaussian import COV_CODE, COV_TYPES
@@ -364,20 +363,17 @@ class GMMEmissions:
                                    np.ascontiguousarray(prec, dtype=X.dtype).ravel(),
                                    log_norm, comp, n_threads)
         comp = comp.reshape(X.shape[0], k, m)
-        with np.errstate(under="ignore"):
-            framelogprob = logsumexp(comp, axis=2)
-        return framelogprob, comp
+        framelogprob = np.empty((X.shape[0], k))
+        _kernels.group_logsumexp(comp, framelogprob, n_threads)
+        return framelogprob, (comp, framelogprob)
 
-    def _accumulate_emissions(self, stats, data, posteriors, comp):
+    def _accumulate_emissions(self, stats, data, posteriors, extra):
         k, m, d = self.means_.shape
+        comp, framelogprob = extra
         stats["post_sum"] = posteriors.sum(axis=0)
-        # responsibilities of every (state, mixture) pair: gamma_tk times
-        # the mixture posterior within state k
-        with np.errstate(under="ignore", invalid="ignore"):
-            comp -= logsumexp(comp, axis=2, keepdims=True)
-            np.exp(comp, out=comp)
-        comp *= posteriors[:, :, None]
-        np.nan_to_num(comp, copy=False, nan=0.0)
+        # responsibilities of every (state, mixture) pair, in place: gamma_tk
+        # times the mixture posterior within state k
+        _kernels.mixture_responsibilities(comp, framelogprob, posteriors, data.n_threads)
         resp = comp.reshape(comp.shape[0], k * m)
         code_type = "full" if self.covariance_type in ("full", "tied") else "diag"
         code = COV_CODE[code_type]

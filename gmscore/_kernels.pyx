@@ -19,6 +19,11 @@ cdef extern from "gms_kernels.h" nogil:
     int GMS_MAX_SLOTS
     Py_ssize_t gms_s2_size(int cov_type, Py_ssize_t k, Py_ssize_t d)
     void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk)
+    int gms_row_logsumexp(double *, Py_ssize_t, Py_ssize_t, double *, int, int)
+    int gms_group_logsumexp(const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t, double *, int)
+    int gms_mixture_responsibilities(double *, const double *, const double *, Py_ssize_t,
+                                     Py_ssize_t, Py_ssize_t, int)
+    void gms_fast_exp_log(const double *x, Py_ssize_t n, double *out_exp, double *out_log)
     int gms_omp_max_threads()
     int gms_has_openmp()
 
@@ -75,6 +80,54 @@ def has_openmp():
 def omp_max_threads():
     """OpenMP's default thread count (honours OMP_NUM_THREADS/threadpoolctl)."""
     return gms_omp_max_threads()
+
+
+def row_logsumexp(double[:, ::1] lp, double[::1] lse, bint to_proba, int n_threads):
+    """lse[i] = log sum_c exp(lp[i, c]); with to_proba, lp is turned into the
+    normalised probabilities in place."""
+    cdef Py_ssize_t n = lp.shape[0], k = lp.shape[1]
+    cdef int rc
+    _expect(lse.shape[0] == n, "lse length")
+    if n == 0:
+        return
+    with nogil:
+        rc = gms_row_logsumexp(&lp[0, 0], n, k, &lse[0], to_proba, n_threads)
+    _check(rc)
+
+
+def group_logsumexp(const double[:, :, ::1] comp, double[:, ::1] out, int n_threads):
+    """out[i, s] = log sum_j exp(comp[i, s, j]) (mixture states)."""
+    cdef Py_ssize_t n = comp.shape[0], k = comp.shape[1], m = comp.shape[2]
+    cdef int rc
+    _expect(out.shape[0] == n and out.shape[1] == k, "output shape")
+    if n == 0:
+        return
+    with nogil:
+        rc = gms_group_logsumexp(&comp[0, 0, 0], n, k, m, &out[0, 0], n_threads)
+    _check(rc)
+
+
+def mixture_responsibilities(double[:, :, ::1] comp, const double[:, ::1] lse,
+                             const double[:, ::1] gamma, int n_threads):
+    """In place: comp[i, s, j] = gamma[i, s] * exp(comp[i, s, j] - lse[i, s])."""
+    cdef Py_ssize_t n = comp.shape[0], k = comp.shape[1], m = comp.shape[2]
+    cdef int rc
+    _expect(lse.shape[0] == n and lse.shape[1] == k, "lse shape")
+    _expect(gamma.shape[0] == n and gamma.shape[1] == k, "gamma shape")
+    if n == 0:
+        return
+    with nogil:
+        rc = gms_mixture_responsibilities(&comp[0, 0, 0], &lse[0, 0], &gamma[0, 0], n, k, m,
+                                          n_threads)
+    _check(rc)
+
+
+def fast_exp_log(const double[::1] x, double[::1] out_exp, double[::1] out_log):
+    """exp(-|x|) and log(|x|) with the kernels' own vectorisable routines
+    (log needs |x| >= DBL_MIN); for the accuracy tests."""
+    _expect(out_exp.shape[0] == x.shape[0] and out_log.shape[0] == x.shape[0], "lengths")
+    if x.shape[0]:
+        gms_fast_exp_log(&x[0], x.shape[0], &out_exp[0], &out_log[0])
 
 
 def s2_size(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features):

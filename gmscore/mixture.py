@@ -5,7 +5,6 @@ import time
 import warnings
 
 import numpy as np
-from scipy.special import logsumexp
 
 from . import _gaussian, _kernels, _repair
 from ._base import ParamsMixin
@@ -445,10 +444,18 @@ class GaussianMixture(ParamsMixin):
     def _predict_validated(self, X):
         return self._weighted_log_prob(X).argmax(axis=1)
 
+    def _log_norm_rows(self, X, to_proba):
+        """(per-sample log-likelihood, weighted log-probs or, with to_proba,
+        posterior probabilities in the same array)."""
+        wlp = self._weighted_log_prob(X)
+        lse = np.empty(X.shape[0])
+        _kernels.row_logsumexp(wlp, lse, to_proba, effective_n_threads(self.n_threads))
+        return lse, wlp
+
     def score_samples(self, X):
         """Log-likelihood of each sample, shape (n_samples,)."""
         X = self._check_fitted_X(X)
-        return logsumexp(self._weighted_log_prob(X), axis=1)
+        return self._log_norm_rows(X, False)[0]
 
     def score(self, X, y=None):
         """Mean log-likelihood per sample."""
@@ -461,10 +468,7 @@ class GaussianMixture(ParamsMixin):
     def predict_proba(self, X):
         """Posterior probability of each component, shape (n_samples, n_components)."""
         X = self._check_fitted_X(X)
-        wlp = self._weighted_log_prob(X)
-        lse = logsumexp(wlp, axis=1, keepdims=True)
-        with np.errstate(under="ignore"):
-            return np.exp(wlp - lse)
+        return self._log_norm_rows(X, True)[1]
 
     def sample(self, n_samples=1):
         """Draw samples; returns (X (n_samples, n_features), labels (n_samples,))."""

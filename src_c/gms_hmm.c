@@ -1,6 +1,7 @@
 /* HMM forward-backward, Viterbi and path sampling; see gms_hmm.h. */
 #include "gms_hmm.h"
 #include "gms_kernels.h"
+#include "gms_fastmath.h"
 
 #include <float.h>
 #include <math.h>
@@ -135,40 +136,52 @@ typedef struct {
 } fb_work;
 
 /*
+ * One log-space forward step: cur = log((exp(prev) A)) + f, computed as
+ * max-shift, K exps, the K x K linear product and K logs. Entries whose
+ * linear product underflowed (below DBL_MIN) are redone exactly in log
+ * space, so a state that is astronomically unlikely is never lost.
+ */
+static inline void forward_step(const hmm_model *m, const double *prev, const double *ft,
+                                double *cur, fb_work *wk)
+{
+    const ptrdiff_t k = m->k;
+    const double mx = max_of(prev, k);
+    if (mx == -INFINITY) {
+        for (ptrdiff_t j = 0; j < k; ++j) cur[j] = -INFINITY;
+        return;
+    }
+    for (ptrdiff_t i = 0; i < k; ++i) wk->a[i] = gms_exp_nonpositive(prev[i] - mx);
+    for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] = 0.0;
+    for (ptrdiff_t i = 0; i < k; ++i) {
+        const double ai = wk->a[i];
+        const double *Ai = m->A + i * k;
+        for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] += ai * Ai[j];
+    }
+    int fix = 0;
+    for (ptrdiff_t j = 0; j < k; ++j) {
+        const double bj = wk->b[j];
+        const int ok = bj >= DBL_MIN;
+        fix |= !ok;
+        cur[j] = mx + gms_log_normal(ok ? bj : 1.0) + ft[j];
+    }
+    if (fix)
+        for (ptrdiff_t j = 0; j < k; ++j)
+            if (!(wk->b[j] >= DBL_MIN)) cur[j] = exact_in(prev, m->log_A, k, j) + ft[j];
+}
+
+/*
  * Log-space forward-backward of one sequence (T x K rows of f). `post`
  * holds the forward lattice and is turned into posteriors in place.
- * Each step costs K exps, K logs and K^2 multiply-adds: the previous
- * vector is shifted by its maximum and exponentiated, multiplied by the
- * linear transition matrix, and the K results go back to logs.
  */
-static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t T,
-                         double *post, double *start_c, double *trans_c,
-                         fb_work *wk)
+GMS_HOT static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t T,
+                                 double *post, double *start_c, double *trans_c,
+                                 fb_work *wk)
 {
     const ptrdiff_t k = m->k;
     const double *A = m->A;
     for (ptrdiff_t j = 0; j < k; ++j) post[j] = m->log_pi[j] + f[j];
-    for (ptrdiff_t t = 1; t < T; ++t) {
-        const double *prev = post + (t - 1) * k;
-        double *cur = post + t * k;
-        const double *ft = f + t * k;
-        const double mx = max_of(prev, k);
-        if (mx == -INFINITY) {
-            for (ptrdiff_t j = 0; j < k; ++j) cur[j] = -INFINITY;
-            continue;
-        }
-        for (ptrdiff_t i = 0; i < k; ++i) wk->a[i] = exp(prev[i] - mx);
-        for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] = 0.0;
-        for (ptrdiff_t i = 0; i < k; ++i) {
-            const double ai = wk->a[i];
-            if (ai == 0.0) continue;
-            const double *Ai = A + i * k;
-            for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] += ai * Ai[j];
-        }
-        for (ptrdiff_t j = 0; j < k; ++j)
-            cur[j] = (wk->b[j] >= DBL_MIN ? mx + log(wk->b[j])
-                                          : exact_in(prev, m->log_A, k, j)) + ft[j];
-    }
+    for (ptrdiff_t t = 1; t < T; ++t)
+        forward_step(m, post + (t - 1) * k, f + t * k, post + t * k, wk);
     const double loglik = logsumexp(post + (T - 1) * k, k);
     if (!isfinite(loglik)) return loglik;
 
@@ -182,15 +195,16 @@ static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t T,
             const double *f1 = f + (t + 1) * k;
             for (ptrdiff_t j = 0; j < k; ++j) wk->w[j] = f1[j] + beta[j];
             const double m2 = max_of(wk->w, k);
-            for (ptrdiff_t j = 0; j < k; ++j) wk->c[j] = m2 == -INFINITY ? 0.0 : exp(wk->w[j] - m2);
+            for (ptrdiff_t j = 0; j < k; ++j)
+                wk->c[j] = m2 == -INFINITY ? 0.0 : gms_exp_nonpositive(wk->w[j] - m2);
             if (trans_c != NULL && m2 > -INFINITY) {
                 const double m1 = max_of(row, k);
                 const double scale = m1 + m2 - loglik;
                 if (m1 > -INFINITY && scale < 700.0) {
                     const double s = exp(scale);
+                    for (ptrdiff_t i = 0; i < k; ++i) wk->a[i] = gms_exp_nonpositive(row[i] - m1) * s;
                     for (ptrdiff_t i = 0; i < k; ++i) {
-                        const double ai = exp(row[i] - m1) * s;
-                        if (ai == 0.0) continue;
+                        const double ai = wk->a[i];
                         const double *Ai = A + i * k;
                         double *Xi = trans_c + i * k;
                         for (ptrdiff_t j = 0; j < k; ++j) Xi[j] += ai * Ai[j] * wk->c[j];
@@ -202,18 +216,31 @@ static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t T,
                                 exp(row[i] + m->log_A[i * k + j] + wk->w[j] - loglik);
                 }
             }
+            int fix = 0;
             for (ptrdiff_t i = 0; i < k; ++i) {
                 double s = 0.0;
                 const double *Ai = A + i * k;
                 for (ptrdiff_t j = 0; j < k; ++j) s += Ai[j] * wk->c[j];
-                wk->g[i] = s >= DBL_MIN ? m2 + log(s) : exact_out(wk->w, m->log_A, k, i);
+                const int ok = s >= DBL_MIN;
+                fix |= !ok;
+                wk->g[i] = m2 + gms_log_normal(ok ? s : 1.0);
+                wk->b[i] = s;
             }
+            if (fix)
+                for (ptrdiff_t i = 0; i < k; ++i)
+                    if (!(wk->b[i] >= DBL_MIN)) wk->g[i] = exact_out(wk->w, m->log_A, k, i);
             for (ptrdiff_t i = 0; i < k; ++i) beta[i] = wk->g[i];
         }
         /* gamma_t = exp(alpha + beta), normalised per frame */
         for (ptrdiff_t j = 0; j < k; ++j) wk->g[j] = row[j] + beta[j];
-        const double norm = logsumexp(wk->g, k);
-        for (ptrdiff_t j = 0; j < k; ++j) row[j] = exp(wk->g[j] - norm);
+        const double gm = max_of(wk->g, k);
+        double total = 0.0;
+        for (ptrdiff_t j = 0; j < k; ++j) {
+            wk->g[j] = gms_exp_nonpositive(wk->g[j] - gm);
+            total += wk->g[j];
+        }
+        const double inv = 1.0 / total;
+        for (ptrdiff_t j = 0; j < k; ++j) row[j] = wk->g[j] * inv;
     }
     if (start_c != NULL)
         for (ptrdiff_t j = 0; j < k; ++j) start_c[j] += post[j];
@@ -221,26 +248,14 @@ static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t T,
 }
 
 /* Forward only (scoring), log space: O(K) memory. */
-static double forward_log_only(const hmm_model *m, const double *f, ptrdiff_t T, fb_work *wk)
+GMS_HOT static double forward_log_only(const hmm_model *m, const double *f, ptrdiff_t T,
+                                       fb_work *wk)
 {
     const ptrdiff_t k = m->k;
     double *prev = wk->beta, *cur = wk->w;
     for (ptrdiff_t j = 0; j < k; ++j) prev[j] = m->log_pi[j] + f[j];
     for (ptrdiff_t t = 1; t < T; ++t) {
-        const double *ft = f + t * k;
-        const double mx = max_of(prev, k);
-        if (mx == -INFINITY) return -INFINITY;
-        for (ptrdiff_t i = 0; i < k; ++i) wk->a[i] = exp(prev[i] - mx);
-        for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] = 0.0;
-        for (ptrdiff_t i = 0; i < k; ++i) {
-            const double ai = wk->a[i];
-            if (ai == 0.0) continue;
-            const double *Ai = m->A + i * k;
-            for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] += ai * Ai[j];
-        }
-        for (ptrdiff_t j = 0; j < k; ++j)
-            cur[j] = (wk->b[j] >= DBL_MIN ? mx + log(wk->b[j])
-                                          : exact_in(prev, m->log_A, k, j)) + ft[j];
+        forward_step(m, prev, f + t * k, cur, wk);
         double *tmp = prev;
         prev = cur;
         cur = tmp;
@@ -256,7 +271,7 @@ static double forward_log_only(const hmm_model *m, const double *f, ptrdiff_t T,
  * NaN is returned and the caller reports it.
  * `cs` holds 2 * T doubles of scratch (scale factors and frame maxima).
  */
-static double fb_scaling_one(const hmm_model *m, const double *f, ptrdiff_t T,
+GMS_HOT static double fb_scaling_one(const hmm_model *m, const double *f, ptrdiff_t T,
                              double *post, double *start_c, double *trans_c,
                              fb_work *wk, double *cs, int forward_only)
 {
@@ -271,7 +286,7 @@ static double fb_scaling_one(const hmm_model *m, const double *f, ptrdiff_t T,
         const double fm = max_of(ft, k);
         if (!isfinite(fm)) return NAN;
         if (t == 0) {
-            for (ptrdiff_t j = 0; j < k; ++j) out[j] = m->pi[j] * exp(ft[j] - fm);
+            for (ptrdiff_t j = 0; j < k; ++j) out[j] = m->pi[j] * gms_exp_nonpositive(ft[j] - fm);
         } else {
             const double *p = forward_only ? prev : post + (t - 1) * k;
             for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] = 0.0;
@@ -281,7 +296,7 @@ static double fb_scaling_one(const hmm_model *m, const double *f, ptrdiff_t T,
                 const double *Ai = A + i * k;
                 for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] += pi_ * Ai[j];
             }
-            for (ptrdiff_t j = 0; j < k; ++j) out[j] = wk->b[j] * exp(ft[j] - fm);
+            for (ptrdiff_t j = 0; j < k; ++j) out[j] = wk->b[j] * gms_exp_nonpositive(ft[j] - fm);
         }
         double c = 0.0;
         for (ptrdiff_t j = 0; j < k; ++j) c += out[j];
@@ -307,7 +322,7 @@ static double fb_scaling_one(const hmm_model *m, const double *f, ptrdiff_t T,
         if (t < T - 1) {
             const double *f1 = f + (t + 1) * k;
             for (ptrdiff_t j = 0; j < k; ++j)
-                wk->c[j] = exp(f1[j] - mt[t + 1]) * beta[j] / ct[t + 1];
+                wk->c[j] = gms_exp_nonpositive(f1[j] - mt[t + 1]) * beta[j] / ct[t + 1];
             if (trans_c != NULL) {
                 for (ptrdiff_t i = 0; i < k; ++i) {
                     const double ai = row[i];
@@ -459,7 +474,7 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
     return GMS_OK;
 }
 
-static double viterbi_one(const hmm_model *m, const double *f, ptrdiff_t T,
+GMS_HOT static double viterbi_one(const hmm_model *m, const double *f, ptrdiff_t T,
                           int64_t *states, int32_t *bp, double *prev, double *cur)
 {
     const ptrdiff_t k = m->k;
@@ -467,19 +482,24 @@ static double viterbi_one(const hmm_model *m, const double *f, ptrdiff_t T,
     for (ptrdiff_t t = 1; t < T; ++t) {
         const double *ft = f + t * k;
         int32_t *bpt = bp + t * k;
+        /* best predecessor of every state; i runs outside so the inner
+         * loop is an elementwise compare-and-select over states (the first
+         * maximum wins, as with an argmax) */
         for (ptrdiff_t j = 0; j < k; ++j) {
-            double best = -INFINITY;
-            int32_t arg = 0;
-            for (ptrdiff_t i = 0; i < k; ++i) {
-                const double v = prev[i] + m->log_A[i * k + j];
-                if (v > best) {
-                    best = v;
-                    arg = (int32_t)i;
-                }
-            }
-            cur[j] = best + ft[j];
-            bpt[j] = arg;
+            cur[j] = -INFINITY;
+            bpt[j] = 0;
         }
+        for (ptrdiff_t i = 0; i < k; ++i) {
+            const double p = prev[i];
+            const double *la = m->log_A + i * k;
+            for (ptrdiff_t j = 0; j < k; ++j) {
+                const double v = p + la[j];
+                const int gt = v > cur[j];
+                cur[j] = gt ? v : cur[j];
+                bpt[j] = gt ? (int32_t)i : bpt[j];
+            }
+        }
+        for (ptrdiff_t j = 0; j < k; ++j) cur[j] += ft[j];
         double *tmp = prev;
         prev = cur;
         cur = tmp;

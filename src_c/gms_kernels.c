@@ -1,5 +1,6 @@
 /* gmscore kernels: shared helpers, then the body for double and float. */
 #include "gms_kernels.h"
+#include "gms_fastmath.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -49,21 +50,7 @@ static inline ptrdiff_t gms_s2_offset(int cov_type, ptrdiff_t c, ptrdiff_t d)
 
 static inline ptrdiff_t gms_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 
-/*
- * Hot per-block functions are compiled for several x86-64 levels and
- * picked at load time (GCC/Clang target_clones + ifunc), so one portable
- * wheel uses AVX2/AVX-512 where the CPU has them. Floating-point
- * contraction stays off (C11 mode), and no loop relies on reassociation,
- * so every clone computes the same bits.
- */
-#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
-#if __has_attribute(target_clones) && !defined(GMS_NO_TARGET_CLONES)
-#define GMS_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
-#endif
-#ifndef GMS_HOT
-#define GMS_HOT
-#endif
+
 
 static inline ptrdiff_t gms_n_blocks(ptrdiff_t n)
 {
@@ -91,48 +78,136 @@ static inline int gms_clamp_threads(int n_threads, ptrdiff_t n_tasks)
 }
 #endif
 
-/*
- * exp(v[i]) in place for v[i] <= 0, vectorisable (no table, no branch):
- * range reduction x = k ln2 + r with |r| <= ln2/2 (ln2 split in two
- * parts), a degree-13 Taylor polynomial for e^r (truncation below 1e-17
- * relative) and 2^k built in the exponent bits; within 2 ulp of the
- * correctly rounded value. Arguments below -708, where the result would be
- * subnormal (< 3.3e-308), give exactly 0, as do -inf and NaN.
- */
-GMS_HOT static void gms_exp_nonpositive(double *v, ptrdiff_t n)
+/* exp over an array of non-positive values (vectorised). */
+GMS_HOT static void gms_exp_nonpositive_array(double *v, ptrdiff_t n)
 {
-    const double log2e = 1.4426950408889634074;
-    const double ln2_hi = 6.93147180369123816490e-01;
-    const double ln2_lo = 1.90821492927058770002e-10;
-    const double shift = 6755399441055744.0; /* 1.5 * 2^52: rounds to an integer */
-    const int64_t shift_bits = INT64_C(0x4338000000000000);
+    for (ptrdiff_t i = 0; i < n; ++i) v[i] = gms_exp_nonpositive(v[i]);
+}
+
+/*
+ * Mixture states: out[i, s] = log sum_j exp(comp[i, s, j]) over the m
+ * mixture components of each state (comp is n x k x m).
+ */
+GMS_HOT static void gms_group_lse_rows(const double *comp, ptrdiff_t rows, ptrdiff_t k,
+                                       ptrdiff_t m, double *out)
+{
+    for (ptrdiff_t i = 0; i < rows * k; ++i) {
+        const double *v = comp + i * m;
+        double mx = v[0];
+        for (ptrdiff_t j = 1; j < m; ++j) mx = v[j] > mx ? v[j] : mx;
+        if (!(mx > -INFINITY) || !isfinite(mx)) {
+            out[i] = mx;
+            continue;
+        }
+        double s = 0.0;
+        for (ptrdiff_t j = 0; j < m; ++j) s += gms_exp_nonpositive(v[j] - mx);
+        out[i] = mx + log(s);
+    }
+}
+
+int gms_group_logsumexp(const double *comp, ptrdiff_t n, ptrdiff_t k, ptrdiff_t m,
+                        double *out, int n_threads)
+{
+    if (n < 0 || k < 1 || m < 1) return GMS_ERR_ARG;
+    const ptrdiff_t nb = gms_n_blocks(n);
+    (void)n_threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(gms_clamp_threads(n_threads, nb))
+#endif
+    for (ptrdiff_t b = 0; b < nb; ++b) {
+        const ptrdiff_t start = b * GMS_BLOCK_ROWS;
+        const ptrdiff_t rows = gms_min(GMS_BLOCK_ROWS, n - start);
+        gms_group_lse_rows(comp + start * k * m, rows, k, m, out + start * k);
+    }
+    return GMS_OK;
+}
+
+/* comp[i, s, j] <- gamma[i, s] * exp(comp[i, s, j] - lse[i, s]): each
+ * (state, mixture) pair's share of frame i (0 where the state is
+ * impossible). */
+GMS_HOT static void gms_mixture_resp_rows(double *comp, const double *lse, const double *gamma,
+                                          ptrdiff_t rows, ptrdiff_t k, ptrdiff_t m)
+{
+    for (ptrdiff_t i = 0; i < rows * k; ++i) {
+        double *v = comp + i * m;
+        const double l = lse[i], g = gamma[i];
+        const int ok = isfinite(l) && g > 0.0;
+        for (ptrdiff_t j = 0; j < m; ++j)
+            v[j] = ok ? g * gms_exp_nonpositive(v[j] - l) : 0.0;
+    }
+}
+
+int gms_mixture_responsibilities(double *comp, const double *lse, const double *gamma,
+                                 ptrdiff_t n, ptrdiff_t k, ptrdiff_t m, int n_threads)
+{
+    if (n < 0 || k < 1 || m < 1) return GMS_ERR_ARG;
+    const ptrdiff_t nb = gms_n_blocks(n);
+    (void)n_threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(gms_clamp_threads(n_threads, nb))
+#endif
+    for (ptrdiff_t b = 0; b < nb; ++b) {
+        const ptrdiff_t start = b * GMS_BLOCK_ROWS;
+        const ptrdiff_t rows = gms_min(GMS_BLOCK_ROWS, n - start);
+        gms_mixture_resp_rows(comp + start * k * m, lse + start * k, gamma + start * k,
+                              rows, k, m);
+    }
+    return GMS_OK;
+}
+
+/* Per-row log-sum-exp of lp (rows x k); with to_proba, lp becomes the
+ * normalised probabilities exp(lp - lse) in place. */
+GMS_HOT static void gms_row_lse_rows(double *lp, ptrdiff_t rows, ptrdiff_t k, double *lse,
+                                     int to_proba)
+{
+    for (ptrdiff_t i = 0; i < rows; ++i) {
+        double *v = lp + i * k;
+        double mx = v[0];
+        for (ptrdiff_t c = 1; c < k; ++c) mx = v[c] > mx ? v[c] : mx;
+        if (!(mx > -INFINITY) || !isfinite(mx)) {
+            lse[i] = mx;
+            if (to_proba)
+                for (ptrdiff_t c = 0; c < k; ++c) v[c] = NAN;
+            continue;
+        }
+        double s = 0.0;
+        if (to_proba) {
+            for (ptrdiff_t c = 0; c < k; ++c) {
+                v[c] = gms_exp_nonpositive(v[c] - mx);
+                s += v[c];
+            }
+            const double inv = 1.0 / s;
+            for (ptrdiff_t c = 0; c < k; ++c) v[c] *= inv;
+        } else {
+            for (ptrdiff_t c = 0; c < k; ++c) s += gms_exp_nonpositive(v[c] - mx);
+        }
+        lse[i] = mx + log(s);
+    }
+}
+
+int gms_row_logsumexp(double *lp, ptrdiff_t n, ptrdiff_t k, double *lse, int to_proba,
+                      int n_threads)
+{
+    if (n < 0 || k < 1) return GMS_ERR_ARG;
+    const ptrdiff_t nb = gms_n_blocks(n);
+    (void)n_threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(gms_clamp_threads(n_threads, nb))
+#endif
+    for (ptrdiff_t b = 0; b < nb; ++b) {
+        const ptrdiff_t start = b * GMS_BLOCK_ROWS;
+        gms_row_lse_rows(lp + start * k, gms_min(GMS_BLOCK_ROWS, n - start), k, lse + start,
+                         to_proba);
+    }
+    return GMS_OK;
+}
+
+/* The fast exp and log over arrays, for the accuracy tests. */
+void gms_fast_exp_log(const double *x, ptrdiff_t n, double *out_exp, double *out_log)
+{
     for (ptrdiff_t i = 0; i < n; ++i) {
-        const double x0 = v[i];
-        const int ok = x0 >= -708.0;
-        const double x = ok ? (x0 <= 0.0 ? x0 : 0.0) : 0.0;
-        const double t = x * log2e + shift;
-        const double kf = t - shift;
-        const double r = (x - kf * ln2_hi) - kf * ln2_lo;
-        double p = 1.0 / 6227020800.0;            /* 1/13! */
-        p = p * r + 1.0 / 479001600.0;            /* 1/12! */
-        p = p * r + 1.0 / 39916800.0;
-        p = p * r + 1.0 / 3628800.0;
-        p = p * r + 1.0 / 362880.0;
-        p = p * r + 1.0 / 40320.0;
-        p = p * r + 1.0 / 5040.0;
-        p = p * r + 1.0 / 720.0;
-        p = p * r + 1.0 / 120.0;
-        p = p * r + 1.0 / 24.0;
-        p = p * r + 1.0 / 6.0;
-        p = p * r + 0.5;
-        p = p * r + 1.0;
-        p = p * r + 1.0;
-        int64_t tb;
-        memcpy(&tb, &t, sizeof tb);
-        const int64_t sb = (tb - shift_bits + 1023) * (INT64_C(1) << 52);
-        double scale;
-        memcpy(&scale, &sb, sizeof scale);
-        v[i] = ok ? p * scale : 0.0;
+        out_exp[i] = gms_exp_nonpositive(x[i] <= 0 ? x[i] : -x[i]);
+        out_log[i] = x[i] == 0 ? 0.0 : gms_log_normal(x[i] > 0 ? x[i] : -x[i]);
     }
 }
 

@@ -375,7 +375,7 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                     w.q[i] = m;
                     for (ptrdiff_t c = 0; c < k; ++c) r[c] -= m;
                 }
-                gms_exp_nonpositive(lp, nr * k);
+                gms_exp_nonpositive_array(lp, nr * k);
                 for (ptrdiff_t i = 0; i < nr; ++i) {
                     double *r = lp + i * k;
                     const double wt = sample_weight ? sample_weight[start + i] : 1.0;
