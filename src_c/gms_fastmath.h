@@ -90,12 +90,16 @@ static inline double gms_log_normal(double x)
 {
     const double ln2_hi = 6.93147180369123816490e-01;
     const double ln2_lo = 1.90821492927058770002e-10;
-    const int64_t bits = gms_to_bits(x);
-    int64_t e = ((bits >> 52) & 0x7ff) - 1023;
-    double m = gms_from_bits((bits & INT64_C(0x000fffffffffffff)) | INT64_C(0x3ff0000000000000));
+    const double two52 = 4503599627370496.0;
+    const uint64_t bits = (uint64_t)gms_to_bits(x);
+    /* the biased exponent as a double, without an integer conversion (so
+     * the loop vectorises on every x86-64 level): 2^52 + e, minus 2^52 */
+    const double ebias = gms_from_bits((int64_t)((bits >> 52) | UINT64_C(0x4330000000000000))) - two52;
+    double m = gms_from_bits((int64_t)((bits & UINT64_C(0x000fffffffffffff)) |
+                                       UINT64_C(0x3ff0000000000000)));
     const int big = m > 1.4142135623730951;
     m = big ? m * 0.5 : m;
-    e += big;
+    const double ef = ebias - 1023.0 + (big ? 1.0 : 0.0);
     const double s = (m - 1.0) / (m + 1.0);
     const double s2 = s * s;
     double p = 1.0 / 23.0;
@@ -110,7 +114,6 @@ static inline double gms_log_normal(double x)
     p = p * s2 + 1.0 / 5.0;
     p = p * s2 + 1.0 / 3.0;
     p = p * s2 + 1.0;
-    const double ef = (double)e;
     return ef * ln2_hi + (2.0 * s * p + ef * ln2_lo);
 }
 

@@ -21,6 +21,7 @@ typedef struct {
     const double *A;      /* K x K, linear */
     double *log_pi;       /* K */
     double *log_A;        /* K x K, -inf for structural zeros */
+    double *AT;           /* K x K, A transposed (for A @ v with unit stride) */
 } hmm_model;
 
 static int model_init(hmm_model *m, ptrdiff_t k, const double *pi, const double *A)
@@ -28,9 +29,12 @@ static int model_init(hmm_model *m, ptrdiff_t k, const double *pi, const double 
     m->k = k;
     m->pi = pi;
     m->A = A;
-    m->log_pi = (double *)malloc((size_t)(k + k * k) * sizeof(double));
+    m->log_pi = (double *)malloc((size_t)(k + 2 * k * k) * sizeof(double));
     if (m->log_pi == NULL) return GMS_ERR_NOMEM;
     m->log_A = m->log_pi + k;
+    m->AT = m->log_A + k * k;
+    for (ptrdiff_t i = 0; i < k; ++i)
+        for (ptrdiff_t j = 0; j < k; ++j) m->AT[j * k + i] = A[i * k + j];
     for (ptrdiff_t i = 0; i < k; ++i) m->log_pi[i] = pi[i] > 0 ? log(pi[i]) : -INFINITY;
     for (ptrdiff_t i = 0; i < k * k; ++i) m->log_A[i] = A[i] > 0 ? log(A[i]) : -INFINITY;
     return GMS_OK;
@@ -135,38 +139,54 @@ typedef struct {
     double *a, *b, *c, *beta, *w, *g;
 } fb_work;
 
+/* out = v A (row vector times matrix) and out = A v, both as loops whose
+ * inner index is unit-stride and free of reductions, so they vectorise;
+ * the sums run over the same index order as the textbook loops. */
+static inline void vec_mat(const double *restrict v, const double *restrict A, ptrdiff_t k,
+                           double *restrict out)
+{
+    for (ptrdiff_t j = 0; j < k; ++j) out[j] = 0.0;
+    for (ptrdiff_t i = 0; i < k; ++i) {
+        const double vi = v[i];
+        const double *restrict Ai = A + i * k;
+        for (ptrdiff_t j = 0; j < k; ++j) out[j] += vi * Ai[j];
+    }
+}
+
+static inline void mat_vec(const double *restrict AT, const double *restrict v, ptrdiff_t k,
+                           double *restrict out)
+{
+    vec_mat(v, AT, k, out);
+}
+
 /*
- * One log-space forward step: cur = log((exp(prev) A)) + f, computed as
+ * One log-space forward step: cur = log(exp(prev) A) + f, computed as
  * max-shift, K exps, the K x K linear product and K logs. Entries whose
  * linear product underflowed (below DBL_MIN) are redone exactly in log
  * space, so a state that is astronomically unlikely is never lost.
  */
-static inline void forward_step(const hmm_model *m, const double *prev, const double *ft,
-                                double *cur, fb_work *wk)
+static inline void forward_step(const hmm_model *m, const double *restrict prev,
+                                const double *restrict ft, double *restrict cur, fb_work *wk)
 {
     const ptrdiff_t k = m->k;
+    double *restrict a = wk->a;
+    double *restrict b = wk->b;
     const double mx = max_of(prev, k);
     if (mx == -INFINITY) {
         for (ptrdiff_t j = 0; j < k; ++j) cur[j] = -INFINITY;
         return;
     }
-    for (ptrdiff_t i = 0; i < k; ++i) wk->a[i] = gms_exp_nonpositive(prev[i] - mx);
-    for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] = 0.0;
-    for (ptrdiff_t i = 0; i < k; ++i) {
-        const double ai = wk->a[i];
-        const double *Ai = m->A + i * k;
-        for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] += ai * Ai[j];
-    }
+    for (ptrdiff_t i = 0; i < k; ++i) a[i] = gms_exp_nonpositive(prev[i] - mx);
+    vec_mat(a, m->A, k, b);
     int fix = 0;
     for (ptrdiff_t j = 0; j < k; ++j) {
-        const double bj = wk->b[j];
-        const int ok = bj >= DBL_MIN;
+        const int ok = b[j] >= DBL_MIN;
         fix |= !ok;
-        cur[j] = mx + gms_log_normal(ok ? bj : 1.0) + ft[j];
+        cur[j] = mx + gms_log_normal(ok ? b[j] : 1.0) + ft[j];
     }
     if (fix)
         for (ptrdiff_t j = 0; j < k; ++j)
-            if (!(wk->b[j] >= DBL_MIN)) cur[j] = exact_in(prev, m->log_A, k, j) + ft[j];
+            if (!(b[j] >= DBL_MIN)) cur[j] = exact_in(prev, m->log_A, k, j) + ft[j];
 }
 
 /*
@@ -178,7 +198,13 @@ GMS_HOT static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t 
                                  fb_work *wk)
 {
     const ptrdiff_t k = m->k;
-    const double *A = m->A;
+    const double *restrict A = m->A;
+    double *restrict a = wk->a;
+    double *restrict b = wk->b;
+    double *restrict c = wk->c;
+    double *restrict beta = wk->beta;
+    double *restrict w = wk->w;
+    double *restrict g = wk->g;
     for (ptrdiff_t j = 0; j < k; ++j) post[j] = m->log_pi[j] + f[j];
     for (ptrdiff_t t = 1; t < T; ++t)
         forward_step(m, post + (t - 1) * k, f + t * k, post + t * k, wk);
@@ -187,60 +213,56 @@ GMS_HOT static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t 
 
     /* backward, with xi and the posteriors (row t becomes gamma_t once the
      * transition counts of step t have used its forward values) */
-    double *beta = wk->beta;
     for (ptrdiff_t j = 0; j < k; ++j) beta[j] = 0.0;
     for (ptrdiff_t t = T - 1; t >= 0; --t) {
-        double *row = post + t * k;
+        double *restrict row = post + t * k;
         if (t < T - 1) {
-            const double *f1 = f + (t + 1) * k;
-            for (ptrdiff_t j = 0; j < k; ++j) wk->w[j] = f1[j] + beta[j];
-            const double m2 = max_of(wk->w, k);
-            for (ptrdiff_t j = 0; j < k; ++j)
-                wk->c[j] = m2 == -INFINITY ? 0.0 : gms_exp_nonpositive(wk->w[j] - m2);
-            if (trans_c != NULL && m2 > -INFINITY) {
-                const double m1 = max_of(row, k);
-                const double scale = m1 + m2 - loglik;
-                if (m1 > -INFINITY && scale < 700.0) {
-                    const double s = exp(scale);
-                    for (ptrdiff_t i = 0; i < k; ++i) wk->a[i] = gms_exp_nonpositive(row[i] - m1) * s;
-                    for (ptrdiff_t i = 0; i < k; ++i) {
-                        const double ai = wk->a[i];
-                        const double *Ai = A + i * k;
-                        double *Xi = trans_c + i * k;
-                        for (ptrdiff_t j = 0; j < k; ++j) Xi[j] += ai * Ai[j] * wk->c[j];
+            const double *restrict f1 = f + (t + 1) * k;
+            for (ptrdiff_t j = 0; j < k; ++j) w[j] = f1[j] + beta[j];
+            const double m2 = max_of(w, k);
+            if (m2 == -INFINITY) {
+                for (ptrdiff_t j = 0; j < k; ++j) beta[j] = -INFINITY;
+            } else {
+                for (ptrdiff_t j = 0; j < k; ++j) c[j] = gms_exp_nonpositive(w[j] - m2);
+                if (trans_c != NULL) {
+                    const double m1 = max_of(row, k);
+                    const double scale = m1 + m2 - loglik;
+                    if (m1 > -INFINITY && scale < 700.0) {
+                        const double sc = exp(scale);
+                        for (ptrdiff_t i = 0; i < k; ++i) a[i] = gms_exp_nonpositive(row[i] - m1) * sc;
+                        for (ptrdiff_t i = 0; i < k; ++i) {
+                            const double ai = a[i];
+                            const double *restrict Ai = A + i * k;
+                            double *restrict Xi = trans_c + i * k;
+                            for (ptrdiff_t j = 0; j < k; ++j) Xi[j] += ai * Ai[j] * c[j];
+                        }
+                    } else if (m1 > -INFINITY) {
+                        for (ptrdiff_t i = 0; i < k; ++i)
+                            for (ptrdiff_t j = 0; j < k; ++j)
+                                trans_c[i * k + j] +=
+                                    exp(row[i] + m->log_A[i * k + j] + w[j] - loglik);
                     }
-                } else if (m1 > -INFINITY) {
-                    for (ptrdiff_t i = 0; i < k; ++i)
-                        for (ptrdiff_t j = 0; j < k; ++j)
-                            trans_c[i * k + j] +=
-                                exp(row[i] + m->log_A[i * k + j] + wk->w[j] - loglik);
                 }
+                mat_vec(m->AT, c, k, b); /* b_i = sum_j A_ij c_j */
+                int fix = 0;
+                for (ptrdiff_t i = 0; i < k; ++i) {
+                    const int ok = b[i] >= DBL_MIN;
+                    fix |= !ok;
+                    beta[i] = m2 + gms_log_normal(ok ? b[i] : 1.0);
+                }
+                if (fix)
+                    for (ptrdiff_t i = 0; i < k; ++i)
+                        if (!(b[i] >= DBL_MIN)) beta[i] = exact_out(w, m->log_A, k, i);
             }
-            int fix = 0;
-            for (ptrdiff_t i = 0; i < k; ++i) {
-                double s = 0.0;
-                const double *Ai = A + i * k;
-                for (ptrdiff_t j = 0; j < k; ++j) s += Ai[j] * wk->c[j];
-                const int ok = s >= DBL_MIN;
-                fix |= !ok;
-                wk->g[i] = m2 + gms_log_normal(ok ? s : 1.0);
-                wk->b[i] = s;
-            }
-            if (fix)
-                for (ptrdiff_t i = 0; i < k; ++i)
-                    if (!(wk->b[i] >= DBL_MIN)) wk->g[i] = exact_out(wk->w, m->log_A, k, i);
-            for (ptrdiff_t i = 0; i < k; ++i) beta[i] = wk->g[i];
         }
         /* gamma_t = exp(alpha + beta), normalised per frame */
-        for (ptrdiff_t j = 0; j < k; ++j) wk->g[j] = row[j] + beta[j];
-        const double gm = max_of(wk->g, k);
+        for (ptrdiff_t j = 0; j < k; ++j) g[j] = row[j] + beta[j];
+        const double gm = max_of(g, k);
+        for (ptrdiff_t j = 0; j < k; ++j) g[j] = gms_exp_nonpositive(g[j] - gm);
         double total = 0.0;
-        for (ptrdiff_t j = 0; j < k; ++j) {
-            wk->g[j] = gms_exp_nonpositive(wk->g[j] - gm);
-            total += wk->g[j];
-        }
+        for (ptrdiff_t j = 0; j < k; ++j) total += g[j];
         const double inv = 1.0 / total;
-        for (ptrdiff_t j = 0; j < k; ++j) row[j] = wk->g[j] * inv;
+        for (ptrdiff_t j = 0; j < k; ++j) row[j] = g[j] * inv;
     }
     if (start_c != NULL)
         for (ptrdiff_t j = 0; j < k; ++j) start_c[j] += post[j];
@@ -332,19 +354,12 @@ GMS_HOT static double fb_scaling_one(const hmm_model *m, const double *f, ptrdif
                     for (ptrdiff_t j = 0; j < k; ++j) Xi[j] += ai * Ai[j] * wk->c[j];
                 }
             }
-            for (ptrdiff_t i = 0; i < k; ++i) {
-                double s = 0.0;
-                const double *Ai = A + i * k;
-                for (ptrdiff_t j = 0; j < k; ++j) s += Ai[j] * wk->c[j];
-                wk->g[i] = s;
-            }
+            mat_vec(m->AT, wk->c, k, wk->g);
             for (ptrdiff_t i = 0; i < k; ++i) beta[i] = wk->g[i];
         }
+        for (ptrdiff_t j = 0; j < k; ++j) row[j] *= beta[j];
         double s = 0.0;
-        for (ptrdiff_t j = 0; j < k; ++j) {
-            row[j] *= beta[j];
-            s += row[j];
-        }
+        for (ptrdiff_t j = 0; j < k; ++j) s += row[j];
         if (!(s > 0.0) || !isfinite(s)) return NAN;
         for (ptrdiff_t j = 0; j < k; ++j) row[j] /= s;
     }
