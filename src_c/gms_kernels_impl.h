@@ -45,12 +45,15 @@ typedef struct {
     ptrdiff_t d, k;
     const REAL *means, *prec;
     const double *log_norm;
-    REAL *W;          /* full: D x (K*D), W[a, c*D + b] = U_c[a, b] */
+    REAL *W;          /* full: per feature band s, rows 0..band_end[s]-1 of
+                       * every U_c's band columns (see prepare) */
     REAL *V;          /* full/tied: K x D */
     REAL *g;          /* D */
     REAL *muT, *pT;   /* diag/spherical: D x K means and precision factors */
-    ptrdiff_t ldw;    /* columns of W (full) or D (tied) */
     ptrdiff_t chunk;  /* components per GEMM call (full) */
+    int n_bands;      /* full: column bands of U (its upper triangle) */
+    ptrdiff_t band_end[GMS_MAX_BANDS + 1];  /* band s: columns [end[s-1], end[s]) */
+    ptrdiff_t band_off[GMS_MAX_BANDS];      /* offset of band s in W */
 } FN(prep);
 
 /* Scratch of one thread: shifted block, GEMM output, log-densities or
@@ -59,6 +62,15 @@ typedef struct {
     REAL *xs, *z;
     double *lp, *zd, *q;
 } FN(work);
+
+/* Full covariance: U_c is upper triangular, so column b of (x - g)^T U_c
+ * only needs features a <= b. Splitting the columns into bands and giving
+ * each band's product only the features it needs skips most of the zeros:
+ * 3/4 of the dense work with 2 bands, 5/8 with 4. */
+static int FN(bands_for)(ptrdiff_t d)
+{
+    return d >= 48 ? 4 : (d >= 16 ? 2 : 1);
+}
 
 static void FN(release)(FN(prep) *p)
 {
@@ -98,13 +110,19 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
     p->g = (REAL *)malloc((size_t)d * sizeof(REAL));
     double *gd = (double *)calloc((size_t)d, sizeof(double));
     if (cov_type == GMS_FULL) {
-        p->ldw = k * d;
-        /* enough components per call for a ~128-column product */
-        p->chunk = 128 / d > 0 ? 128 / d : 1;
+        /* enough components per call for a ~256-column product */
+        p->chunk = 256 / d > 0 ? 256 / d : 1;
         if (p->chunk > k) p->chunk = k;
-        p->W = (REAL *)malloc((size_t)(d * k * d) * sizeof(REAL));
+        p->n_bands = FN(bands_for)(d);
+        p->band_end[0] = 0;
+        ptrdiff_t size = 0;
+        for (int s = 0; s < p->n_bands; ++s) {
+            p->band_end[s + 1] = (ptrdiff_t)(s + 1) * d / p->n_bands;
+            p->band_off[s] = size;
+            size += p->band_end[s + 1] * k * (p->band_end[s + 1] - p->band_end[s]);
+        }
+        p->W = (REAL *)malloc((size_t)size * sizeof(REAL));
     } else {
-        p->ldw = d;
         p->chunk = k;
     }
     if (p->V == NULL || p->g == NULL || gd == NULL || (cov_type == GMS_FULL && p->W == NULL)) {
@@ -124,9 +142,15 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
             p->V[c * d + b] = (REAL)v;
         }
         if (cov_type == GMS_FULL)
-            for (ptrdiff_t a = 0; a < d; ++a)
-                for (ptrdiff_t b = 0; b < d; ++b)
-                    p->W[a * p->ldw + c * d + b] = b >= a ? U[a * d + b] : 0;
+            /* band s: row-major (band_end[s+1]) x (K * width), component c's
+             * columns at c * width */
+            for (int s = 0; s < p->n_bands; ++s) {
+                const ptrdiff_t b0 = p->band_end[s], b1 = p->band_end[s + 1], wd = b1 - b0;
+                REAL *Ws = p->W + p->band_off[s];
+                for (ptrdiff_t a = 0; a < b1; ++a)
+                    for (ptrdiff_t b = b0; b < b1; ++b)
+                        Ws[a * (k * wd) + c * wd + (b - b0)] = b >= a ? U[a * d + b] : 0;
+            }
     }
     free(gd);
     return GMS_OK;
@@ -145,11 +169,12 @@ static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
 {
     const ptrdiff_t d = p->d, k = p->k;
     const ptrdiff_t zcols = p->cov_type == GMS_FULL ? p->chunk * d : d;
+    const ptrdiff_t qrows = p->cov_type == GMS_FULL ? p->chunk : 1;
     w->xs = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(REAL));
     w->z = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * zcols) * sizeof(REAL));
     w->lp = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k) * sizeof(double));
     w->zd = (double *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(double));
-    w->q = (double *)malloc((size_t)GMS_BLOCK_ROWS * sizeof(double));
+    w->q = (double *)malloc((size_t)(GMS_BLOCK_ROWS * qrows) * sizeof(double));
     if (!w->xs || !w->z || !w->lp || !w->zd || !w->q) {
         FN(work_free)(w);
         return GMS_ERR_NOMEM;
@@ -169,30 +194,54 @@ GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff
     if (p->cov_type == GMS_FULL || p->cov_type == GMS_TIED) {
         for (ptrdiff_t i = 0; i < nr; ++i)
             for (ptrdiff_t j = 0; j < d; ++j) w->xs[i * d + j] = X[i * d + j] - p->g[j];
-        double *q = w->q;
+    }
+    if (p->cov_type == GMS_FULL) {
         for (ptrdiff_t c0 = 0; c0 < k; c0 += p->chunk) {
-            const ptrdiff_t nc = p->cov_type == GMS_FULL ? gms_min(p->chunk, k - c0) : 1;
-            const ptrdiff_t cols = nc * d;
-            const REAL *A = p->cov_type == GMS_FULL ? p->W + c0 * d : p->prec;
-            /* z[i + col * nr] = sum_a xs[i, a] A[a, col] */
-            FN(gemm_tt)((int)cols, (int)nr, (int)d, A, (int)p->ldw, w->xs, (int)d,
-                        w->z, (int)nr);
-            const ptrdiff_t c_end = p->cov_type == GMS_FULL ? c0 + nc : k;
-            for (ptrdiff_t c = c0; c < c_end; ++c) {
-                const ptrdiff_t col0 = p->cov_type == GMS_FULL ? (c - c0) * d : 0;
-                for (ptrdiff_t i = 0; i < nr; ++i) q[i] = 0.0;
-                for (ptrdiff_t j = 0; j < d; ++j) {
-                    const REAL *zc = w->z + (col0 + j) * nr;
-                    const double v = p->V[c * d + j];
-                    for (ptrdiff_t i = 0; i < nr; ++i) {
-                        const double t = (double)zc[i] - v;
-                        q[i] += t * t;
+            const ptrdiff_t nc = gms_min(p->chunk, k - c0);
+            double *qc = w->q;  /* nc x nr squared distances */
+            for (ptrdiff_t i = 0; i < nc * nr; ++i) qc[i] = 0.0;
+            for (int s = 0; s < p->n_bands; ++s) {
+                const ptrdiff_t b0 = p->band_end[s], b1 = p->band_end[s + 1], wd = b1 - b0;
+                /* z[i + col * nr] = sum_{a < b1} xs[i, a] W_s[a, col] */
+                FN(gemm_tt)((int)(nc * wd), (int)nr, (int)b1,
+                            p->W + p->band_off[s] + c0 * wd, (int)(k * wd), w->xs, (int)d,
+                            w->z, (int)nr);
+                for (ptrdiff_t c = c0; c < c0 + nc; ++c) {
+                    double *q = qc + (c - c0) * nr;
+                    for (ptrdiff_t jj = 0; jj < wd; ++jj) {
+                        const REAL *zc = w->z + ((c - c0) * wd + jj) * nr;
+                        const double v = p->V[c * d + b0 + jj];
+                        for (ptrdiff_t i = 0; i < nr; ++i) {
+                            const double t = (double)zc[i] - v;
+                            q[i] += t * t;
+                        }
                     }
                 }
+            }
+            for (ptrdiff_t c = c0; c < c0 + nc; ++c) {
+                const double *q = qc + (c - c0) * nr;
                 const double ln = log_norm[c];
                 for (ptrdiff_t i = 0; i < nr; ++i) lp[i * k + c] = ln - 0.5 * q[i];
             }
-            if (p->cov_type == GMS_TIED) break;
+        }
+        return;
+    }
+    if (p->cov_type == GMS_TIED) {
+        double *q = w->q;
+        /* z[i + col * nr] = sum_a xs[i, a] U[a, col] */
+        FN(gemm_tt)((int)d, (int)nr, (int)d, p->prec, (int)d, w->xs, (int)d, w->z, (int)nr);
+        for (ptrdiff_t c = 0; c < k; ++c) {
+            for (ptrdiff_t i = 0; i < nr; ++i) q[i] = 0.0;
+            for (ptrdiff_t j = 0; j < d; ++j) {
+                const REAL *zc = w->z + j * nr;
+                const double v = p->V[c * d + j];
+                for (ptrdiff_t i = 0; i < nr; ++i) {
+                    const double t = (double)zc[i] - v;
+                    q[i] += t * t;
+                }
+            }
+            const double ln = log_norm[c];
+            for (ptrdiff_t i = 0; i < nr; ++i) lp[i * k + c] = ln - 0.5 * q[i];
         }
         return;
     }
