@@ -156,6 +156,14 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
     return GMS_OK;
 }
 
+/* Doubles of scratch accumulate_block needs (full: scaled rows; diag and
+ * spherical: feature-major block sums). */
+static ptrdiff_t FN(accumulate_scratch)(ptrdiff_t d, ptrdiff_t k)
+{
+    const ptrdiff_t rows = GMS_BLOCK_ROWS * d, sums = 3 * d * k + k;
+    return rows > sums ? rows : sums;
+}
+
 static void FN(work_free)(FN(work) *w)
 {
     free(w->xs);
@@ -173,7 +181,7 @@ static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
     w->xs = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(REAL));
     w->z = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * zcols) * sizeof(REAL));
     w->lp = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k) * sizeof(double));
-    w->zd = (double *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(double));
+    w->zd = (double *)malloc((size_t)FN(accumulate_scratch)(d, k) * sizeof(double));
     w->q = (double *)malloc((size_t)(GMS_BLOCK_ROWS * qrows) * sizeof(double));
     if (!w->xs || !w->z || !w->lp || !w->zd || !w->q) {
         FN(work_free)(w);
@@ -275,6 +283,47 @@ GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t 
                                  const double *centres, double *nk, double *s1,
                                  double *s2, double *zd)
 {
+    if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL) {
+        /* Feature-major block sums, so the inner loop runs over components
+         * (no per-(row, component) overhead), added to the running sums
+         * once per block. zd holds 3 * d * k + k doubles here. */
+        double *restrict nkb = zd;
+        double *restrict s1T = zd + k;
+        double *restrict s2T = s1T + d * k;
+        double *restrict cenT = s2T + d * k;
+        for (ptrdiff_t c = 0; c < k; ++c) nkb[c] = 0.0;
+        for (ptrdiff_t j = 0; j < d; ++j)
+            for (ptrdiff_t c = 0; c < k; ++c) {
+                s1T[j * k + c] = 0.0;
+                s2T[j * k + c] = 0.0;
+                cenT[j * k + c] = centres[c * d + j];
+            }
+        for (ptrdiff_t i = 0; i < nr; ++i) {
+            const double *restrict r = R + i * k;
+            const REAL *x = X + i * d;
+            for (ptrdiff_t c = 0; c < k; ++c) nkb[c] += r[c];
+            for (ptrdiff_t j = 0; j < d; ++j) {
+                const double xj = (double)x[j];
+                const double *restrict cj = cenT + j * k;
+                double *restrict a1 = s1T + j * k;
+                double *restrict a2 = s2T + j * k;
+                for (ptrdiff_t c = 0; c < k; ++c) {
+                    const double dl = xj - cj[c];
+                    const double t = r[c] * dl;
+                    a1[c] += t;
+                    a2[c] += t * dl;
+                }
+            }
+        }
+        for (ptrdiff_t c = 0; c < k; ++c) {
+            nk[c] += nkb[c];
+            for (ptrdiff_t j = 0; j < d; ++j) {
+                s1[c * d + j] += s1T[j * k + c];
+                s2[c * d + j] += s2T[j * k + c];
+            }
+        }
+        return;
+    }
     for (ptrdiff_t c = 0; c < k; ++c) {
         const double *cen = centres + c * d;
         double *s1c = s1 + c * d;
@@ -430,7 +479,8 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                     const double wt = sample_weight ? sample_weight[start + i] : 1.0;
                     double sum = 0.0;
                     for (ptrdiff_t c = 0; c < k; ++c) sum += r[c];
-                    const double lse = w.q[i] + log(sum);
+                    /* the row's maximum contributes exp(0) = 1: sum >= 1 */
+                    const double lse = w.q[i] + (sum >= 1.0 ? gms_log_normal(sum) : log(sum));
                     if (!isfinite(lse)) {
                         bad = 1;
                         for (ptrdiff_t c = 0; c < k; ++c) r[c] = 0.0;
@@ -480,7 +530,7 @@ int FN(gms_accumulate)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
 #endif
     {
         double *R = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k) * sizeof(double));
-        double *zd = (double *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(double));
+        double *zd = (double *)malloc((size_t)FN(accumulate_scratch)(d, k) * sizeof(double));
         if (R == NULL || zd == NULL) {
 #ifdef _OPENMP
 #pragma omp atomic write
