@@ -5,7 +5,7 @@ hmmlearn (H1-H3), on the workloads of the design.
     python asv_bench/compare.py [--quick] [--workloads G1,H2] [--repeat R]
                                 [--n-iter N] [--threads T]
                                 [--implementation log|scaling]
-                                [--peakmem | --predict]
+                                [--peakmem [--peer-blas-threads B] | --predict]
 
 For each workload both libraries start from the same parameters and run
 exactly N iterations: GMMs from gmscore's k-means initialisation (seed 0,
@@ -17,7 +17,11 @@ are interleaved, after one untimed 1-iteration warm-up fit each.
 
 --quick uses 1/10 of the sample counts (GMM) or of the sequences (HMM): a
 smoke test, the targets only apply to the full sizes.  --peakmem instead
-measures the peak RSS of a G2 fit, for each library in a fresh subprocess.
+measures the peak RSS of fits of G2 and of the memory workloads M1
+(GaussianMixture full, N=5M, D=16, K=32, float32) and M2 (GaussianHMM full,
+one sequence of 10^6 frames, D=8, K=16), each library and dtype in a fresh
+subprocess, and checks gmscore against the ceilings of the design (process
+peak RSS during the fit, data included: M1 < 0.6 GB, M2 < 1 GB).
 --predict instead times the prediction paths on the same data (GMM:
 predict_proba, score_samples; HMM: decode with Viterbi, score_samples) of
 models fitted (untimed) with one iteration from the shared start.
@@ -43,35 +47,53 @@ from benchmarks import common  # noqa: E402
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="1/10 of the sample counts")
-    p.add_argument("--workloads", default=",".join(common.ALL_WORKLOADS),
-                   help="comma-separated subset of %(default)s (default: all)")
+    p.add_argument("--workloads", default=None,
+                   help="comma-separated subset of " + ",".join(common.ALL_WORKLOADS)
+                        + " (default: all); with --peakmem of G1-G3,"
+                        + ",".join(common.MEMORY_WORKLOADS) + " (default: G2,"
+                        + ",".join(common.MEMORY_WORKLOADS) + ")")
     p.add_argument("--repeat", type=int, default=None,
                    help="timed runs per configuration (default 3, 1 with --quick)")
     p.add_argument("--n-iter", type=int, default=None,
                    help=f"EM iterations per fit (default {common.N_ITER} for G*, "
-                        f"{common.HMM_N_ITER} for H*)")
+                        f"{common.HMM_N_ITER} for H*, {common.MEM_N_ITER} for M*)")
     p.add_argument("--threads", type=int, default=2,
                    help="gmscore threads and scikit-learn/hmmlearn BLAS threads (default 2)")
     p.add_argument("--implementation", choices=("log", "scaling"), default="log",
                    help="HMM forward-backward implementation (default %(default)s)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--peakmem", action="store_true",
-                      help="measure the peak RSS of a G2 fit instead of timing")
+                      help="measure the peak RSS of fits (G2, M1, M2) instead of timing")
     mode.add_argument("--predict", action="store_true",
                       help="time the prediction paths instead of the fits")
+    p.add_argument("--peer-blas-threads", type=int, default=1,
+                   help="--peakmem: BLAS threads of scikit-learn / hmmlearn (default 1: BLAS "
+                        "threads do not change their memory, and multi-threaded OpenBLAS stalls "
+                        "badly on a loaded machine)")
+    p.add_argument("--peakmem-timeout", type=float, default=3600.0,
+                   help="--peakmem: seconds allowed to each fit's subprocess (default %(default)s)")
     # Internal: the child process of --peakmem.
     p.add_argument("--peakmem-child", help=argparse.SUPPRESS)
+    p.add_argument("--peakmem-workload", default="G2", help=argparse.SUPPRESS)
+    p.add_argument("--peakmem-dtype", default="float64", help=argparse.SUPPRESS)
     p.add_argument("--start-file", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.profile = "fast" if args.quick else "regular"
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
+    if args.workloads is None:
+        args.workloads = ",".join(["G2", *common.MEMORY_WORKLOADS] if args.peakmem
+                                  else common.ALL_WORKLOADS)
     args.workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
-    unknown = [w for w in args.workloads if w not in common.ALL_WORKLOADS]
+    allowed = ([*common.WORKLOADS, *common.MEMORY_WORKLOADS] if args.peakmem
+               else list(common.ALL_WORKLOADS))
+    unknown = [w for w in args.workloads if w not in allowed]
     if unknown:
-        p.error(f"unknown workloads {unknown}; choose from {sorted(common.ALL_WORKLOADS)}")
-    if args.repeat < 1 or (args.n_iter is not None and args.n_iter < 1) or args.threads < 1:
-        p.error("--repeat, --n-iter and --threads must be >= 1")
+        p.error(f"unknown workloads {unknown}; choose from {allowed}"
+                + ("" if args.peakmem else " (M1, M2: with --peakmem)"))
+    if args.repeat < 1 or (args.n_iter is not None and args.n_iter < 1) or args.threads < 1 \
+            or args.peer_blas_threads < 1:
+        p.error("--repeat, --n-iter, --threads and --peer-blas-threads must be >= 1")
     return args
 
 
@@ -358,27 +380,42 @@ def run_predictions(args):
 
 
 # ------------------------------------------------------------------ peak memory
-def maxrss_mib():
-    """Peak RSS of this process so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
+MIB = 2**20
 
 
-def current_rss_mib():
-    """Current RSS (Linux only; None elsewhere)."""
+def proc_status_mib(field):
+    """A /proc/self/status field in MiB (VmRSS: current RSS, VmHWM: peak RSS
+    since start or since the last reset); None where there is no /proc."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 2**10
     except OSError:
         pass
     return None
 
 
+def current_rss_mib():
+    """Current RSS (Linux only; None elsewhere)."""
+    return proc_status_mib("VmRSS")
+
+
+def peak_rss_mib():
+    """Peak RSS of this process: VmHWM on Linux.  Not ru_maxrss, which in a
+    child started by vfork+exec (Python's subprocess) starts at the *parent's*
+    peak and is not lowered by /proc/self/clear_refs; getrusage is only the
+    fallback where there is no /proc (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    hwm = proc_status_mib("VmHWM")
+    if hwm is not None:
+        return hwm
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
+
+
 def reset_peak_rss():
-    """Reset the peak RSS to the current RSS (Linux: /proc/self/clear_refs, which
-    also resets ru_maxrss), so that a later peak is not masked by earlier,
+    """Reset the peak RSS (VmHWM) to the current RSS (Linux:
+    /proc/self/clear_refs), so that a later peak is not masked by earlier,
     freed allocations.  Returns whether it worked."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
@@ -388,67 +425,147 @@ def reset_peak_rss():
         return False
 
 
+def peakmem_configurations(name):
+    """(library, dtype) of the --peakmem fits of workload ``name``: gmscore in
+    every dtype of the workload, then the reference library in the same ones."""
+    dtypes = common.MEMORY_DTYPES.get(name, ("float64",))
+    return [("gmscore", dt) for dt in dtypes] + [(reference(name), dt) for dt in dtypes]
+
+
 def peakmem_child(args):
-    """Fit G2 once in this (fresh) process; print the RSS figures as JSON."""
-    library = args.peakmem_child
+    """Fit workload ``--peakmem-workload`` once in this (fresh) process, print
+    the RSS figures (MiB) as JSON."""
+    library, name, dtype = args.peakmem_child, args.peakmem_workload, args.peakmem_dtype
     if library == "gmscore":
         import gmscore  # noqa: F401
-    else:
+    elif library == "sklearn":
         import sklearn.mixture  # noqa: F401
+    else:
+        import hmmlearn.hmm  # noqa: F401
+    now_import = current_rss_mib()
     with np.load(args.start_file) as f:
         start = {k: f[k] for k in f.files}
-    est = common.make_estimator(library, "G2", n_threads=args.threads,
-                                n_iter=n_iter_for(args, "G2"),
-                                profile=args.profile, start=start)
-    X = common.get_data("G2", "float64", args.profile)
-    peak_data = maxrss_mib()  # ru_maxrss after generating the data
+    est = common.make_estimator(library, name, n_threads=args.threads,
+                                n_iter=args.n_iter, profile=args.profile, start=start)
+    X = common.get_data(name, dtype, args.profile)
+    lengths = common.get_lengths(name, args.profile) if common.is_hmm(name) else None
+    peak_data = peak_rss_mib()  # after importing and generating the data
     now_data = current_rss_mib()
     was_reset = now_data is not None and reset_peak_rss()
-    with threadpool_limits(limits=args.threads, user_api="blas"):
-        common.fit_quietly(est, X)
-    peak_fit = maxrss_mib()
+    blas = args.threads if library == "gmscore" else args.peer_blas_threads
+    error = None
+    t0 = time.perf_counter()
+    try:
+        with threadpool_limits(limits=blas, user_api="blas"):
+            common.fit_quietly(est, X, lengths)
+    except MemoryError as exc:
+        error = f"MemoryError: {exc}"
+    elapsed = time.perf_counter() - t0
+    peak_fit = peak_rss_mib()
     print(json.dumps({
-        "library": library, "data_mib": X.nbytes / 2**20,
-        "peak_data": peak_data, "now_data": now_data, "was_reset": was_reset,
-        "peak_fit": peak_fit,
+        "library": library, "workload": name, "dtype": dtype, "data_mib": X.nbytes / MIB,
+        "now_import": now_import, "peak_data": peak_data, "now_data": now_data,
+        "was_reset": was_reset, "peak_fit": peak_fit,
         # The fit's own increment: over the RSS it started from when the peak
         # could be reset, else over the peak reached before it.
         "increment": peak_fit - (now_data if was_reset else peak_data),
-        "process_peak": max(peak_data, peak_fit),
+        "process_peak": max(peak_data, peak_fit), "seconds": elapsed, "error": error,
     }))
 
 
+def run_peakmem_child(args, name, library, dtype, start_file, n_iter):
+    """One fit in a fresh subprocess: its JSON record, or a record with
+    ``error`` set when it failed (MemoryError, killed, timed out, crashed)."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--peakmem-child", library,
+           "--peakmem-workload", name, "--peakmem-dtype", dtype, "--start-file", start_file,
+           "--threads", str(args.threads), "--peer-blas-threads", str(args.peer_blas_threads),
+           "--n-iter", str(n_iter)] + (["--quick"] if args.quick else [])
+    failed = {"library": library, "workload": name, "dtype": dtype}
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.peakmem_timeout)
+    except subprocess.TimeoutExpired:
+        return {**failed, "error": f"timed out after {args.peakmem_timeout:g} s"}
+    if proc.returncode != 0:
+        if proc.returncode < 0:
+            why = f"killed by signal {-proc.returncode}"
+            if -proc.returncode == 9:
+                why += " (out of memory?)"
+        else:
+            tail = proc.stderr.strip().splitlines()[-1:] or [""]
+            why = f"exit status {proc.returncode}: {tail[0][:200]}"
+        return {**failed, "error": why, "seconds": time.perf_counter() - t0}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run_peakmem(args):
-    w = common.get_workload("G2", args.profile)
-    print(f"peak RSS of a G2 fit ({w.description}, float64, {n_iter_for(args, 'G2')} iterations), "
-          f"each library in a fresh subprocess; gmscore n_threads={args.threads}, "
-          f"scikit-learn BLAS pinned to {args.threads} threads with threadpoolctl")
-    print("RSS from getrusage(RUSAGE_SELF).ru_maxrss, taken after importing the library "
-          "and generating the data, and again after the fit")
+    print(f"peak RSS of fits, each library and dtype in a fresh subprocess; gmscore "
+          f"n_threads={args.threads}; scikit-learn / hmmlearn BLAS pinned to "
+          f"{args.peer_blas_threads} thread(s) with threadpoolctl")
+    print("RSS from /proc/self/status: VmRSS after importing the library and after "
+          "generating the data, then the peak (VmHWM) is reset to the current RSS "
+          "(/proc/self/clear_refs) and read again after the fit.  Memory workloads are "
+          "generated in their dtype in blocks and start from the generating model's "
+          "parameters (no k-means, no pass over the data), so the data is all that is "
+          "resident when the fit starts")
     print()
-    rows, resets = [], []
+    rows, resets, verdicts = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        start_file = os.path.join(tmp, "start.npz")
-        np.savez(start_file, **common.get_start("G2", args.profile))
-        for library in common.LIBRARIES:
-            cmd = [sys.executable, os.path.abspath(__file__), "--peakmem-child", library,
-                   "--start-file", start_file, "--threads", str(args.threads),
-                   "--n-iter", str(n_iter_for(args, "G2"))] + (["--quick"] if args.quick else [])
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            r = json.loads(out.strip().splitlines()[-1])
-            resets.append(r["was_reset"])
-            rows.append([library, f"{r['data_mib']:.1f}", f"{r['peak_data']:.1f}",
-                         fmt(r["now_data"], ".1f"), f"{r['peak_fit']:.1f}",
-                         f"{r['increment']:.1f}", f"{r['process_peak']:.1f}"])
-    print_table(["library", "X MiB", "peak RSS after data MiB", "RSS after data MiB",
-                 "peak RSS during fit MiB", "fit increment MiB", "process peak MiB"], rows)
+        for name in args.workloads:
+            w = common.get_workload(name, args.profile)
+            n_iter = n_iter_for(args, name)
+            start_file = os.path.join(tmp, f"start_{name}.npz")
+            np.savez(start_file, **common.get_start(name, args.profile))
+            print(f"{name}: {w.description}, {n_iter} iteration(s) per fit ...", flush=True)
+            gm_peak = {}
+            for library, dtype in peakmem_configurations(name):
+                r = run_peakmem_child(args, name, library, dtype, start_file, n_iter)
+                err = r.get("error")
+                if "peak_fit" not in r:  # the subprocess died: no figures
+                    rows.append([name, library, "f" + dtype[5:], "-", "-", "-", "-", "-", "-",
+                                 "-", fmt(r.get("seconds"), ".1f"), f"FAILED: {err}"])
+                    print(f"  {library} {dtype}: FAILED: {err}", flush=True)
+                    continue
+                resets.append(r["was_reset"])
+                peak = r["peak_fit"]
+                verdict = ""
+                ceiling = common.MEMORY_CEILINGS.get(name)
+                if library == "gmscore":
+                    gm_peak[dtype] = peak
+                    if ceiling is not None and not args.quick:
+                        ok = peak * MIB < ceiling and not err
+                        verdict = f"{'PASS' if ok else 'FAIL'} (< {ceiling / 1e9:g} GB)"
+                        verdicts.append(ok)
+                elif dtype in gm_peak:
+                    verdict = f"{peak / gm_peak[dtype]:.1f}x gmscore"
+                if err:
+                    verdict = f"{err}; {verdict}" if verdict else err
+                rows.append([name, library, "f" + dtype[5:], f"{r['data_mib']:.1f}",
+                             fmt(r["now_import"], ".1f"), fmt(r["now_data"], ".1f"),
+                             f"{r['peak_data']:.1f}", f"{peak:.1f}", f"{r['increment']:.1f}",
+                             "-" if ceiling is None else f"{ceiling / MIB:.1f}",
+                             f"{r['seconds']:.1f}", verdict])
+                print(f"  {library} {dtype}: peak during fit {peak:.1f} MiB "
+                      f"({r['seconds']:.1f} s)", flush=True)
+    print()
+    print_table(["workload", "library", "dtype", "X MiB", "RSS after import MiB",
+                 "RSS after data MiB", "peak before fit MiB", "peak RSS during fit MiB",
+                 "fit increment MiB", "ceiling MiB", "fit s", "verdict"], rows)
     print()
     if all(resets):
-        print("the peak was reset (/proc/self/clear_refs) after data generation: 'peak RSS "
-              "during fit' is the fit's own peak; increment = it - RSS after data")
+        print("'peak RSS during fit' is the process's peak RSS (VmHWM) over the fit, after "
+              "resetting it once the data was generated: the data, the interpreter and the "
+              "libraries included (what the ceilings bound); increment = it - 'RSS after "
+              "data'; 'peak before fit' = the peak of importing + generating the data "
+              "(benchmark overhead, not the fit's)")
     else:
         print("the peak could not be reset: 'peak RSS during fit' is the process peak; "
-              "increment = it - peak RSS after data (a lower bound)")
+              "increment = it - 'peak before fit' (a lower bound)")
+    if args.quick:
+        print("--quick: 1/10 sizes, the ceilings do not apply")
+    elif verdicts:
+        print(f"ceilings (decimal GB, on gmscore's peak RSS during the fit): "
+              f"{'all met' if all(verdicts) else 'MISSED'}")
 
 
 def main(argv=None):

@@ -9,6 +9,12 @@ Workloads of the design:
     H2  GaussianHMM full,   20 sequences x 5000 frames, D=8,  K=16
     H3  GMMHMM diag,        50 sequences x 2000 frames, D=13, K=5, n_mix=4
 
+and two memory workloads (peak RSS of a fit on large data):
+
+    M1  GaussianMixture full, N=5_000_000, D=16, K=32, float32 (320 MB of data)
+    M2  GaussianHMM full, one sequence of T=1_000_000 frames, D=8, K=16
+        (float64; float32 as well)
+
 GMM data is a fixed-seed draw from a random mixture of K correlated Gaussian
 clusters.  Both libraries (gmscore, scikit-learn) start from the same
 parameters (gmscore's k-means initialisation, computed once) and run a fixed
@@ -21,9 +27,14 @@ the same deterministic parameters, set on the model with ``init_params=''``,
 and run exactly ``n_iter`` Baum-Welch iterations (gmscore ``tol=0``,
 hmmlearn ``tol=-inf``).
 
+The memory workloads are generated directly in their dtype, in blocks, and
+start from parameters derived from the generating model (no data pass, no
+k-means), so that nothing besides the data itself is resident when the fit
+starts: their memory ceilings are on the process's peak RSS, data included.
+
 The environment variable ``GMSCORE_BENCH_PROFILE`` picks the sizes:
 "regular" (default) uses the sizes above, "fast" divides N (GMM) or the
-number of sequences (HMM) by 10.
+number of sequences (HMM) by 10; for M1 and M2 it divides N and T by 10.
 Data and starting parameters are cached per process.
 """
 import os
@@ -41,6 +52,10 @@ HMM_N_ITER = 3
 
 PROFILE_ENV = "GMSCORE_BENCH_PROFILE"
 PROFILES = {"regular": 1, "fast": 10}  # profile -> divisor of n_samples / n_sequences
+
+#: EM / Baum-Welch iterations per fit of the memory workloads M1, M2: the
+#: peak is reached in the first iteration, and the peers are slow there.
+MEM_N_ITER = 2
 
 LIBRARIES = ("gmscore", "sklearn")
 HMM_LIBRARIES = ("gmscore", "hmmlearn")
@@ -103,13 +118,36 @@ HMM_WORKLOADS = {
 
 ALL_WORKLOADS = {**WORKLOADS, **HMM_WORKLOADS}
 
+#: Memory workloads (not in ALL_WORKLOADS: compare.py's timing runs leave
+#: them out; compare.py --peakmem and bench_memory.py use them).
+MEMORY_WORKLOADS = {
+    "M1": Workload("M1", "full", 5_000_000, 16, 32, seed=3001),
+    "M2": HMMWorkload("M2", "GaussianHMM", "full", 1, 1_000_000, 8, 16, 1, seed=3002),
+}
+#: dtypes of the memory workloads (M1 is a float32 case by design).
+MEMORY_DTYPES = {"M1": ("float32",), "M2": ("float64", "float32")}
+#: Ceilings of the design on the process's peak RSS during the fit (bytes,
+#: decimal GB: 0.6 GB = 572.2 MiB, 1 GB = 953.7 MiB), data included.
+MEMORY_CEILINGS = {"M1": 0.6e9, "M2": 1.0e9}
+
 #: Speed-up targets of the design (reference time / gmscore float64 time;
 #: the reference is scikit-learn for G*, hmmlearn for H*).
 TARGETS = {"G1": 15.0, "G2": 15.0, "G3": 8.0, "H1": 30.0, "H2": 50.0, "H3": 30.0}
 
 
+def _base_workload(name):
+    for table in (WORKLOADS, HMM_WORKLOADS, MEMORY_WORKLOADS):
+        if name in table:
+            return table[name]
+    raise KeyError(f"unknown workload {name!r}")
+
+
 def is_hmm(name):
-    return name in HMM_WORKLOADS
+    return isinstance(_base_workload(name), HMMWorkload)
+
+
+def is_memory(name):
+    return name in MEMORY_WORKLOADS
 
 
 def current_profile():
@@ -120,16 +158,20 @@ def current_profile():
 
 
 def get_workload(name, profile=None):
-    """The workload ``name`` ("G1".."G3", "H1".."H3") at the sizes of ``profile``."""
+    """The workload ``name`` ("G1".."G3", "H1".."H3", "M1", "M2") at the
+    sizes of ``profile``."""
     divisor = PROFILES[profile or current_profile()]
+    w = _base_workload(name)
+    if is_hmm(name) and is_memory(name):  # one long sequence: shorten it
+        return replace(w, n_frames=w.n_frames // divisor)
     if is_hmm(name):
-        w = HMM_WORKLOADS[name]
         return replace(w, n_sequences=max(1, w.n_sequences // divisor))
-    w = WORKLOADS[name]
     return replace(w, n_samples=w.n_samples // divisor)
 
 
 def default_n_iter(name):
+    if is_memory(name):
+        return MEM_N_ITER
     return HMM_N_ITER if is_hmm(name) else N_ITER
 
 
@@ -153,6 +195,61 @@ def make_data(w):
         rows = np.flatnonzero(labels == j)
         X[rows] = rng.standard_normal((rows.size, d)) @ chol.T + means[j]
     return X
+
+
+#: Rows per block of the blocked GMM generator (M1): ~8 MB of float64 temporaries.
+GEN_BLOCK = 1 << 16
+
+
+def gmm_generator(w):
+    """The generating mixture of a memory GMM workload (M1): ``weights`` (K,),
+    ``means`` (K, D), ``covariances`` (K, D, D)."""
+    rng = np.random.default_rng([w.seed, 0])
+    k, d = w.n_components, w.n_features
+    a = rng.normal(size=(k, d, d))
+    return {
+        "weights": rng.dirichlet(np.full(k, 5.0)),
+        "means": rng.uniform(-4.0, 4.0, size=(k, d)),
+        "covariances": a @ a.transpose(0, 2, 1) / d + 0.1 * np.eye(d),
+    }
+
+
+def make_blocked_gmm_data(w, dtype="float64"):
+    """Draw the ``w.n_samples`` points of a memory GMM workload directly into
+    a ``dtype`` array, :data:`GEN_BLOCK` rows at a time: besides the result,
+    only one block of float64 draws is ever allocated (the sequence of draws
+    depends on GEN_BLOCK, not on ``dtype``: float32 data is float64 data
+    rounded)."""
+    gen = gmm_generator(w)
+    chols = np.linalg.cholesky(gen["covariances"])
+    rng = np.random.default_rng([w.seed, 1])
+    n, d = w.n_samples, w.n_features
+    X = np.empty((n, d), dtype=dtype)
+    for lo in range(0, n, GEN_BLOCK):
+        m = min(GEN_BLOCK, n - lo)
+        labels = rng.choice(w.n_components, size=m, p=gen["weights"])
+        block = rng.standard_normal((m, d))
+        for j in range(w.n_components):
+            rows = np.flatnonzero(labels == j)
+            block[rows] = block[rows] @ chols[j].T + gen["means"][j]
+        X[lo:lo + m] = block
+    return X
+
+
+def make_gmm_start(w):
+    """Starting parameters of a memory GMM workload, from its generating
+    mixture without looking at the data (so no k-means and no pass over the
+    data): uniform weights, the generating means plus noise, and the
+    precisions of the generating covariances widened by 0.25 I."""
+    gen = gmm_generator(w)
+    rng = np.random.default_rng([w.seed, 2])
+    k, d = w.n_components, w.n_features
+    prec = np.linalg.inv(gen["covariances"] + 0.25 * np.eye(d))
+    return {
+        "weights_init": np.full(k, 1.0 / k),
+        "means_init": gen["means"] + rng.normal(scale=0.5, size=(k, d)),
+        "precisions_init": 0.5 * (prec + prec.transpose(0, 2, 1)),  # exactly symmetric
+    }
 
 
 # ------------------------------------------------------------------ HMM data
@@ -200,8 +297,10 @@ def sample_states(w, gen, rng):
     return fresh[last_jump]
 
 
-def make_hmm_data(w):
-    """Draw all sequences of HMM workload ``w`` (float64, concatenated)."""
+def make_hmm_data(w, dtype="float64"):
+    """Draw all sequences of HMM workload ``w`` (concatenated) as ``dtype``
+    (float32: the float64 draws rounded; the full-covariance case writes
+    into the ``dtype`` array directly)."""
     gen = hmm_generator(w)
     rng = np.random.default_rng([w.seed, 1])
     states = sample_states(w, gen, rng)
@@ -212,10 +311,12 @@ def make_hmm_data(w):
         cum = np.cumsum(gen["weights"], axis=1)
         u = rng.random(n)[:, None]
         comp = np.minimum((u > cum[states]).sum(axis=1), w.n_mix - 1)
-        return gen["means"][states, comp] + noise * np.sqrt(gen["covars"][states, comp])
+        X = gen["means"][states, comp] + noise * np.sqrt(gen["covars"][states, comp])
+        return X.astype(dtype, copy=False)
     if w.covariance_type == "diag":
-        return gen["means"][states] + noise * np.sqrt(gen["covars"][states])
-    X = np.empty((n, d))
+        X = gen["means"][states] + noise * np.sqrt(gen["covars"][states])
+        return X.astype(dtype, copy=False)
+    X = np.empty((n, d), dtype=dtype)
     for j in range(w.n_components):  # full: one Cholesky factor per state
         rows = np.flatnonzero(states == j)
         X[rows] = noise[rows] @ np.linalg.cholesky(gen["covars"][j]).T + gen["means"][j]
@@ -227,7 +328,10 @@ def make_hmm_start(w, X):
     attributes, in the shapes both libraries accept): uniform startprob_,
     sticky Dirichlet rows for transmat_, the generating means plus noise,
     the data's (co)variance for every state (and mixture component), uniform
-    GMMHMM weights_."""
+    GMMHMM weights_.  With ``X=None`` (the memory workloads, GaussianHMM
+    only) the (co)variance is the generating model's marginal one (of its
+    stationary distribution, ``jump``) instead of the data's: the same
+    thing, without a pass over the data."""
     gen = hmm_generator(w)
     rng = np.random.default_rng([w.seed, 2])
     k, m = w.n_components, w.n_mix
@@ -237,7 +341,20 @@ def make_hmm_start(w, X):
         "transmat_": np.array([rng.dirichlet(a) for a in alpha]),
         "means_": gen["means"] + rng.normal(scale=0.5, size=gen["means"].shape),
     }
-    if w.model == "GMMHMM":
+    if X is None:
+        if w.model == "GMMHMM":
+            raise ValueError("make_hmm_start(w, None) supports GaussianHMM only")
+        p, mu, cov = gen["jump"], gen["means"], gen["covars"]
+        if w.covariance_type == "diag":
+            cov = cov[:, :, None] * np.eye(w.n_features)
+        centre = p @ mu
+        marginal = np.einsum("k,kij->ij", p, cov + mu[:, :, None] * mu[:, None, :]) \
+            - np.outer(centre, centre)
+        if w.covariance_type == "diag":
+            start["covars_"] = np.tile(np.diag(marginal), (k, 1))
+        else:
+            start["covars_"] = np.tile(0.5 * (marginal + marginal.T), (k, 1, 1))
+    elif w.model == "GMMHMM":
         start["weights_"] = np.full((k, m), 1.0 / m)
         start["covars_"] = np.tile(X.var(axis=0), (k, m, 1))
     elif w.covariance_type == "diag":
@@ -252,8 +369,15 @@ _start_cache = {}
 
 
 def get_data(name, dtype="float64", profile=None):
-    """Cached data of workload ``name`` as a C-contiguous ``dtype`` array."""
+    """Cached data of workload ``name`` as a C-contiguous ``dtype`` array.
+
+    Memory workloads are generated directly in ``dtype`` (nothing else is
+    cached); the others convert (and keep) the float64 data."""
     key = (name, profile or current_profile(), np.dtype(dtype).name)
+    if key not in _data_cache and is_memory(name):
+        w = get_workload(name, key[1])
+        _data_cache[key] = (make_hmm_data(w, key[2]) if is_hmm(name)
+                            else make_blocked_gmm_data(w, key[2]))
     if key not in _data_cache:
         if key[2] == "float64":
             w = get_workload(name, key[1])
@@ -271,9 +395,14 @@ def get_lengths(name, profile=None):
 def get_start(name, profile=None):
     """Cached starting parameters of workload ``name`` (the same for every
     library and dtype).  GMM: gmscore's default k-means initialisation, seed
-    0, computed on the float64 data; HMM: :func:`make_hmm_start`."""
+    0, computed on the float64 data; HMM: :func:`make_hmm_start`; memory
+    workloads: from the generating model, without the data
+    (:func:`make_gmm_start`, ``make_hmm_start(w, None)``)."""
     profile = profile or current_profile()
     key = (name, profile)
+    if key not in _start_cache and is_memory(name):
+        w = get_workload(name, profile)
+        _start_cache[key] = make_hmm_start(w, None) if is_hmm(name) else make_gmm_start(w)
     if key not in _start_cache and is_hmm(name):
         w = get_workload(name, profile)
         _start_cache[key] = make_hmm_start(w, get_data(name, "float64", profile))
