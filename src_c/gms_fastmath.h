@@ -63,20 +63,23 @@ static inline double gms_exp_nonpositive(double x0)
     const double t = x * log2e + shift;
     const double kf = t - shift;
     const double r = (x - kf * ln2_hi) - kf * ln2_lo;
-    double p = 1.0 / 6227020800.0; /* 1/13! */
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    /* e^r = sum_{i<=13} r^i / i!, evaluated by Estrin's scheme: pairs,
+     * then pairs of pairs, so the dependency chain is 4 levels deep instead
+     * of 13 (the forward-backward recursions are latency-bound) */
+    const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    const double q0 = 1.0 + r;
+    const double q1 = 1.0 / 2.0 + r * (1.0 / 6.0);
+    const double q2 = 1.0 / 24.0 + r * (1.0 / 120.0);
+    const double q3 = 1.0 / 720.0 + r * (1.0 / 5040.0);
+    const double q4 = 1.0 / 40320.0 + r * (1.0 / 362880.0);
+    const double q5 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
+    const double q6 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+    const double u0 = q0 + r2 * q1;
+    const double u1 = q2 + r2 * q3;
+    const double u2 = q4 + r2 * q5;
+    const double w0 = u0 + r4 * u1;
+    const double w1 = u2 + r4 * q6;
+    const double p = w0 + r8 * w1;
     const double scale = gms_from_bits((gms_to_bits(t) - shift_bits + 1023) * (INT64_C(1) << 52));
     return ok ? p * scale : 0.0;
 }
@@ -102,19 +105,21 @@ static inline double gms_log_normal(double x)
     const double ef = ebias - 1023.0 + (big ? 1.0 : 0.0);
     const double s = (m - 1.0) / (m + 1.0);
     const double s2 = s * s;
-    double p = 1.0 / 23.0;
-    p = p * s2 + 1.0 / 21.0;
-    p = p * s2 + 1.0 / 19.0;
-    p = p * s2 + 1.0 / 17.0;
-    p = p * s2 + 1.0 / 15.0;
-    p = p * s2 + 1.0 / 13.0;
-    p = p * s2 + 1.0 / 11.0;
-    p = p * s2 + 1.0 / 9.0;
-    p = p * s2 + 1.0 / 7.0;
-    p = p * s2 + 1.0 / 5.0;
-    p = p * s2 + 1.0 / 3.0;
-    p = p * s2 + 1.0;
-    return ef * ln2_hi + (2.0 * s * p + ef * ln2_lo);
+    /* log m = 2s + 2s s2 P(s2), P = 1/3 + s2/5 + ... + s2^10/23, by
+     * Estrin's scheme (see exp); the small correction term carries the
+     * rounding, the leading 2s is added last */
+    const double t2 = s2 * s2, t4 = t2 * t2, t8 = t4 * t4;
+    const double a0 = 1.0 / 3.0 + s2 * (1.0 / 5.0);
+    const double a1 = 1.0 / 7.0 + s2 * (1.0 / 9.0);
+    const double a2 = 1.0 / 11.0 + s2 * (1.0 / 13.0);
+    const double a3 = 1.0 / 15.0 + s2 * (1.0 / 17.0);
+    const double a4 = 1.0 / 19.0 + s2 * (1.0 / 21.0);
+    const double b0 = a0 + t2 * a1;
+    const double b1 = a2 + t2 * a3;
+    const double b2 = a4 + t2 * (1.0 / 23.0);
+    const double P = (b0 + t4 * b1) + t8 * b2;
+    const double two_s = 2.0 * s;
+    return ef * ln2_hi + (two_s + (two_s * s2 * P + ef * ln2_lo));
 }
 
 #endif /* GMS_FASTMATH_H */

@@ -42,9 +42,20 @@ static int model_init(hmm_model *m, ptrdiff_t k, const double *pi, const double 
 
 static double max_of(const double *v, ptrdiff_t k)
 {
-    double m = v[0];
-    for (ptrdiff_t i = 1; i < k; ++i) m = v[i] > m ? v[i] : m;
-    return m;
+    /* four independent running maxima: a shorter dependency chain than
+     * one (the maximum does not depend on the order) */
+    double m0 = v[0], m1 = v[0], m2 = v[0], m3 = v[0];
+    ptrdiff_t i = 1;
+    for (; i + 4 <= k; i += 4) {
+        m0 = v[i] > m0 ? v[i] : m0;
+        m1 = v[i + 1] > m1 ? v[i + 1] : m1;
+        m2 = v[i + 2] > m2 ? v[i + 2] : m2;
+        m3 = v[i + 3] > m3 ? v[i + 3] : m3;
+    }
+    for (; i < k; ++i) m0 = v[i] > m0 ? v[i] : m0;
+    m0 = m1 > m0 ? m1 : m0;
+    m2 = m3 > m2 ? m3 : m2;
+    return m2 > m0 ? m2 : m0;
 }
 
 static double logsumexp(const double *v, ptrdiff_t k)
@@ -145,11 +156,25 @@ typedef struct {
 static inline void vec_mat(const double *restrict v, const double *restrict A, ptrdiff_t k,
                            double *restrict out)
 {
-    for (ptrdiff_t j = 0; j < k; ++j) out[j] = 0.0;
+    /* eight columns at a time in a fixed-size accumulator, which stays in
+     * registers (a runtime-length one would round-trip through memory on
+     * every row) */
+    ptrdiff_t j0 = 0;
+    for (; j0 + 8 <= k; j0 += 8) {
+        double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        for (ptrdiff_t i = 0; i < k; ++i) {
+            const double vi = v[i];
+            const double *restrict Ai = A + i * k + j0;
+            for (int l = 0; l < 8; ++l) acc[l] += vi * Ai[l];
+        }
+        for (int l = 0; l < 8; ++l) out[j0 + l] = acc[l];
+    }
+    if (j0 == k) return;
+    for (ptrdiff_t j = j0; j < k; ++j) out[j] = 0.0;
     for (ptrdiff_t i = 0; i < k; ++i) {
         const double vi = v[i];
         const double *restrict Ai = A + i * k;
-        for (ptrdiff_t j = 0; j < k; ++j) out[j] += vi * Ai[j];
+        for (ptrdiff_t j = j0; j < k; ++j) out[j] += vi * Ai[j];
     }
 }
 
