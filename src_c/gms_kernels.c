@@ -78,10 +78,56 @@ static inline int gms_clamp_threads(int n_threads, ptrdiff_t n_tasks)
 }
 #endif
 
-/* exp over an array of non-positive values (vectorised). */
-GMS_HOT static void gms_exp_nonpositive_array(double *v, ptrdiff_t n)
+/*
+ * Turn a block of weighted log-densities (nr x k, row-major) into
+ * responsibilities times sample weights, in place, and add the weighted
+ * log-likelihood of its rows to *ll (in row order). Works component-major
+ * on a transposed copy so that the per-row maximum, exp, sum, log and
+ * scaling all vectorise over rows. Rows with a non-finite log-likelihood
+ * get zero responsibilities; returns 1 if there was any.
+ * `tmp` holds (k + 2) * nr doubles.
+ */
+GMS_HOT static int gms_block_responsibilities(double *lp, ptrdiff_t nr, ptrdiff_t k,
+                                              const double *w, double *ll, double *tmp)
 {
-    for (ptrdiff_t i = 0; i < n; ++i) v[i] = gms_exp_nonpositive(v[i]);
+    double *restrict T = tmp;
+    double *restrict m = T + k * nr;
+    double *restrict s = m + nr;
+    for (ptrdiff_t i = 0; i < nr; ++i)
+        for (ptrdiff_t c = 0; c < k; ++c) T[c * nr + i] = lp[i * k + c];
+    for (ptrdiff_t i = 0; i < nr; ++i) m[i] = T[i];
+    for (ptrdiff_t c = 1; c < k; ++c)
+        for (ptrdiff_t i = 0; i < nr; ++i) m[i] = T[c * nr + i] > m[i] ? T[c * nr + i] : m[i];
+    for (ptrdiff_t c = 0; c < k; ++c)
+        for (ptrdiff_t i = 0; i < nr; ++i) T[c * nr + i] = gms_exp_nonpositive(T[c * nr + i] - m[i]);
+    for (ptrdiff_t i = 0; i < nr; ++i) s[i] = 0.0;
+    for (ptrdiff_t c = 0; c < k; ++c)
+        for (ptrdiff_t i = 0; i < nr; ++i) s[i] += T[c * nr + i];
+    /* the row's maximum contributes exp(0) = 1, so s >= 1 unless the row
+     * has no finite value; m becomes the log-likelihood */
+    int bad = 0;
+    for (ptrdiff_t i = 0; i < nr; ++i) {
+        const int ok = s[i] >= 1.0;
+        bad |= !ok;
+        m[i] = m[i] + gms_log_normal(ok ? s[i] : 1.0);
+    }
+    double acc = *ll;
+    for (ptrdiff_t i = 0; i < nr; ++i) {
+        const double wt = w ? w[i] : 1.0;
+        if (!(s[i] >= 1.0) || !isfinite(m[i])) {
+            bad = 1;
+            s[i] = 0.0; /* zero responsibilities for this row */
+            continue;
+        }
+        acc += wt * m[i];
+        s[i] = wt / s[i];
+    }
+    *ll = acc;
+    for (ptrdiff_t c = 0; c < k; ++c)
+        for (ptrdiff_t i = 0; i < nr; ++i) T[c * nr + i] *= s[i];
+    for (ptrdiff_t i = 0; i < nr; ++i)
+        for (ptrdiff_t c = 0; c < k; ++c) lp[i * k + c] = T[c * nr + i];
+    return bad;
 }
 
 /*

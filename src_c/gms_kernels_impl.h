@@ -60,7 +60,7 @@ typedef struct {
  * responsibilities, and scaled centred rows for the full statistics. */
 typedef struct {
     REAL *xs, *z;
-    double *lp, *zd, *q;
+    double *lp, *zd, *q, *t;
 } FN(work);
 
 /* Full covariance: U_c is upper triangular, so column b of (x - g)^T U_c
@@ -161,7 +161,10 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
 static ptrdiff_t FN(accumulate_scratch)(ptrdiff_t d, ptrdiff_t k)
 {
     const ptrdiff_t rows = GMS_BLOCK_ROWS * d, sums = 3 * d * k + k;
-    return rows > sums ? rows : sums;
+    /* full, dense block: Y, R-scaled copies, the product and the sums */
+    const ptrdiff_t dense = GMS_BLOCK_ROWS * d * (k + 1) + k * d * d + k * d + d;
+    const ptrdiff_t m = rows > sums ? rows : sums;
+    return m > dense ? m : dense;
 }
 
 static void FN(work_free)(FN(work) *w)
@@ -171,6 +174,7 @@ static void FN(work_free)(FN(work) *w)
     free(w->lp);
     free(w->zd);
     free(w->q);
+    free(w->t);
 }
 
 static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
@@ -183,7 +187,8 @@ static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
     w->lp = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k) * sizeof(double));
     w->zd = (double *)malloc((size_t)FN(accumulate_scratch)(d, k) * sizeof(double));
     w->q = (double *)malloc((size_t)(GMS_BLOCK_ROWS * qrows) * sizeof(double));
-    if (!w->xs || !w->z || !w->lp || !w->zd || !w->q) {
+    w->t = (double *)malloc((size_t)(GMS_BLOCK_ROWS * (k + 2)) * sizeof(double));
+    if (!w->xs || !w->z || !w->lp || !w->zd || !w->q || !w->t) {
         FN(work_free)(w);
         return GMS_ERR_NOMEM;
     }
@@ -278,6 +283,64 @@ GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff
  * weight add nothing and are skipped exactly. Full second moments go
  * through a rank-m update (SYRK) of the scaled centred rows.
  */
+/*
+ * Full second moments of a block whose responsibilities are mostly
+ * non-zero: one GEMM for all components instead of one SYRK each. With
+ * y = x - g (g: the mean of the centres) and delta_c = centre_c - g,
+ *   sum_i r_ic (x_i - c)(x_i - c)^T
+ *     = sum_i r_ic y_i y_i^T - delta sy^T - sy delta^T + n_c delta delta^T,
+ * sy = sum_i r_ic y_i, where the first term for every c at once is
+ * [r_1 * Y | ... | r_K * Y]^T Y.
+ */
+GMS_HOT static void FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdiff_t d, ptrdiff_t k,
+                                      const double *R, const double *centres, double *nk,
+                                      double *s1, double *s2, double *scratch)
+{
+    double *restrict Y = scratch;                 /* nr x d */
+    double *restrict Z = Y + nr * d;              /* nr x (k d) */
+    double *restrict M = Z + nr * k * d;          /* (k d) x d */
+    double *restrict sy = M + k * d * d;          /* k x d */
+    double *restrict g = sy + k * d;              /* d */
+    for (ptrdiff_t j = 0; j < d; ++j) g[j] = 0.0;
+    for (ptrdiff_t c = 0; c < k; ++c)
+        for (ptrdiff_t j = 0; j < d; ++j) g[j] += centres[c * d + j];
+    for (ptrdiff_t j = 0; j < d; ++j) g[j] /= (double)k;
+    for (ptrdiff_t i = 0; i < nr; ++i)
+        for (ptrdiff_t j = 0; j < d; ++j) Y[i * d + j] = (double)X[i * d + j] - g[j];
+    for (ptrdiff_t i = 0; i < nr; ++i)
+        for (ptrdiff_t c = 0; c < k; ++c) {
+            const double r = R[i * k + c];
+            for (ptrdiff_t j = 0; j < d; ++j) Z[(i * k + c) * d + j] = r * Y[i * d + j];
+        }
+    for (ptrdiff_t j = 0; j < k * d; ++j) sy[j] = 0.0;
+    for (ptrdiff_t i = 0; i < nr; ++i)
+        for (ptrdiff_t j = 0; j < k * d; ++j) sy[j] += Z[i * k * d + j];
+    {
+        /* M (row-major kd x d) = Z^T Y: column-major M^T = Y^T Z */
+        char no = 'N', tr = 'T';
+        int m_ = (int)d, n_ = (int)(k * d), k_ = (int)nr, lda = (int)d, ldb = (int)(k * d);
+        double one = 1.0, zero = 0.0;
+        gms_blas_dgemm(&no, &tr, &m_, &n_, &k_, &one, Y, &lda, Z, &ldb, &zero, M, &lda);
+    }
+    for (ptrdiff_t c = 0; c < k; ++c) {
+        double n_c = 0.0;
+        for (ptrdiff_t i = 0; i < nr; ++i) n_c += R[i * k + c];
+        nk[c] += n_c;
+        const double *syc = sy + c * d;
+        const double *Mc = M + c * d * d;
+        double *s1c = s1 + c * d;
+        double *s2c = s2 + c * d * d;
+        for (ptrdiff_t a = 0; a < d; ++a) {
+            const double da = centres[c * d + a] - g[a];
+            s1c[a] += syc[a] - n_c * da;
+            for (ptrdiff_t b = a; b < d; ++b) {
+                const double db = centres[c * d + b] - g[b];
+                s2c[a * d + b] += Mc[a * d + b] - da * syc[b] - syc[a] * db + n_c * da * db;
+            }
+        }
+    }
+}
+
 GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t nr,
                                  ptrdiff_t d, ptrdiff_t k, const double *R,
                                  const double *centres, double *nk, double *s1,
@@ -324,6 +387,16 @@ GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t 
         }
         return;
     }
+    if (cov_type == GMS_FULL && gms_blas_dgemm != NULL) {
+        ptrdiff_t nz = 0;
+        for (ptrdiff_t i = 0; i < nr * k; ++i) nz += R[i] != 0.0;
+        if (2 * nz > nr * k) {
+            FN(accumulate_full_dense)(X, nr, d, k, R, centres, nk, s1, s2, zd);
+            return;
+        }
+    }
+    /* sparse responsibilities (or diag/tied): per component, skipping the
+     * rows it does not own */
     for (ptrdiff_t c = 0; c < k; ++c) {
         const double *cen = centres + c * d;
         double *s1c = s1 + c * d;
@@ -464,32 +537,9 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                 const REAL *Xb = X + start * d;
                 double *lp = w.lp;
                 FN(log_prob_block)(&p, Xb, nr, lp, &w);
-                /* responsibilities in place: shift each row by its
-                 * maximum, one vectorised exp over the block, normalise */
-                for (ptrdiff_t i = 0; i < nr; ++i) {
-                    double *r = lp + i * k;
-                    double m = r[0];
-                    for (ptrdiff_t c = 1; c < k; ++c) m = r[c] > m ? r[c] : m;
-                    w.q[i] = m;
-                    for (ptrdiff_t c = 0; c < k; ++c) r[c] -= m;
-                }
-                gms_exp_nonpositive_array(lp, nr * k);
-                for (ptrdiff_t i = 0; i < nr; ++i) {
-                    double *r = lp + i * k;
-                    const double wt = sample_weight ? sample_weight[start + i] : 1.0;
-                    double sum = 0.0;
-                    for (ptrdiff_t c = 0; c < k; ++c) sum += r[c];
-                    /* the row's maximum contributes exp(0) = 1: sum >= 1 */
-                    const double lse = w.q[i] + (sum >= 1.0 ? gms_log_normal(sum) : log(sum));
-                    if (!isfinite(lse)) {
-                        bad = 1;
-                        for (ptrdiff_t c = 0; c < k; ++c) r[c] = 0.0;
-                        continue;
-                    }
-                    *a_ll += wt * lse;
-                    const double scale = wt / sum;
-                    for (ptrdiff_t c = 0; c < k; ++c) r[c] *= scale;
-                }
+                /* responsibilities (times sample weights) in place */
+                bad |= gms_block_responsibilities(
+                    lp, nr, k, sample_weight ? sample_weight + start : NULL, a_ll, w.t);
                 FN(accumulate_block)(cov_type, Xb, nr, d, k, lp, centres, a_nk, a_s1,
                                      a_s2, w.zd);
             }
