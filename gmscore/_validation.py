@@ -26,10 +26,6 @@ class NotFittedError(*_NOT_FITTED_BASES):
 
 
 # ---------------------------------------------------------------- hyper-params
-def _describe(constraint):
-    return constraint[1]
-
-
 def interval(kind, low, high=None, *, low_open=False, none_ok=False):
     """Constraint: an int/real number in [low, high] (``low_open``: (low, ...)."""
     lo_br = "(" if low_open else "["
