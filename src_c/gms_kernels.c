@@ -79,6 +79,26 @@ static inline int gms_clamp_threads(int n_threads, ptrdiff_t n_tasks)
 #endif
 
 /*
+ * Row-wise post-processing kernels (no reductions across rows) share one
+ * driver: `fn` handles rows [start, start + rows) of its `ctx`, blocks are
+ * split statically over the threads.
+ */
+typedef void (*gms_rows_fn)(void *ctx, ptrdiff_t start, ptrdiff_t rows);
+
+static void gms_for_row_blocks(ptrdiff_t n, int n_threads, gms_rows_fn fn, void *ctx)
+{
+    const ptrdiff_t nb = gms_n_blocks(n);
+    (void)n_threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(gms_clamp_threads(n_threads, nb))
+#endif
+    for (ptrdiff_t b = 0; b < nb; ++b) {
+        const ptrdiff_t start = b * GMS_BLOCK_ROWS;
+        fn(ctx, start, gms_min(GMS_BLOCK_ROWS, n - start));
+    }
+}
+
+/*
  * Turn a block of weighted log-densities (nr x k, row-major) into
  * responsibilities times sample weights, in place, and add the weighted
  * log-likelihood of its rows to *ll (in row order). Works component-major
@@ -151,20 +171,24 @@ GMS_HOT static void gms_group_lse_rows(const double *comp, ptrdiff_t rows, ptrdi
     }
 }
 
+typedef struct {
+    const double *comp;
+    double *out;
+    ptrdiff_t k, m;
+} gms_group_ctx;
+
+static void gms_group_lse_block(void *ctx, ptrdiff_t start, ptrdiff_t rows)
+{
+    const gms_group_ctx *c = (const gms_group_ctx *)ctx;
+    gms_group_lse_rows(c->comp + start * c->k * c->m, rows, c->k, c->m, c->out + start * c->k);
+}
+
 int gms_group_logsumexp(const double *comp, ptrdiff_t n, ptrdiff_t k, ptrdiff_t m,
                         double *out, int n_threads)
 {
     if (n < 0 || k < 1 || m < 1) return GMS_ERR_ARG;
-    const ptrdiff_t nb = gms_n_blocks(n);
-    (void)n_threads;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(gms_clamp_threads(n_threads, nb))
-#endif
-    for (ptrdiff_t b = 0; b < nb; ++b) {
-        const ptrdiff_t start = b * GMS_BLOCK_ROWS;
-        const ptrdiff_t rows = gms_min(GMS_BLOCK_ROWS, n - start);
-        gms_group_lse_rows(comp + start * k * m, rows, k, m, out + start * k);
-    }
+    gms_group_ctx ctx = {comp, out, k, m};
+    gms_for_row_blocks(n, n_threads, gms_group_lse_block, &ctx);
     return GMS_OK;
 }
 
@@ -183,21 +207,25 @@ GMS_HOT static void gms_mixture_resp_rows(double *comp, const double *lse, const
     }
 }
 
+typedef struct {
+    double *comp;
+    const double *lse, *gamma;
+    ptrdiff_t k, m;
+} gms_mixture_ctx;
+
+static void gms_mixture_resp_block(void *ctx, ptrdiff_t start, ptrdiff_t rows)
+{
+    const gms_mixture_ctx *c = (const gms_mixture_ctx *)ctx;
+    gms_mixture_resp_rows(c->comp + start * c->k * c->m, c->lse + start * c->k,
+                          c->gamma + start * c->k, rows, c->k, c->m);
+}
+
 int gms_mixture_responsibilities(double *comp, const double *lse, const double *gamma,
                                  ptrdiff_t n, ptrdiff_t k, ptrdiff_t m, int n_threads)
 {
     if (n < 0 || k < 1 || m < 1) return GMS_ERR_ARG;
-    const ptrdiff_t nb = gms_n_blocks(n);
-    (void)n_threads;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(gms_clamp_threads(n_threads, nb))
-#endif
-    for (ptrdiff_t b = 0; b < nb; ++b) {
-        const ptrdiff_t start = b * GMS_BLOCK_ROWS;
-        const ptrdiff_t rows = gms_min(GMS_BLOCK_ROWS, n - start);
-        gms_mixture_resp_rows(comp + start * k * m, lse + start * k, gamma + start * k,
-                              rows, k, m);
-    }
+    gms_mixture_ctx ctx = {comp, lse, gamma, k, m};
+    gms_for_row_blocks(n, n_threads, gms_mixture_resp_block, &ctx);
     return GMS_OK;
 }
 
@@ -231,20 +259,24 @@ GMS_HOT static void gms_row_lse_rows(double *lp, ptrdiff_t rows, ptrdiff_t k, do
     }
 }
 
+typedef struct {
+    double *lp, *lse;
+    ptrdiff_t k;
+    int to_proba;
+} gms_row_lse_ctx;
+
+static void gms_row_lse_block(void *ctx, ptrdiff_t start, ptrdiff_t rows)
+{
+    const gms_row_lse_ctx *c = (const gms_row_lse_ctx *)ctx;
+    gms_row_lse_rows(c->lp + start * c->k, rows, c->k, c->lse + start, c->to_proba);
+}
+
 int gms_row_logsumexp(double *lp, ptrdiff_t n, ptrdiff_t k, double *lse, int to_proba,
                       int n_threads)
 {
     if (n < 0 || k < 1) return GMS_ERR_ARG;
-    const ptrdiff_t nb = gms_n_blocks(n);
-    (void)n_threads;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(gms_clamp_threads(n_threads, nb))
-#endif
-    for (ptrdiff_t b = 0; b < nb; ++b) {
-        const ptrdiff_t start = b * GMS_BLOCK_ROWS;
-        gms_row_lse_rows(lp + start * k, gms_min(GMS_BLOCK_ROWS, n - start), k, lse + start,
-                         to_proba);
-    }
+    gms_row_lse_ctx ctx = {lp, lse, k, to_proba};
+    gms_for_row_blocks(n, n_threads, gms_row_lse_block, &ctx);
     return GMS_OK;
 }
 
