@@ -137,8 +137,8 @@ class GaussianEmissions:
             _, centres = kmeans(X, self.n_components, rs, None, data.n_threads,
                                 feature_variance=data.mean_variance)
             self.means_ = centres
-        if self._needs_init("c", "covars_") and (
-                "c" in self.init_params or not hasattr(self, "_covars_")):
+        # covars_ is a property over _covars_, so test the stored attribute
+        if "c" in self.init_params or not hasattr(self, "_covars_"):
             cv = _data_covariance(data, self.min_covar)
             k = self.n_components
             self._covars_ = {

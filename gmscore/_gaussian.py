@@ -79,13 +79,14 @@ def pooled_scatter_about(means, nk, s1, centres, pooled):
     return scatter - cross - cross.T + (e * nk[:, None]).T @ e
 
 
-def _means(nk_raw, s1, centres):
+def means_from_stats(nk_raw, s1, centres):
+    """(n_k with the 10*eps guard, means) from the kernels' statistics."""
     nk = nk_raw + NK_EPS
     return nk, centres + s1 / nk[:, None]
 
 
 def _covariances_full(nk_raw, s1, s2, centres, reg_covar, pooled=None):
-    nk, means = _means(nk_raw, s1, centres)
+    nk, means = means_from_stats(nk_raw, s1, centres)
     cov = full_scatter_about(means, nk_raw, s1, s2, centres) / nk[:, None, None]
     d = s1.shape[1]
     cov[:, np.arange(d), np.arange(d)] += reg_covar
@@ -93,14 +94,14 @@ def _covariances_full(nk_raw, s1, s2, centres, reg_covar, pooled=None):
 
 
 def _covariances_tied(nk_raw, s1, s2, centres, reg_covar, pooled=None):
-    nk, means = _means(nk_raw, s1, centres)
+    nk, means = means_from_stats(nk_raw, s1, centres)
     cov = pooled_scatter_about(means, nk_raw, s1, centres, pooled) / nk.sum()
     cov.flat[:: s1.shape[1] + 1] += reg_covar
     return nk, means, cov
 
 
 def _covariances_diag(nk_raw, s1, s2, centres, reg_covar, pooled=None):
-    nk, means = _means(nk_raw, s1, centres)
+    nk, means = means_from_stats(nk_raw, s1, centres)
     cov = diag_scatter_about(means, nk_raw, s1, s2, centres) / nk[:, None] + reg_covar
     return nk, means, cov
 

@@ -338,13 +338,16 @@ class GaussianMixture(ParamsMixin):
                 data.mean_variance if self.init_params == "kmeans" else None,
                 data.n_threads,
             )
-            nk, means, covariances = _gaussian.PARAMETERS_FROM_STATS[ct](
-                nk, s1, s2, centres, self.reg_covar, data.scatter if ct == "tied" else None)
             if ct == "tied" and one_row_each:
                 # One row per component has no within-component scatter: the
                 # shared covariance starts as the data's covariance.
+                nk, means = _gaussian.means_from_stats(nk, s1, centres)
                 d = data.X.shape[1]
                 covariances = data.scatter[0] / data.total_weight + self.reg_covar * np.eye(d)
+            else:
+                nk, means, covariances = _gaussian.PARAMETERS_FROM_STATS[ct](
+                    nk, s1, s2, centres, self.reg_covar,
+                    data.scatter if ct == "tied" else None)
             # Normalise by the responsibilities' own mass: k-means++ and
             # random_from_data cover only n_components rows (scikit-learn
             # divides by n_samples there and starts from weights that do

@@ -17,44 +17,15 @@ Parameters:
 
 Set GMSCORE_BENCH_PROFILE=fast for 1/10 of the sequences.
 """
-from threadpoolctl import threadpool_limits
-
 from . import common
 
 
-class _HMMFit:
-    # Subclasses set ``workload``; the leading underscore keeps asv from
-    # collecting this base class itself.
-    workload = None
-
+class _HMMFit(common._FitBenchmark):
     params = [list(common.HMM_LIBRARIES), list(common.DTYPES), [1, 2]]
-    param_names = ["library", "dtype", "n_threads"]
-
     # hmmlearn's fits are long (full-size H2: ~4.6 s per iteration, ~14 s
     # per fit), so time single calls, a few of them, without warm-up.
-    number = 1
     repeat = (2, 5, 30.0)
-    warmup_time = 0.0
     timeout = 900
-
-    def setup(self, library, dtype, n_threads):
-        if library == "hmmlearn" and n_threads != 1:
-            raise NotImplementedError("hmmlearn runs with n_threads=1 only")
-        self.X = common.get_data(self.workload, dtype)
-        self.lengths = common.get_lengths(self.workload)
-        self.estimator = common.make_estimator(library, self.workload, n_threads=n_threads)
-        self._blas_limit = threadpool_limits(limits=n_threads, user_api="blas")
-
-    def teardown(self, library, dtype, n_threads):
-        limit = getattr(self, "_blas_limit", None)
-        if limit is not None:
-            limit.restore_original_limits()
-
-    def time_fit(self, library, dtype, n_threads):
-        common.fit_quietly(self.estimator, self.X, self.lengths)
-
-    def peakmem_fit(self, library, dtype, n_threads):
-        common.fit_quietly(self.estimator, self.X, self.lengths)
 
 
 class H1GaussianDiag(_HMMFit):

@@ -43,6 +43,7 @@ import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 #: EM iterations per timed GMM fit.
 N_ITER = 5
@@ -515,3 +516,35 @@ def fit_quietly(estimator, X, lengths=None):
         for cls in _convergence_warnings():
             warnings.simplefilter("ignore", cls)
         return estimator.fit(*args)
+
+
+class _FitBenchmark:
+    """time_fit / peakmem_fit of one workload, parametrised by library,
+    dtype and n_threads. Subclasses set ``workload``, ``params`` (libraries
+    first), ``repeat`` and ``timeout``; the leading underscore keeps asv from
+    collecting the base classes themselves. The peers have no threading of
+    their own besides BLAS, so they run only with n_threads=1."""
+
+    workload = None
+    param_names = ["library", "dtype", "n_threads"]
+    number = 1
+    warmup_time = 0.0
+
+    def setup(self, library, dtype, n_threads):
+        if library != "gmscore" and n_threads != 1:
+            raise NotImplementedError(f"{library} runs with n_threads=1 only")
+        self.X = get_data(self.workload, dtype)
+        self.lengths = get_lengths(self.workload) if is_hmm(self.workload) else None
+        self.estimator = make_estimator(library, self.workload, n_threads=n_threads)
+        self._blas_limit = threadpool_limits(limits=n_threads, user_api="blas")
+
+    def teardown(self, library, dtype, n_threads):
+        limit = getattr(self, "_blas_limit", None)
+        if limit is not None:
+            limit.restore_original_limits()
+
+    def time_fit(self, library, dtype, n_threads):
+        fit_quietly(self.estimator, self.X, self.lengths)
+
+    def peakmem_fit(self, library, dtype, n_threads):
+        fit_quietly(self.estimator, self.X, self.lengths)
