@@ -17,9 +17,12 @@ _COMMON_DOC = """
     verbose : bool, default=False
         Print a per-iteration table (iteration, log-likelihood, gain) to stderr.
     implementation : {'log', 'scaling'}, default='log'
-        Forward-backward in log space or with per-frame scaling (both in
-        float64). A scaled pass that underflows raises a ValueError that
-        points to 'log'.
+        Both run a scaled forward-backward in float64 (frame-maximum
+        shift, power-of-two rescaling), which is as exact as log space
+        while every one-step probability mass stays above 2^-200 and no
+        scaled backward value exceeds 2^400. A sequence outside that range
+        is redone in log space with 'log'; with 'scaling' it raises a
+        ValueError that points to 'log'.
     n_init : int, default=1
         Restarts (initialising what ``init_params`` names each time); the
         one with the highest final log-likelihood is kept. gmscore extra.

@@ -1,5 +1,6 @@
 /* HMM forward-backward, Viterbi and path sampling; see gms_hmm.h. */
 #include "gms_hmm.h"
+#include "gms_hmm_internal.h"
 #include "gms_kernels.h"
 #include "gms_fastmath.h"
 
@@ -15,48 +16,41 @@
 /* Reduction slots for the counts; sequences beyond this share slots. */
 #define GMS_HMM_MAX_SLOTS 64
 
-typedef struct {
-    ptrdiff_t k;
-    const double *pi;     /* K */
-    const double *A;      /* K x K, linear */
-    double *log_pi;       /* K */
-    double *log_A;        /* K x K, -inf for structural zeros */
-    double *AT;           /* K x K, A transposed (for A @ v with unit stride) */
-} hmm_model;
+static ptrdiff_t round_up(ptrdiff_t k)
+{
+    return (k + GMS_HMM_LANES - 1) / GMS_HMM_LANES * GMS_HMM_LANES;
+}
 
 static int model_init(hmm_model *m, ptrdiff_t k, const double *pi, const double *A)
 {
+    const ptrdiff_t kp = round_up(k);
     m->k = k;
+    m->kp = kp;
     m->pi = pi;
     m->A = A;
-    m->log_pi = (double *)malloc((size_t)(k + 2 * k * k) * sizeof(double));
-    if (m->log_pi == NULL) return GMS_ERR_NOMEM;
+    m->mem = calloc((size_t)(k + 2 * k * k + kp + 2 * kp * kp), sizeof(double));
+    if (m->mem == NULL) return GMS_ERR_NOMEM;
+    m->log_pi = (double *)m->mem;
     m->log_A = m->log_pi + k;
     m->AT = m->log_A + k * k;
-    for (ptrdiff_t i = 0; i < k; ++i)
-        for (ptrdiff_t j = 0; j < k; ++j) m->AT[j * k + i] = A[i * k + j];
-    for (ptrdiff_t i = 0; i < k; ++i) m->log_pi[i] = pi[i] > 0 ? log(pi[i]) : -INFINITY;
-    for (ptrdiff_t i = 0; i < k * k; ++i) m->log_A[i] = A[i] > 0 ? log(A[i]) : -INFINITY;
+    m->pi_p = m->AT + k * k;
+    m->A_p = m->pi_p + kp;
+    m->AT_p = m->A_p + kp * kp;
+    for (ptrdiff_t i = 0; i < k; ++i) {
+        m->pi_p[i] = pi[i];
+        m->log_pi[i] = pi[i] > 0 ? log(pi[i]) : -INFINITY;
+        for (ptrdiff_t j = 0; j < k; ++j) {
+            const double a = A[i * k + j];
+            m->AT[j * k + i] = a;
+            m->A_p[i * kp + j] = a;
+            m->AT_p[j * kp + i] = a;
+            m->log_A[i * k + j] = a > 0 ? log(a) : -INFINITY;
+        }
+    }
     return GMS_OK;
 }
 
-static double max_of(const double *v, ptrdiff_t k)
-{
-    /* four independent running maxima: a shorter dependency chain than
-     * one (the maximum does not depend on the order) */
-    double m0 = v[0], m1 = v[0], m2 = v[0], m3 = v[0];
-    ptrdiff_t i = 1;
-    for (; i + 4 <= k; i += 4) {
-        m0 = v[i] > m0 ? v[i] : m0;
-        m1 = v[i + 1] > m1 ? v[i + 1] : m1;
-        m2 = v[i + 2] > m2 ? v[i + 2] : m2;
-        m3 = v[i + 3] > m3 ? v[i + 3] : m3;
-    }
-    for (; i < k; ++i) m0 = v[i] > m0 ? v[i] : m0;
-    m0 = m1 > m0 ? m1 : m0;
-    m2 = m3 > m2 ? m3 : m2;
-    return m2 > m0 ? m2 : m0;
-}
+#define max_of gms_hmm_max_of
 
 static double logsumexp(const double *v, ptrdiff_t k)
 {
@@ -310,89 +304,6 @@ GMS_HOT static double forward_log_only(const hmm_model *m, const double *f, ptrd
     return logsumexp(prev, k);
 }
 
-/*
- * Scaled forward-backward of one sequence. Each frame's likelihoods are
- * exponentiated after subtracting the frame maximum (added back to the
- * log-likelihood), so only a step whose reachable states all lie ~708 nats
- * below that maximum underflows (its total mass is then zero or subnormal):
- * NaN is returned and the caller reports it.
- * `cs` holds 2 * T doubles of scratch (scale factors and frame maxima).
- */
-GMS_HOT static double fb_scaling_one(const hmm_model *m, const double *f, ptrdiff_t T,
-                             double *post, double *start_c, double *trans_c,
-                             fb_work *wk, double *cs, int forward_only)
-{
-    const ptrdiff_t k = m->k;
-    const double *A = m->A;
-    double *ct = cs, *mt = cs + T;
-    double loglik = 0.0;
-    double *prev = wk->beta, *cur = wk->w;
-    for (ptrdiff_t t = 0; t < T; ++t) {
-        const double *ft = f + t * k;
-        double *out = forward_only ? cur : post + t * k;
-        const double fm = max_of(ft, k);
-        if (!isfinite(fm)) return NAN;
-        if (t == 0) {
-            for (ptrdiff_t j = 0; j < k; ++j) out[j] = m->pi[j] * gms_exp_nonpositive(ft[j] - fm);
-        } else {
-            const double *p = forward_only ? prev : post + (t - 1) * k;
-            for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] = 0.0;
-            for (ptrdiff_t i = 0; i < k; ++i) {
-                const double pi_ = p[i];
-                if (pi_ == 0.0) continue;
-                const double *Ai = A + i * k;
-                for (ptrdiff_t j = 0; j < k; ++j) wk->b[j] += pi_ * Ai[j];
-            }
-            for (ptrdiff_t j = 0; j < k; ++j) out[j] = wk->b[j] * gms_exp_nonpositive(ft[j] - fm);
-        }
-        double c = 0.0;
-        for (ptrdiff_t j = 0; j < k; ++j) c += out[j];
-        /* a subnormal total has lost its digits: report it as underflow */
-        if (!(c >= DBL_MIN) || !isfinite(c)) return NAN;
-        for (ptrdiff_t j = 0; j < k; ++j) out[j] /= c;
-        loglik += log(c) + fm;
-        if (!forward_only) {
-            ct[t] = c;
-            mt[t] = fm;
-        } else {
-            double *tmp = prev;
-            prev = cur;
-            cur = tmp;
-        }
-    }
-    if (forward_only) return loglik;
-
-    double *beta = wk->a;
-    for (ptrdiff_t j = 0; j < k; ++j) beta[j] = 1.0;
-    for (ptrdiff_t t = T - 1; t >= 0; --t) {
-        double *row = post + t * k;
-        if (t < T - 1) {
-            const double *f1 = f + (t + 1) * k;
-            for (ptrdiff_t j = 0; j < k; ++j)
-                wk->c[j] = gms_exp_nonpositive(f1[j] - mt[t + 1]) * beta[j] / ct[t + 1];
-            if (trans_c != NULL) {
-                for (ptrdiff_t i = 0; i < k; ++i) {
-                    const double ai = row[i];
-                    if (ai == 0.0) continue;
-                    const double *Ai = A + i * k;
-                    double *Xi = trans_c + i * k;
-                    for (ptrdiff_t j = 0; j < k; ++j) Xi[j] += ai * Ai[j] * wk->c[j];
-                }
-            }
-            mat_vec(m->AT, wk->c, k, wk->g);
-            for (ptrdiff_t i = 0; i < k; ++i) beta[i] = wk->g[i];
-        }
-        for (ptrdiff_t j = 0; j < k; ++j) row[j] *= beta[j];
-        double s = 0.0;
-        for (ptrdiff_t j = 0; j < k; ++j) s += row[j];
-        if (!(s > 0.0) || !isfinite(s)) return NAN;
-        for (ptrdiff_t j = 0; j < k; ++j) row[j] /= s;
-    }
-    if (start_c != NULL)
-        for (ptrdiff_t j = 0; j < k; ++j) start_c[j] += post[j];
-    return loglik;
-}
-
 static int check_offsets(const int64_t *offsets, ptrdiff_t n_seq)
 {
     if (n_seq < 1 || offsets[0] != 0) return GMS_ERR_ARG;
@@ -434,7 +345,7 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
     int failed = (order == NULL || slot_start == NULL || acc == NULL);
     if (!failed) failed = assign_slots(offsets, n_seq, n_slots, order, slot_start) != GMS_OK;
     if (failed) {
-        free(order); free(slot_start); free(acc); free(model.log_pi);
+        free(order); free(slot_start); free(acc); free(model.mem);
         return GMS_ERR_NOMEM;
     }
     (void)n_threads;
@@ -442,11 +353,17 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
 #pragma omp parallel num_threads(clamp_threads(n_threads, n_slots))
 #endif
     {
-        double *buf = (double *)malloc((size_t)(6 * k) * sizeof(double));
+        const ptrdiff_t kp = model.kp;
+        double *buf = (double *)malloc((size_t)(6 * k + GMS_HMM_SCALED_WORK(kp)) * sizeof(double));
         fb_work wk = {0};
+        hmm_scaled_work swk = {0};
         if (buf != NULL) {
             wk.a = buf; wk.b = buf + k; wk.c = buf + 2 * k;
             wk.beta = buf + 3 * k; wk.w = buf + 4 * k; wk.g = buf + 5 * k;
+            double *p = buf + 6 * k;
+            swk.a = p; swk.b = p + kp; swk.e = p + 2 * kp; swk.beta = p + 3 * kp;
+            swk.w = p + 4 * kp; swk.v = p + 5 * kp; swk.xi = p + 6 * kp;
+            swk.xa = swk.xi + kp * kp; swk.xv = swk.xa + GMS_HMM_XI_BLOCK * kp;
         } else {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -458,36 +375,33 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
 #endif
         for (int slot = 0; slot < n_slots; ++slot) {
             if (buf == NULL) continue;
-            double *a_start = acc + slot * stride;
-            double *a_trans = a_start + k;
-            double *cs = NULL;
-            if (implementation == GMS_HMM_SCALING) {
-                /* the slot's longest sequence comes first */
-                const ptrdiff_t s0 = order[slot_start[slot]];
-                const ptrdiff_t tmax = slot_start[slot + 1] > slot_start[slot]
-                    ? (ptrdiff_t)(offsets[s0 + 1] - offsets[s0]) : 1;
-                cs = (double *)malloc((size_t)(2 * tmax) * sizeof(double));
-                if (cs == NULL) {
+            double *a_start = start_counts ? acc + slot * stride : NULL;
+            double *a_trans = trans_counts ? acc + slot * stride + k : NULL;
+            /* scale factors and frame maxima of the slot's longest sequence,
+             * which comes first */
+            const ptrdiff_t s0 = order[slot_start[slot]];
+            const ptrdiff_t tmax = slot_start[slot + 1] > slot_start[slot]
+                ? (ptrdiff_t)(offsets[s0 + 1] - offsets[s0]) : 1;
+            double *cs = (double *)malloc((size_t)(2 * tmax) * sizeof(double));
+            if (cs == NULL) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
-                    failed = 1;
-                    continue;
-                }
+                failed = 1;
+                continue;
             }
             for (ptrdiff_t r = slot_start[slot]; r < slot_start[slot + 1]; ++r) {
                 const ptrdiff_t s = order[r];
                 const ptrdiff_t T = (ptrdiff_t)(offsets[s + 1] - offsets[s]);
                 const double *f = framelogprob + offsets[s] * k;
                 double *post = posteriors ? posteriors + offsets[s] * k : NULL;
-                double ll;
-                if (implementation == GMS_HMM_LOG)
-                    ll = post ? fb_log_one(&model, f, T, post, start_counts ? a_start : NULL,
-                                           trans_counts ? a_trans : NULL, &wk)
+                double ll = gms_hmm_fb_scaled_one(&model, f, T, post, a_start, a_trans,
+                                                  &swk, cs);
+                /* 'log': a sequence outside the scaled pass's exact range is
+                 * redone in log space (the failed pass added nothing) */
+                if (isnan(ll) && implementation == GMS_HMM_LOG)
+                    ll = post ? fb_log_one(&model, f, T, post, a_start, a_trans, &wk)
                               : forward_log_only(&model, f, T, &wk);
-                else
-                    ll = fb_scaling_one(&model, f, T, post, start_counts ? a_start : NULL,
-                                        trans_counts ? a_trans : NULL, &wk, cs, post == NULL);
                 seq_loglik[s] = ll;
             }
             free(cs);
@@ -505,7 +419,7 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
                 for (ptrdiff_t j = 0; j < k * k; ++j) trans_counts[j] += p[k + j];
         }
     }
-    free(order); free(slot_start); free(acc); free(model.log_pi);
+    free(order); free(slot_start); free(acc); free(model.mem);
     if (failed) return GMS_ERR_NOMEM;
     for (ptrdiff_t s = 0; s < n_seq; ++s) {
         if (isnan(seq_loglik[s])) return implementation == GMS_HMM_SCALING ? GMS_ERR_UNDERFLOW : GMS_ERR_NONFINITE;
@@ -583,7 +497,7 @@ int gms_hmm_viterbi(const double *framelogprob, ptrdiff_t k,
         free(bp);
         free(vec);
     }
-    free(model.log_pi);
+    free(model.mem);
     return failed ? GMS_ERR_NOMEM : GMS_OK;
 }
 

@@ -366,6 +366,44 @@ def test_brute_force_kernels_extreme_range(implementation):
     assert n_checked >= 10
 
 
+@pytest.mark.parametrize("n_after", [5, 20, 40, 120])
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_flushed_lineage_that_later_dominates(implementation, n_after):
+    """Two states that never switch (transmat = I). Frame 0 favours state 0
+    by 800 nats, so relative to the frame's best emission state 1's mass is
+    exp(-800): zero in linear space. Every later frame favours state 1 by 10
+    nats, so after 80 of them state 1's path is the likelier one, while no
+    single step loses much mass. A linear-space pass would silently lose
+    state 1; the answer must be exact (the closed form: only the two
+    constant paths have probability), or (scaling only) the underflow
+    error."""
+    k, T = 2, 1 + n_after
+    flp = np.zeros((T, k))
+    flp[0] = [0.0, -800.0]
+    flp[1:] = [-10.0, 0.0]
+    startprob, transmat = np.array([0.3, 0.7]), np.eye(k)
+    path_ll = np.log(startprob) + flp.sum(axis=0)  # the two constant paths
+    ref_ll = logsumexp(path_ll)
+    ref_gamma = np.exp(path_ll - ref_ll)
+    offsets = np.array([0, T], dtype=np.int64)
+    post, start_c = np.empty((T, k)), np.empty(k)
+    trans_c, seq_ll = np.empty((k, k)), np.empty(1)
+    try:
+        _hmmc.forward_backward(implementation, flp, offsets, startprob, transmat, post,
+                               start_c, trans_c, seq_ll, 1)
+    except _hmmc.UnderflowError:
+        assert implementation == "scaling"
+        return
+    assert rel_err(seq_ll[0], ref_ll) < 1e-13
+    np.testing.assert_allclose(post, np.tile(ref_gamma, (T, 1)), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(start_c, ref_gamma, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(trans_c, np.diag(ref_gamma) * (T - 1), rtol=1e-12, atol=1e-13)
+    score_ll = np.empty(1)
+    _hmmc.forward_backward(implementation, flp, offsets, startprob, transmat, None, None,
+                           None, score_ll, 1)
+    assert rel_err(score_ll[0], ref_ll) < 1e-13
+
+
 @pytest.mark.parametrize("x0", [38.0, 38.4, 38.55, 38.6])
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_brute_force_reachable_mass_below_dbl_min(implementation, x0):

@@ -1,0 +1,74 @@
+/*
+ * Internal to the HMM kernels (gms_hmm.c, gms_hmm_scaled.c): the model in
+ * the forms the recursions want, and the scaled forward-backward.
+ */
+#ifndef GMS_HMM_INTERNAL_H
+#define GMS_HMM_INTERNAL_H
+
+#include <math.h>
+#include <stddef.h>
+
+/* Vector width the padded recursions are written for (doubles). */
+#define GMS_HMM_LANES 8
+
+typedef struct {
+    ptrdiff_t k;
+    ptrdiff_t kp;         /* k rounded up to GMS_HMM_LANES */
+    const double *pi;     /* K */
+    const double *A;      /* K x K, linear */
+    double *log_pi;       /* K */
+    double *log_A;        /* K x K, -inf for structural zeros */
+    double *AT;           /* K x K, A transposed (for A @ v with unit stride) */
+    double *pi_p;         /* kp, zero-padded */
+    double *A_p;          /* kp x kp, zero-padded */
+    double *AT_p;         /* kp x kp, zero-padded transpose */
+    void *mem;            /* the one allocation behind the arrays above */
+} hmm_model;
+
+/* Largest entry of v[0:k]: four independent running maxima, a shorter
+ * dependency chain than one (the maximum does not depend on the order). */
+static inline double gms_hmm_max_of(const double *v, ptrdiff_t k)
+{
+    double m0 = v[0], m1 = v[0], m2 = v[0], m3 = v[0];
+    ptrdiff_t i = 1;
+    for (; i + 4 <= k; i += 4) {
+        m0 = v[i] > m0 ? v[i] : m0;
+        m1 = v[i + 1] > m1 ? v[i + 1] : m1;
+        m2 = v[i + 2] > m2 ? v[i + 2] : m2;
+        m3 = v[i + 3] > m3 ? v[i + 3] : m3;
+    }
+    for (; i < k; ++i) m0 = v[i] > m0 ? v[i] : m0;
+    m0 = m1 > m0 ? m1 : m0;
+    m2 = m3 > m2 ? m3 : m2;
+    return m2 > m0 ? m2 : m0;
+}
+
+/* Limits under which the scaled pass is as exact as the log-space one (see
+ * gms_hmm_scaled.c): the smallest one-step probability mass, and the
+ * largest scaled backward value relative to the scaled likelihood. */
+#define GMS_HMM_MIN_MASS 0x1p-200
+#define GMS_HMM_MAX_BETA 0x1p400
+
+/* Frames whose expected transitions are added to the counts at once. */
+#define GMS_HMM_XI_BLOCK 16
+
+/* Per-thread work of the scaled pass: GMS_HMM_SCALED_WORK(kp) doubles. */
+typedef struct {
+    double *a, *b, *e, *beta, *w, *v, *xi, *xa, *xv;
+} hmm_scaled_work;
+#define GMS_HMM_SCALED_WORK(kp) ((6 + 2 * GMS_HMM_XI_BLOCK) * (kp) + (kp) * (kp))
+
+/*
+ * Scaled forward-backward of one sequence of T frames (f: T x K log
+ * likelihoods). `post` (T x K) receives the posteriors, or is NULL to
+ * score only; `scratch` holds 2 * T doubles. With posteriors, the
+ * sequence's expected transition counts (already multiplied by A) are
+ * added to `trans_c` and its first posterior row to `start_c` (either may
+ * be NULL). Returns the log-likelihood, or NaN (leaving the counts alone)
+ * when the pass left the range where it is exact.
+ */
+double gms_hmm_fb_scaled_one(const hmm_model *m, const double *f, ptrdiff_t T,
+                             double *post, double *start_c, double *trans_c,
+                             hmm_scaled_work *wk, double *scratch);
+
+#endif /* GMS_HMM_INTERNAL_H */
