@@ -354,16 +354,17 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
 #endif
     {
         const ptrdiff_t kp = model.kp;
-        double *buf = (double *)malloc((size_t)(6 * k + GMS_HMM_SCALED_WORK(kp)) * sizeof(double));
+        double *buf = (double *)calloc((size_t)(6 * k + GMS_HMM_SCALED_WORK(kp)), sizeof(double));
         fb_work wk = {0};
         hmm_scaled_work swk = {0};
         if (buf != NULL) {
             wk.a = buf; wk.b = buf + k; wk.c = buf + 2 * k;
             wk.beta = buf + 3 * k; wk.w = buf + 4 * k; wk.g = buf + 5 * k;
             double *p = buf + 6 * k;
-            swk.a = p; swk.b = p + kp; swk.e = p + 2 * kp; swk.beta = p + 3 * kp;
-            swk.w = p + 4 * kp; swk.v = p + 5 * kp; swk.xi = p + 6 * kp;
-            swk.xa = swk.xi + kp * kp; swk.xv = swk.xa + GMS_HMM_XI_BLOCK * kp;
+            const ptrdiff_t ck = GMS_HMM_CHUNK * kp;
+            swk.prev = p; swk.cur = p + kp; swk.beta = p + 2 * kp;
+            swk.e = p + 3 * kp; swk.ab = swk.e + ck; swk.w = swk.ab + ck; swk.xa = swk.w + ck;
+            swk.xi = swk.xa + ck;
         } else {
 #ifdef _OPENMP
 #pragma omp atomic write

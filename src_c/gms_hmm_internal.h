@@ -49,14 +49,17 @@ static inline double gms_hmm_max_of(const double *v, ptrdiff_t k)
 #define GMS_HMM_MIN_MASS 0x1p-200
 #define GMS_HMM_MAX_BETA 0x1p400
 
-/* Frames whose expected transitions are added to the counts at once. */
-#define GMS_HMM_XI_BLOCK 16
+/* Frames per chunk: the recursions run over a chunk with nothing but the
+ * chain on them, the per-frame throughput work runs over it before/after. */
+#define GMS_HMM_CHUNK 32
 
 /* Per-thread work of the scaled pass: GMS_HMM_SCALED_WORK(kp) doubles. */
 typedef struct {
-    double *a, *b, *e, *beta, *w, *v, *xi, *xa, *xv;
+    double *prev, *cur, *beta;   /* kp each */
+    double *e, *ab, *w, *xa;     /* GMS_HMM_CHUNK x kp each */
+    double *xi;                  /* kp x kp */
 } hmm_scaled_work;
-#define GMS_HMM_SCALED_WORK(kp) ((6 + 2 * GMS_HMM_XI_BLOCK) * (kp) + (kp) * (kp))
+#define GMS_HMM_SCALED_WORK(kp) ((3 + 4 * GMS_HMM_CHUNK) * (kp) + (kp) * (kp))
 
 /*
  * Scaled forward-backward of one sequence of T frames (f: T x K log

@@ -34,50 +34,78 @@
 #define L GMS_HMM_LANES
 
 
-/* out = v A for padded v (kp) and A (kp x kp): eight columns at a time,
- * the rows split over four partial sums so the chain of dependent adds is
- * a quarter as long (the summation order is fixed, so every SIMD width
- * gives the same bits). */
-static inline void vec_mat_padded(const double *restrict v, const double *restrict A,
-                                  ptrdiff_t kp, double *restrict out)
+/*
+ * Eight-lane vectors (GCC/Clang vector extensions; they lower to AVX-512,
+ * AVX2 or SSE2 halves depending on the clone). The recursions keep their
+ * state in these, so a matrix-vector product broadcasts the vector's lanes
+ * with register shuffles instead of reloading them from memory.
+ */
+#if !defined(__GNUC__)
+#error "gms_hmm_scaled.c needs GCC or Clang vector extensions"
+#endif
+typedef double v8d __attribute__((vector_size(64)));
+typedef double v8du __attribute__((vector_size(64), aligned(8))); /* unaligned */
+typedef int64_t v8i __attribute__((vector_size(64)));
+
+#if defined(__clang__)
+#define PERM(v, a, b, c, d, e, f, g, h) __builtin_shufflevector((v), (v), a, b, c, d, e, f, g, h)
+#else
+#define PERM(v, a, b, c, d, e, f, g, h) __builtin_shuffle((v), (v8i){a, b, c, d, e, f, g, h})
+#endif
+#define LANE(v, i) PERM(v, i, i, i, i, i, i, i, i)
+
+static inline v8d splat(double x) { return (v8d){x, x, x, x, x, x, x, x}; }
+
+/* out = v A, for v and out of kp / 8 vectors and A padded kp x kp: the
+ * rows go to four partial sums (rows i, i + 4, ... to sum i mod 4), so the
+ * chain of dependent adds is a quarter as long. */
+static inline __attribute__((always_inline)) void
+vec_mat(const v8du *restrict v, const double *restrict A, ptrdiff_t kp, v8du *restrict out)
 {
-    for (ptrdiff_t j0 = 0; j0 < kp; j0 += L) {
-        double p0[L] = {0}, p1[L] = {0}, p2[L] = {0}, p3[L] = {0};
-        for (ptrdiff_t i = 0; i < kp; i += 4) {
-            const double *restrict r = A + i * kp + j0;
-            const double v0 = v[i], v1 = v[i + 1], v2 = v[i + 2], v3 = v[i + 3];
-            for (int l = 0; l < L; ++l) {
-                p0[l] += v0 * r[l];
-                p1[l] += v1 * r[kp + l];
-                p2[l] += v2 * r[2 * kp + l];
-                p3[l] += v3 * r[3 * kp + l];
-            }
+    for (ptrdiff_t jc = 0; jc < kp / L; ++jc) {
+        v8d p0 = {0}, p1 = {0}, p2 = {0}, p3 = {0};
+        for (ptrdiff_t ic = 0; ic < kp / L; ++ic) {
+            const v8du *restrict r = (const v8du *)(A + ic * L * kp + jc * L);
+            const ptrdiff_t s = kp / L; /* one row, in vectors */
+            const v8d x = v[ic];
+            p0 += LANE(x, 0) * r[0];
+            p1 += LANE(x, 1) * r[s];
+            p2 += LANE(x, 2) * r[2 * s];
+            p3 += LANE(x, 3) * r[3 * s];
+            p0 += LANE(x, 4) * r[4 * s];
+            p1 += LANE(x, 5) * r[5 * s];
+            p2 += LANE(x, 6) * r[6 * s];
+            p3 += LANE(x, 7) * r[7 * s];
         }
-        for (int l = 0; l < L; ++l) out[j0 + l] = (p0[l] + p1[l]) + (p2[l] + p3[l]);
+        out[jc] = (p0 + p1) + (p2 + p3);
     }
 }
 
-static inline double sum_padded(const double *restrict v, ptrdiff_t kp)
+/* The sum of all lanes of the kp / 8 vectors, in every lane (a fixed tree:
+ * the same bits on every SIMD width). */
+static inline __attribute__((always_inline)) v8d sum_all(const v8du *restrict v, ptrdiff_t kp)
 {
-    double s[L];
-    for (int l = 0; l < L; ++l) s[l] = v[l];
-    for (ptrdiff_t j0 = L; j0 < kp; j0 += L)
-        for (int l = 0; l < L; ++l) s[l] += v[j0 + l];
-    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+    v8d s = v[0];
+    for (ptrdiff_t ic = 1; ic < kp / L; ++ic) s += v[ic];
+    s += PERM(s, 4, 5, 6, 7, 0, 1, 2, 3);
+    s += PERM(s, 2, 3, 0, 1, 6, 7, 4, 5);
+    return s + PERM(s, 1, 0, 3, 2, 5, 4, 7, 6);
 }
 
-/* The biased binary exponent of a positive double. */
-static inline int64_t biased_exponent(double x)
+/* 2^-e for the binary exponent e of (each lane of) a positive normal c:
+ * c times it lies in [1, 2). Garbage, but no UB, for other c, which the
+ * caller has already flagged. */
+static inline v8d inverse_power(v8d c, v8i *biased)
 {
-    return (int64_t)(((uint64_t)gms_to_bits(x) >> 52) & 0x7ff);
+    const v8i be = ((v8i)c >> 52) & 0x7ff;
+    *biased = be;
+    return (v8d)(((2046 - be) & 0x7ff) << 52);
 }
 
-/* 2^-(e - 1023) for a biased exponent e: the power of two that brings a
- * number with that exponent into [1, 2). Garbage (but no UB) outside the
- * normal range, where the caller has already flagged the step. */
-static inline double inverse_power(int64_t e)
+/* Every lane of a comparison result true? */
+static inline int all_true(v8i m)
 {
-    return gms_from_bits((int64_t)(((uint64_t)(2046 - e) & 0x7ff) << 52));
+    return (m[0] & m[1] & m[2] & m[3] & m[4] & m[5] & m[6] & m[7]) != 0;
 }
 
 /* xi[i, :] += sum_b xa[b, i] * xv[b, :] for i < k, b < nb: four rows of
@@ -117,117 +145,134 @@ xi_update(double *restrict xi, const double *restrict xa, const double *restrict
     }
 }
 
+/* Rows e[r] = exp(f_{t0 + r} - max) * mult[r] of a chunk of nr frames
+ * (padding lanes stay zero); the frame maxima go to mx_out, or come from
+ * mx_in. */
+static inline __attribute__((always_inline)) void
+chunk_emissions(const double *restrict f, ptrdiff_t k, ptrdiff_t kp, ptrdiff_t nr,
+                const double *restrict mx_in, double *restrict mx_out,
+                const double *restrict mult, double *restrict e)
+{
+    for (ptrdiff_t r = 0; r < nr; ++r) {
+        const double *restrict fr = f + r * k;
+        const double mx = mx_in ? mx_in[r] : gms_hmm_max_of(fr, k);
+        if (mx_out) mx_out[r] = mx;
+        const double sc = mult ? mult[r] : 1.0;
+        double *restrict er = e + r * kp;
+        for (ptrdiff_t j = 0; j < k; ++j) er[j] = gms_exp_nonpositive(fr[j] - mx) * sc;
+    }
+}
+
 /* The pass for a padded width kp; inlined with kp = 8 and 16 as constants
  * so those (the common small models) get loops of fixed trip count. */
 static inline __attribute__((always_inline)) double
 fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double *start_c,
           double *trans_c, hmm_scaled_work *wk, double *scratch, const ptrdiff_t kp)
 {
-    const ptrdiff_t k = m->k;
-    double *restrict e = wk->e;
-    double *prev = wk->a, *cur = wk->b;
+    const ptrdiff_t k = m->k, nv = kp / L, C = GMS_HMM_CHUNK;
     double *restrict scale_of = scratch;    /* T: scale after frame t */
     double *restrict max_of = scratch + T;  /* T: frame maxima */
+    v8du *restrict prev = (v8du *)wk->prev;
+    const v8du *restrict E = (const v8du *)wk->e;  /* chunk rows of nv vectors */
+    v8du *restrict AB = (v8du *)wk->ab;            /* forward / backward rows */
+    v8du *restrict W = (v8du *)wk->w;
     int bad = 0;
-    double shift = 0.0, exps = 0.0, scale = 1.0, c = 1.0;
+    double exps = 0.0, c = 1.0;
+    v8d scale = splat(1.0);
+    memset(wk->e, 0, (size_t)(C * kp) * sizeof(double));
 
-    /* ---- forward: cur = (prev A) .* exp(f_t - max_t) * scale_{t-1} */
-    for (ptrdiff_t j = k; j < kp; ++j) e[j] = 0.0;
-    for (ptrdiff_t t = 0; t < T; ++t) {
-        const double *restrict ft = f + t * k;
-        const double mx = gms_hmm_max_of(ft, k);
-        bad |= !(mx > -INFINITY && mx < INFINITY);
-        for (ptrdiff_t j = 0; j < k; ++j) e[j] = gms_exp_nonpositive(ft[j] - mx) * scale;
-        if (t == 0) {
-            for (ptrdiff_t j = 0; j < kp; ++j) cur[j] = m->pi_p[j] * e[j];
-        } else {
-            vec_mat_padded(prev, m->A_p, kp, cur);
-            for (ptrdiff_t j = 0; j < kp; ++j) cur[j] *= e[j];
+    /* ---- forward: alpha_t = (alpha_{t-1} A) .* exp(f_t - max_t) * scale_{t-1} */
+    for (ptrdiff_t t0 = 0; t0 < T; t0 += C) {
+        const ptrdiff_t nr = T - t0 < C ? T - t0 : C;
+        chunk_emissions(f + t0 * k, k, kp, nr, NULL, max_of + t0, NULL, wk->e);
+        for (ptrdiff_t r = 0; r < nr; ++r) {
+            v8du *restrict cur = AB + r * nv;
+            const v8du *restrict er = E + r * nv;
+            if (t0 + r == 0) {
+                for (ptrdiff_t ic = 0; ic < nv; ++ic)
+                    cur[ic] = *(const v8du *)(m->pi_p + ic * L) * (er[ic] * scale);
+            } else {
+                vec_mat(r == 0 ? prev : cur - nv, m->A_p, kp, cur);
+                for (ptrdiff_t ic = 0; ic < nv; ++ic) cur[ic] *= er[ic] * scale;
+            }
+            const v8d cs = sum_all(cur, kp);
+            c = cs[0];
+            bad |= !(c >= GMS_HMM_MIN_MASS);
+            v8i be;
+            scale = inverse_power(cs, &be);
+            exps += (double)(be[0] - 1023);
+            scale_of[t0 + r] = scale[0];
         }
-        c = sum_padded(cur, kp);
-        bad |= !(c >= GMS_HMM_MIN_MASS);
-        const int64_t be = biased_exponent(c);
-        scale = inverse_power(be);
-        shift += mx;
-        exps += (double)(be - 1023);
+        for (ptrdiff_t ic = 0; ic < nv; ++ic) prev[ic] = AB[(nr - 1) * nv + ic];
         if (post) {
-            double *restrict row = post + t * k;
-            for (ptrdiff_t j = 0; j < k; ++j) row[j] = cur[j];
+            for (ptrdiff_t r = 0; r < nr; ++r) {
+                const double *restrict ar = wk->ab + r * kp;
+                double *restrict row = post + (t0 + r) * k;
+                for (ptrdiff_t j = 0; j < k; ++j) row[j] = ar[j];
+            }
         }
-        scale_of[t] = scale;
-        max_of[t] = mx;
-        double *tmp = prev;
-        prev = cur;
-        cur = tmp;
+    }
+    double shift = 0.0;
+    for (ptrdiff_t t = 0; t < T; ++t) {
+        bad |= !(max_of[t] > -INFINITY && max_of[t] < INFINITY);
+        shift += max_of[t];
     }
     if (bad) return NAN;
     /* c * scale is in [1, 2): exact, and its log needs no range care */
-    const double loglik = shift + exps * 0.69314718055994530942 + log(c * scale);
-    const double beta_limit = GMS_HMM_MAX_BETA * c;
-    double *restrict beta = wk->beta;
-    double *restrict w = wk->w;
-    for (ptrdiff_t j = 0; j < kp; ++j) {
-        beta[j] = j < k ? 1.0 : 0.0;
-        w[j] = 0.0;
-    }
-    if (post == NULL) {
-        /* scoring: the backward values are still needed, to know whether a
-         * state the forward pass flushed to zero could matter */
-        int over = 0;
-        for (ptrdiff_t t = T - 2; t >= 0; --t) {
-            const double *restrict f1 = f + (t + 1) * k;
-            const double mx1 = max_of[t + 1], sc = scale_of[t];
-            for (ptrdiff_t j = 0; j < k; ++j)
-                w[j] = gms_exp_nonpositive(f1[j] - mx1) * sc * beta[j];
-            vec_mat_padded(w, m->AT_p, kp, beta);
-            for (ptrdiff_t j = 0; j < kp; ++j) over |= !(beta[j] <= beta_limit);
-        }
-        return over ? NAN : loglik;
-    }
+    const double loglik = shift + exps * 0.69314718055994530942 + log(c * scale[0]);
 
     /* ---- backward: beta_t = A (exp(f_{t+1} - max_{t+1}) * scale_t .* beta_{t+1});
-     * sum_j alpha_t(j) beta_t(j) is the same Z for every t */
-    double *restrict a = prev; /* alpha_t, padded (the forward pass is done with both) */
-    double *restrict v = wk->v;
+     * sum_j alpha_t(j) beta_t(j) is the same Z for every t. Chunks run from
+     * the end; within one, W[r] = exp(...) * scale_t .* beta_{t+1} for t = t0 + r. */
+    const v8d beta_limit = splat(GMS_HMM_MAX_BETA * c);
+    v8du *restrict beta = (v8du *)wk->beta;
+    for (ptrdiff_t j = 0; j < kp; ++j) wk->beta[j] = j < k ? 1.0 : 0.0;
+    v8i in_range = splat(1.0) == splat(1.0);
     double *xi = wk->xi;
-    for (ptrdiff_t j = 0; j < kp; ++j) a[j] = 0.0;
     if (trans_c != NULL) memset(xi, 0, (size_t)(kp * kp) * sizeof(double));
-    ptrdiff_t nb = 0; /* frames collected for the next xi update */
-    for (ptrdiff_t t = T - 1; t >= 0; --t) {
-        double *restrict row = post + t * k;
-        for (ptrdiff_t j = 0; j < k; ++j) a[j] = row[j];
-        if (t < T - 1) {
-            const double *restrict f1 = f + (t + 1) * k;
-            const double mx1 = max_of[t + 1], sc = scale_of[t];
-            for (ptrdiff_t j = 0; j < k; ++j)
-                w[j] = gms_exp_nonpositive(f1[j] - mx1) * sc * beta[j];
-            vec_mat_padded(w, m->AT_p, kp, beta);
-        }
-        int over = 0;
-        for (ptrdiff_t j = 0; j < kp; ++j) {
-            over |= !(beta[j] <= beta_limit);
-            v[j] = a[j] * beta[j];
-        }
-        const double z = sum_padded(v, kp);
-        bad |= over | !(z >= DBL_MIN && z <= DBL_MAX);
-        const double inv = 1.0 / z;
-        for (ptrdiff_t j = 0; j < k; ++j) row[j] = v[j] * inv;
-        if (trans_c != NULL && t < T - 1) {
-            /* xi_t(i, j) = alpha_t(i) A(i, j) w_j / Z, A applied at the end;
-             * frames are collected and added GMS_HMM_XI_BLOCK at a time */
-            double *restrict xa = wk->xa + nb * kp;
-            double *restrict xv = wk->xv + nb * kp;
-            for (ptrdiff_t j = 0; j < kp; ++j) {
-                xa[j] = a[j];
-                xv[j] = w[j] * inv;
+    memset(wk->xa, 0, (size_t)(C * kp) * sizeof(double));
+    const ptrdiff_t last = (T - 1) / C * C;
+    for (ptrdiff_t t0 = last; t0 >= 0; t0 -= C) {
+        const ptrdiff_t nr = T - t0 < C ? T - t0 : C;
+        /* rows t0 + r < T - 1 need frame t0 + r + 1 */
+        const ptrdiff_t ne = t0 + nr == T ? nr - 1 : nr;
+        chunk_emissions(f + (t0 + 1) * k, k, kp, ne, max_of + t0 + 1, NULL, scale_of + t0,
+                        wk->e);
+        for (ptrdiff_t r = nr - 1; r >= 0; --r) {
+            if (r < ne) {
+                v8du *restrict wr = W + r * nv;
+                const v8du *restrict er = E + r * nv;
+                for (ptrdiff_t ic = 0; ic < nv; ++ic) wr[ic] = er[ic] * beta[ic];
+                vec_mat(wr, m->AT_p, kp, beta);
             }
-            if (++nb == GMS_HMM_XI_BLOCK) {
-                xi_update(xi, wk->xa, wk->xv, nb, k, kp);
-                nb = 0;
+            v8du *restrict br = AB + r * nv;
+            for (ptrdiff_t ic = 0; ic < nv; ++ic) {
+                br[ic] = beta[ic];
+                in_range &= beta[ic] <= beta_limit;
             }
         }
+        if (post == NULL) continue; /* scoring: only the range check */
+        /* gamma_t = alpha_t .* beta_t / Z_t; xi_t(i, j) = alpha_t(i) A(i, j)
+         * W_t(j) / Z_t, A applied at the end */
+        v8du *restrict xa = (v8du *)wk->xa;
+        for (ptrdiff_t r = 0; r < nr; ++r) {
+            double *restrict row = post + (t0 + r) * k;
+            double *restrict xar = wk->xa + r * kp;
+            for (ptrdiff_t j = 0; j < k; ++j) xar[j] = row[j];
+            v8du *restrict br = AB + r * nv;
+            for (ptrdiff_t ic = 0; ic < nv; ++ic) br[ic] *= xa[r * nv + ic];
+            const double z = sum_all(br, kp)[0];
+            bad |= !(z >= DBL_MIN && z <= DBL_MAX);
+            const double inv = 1.0 / z;
+            const double *restrict gd = wk->ab + r * kp;
+            for (ptrdiff_t j = 0; j < k; ++j) row[j] = gd[j] * inv;
+            const v8d vi = splat(inv);
+            for (ptrdiff_t ic = 0; ic < nv; ++ic) W[r * nv + ic] *= vi;
+        }
+        if (trans_c != NULL && ne > 0) xi_update(xi, wk->xa, wk->w, ne, k, kp);
     }
-    if (trans_c != NULL && nb > 0) xi_update(xi, wk->xa, wk->xv, nb, k, kp);
+    bad |= !all_true(in_range);
+    if (post == NULL) return bad ? NAN : loglik;
     if (trans_c != NULL) {
         for (ptrdiff_t i = 0; i < k; ++i)
             for (ptrdiff_t j = 0; j < k; ++j) bad |= !(fabs(xi[i * kp + j]) <= DBL_MAX);
