@@ -161,8 +161,9 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
 static ptrdiff_t FN(accumulate_scratch)(ptrdiff_t d, ptrdiff_t k)
 {
     const ptrdiff_t rows = GMS_BLOCK_ROWS * d, sums = 3 * d * k + k;
-    /* full, dense block: Y, R-scaled copies, the product and the sums */
-    const ptrdiff_t dense = GMS_BLOCK_ROWS * d * (k + 1) + k * d * d + k * d + d;
+    /* full, dense block: the row products P, S = R^T P, g and y */
+    const ptrdiff_t q = d + d * (d + 1) / 2 + 1;
+    const ptrdiff_t dense = (GMS_BLOCK_ROWS + k) * q + 2 * d;
     const ptrdiff_t m = rows > sums ? rows : sums;
     return m > dense ? m : dense;
 }
@@ -289,45 +290,47 @@ GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff
  * y = x - g (g: the mean of the centres) and delta_c = centre_c - g,
  *   sum_i r_ic (x_i - c)(x_i - c)^T
  *     = sum_i r_ic y_i y_i^T - delta sy^T - sy delta^T + n_c delta delta^T,
- * sy = sum_i r_ic y_i, where the first term for every c at once is
- * [r_1 * Y | ... | r_K * Y]^T Y.
+ * sy = sum_i r_ic y_i. Each row contributes P_i = [y_i, upper triangle of
+ * y_i y_i^T, 1], so S = R^T P holds sy, the first term and n_c of every
+ * component at once; the triangle halves the work of a full product.
  */
 GMS_HOT static void FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdiff_t d, ptrdiff_t k,
                                       const double *R, const double *centres, double *nk,
                                       double *s1, double *s2, double *scratch)
 {
-    double *restrict Y = scratch;                 /* nr x d */
-    double *restrict Z = Y + nr * d;              /* nr x (k d) */
-    double *restrict M = Z + nr * k * d;          /* (k d) x d */
-    double *restrict sy = M + k * d * d;          /* k x d */
-    double *restrict g = sy + k * d;              /* d */
+    const ptrdiff_t q = d + d * (d + 1) / 2 + 1; /* y, upper y y^T, 1 */
+    double *restrict P = scratch;                 /* nr x q */
+    double *restrict S = P + nr * q;              /* k x q */
+    double *restrict g = S + k * q;               /* d */
+    double *restrict y = g + d;                   /* d */
     for (ptrdiff_t j = 0; j < d; ++j) g[j] = 0.0;
     for (ptrdiff_t c = 0; c < k; ++c)
         for (ptrdiff_t j = 0; j < d; ++j) g[j] += centres[c * d + j];
     for (ptrdiff_t j = 0; j < d; ++j) g[j] /= (double)k;
-    for (ptrdiff_t i = 0; i < nr; ++i)
-        for (ptrdiff_t j = 0; j < d; ++j) Y[i * d + j] = (double)X[i * d + j] - g[j];
-    for (ptrdiff_t i = 0; i < nr; ++i)
-        for (ptrdiff_t c = 0; c < k; ++c) {
-            const double r = R[i * k + c];
-            for (ptrdiff_t j = 0; j < d; ++j) Z[(i * k + c) * d + j] = r * Y[i * d + j];
+    for (ptrdiff_t i = 0; i < nr; ++i) {
+        double *restrict p = P + i * q;
+        for (ptrdiff_t j = 0; j < d; ++j) y[j] = (double)X[i * d + j] - g[j];
+        for (ptrdiff_t j = 0; j < d; ++j) p[j] = y[j];
+        double *restrict u = p + d;
+        for (ptrdiff_t a = 0; a < d; ++a) {
+            const double ya = y[a];
+            for (ptrdiff_t b = a; b < d; ++b) u[b - a] = ya * y[b];
+            u += d - a;
         }
-    for (ptrdiff_t j = 0; j < k * d; ++j) sy[j] = 0.0;
-    for (ptrdiff_t i = 0; i < nr; ++i)
-        for (ptrdiff_t j = 0; j < k * d; ++j) sy[j] += Z[i * k * d + j];
+        p[q - 1] = 1.0;
+    }
     {
-        /* M (row-major kd x d) = Z^T Y: column-major M^T = Y^T Z */
+        /* S (row-major k x q) = R^T P: column-major S^T = P^T R */
         char no = 'N', tr = 'T';
-        int m_ = (int)d, n_ = (int)(k * d), k_ = (int)nr, lda = (int)d, ldb = (int)(k * d);
+        int m_ = (int)q, n_ = (int)k, k_ = (int)nr, lda = (int)q, ldb = (int)k;
         double one = 1.0, zero = 0.0;
-        gms_blas_dgemm(&no, &tr, &m_, &n_, &k_, &one, Y, &lda, Z, &ldb, &zero, M, &lda);
+        gms_blas_dgemm(&no, &tr, &m_, &n_, &k_, &one, P, &lda, R, &ldb, &zero, S, &lda);
     }
     for (ptrdiff_t c = 0; c < k; ++c) {
-        double n_c = 0.0;
-        for (ptrdiff_t i = 0; i < nr; ++i) n_c += R[i * k + c];
+        const double *restrict syc = S + c * q;
+        const double *restrict u = syc + d;
+        const double n_c = syc[q - 1];
         nk[c] += n_c;
-        const double *syc = sy + c * d;
-        const double *Mc = M + c * d * d;
         double *s1c = s1 + c * d;
         double *s2c = s2 + c * d * d;
         for (ptrdiff_t a = 0; a < d; ++a) {
@@ -335,8 +338,9 @@ GMS_HOT static void FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdi
             s1c[a] += syc[a] - n_c * da;
             for (ptrdiff_t b = a; b < d; ++b) {
                 const double db = centres[c * d + b] - g[b];
-                s2c[a * d + b] += Mc[a * d + b] - da * syc[b] - syc[a] * db + n_c * da * db;
+                s2c[a * d + b] += u[b - a] - da * syc[b] - syc[a] * db + n_c * da * db;
             }
+            u += d - a;
         }
     }
 }
