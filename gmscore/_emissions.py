@@ -26,6 +26,11 @@ LOG_2PI = np.log(2.0 * np.pi)
 MIN_DENOMINATOR = 1e-5
 
 
+def _work_array(data, name, shape):
+    """A fit's reusable work array (see FitData.buffer), or a fresh one."""
+    return np.empty(shape) if data is None else data.buffer(name, shape)
+
+
 def _is_positive_definite(m):
     """Whether a Cholesky factorisation of m succeeds: the criterion of the
     precision factors themselves. (eigvalsh is not used: its absolute error,
@@ -164,13 +169,13 @@ class GaussianEmissions:
         self._covars_ = _validate_covariances(self._covars_, self.covariance_type,
                                               self._covars_shape(means.shape[1]))
 
-    def _frame_log_likelihood(self, X, n_threads):
+    def _frame_log_likelihood(self, X, n_threads, data=None):
         ct = self.covariance_type
         k, d = self.n_components, X.shape[1]
         prec = _precision_factors(self._covars_, ct)
         log_det = _gaussian.log_det_cholesky(prec, ct, d)
         log_norm = np.broadcast_to(log_det - 0.5 * d * LOG_2PI, (k,)).astype(np.float64)
-        out = np.empty((X.shape[0], k))
+        out = _work_array(data, "framelogprob", (X.shape[0], k))
         _kernels.weighted_log_prob(COV_CODE[ct], X, np.ascontiguousarray(self.means_, dtype=X.dtype),
                                    np.ascontiguousarray(prec, dtype=X.dtype).ravel(),
                                    np.ascontiguousarray(log_norm), out, n_threads)
@@ -351,19 +356,19 @@ class GMMEmissions:
         log_det = _gaussian.log_det_cholesky(prec, code_type, d)
         return code_type, prec, log_det
 
-    def _frame_log_likelihood(self, X, n_threads):
+    def _frame_log_likelihood(self, X, n_threads, data=None):
         k, m, d = self.means_.shape
         code_type, prec, log_det = self._component_factors()
         with np.errstate(divide="ignore"):
             log_w = np.log(self.weights_).ravel()
         log_norm = np.ascontiguousarray(log_w + log_det - 0.5 * d * LOG_2PI)
-        comp = np.empty((X.shape[0], k * m))
+        comp = _work_array(data, "components", (X.shape[0], k * m))
         _kernels.weighted_log_prob(COV_CODE[code_type], X,
                                    np.ascontiguousarray(self.means_.reshape(k * m, d), dtype=X.dtype),
                                    np.ascontiguousarray(prec, dtype=X.dtype).ravel(),
                                    log_norm, comp, n_threads)
         comp = comp.reshape(X.shape[0], k, m)
-        framelogprob = np.empty((X.shape[0], k))
+        framelogprob = _work_array(data, "framelogprob", (X.shape[0], k))
         _kernels.group_logsumexp(comp, framelogprob, n_threads)
         return framelogprob, (comp, framelogprob)
 

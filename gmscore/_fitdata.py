@@ -17,6 +17,16 @@ class FitData:
         self._centre = None
         self._scatter = None
         self._variance = None
+        self._buffers = {}
+
+    def buffer(self, name, shape):
+        """A float64 work array kept for the whole fit: E-step arrays of
+        N x K come back every iteration, and fresh ones would cost their
+        page faults every time."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != tuple(shape):
+            buf = self._buffers[name] = np.empty(shape)
+        return buf
 
     def _moments(self, cov_code):
         d = self.X.shape[1]

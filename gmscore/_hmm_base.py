@@ -156,7 +156,8 @@ class BaseHMM(ParamsMixin):
 
     Emission mixins provide: ``_emission_letters``, ``_emission_param_names``,
     ``_check_emissions(n_features)``, ``_init_emissions(data, rs)``,
-    ``_frame_log_likelihood(X, n_threads) -> (N x K, extra)``,
+    ``_frame_log_likelihood(X, n_threads, data=None) -> (N x K, extra)``
+    (work arrays from ``data.buffer`` when fitting),
     ``_accumulate_emissions(stats, data, posteriors, extra)``,
     ``_do_emission_mstep(stats, data)``, ``_sample_emissions(state, n, rs)``,
     ``_emission_n_parameters()`` and ``_n_features_of_emissions()``.
@@ -290,8 +291,8 @@ class BaseHMM(ParamsMixin):
     def _do_estep(self, data):
         X, offsets = data.X, data.offsets
         k = self.n_components
-        framelogprob, extra = self._frame_log_likelihood(X, data.n_threads)
-        posteriors = np.empty((X.shape[0], k))
+        framelogprob, extra = self._frame_log_likelihood(X, data.n_threads, data)
+        posteriors = data.buffer("posteriors", (X.shape[0], k))
         start, trans = np.empty(k), np.empty((k, k))
         seq_ll = self._forward_backward(framelogprob, offsets, posteriors, start, trans,
                                         data.n_threads)
