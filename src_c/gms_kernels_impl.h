@@ -67,6 +67,12 @@ typedef struct {
  * only needs features a <= b. Splitting the columns into bands and giving
  * each band's product only the features it needs skips most of the zeros:
  * 3/4 of the dense work with 2 bands, 5/8 with 4. */
+#ifndef GMS_SMALL_D
+/* Up to this many features full log-densities skip the GEMM (see
+ * log_prob_full_small). */
+#define GMS_SMALL_D 16
+#endif
+
 static int FN(bands_for)(ptrdiff_t d)
 {
     return d >= 48 ? 4 : (d >= 16 ? 2 : 1);
@@ -187,13 +193,55 @@ static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
     w->z = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * zcols) * sizeof(REAL));
     w->lp = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k) * sizeof(double));
     w->zd = (double *)malloc((size_t)FN(accumulate_scratch)(d, k) * sizeof(double));
-    w->q = (double *)malloc((size_t)(GMS_BLOCK_ROWS * qrows) * sizeof(double));
+    /* q also holds log_prob_full_small's transposed rows (32 * d) */
+    const ptrdiff_t qsize = GMS_BLOCK_ROWS * qrows > 32 * d ? GMS_BLOCK_ROWS * qrows : 32 * d;
+    w->q = (double *)malloc((size_t)qsize * sizeof(double));
     w->t = (double *)malloc((size_t)(GMS_BLOCK_ROWS * (k + 2)) * sizeof(double));
     if (!w->xs || !w->z || !w->lp || !w->zd || !w->q || !w->t) {
         FN(work_free)(w);
         return GMS_ERR_NOMEM;
     }
     return GMS_OK;
+}
+
+/*
+ * Full covariance with few features: z_b = sum_{a <= b} xs_a U_c[a, b] - V_c[b]
+ * straight over U_c's triangle, 32 rows at a time (four independent
+ * eight-lane accumulators, so the sums' add latency overlaps). At small D a
+ * GEMM's packing costs more than its arithmetic, and this does only the
+ * triangle's D (D + 1) / 2 products. xt: 32 * d doubles.
+ */
+GMS_HOT static void FN(log_prob_full_small)(const FN(prep) *p, const REAL *xs, ptrdiff_t nr,
+                                            double *lp, double *xt)
+{
+    enum { LANES = 32 };
+    const ptrdiff_t d = p->d, k = p->k;
+    for (ptrdiff_t i0 = 0; i0 < nr; i0 += LANES) {
+        const ptrdiff_t nl = nr - i0 < LANES ? nr - i0 : LANES;
+        for (ptrdiff_t a = 0; a < d; ++a)
+            for (ptrdiff_t l = 0; l < LANES; ++l)
+                xt[a * LANES + l] = l < nl ? (double)xs[(i0 + l) * d + a] : 0.0;
+        for (ptrdiff_t c = 0; c < k; ++c) {
+            const REAL *U = p->prec + c * d * d;
+            const REAL *V = p->V + c * d;
+            double q[LANES] = {0.0};
+            for (ptrdiff_t b = 0; b < d; ++b) {
+                double z[LANES] = {0.0};
+                for (ptrdiff_t a = 0; a <= b; ++a) {
+                    const double u = (double)U[a * d + b];
+                    const double *x = xt + a * LANES;
+                    for (ptrdiff_t l = 0; l < LANES; ++l) z[l] += x[l] * u;
+                }
+                const double v = (double)V[b];
+                for (ptrdiff_t l = 0; l < LANES; ++l) {
+                    const double t = z[l] - v;
+                    q[l] += t * t;
+                }
+            }
+            const double ln = p->log_norm[c];
+            for (ptrdiff_t l = 0; l < nl; ++l) lp[(i0 + l) * k + c] = ln - 0.5 * q[l];
+        }
+    }
 }
 
 /* lp[i, c] = log_norm[c] - 0.5 * squared Mahalanobis distance of row i.
@@ -208,6 +256,10 @@ GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff
     if (p->cov_type == GMS_FULL || p->cov_type == GMS_TIED) {
         for (ptrdiff_t i = 0; i < nr; ++i)
             for (ptrdiff_t j = 0; j < d; ++j) w->xs[i * d + j] = X[i * d + j] - p->g[j];
+    }
+    if (p->cov_type == GMS_FULL && d <= GMS_SMALL_D) {
+        FN(log_prob_full_small)(p, w->xs, nr, lp, w->q);
+        return;
     }
     if (p->cov_type == GMS_FULL) {
         for (ptrdiff_t c0 = 0; c0 < k; c0 += p->chunk) {
