@@ -152,22 +152,36 @@ GMS_HOT static int gms_block_responsibilities(double *lp, ptrdiff_t nr, ptrdiff_
 
 /*
  * Mixture states: out[i, s] = log sum_j exp(comp[i, s, j]) over the m
- * mixture components of each state (comp is n x k x m).
+ * mixture components of each state (comp is n x k x m). The loops run
+ * over groups (i, s) in the inner position and over j outside, so they
+ * vectorise across groups whatever m is; the sums still add j in order.
  */
+#define GMS_GROUPS 256
 GMS_HOT static void gms_group_lse_rows(const double *comp, ptrdiff_t rows, ptrdiff_t k,
                                        ptrdiff_t m, double *out)
 {
-    for (ptrdiff_t i = 0; i < rows * k; ++i) {
-        const double *v = comp + i * m;
-        double mx = v[0];
-        for (ptrdiff_t j = 1; j < m; ++j) mx = v[j] > mx ? v[j] : mx;
-        if (!(mx > -INFINITY) || !isfinite(mx)) {
-            out[i] = mx;
-            continue;
+    double mx[GMS_GROUPS], s[GMS_GROUPS];
+    for (ptrdiff_t g0 = 0; g0 < rows * k; g0 += GMS_GROUPS) {
+        const ptrdiff_t ng = rows * k - g0 < GMS_GROUPS ? rows * k - g0 : GMS_GROUPS;
+        const double *v = comp + g0 * m;
+        for (ptrdiff_t i = 0; i < ng; ++i) {
+            mx[i] = v[i * m];
+            s[i] = 0.0;
         }
-        double s = 0.0;
-        for (ptrdiff_t j = 0; j < m; ++j) s += gms_exp_nonpositive(v[j] - mx);
-        out[i] = mx + log(s);
+        for (ptrdiff_t j = 1; j < m; ++j)
+            for (ptrdiff_t i = 0; i < ng; ++i) {
+                const double x = v[i * m + j];
+                mx[i] = x > mx[i] ? x : mx[i];
+            }
+        for (ptrdiff_t j = 0; j < m; ++j)
+            for (ptrdiff_t i = 0; i < ng; ++i) s[i] += gms_exp_nonpositive(v[i * m + j] - mx[i]);
+        /* s is in [1, m] where mx is finite; an infinite or NaN maximum is
+         * the answer itself */
+        for (ptrdiff_t i = 0; i < ng; ++i) {
+            const int ok = mx[i] > -INFINITY && mx[i] < INFINITY;
+            const double l = gms_log_normal(ok ? s[i] : 1.0);
+            out[g0 + i] = ok ? mx[i] + l : mx[i];
+        }
     }
 }
 
@@ -198,13 +212,14 @@ int gms_group_logsumexp(const double *comp, ptrdiff_t n, ptrdiff_t k, ptrdiff_t 
 GMS_HOT static void gms_mixture_resp_rows(double *comp, const double *lse, const double *gamma,
                                           ptrdiff_t rows, ptrdiff_t k, ptrdiff_t m)
 {
-    for (ptrdiff_t i = 0; i < rows * k; ++i) {
-        double *v = comp + i * m;
-        const double l = lse[i], g = gamma[i];
-        const int ok = isfinite(l) && g > 0.0;
-        for (ptrdiff_t j = 0; j < m; ++j)
-            v[j] = ok ? g * gms_exp_nonpositive(v[j] - l) : 0.0;
-    }
+    /* groups in the inner loop, as in gms_group_lse_rows */
+    for (ptrdiff_t j = 0; j < m; ++j)
+        for (ptrdiff_t i = 0; i < rows * k; ++i) {
+            const double l = lse[i], g = gamma[i];
+            const int ok = l > -INFINITY && l < INFINITY && g > 0.0;
+            double *v = comp + i * m + j;
+            *v = ok ? g * gms_exp_nonpositive(*v - l) : 0.0;
+        }
 }
 
 typedef struct {
