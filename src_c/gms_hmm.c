@@ -383,7 +383,7 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
             const ptrdiff_t s0 = order[slot_start[slot]];
             const ptrdiff_t tmax = slot_start[slot + 1] > slot_start[slot]
                 ? (ptrdiff_t)(offsets[s0 + 1] - offsets[s0]) : 1;
-            double *cs = (double *)malloc((size_t)(2 * tmax) * sizeof(double));
+            double *cs = (double *)malloc((size_t)gms_hmm_scratch_max(tmax, kp) * sizeof(double));
             if (cs == NULL) {
 #ifdef _OPENMP
 #pragma omp atomic write

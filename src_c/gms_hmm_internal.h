@@ -53,6 +53,19 @@ static inline double gms_hmm_max_of(const double *v, ptrdiff_t k)
  * chain on them, the per-frame throughput work runs over it before/after. */
 #define GMS_HMM_CHUNK 32
 
+/* Sequences with T * kp up to this many doubles keep the forward pass's
+ * emission rows for the backward pass (scratch of 2 T + T kp doubles);
+ * longer ones recompute them (scratch of 2 T). */
+#define GMS_HMM_ECACHE (1 << 19)
+#define GMS_HMM_SCRATCH(T, kp) (2 * (T) + ((T) * (kp) <= GMS_HMM_ECACHE ? (T) * (kp) : 0))
+/* Enough scratch for every sequence of up to tmax frames. */
+static inline ptrdiff_t gms_hmm_scratch_max(ptrdiff_t tmax, ptrdiff_t kp)
+{
+    const ptrdiff_t tc = tmax < GMS_HMM_ECACHE / kp ? tmax : GMS_HMM_ECACHE / kp;
+    const ptrdiff_t a = GMS_HMM_SCRATCH(tmax, kp), b = GMS_HMM_SCRATCH(tc, kp);
+    return a > b ? a : b;
+}
+
 /* Per-thread work of the scaled pass: GMS_HMM_SCALED_WORK(kp) doubles. */
 typedef struct {
     double *prev, *cur, *beta;   /* kp each */
@@ -64,7 +77,7 @@ typedef struct {
 /*
  * Scaled forward-backward of one sequence of T frames (f: T x K log
  * likelihoods). `post` (T x K) receives the posteriors, or is NULL to
- * score only; `scratch` holds 2 * T doubles. With posteriors, the
+ * score only; `scratch` holds GMS_HMM_SCRATCH(T, kp) doubles. With posteriors, the
  * sequence's expected transition counts (already multiplied by A) are
  * added to `trans_c` and its first posterior row to `start_c` (either may
  * be NULL). Returns the log-likelihood, or NaN (leaving the counts alone)

@@ -145,21 +145,20 @@ xi_update(double *restrict xi, const double *restrict xa, const double *restrict
     }
 }
 
-/* Rows e[r] = exp(f_{t0 + r} - max) * mult[r] of a chunk of nr frames
- * (padding lanes stay zero); the frame maxima go to mx_out, or come from
- * mx_in. */
+/* Rows e[r] = exp(f_{t0 + r} - max) of a chunk of nr frames, padding
+ * lanes zero; the frame maxima go to mx_out, or come from mx_in. */
 static inline __attribute__((always_inline)) void
 chunk_emissions(const double *restrict f, ptrdiff_t k, ptrdiff_t kp, ptrdiff_t nr,
                 const double *restrict mx_in, double *restrict mx_out,
-                const double *restrict mult, double *restrict e)
+                double *restrict e)
 {
     for (ptrdiff_t r = 0; r < nr; ++r) {
         const double *restrict fr = f + r * k;
         const double mx = mx_in ? mx_in[r] : gms_hmm_max_of(fr, k);
         if (mx_out) mx_out[r] = mx;
-        const double sc = mult ? mult[r] : 1.0;
         double *restrict er = e + r * kp;
-        for (ptrdiff_t j = 0; j < k; ++j) er[j] = gms_exp_nonpositive(fr[j] - mx) * sc;
+        for (ptrdiff_t j = 0; j < k; ++j) er[j] = gms_exp_nonpositive(fr[j] - mx);
+        for (ptrdiff_t j = k; j < kp; ++j) er[j] = 0.0;
     }
 }
 
@@ -173,18 +172,21 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
     double *restrict scale_of = scratch;    /* T: scale after frame t */
     double *restrict max_of = scratch + T;  /* T: frame maxima */
     v8du *restrict prev = (v8du *)wk->prev;
-    const v8du *restrict E = (const v8du *)wk->e;  /* chunk rows of nv vectors */
+    /* emission rows of a chunk (nv vectors each): with a cache, the forward
+     * pass keeps every frame's row there for the backward pass */
+    double *const ecache = T * kp <= GMS_HMM_ECACHE ? scratch + 2 * T : NULL;
     v8du *restrict AB = (v8du *)wk->ab;            /* forward / backward rows */
     v8du *restrict W = (v8du *)wk->w;
     int bad = 0;
     double exps = 0.0, c = 1.0;
     v8d scale = splat(1.0);
-    memset(wk->e, 0, (size_t)(C * kp) * sizeof(double));
 
     /* ---- forward: alpha_t = (alpha_{t-1} A) .* exp(f_t - max_t) * scale_{t-1} */
     for (ptrdiff_t t0 = 0; t0 < T; t0 += C) {
         const ptrdiff_t nr = T - t0 < C ? T - t0 : C;
-        chunk_emissions(f + t0 * k, k, kp, nr, NULL, max_of + t0, NULL, wk->e);
+        double *erows = ecache ? ecache + t0 * kp : wk->e;
+        chunk_emissions(f + t0 * k, k, kp, nr, NULL, max_of + t0, erows);
+        const v8du *restrict E = (const v8du *)erows;
         for (ptrdiff_t r = 0; r < nr; ++r) {
             v8du *restrict cur = AB + r * nv;
             const v8du *restrict er = E + r * nv;
@@ -236,13 +238,15 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
         const ptrdiff_t nr = T - t0 < C ? T - t0 : C;
         /* rows t0 + r < T - 1 need frame t0 + r + 1 */
         const ptrdiff_t ne = t0 + nr == T ? nr - 1 : nr;
-        chunk_emissions(f + (t0 + 1) * k, k, kp, ne, max_of + t0 + 1, NULL, scale_of + t0,
-                        wk->e);
+        if (!ecache)
+            chunk_emissions(f + (t0 + 1) * k, k, kp, ne, max_of + t0 + 1, NULL, wk->e);
+        const v8du *restrict E = (const v8du *)(ecache ? ecache + (t0 + 1) * kp : wk->e);
         for (ptrdiff_t r = nr - 1; r >= 0; --r) {
             if (r < ne) {
                 v8du *restrict wr = W + r * nv;
                 const v8du *restrict er = E + r * nv;
-                for (ptrdiff_t ic = 0; ic < nv; ++ic) wr[ic] = er[ic] * beta[ic];
+                const v8d sc = splat(scale_of[t0 + r]);
+                for (ptrdiff_t ic = 0; ic < nv; ++ic) wr[ic] = er[ic] * sc * beta[ic];
                 vec_mat(wr, m->AT_p, kp, beta);
             }
             v8du *restrict br = AB + r * nv;
