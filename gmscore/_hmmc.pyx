@@ -40,8 +40,10 @@ cdef int _check(int rc) except -1:
         raise MemoryError("gmscore HMM kernel could not allocate its work buffers")
     if rc == GMS_ERR_UNDERFLOW:
         raise UnderflowError(
-            "the scaled forward-backward pass underflowed (no probability mass "
-            "left at some frame); use implementation='log', which does not")
+            "the scaled forward-backward pass underflowed (a frame left too "
+            "little probability mass, or a state it flushed to zero may matter "
+            "later); use implementation='log', which redoes such sequences in "
+            "log space")
     if rc == GMS_ERR_NONFINITE:
         raise ImpossibleSequenceError(
             "a sequence has zero probability under the model (every state path "

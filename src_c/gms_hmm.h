@@ -1,6 +1,8 @@
 /*
- * gmscore HMM kernels: forward-backward (log and scaling), posteriors,
- * expected transition counts and Viterbi, over many sequences at once.
+ * gmscore HMM kernels: forward-backward, posteriors, expected transition
+ * counts and Viterbi, over many sequences at once. Both implementations run
+ * the scaled pass of gms_hmm_scaled.c; a sequence outside its exact range is
+ * redone in log space (GMS_HMM_LOG) or reported (GMS_HMM_SCALING).
  *
  * Sequences are rows [offsets[s], offsets[s+1]) of one framelogprob array
  * (N x K emission log-likelihoods, double). Sequences are parallelised with
@@ -21,17 +23,17 @@ extern "C" {
 #define GMS_HMM_LOG 0
 #define GMS_HMM_SCALING 1
 
-/* A scaled forward pass met a step with no probability mass left. */
+/* GMS_HMM_SCALING met a sequence outside the scaled pass's exact range. */
 #define GMS_ERR_UNDERFLOW -4
 
 /*
- * Forward-backward. `posteriors` (N x K) may be NULL: then only the forward
- * pass runs (scoring) and the counts must be NULL too. `start_counts` (K)
+ * Forward-backward. `posteriors` (N x K) may be NULL to score only; then
+ * the counts must be NULL too. `start_counts` (K)
  * receives the sum of first-frame posteriors, `trans_counts` (K x K) the
  * expected transitions; either may be NULL. `seq_loglik` (n_seq) receives
  * each sequence's log-likelihood (-inf where the sequence is impossible,
- * NaN where a scaled pass underflowed). Returns GMS_OK, GMS_ERR_NOMEM,
- * GMS_ERR_ARG, GMS_ERR_UNDERFLOW (scaling) or GMS_ERR_NONFINITE (some
+ * NaN where GMS_HMM_SCALING left the scaled pass's exact range). Returns
+ * GMS_OK, GMS_ERR_NOMEM, GMS_ERR_ARG, GMS_ERR_UNDERFLOW (scaling) or GMS_ERR_NONFINITE (some
  * sequence has zero probability under the model).
  */
 int gms_hmm_forward_backward(int implementation, const double *framelogprob,
