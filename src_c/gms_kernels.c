@@ -50,7 +50,37 @@ static inline ptrdiff_t gms_s2_offset(int cov_type, ptrdiff_t c, ptrdiff_t d)
 
 static inline ptrdiff_t gms_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 
+/*
+ * Diag/spherical kernels work on tiles of GMS_CW components whose sums stay
+ * in vector registers: the loop over a tile's components is written around
+ * the loop over features (or rows), and GCC vectorises that outer loop
+ * (one lane per component). It only does so when the inner loop has no
+ * entry test (a do-while: there is always one feature and one row) and
+ * the lane-wise loads have a constant stride in the inner loop, hence the
+ * tile-major layouts: per tile of components, rows (or features) of
+ * GMS_CW values, zero-padded past the last component.
+ */
+#define GMS_CW 8
+#if defined(__GNUC__)
+#define GMS_INLINE static inline __attribute__((always_inline))
+#else
+#define GMS_INLINE static inline
+#endif
 
+/* Components rounded up to whole tiles. */
+static inline ptrdiff_t gms_tiled_k(ptrdiff_t k) { return (k + GMS_CW - 1) / GMS_CW * GMS_CW; }
+
+/* Index of (row i, component c) in a tile-major block of nr rows. */
+static inline ptrdiff_t gms_tiled_at(ptrdiff_t i, ptrdiff_t c, ptrdiff_t nr)
+{
+    return (c / GMS_CW) * nr * GMS_CW + i * GMS_CW + c % GMS_CW;
+}
+
+/* Index of (row i, component c) in a block of weights: tile-major or not. */
+static inline ptrdiff_t gms_weight_at(ptrdiff_t i, ptrdiff_t c, ptrdiff_t nr, ptrdiff_t k, int tiled)
+{
+    return tiled ? gms_tiled_at(i, c, nr) : i * k + c;
+}
 
 static inline ptrdiff_t gms_n_blocks(ptrdiff_t n)
 {
@@ -99,22 +129,20 @@ static void gms_for_row_blocks(ptrdiff_t n, int n_threads, gms_rows_fn fn, void 
 }
 
 /*
- * Turn a block of weighted log-densities (nr x k, row-major) into
- * responsibilities times sample weights, in place, and add the weighted
- * log-likelihood of its rows to *ll (in row order). Works component-major
- * on a transposed copy so that the per-row maximum, exp, sum, log and
- * scaling all vectorise over rows. Rows with a non-finite log-likelihood
- * get zero responsibilities; returns 1 if there was any.
- * `tmp` holds (k + 2) * nr doubles.
+ * Turn a block of weighted log-densities, component-major (T: k x nr, so
+ * that the per-row maximum, exp, sum, log and scaling all vectorise over
+ * rows; overwritten), into responsibilities times sample weights R, and
+ * add the weighted log-likelihood of its rows to *ll (in row order). R is
+ * row-major (nr x k), or tile-major with `tiled` (gms_tiled_at, nr *
+ * gms_tiled_k(k) doubles). Rows with a non-finite log-likelihood get zero
+ * responsibilities; returns 1 if there was any. `tmp` holds 2 * nr doubles.
  */
-GMS_HOT static int gms_block_responsibilities(double *lp, ptrdiff_t nr, ptrdiff_t k,
-                                              const double *w, double *ll, double *tmp)
+GMS_HOT static int gms_block_responsibilities(double *restrict T, ptrdiff_t nr, ptrdiff_t k,
+                                              const double *w, double *ll, double *restrict R,
+                                              int tiled, double *tmp)
 {
-    double *restrict T = tmp;
-    double *restrict m = T + k * nr;
+    double *restrict m = tmp;
     double *restrict s = m + nr;
-    for (ptrdiff_t i = 0; i < nr; ++i)
-        for (ptrdiff_t c = 0; c < k; ++c) T[c * nr + i] = lp[i * k + c];
     for (ptrdiff_t i = 0; i < nr; ++i) m[i] = T[i];
     for (ptrdiff_t c = 1; c < k; ++c)
         for (ptrdiff_t i = 0; i < nr; ++i) m[i] = T[c * nr + i] > m[i] ? T[c * nr + i] : m[i];
@@ -143,10 +171,15 @@ GMS_HOT static int gms_block_responsibilities(double *lp, ptrdiff_t nr, ptrdiff_
         s[i] = wt / s[i];
     }
     *ll = acc;
-    for (ptrdiff_t c = 0; c < k; ++c)
-        for (ptrdiff_t i = 0; i < nr; ++i) T[c * nr + i] *= s[i];
-    for (ptrdiff_t i = 0; i < nr; ++i)
-        for (ptrdiff_t c = 0; c < k; ++c) lp[i * k + c] = T[c * nr + i];
+    if (tiled) {
+        for (ptrdiff_t c = 0; c < gms_tiled_k(k); ++c) {
+            double *dst = R + gms_tiled_at(0, c, nr);
+            for (ptrdiff_t i = 0; i < nr; ++i) dst[i * GMS_CW] = c < k ? T[c * nr + i] * s[i] : 0.0;
+        }
+    } else {
+        for (ptrdiff_t i = 0; i < nr; ++i)
+            for (ptrdiff_t c = 0; c < k; ++c) R[i * k + c] = T[c * nr + i] * s[i];
+    }
     return bad;
 }
 
