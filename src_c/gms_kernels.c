@@ -129,13 +129,35 @@ static void gms_for_row_blocks(ptrdiff_t n, int n_threads, gms_rows_fn fn, void 
 }
 
 /*
+ * Row i of a block of responsibilities, given its maximum log-density m[i]
+ * and sum s[i] of exp(log-density - maximum): the row's maximum adds
+ * exp(0) = 1, so s >= 1 unless the row has no finite value. m[i] becomes
+ * the row's log-likelihood times its weight (-0, which adds nothing, for a
+ * bad row) and s[i] the scaling of its exp values (0 for a bad row: zero
+ * responsibilities). Returns 1 for a bad row. No test guards the
+ * arithmetic, so that the loops calling it vectorise.
+ */
+GMS_INLINE int gms_finish_row(double *restrict m, double *restrict s, ptrdiff_t i, double wt)
+{
+    const int ok = s[i] >= 1.0;
+    const double si = ok ? s[i] : 1.0;
+    const double l = m[i] + gms_log_normal(si);
+    const int good = ok & (fabs(l) <= DBL_MAX);
+    const double wl = wt * l, scale = wt / si;
+    m[i] = good ? wl : -0.0;
+    s[i] = good ? scale : 0.0;
+    return !good;
+}
+
+/*
  * Turn a block of weighted log-densities, component-major (T: k x nr, so
  * that the per-row maximum, exp, sum, log and scaling all vectorise over
  * rows; overwritten), into responsibilities times sample weights R, and
  * add the weighted log-likelihood of its rows to *ll (in row order). R is
  * row-major (nr x k), or tile-major with `tiled` (gms_tiled_at, nr *
- * gms_tiled_k(k) doubles). Rows with a non-finite log-likelihood get zero
- * responsibilities; returns 1 if there was any. `tmp` holds 2 * nr doubles.
+ * gms_tiled_k(k) doubles; T then has room for gms_tiled_k(k) rows). Rows
+ * with a non-finite log-likelihood get zero responsibilities; returns 1 if
+ * there was any. `tmp` holds 2 * nr doubles.
  */
 GMS_HOT static int gms_block_responsibilities(double *restrict T, ptrdiff_t nr, ptrdiff_t k,
                                               const double *w, double *ll, double *restrict R,
@@ -151,30 +173,24 @@ GMS_HOT static int gms_block_responsibilities(double *restrict T, ptrdiff_t nr, 
     for (ptrdiff_t i = 0; i < nr; ++i) s[i] = 0.0;
     for (ptrdiff_t c = 0; c < k; ++c)
         for (ptrdiff_t i = 0; i < nr; ++i) s[i] += T[c * nr + i];
-    /* the row's maximum contributes exp(0) = 1, so s >= 1 unless the row
-     * has no finite value; m becomes the log-likelihood */
+    /* rows with weights, or not: a load behind `w ? w[i] : 1.0` becomes a
+     * masked load from NULL, very slow on some CPUs */
     int bad = 0;
-    for (ptrdiff_t i = 0; i < nr; ++i) {
-        const int ok = s[i] >= 1.0;
-        bad |= !ok;
-        m[i] = m[i] + gms_log_normal(ok ? s[i] : 1.0);
-    }
+    if (w)
+        for (ptrdiff_t i = 0; i < nr; ++i) bad |= gms_finish_row(m, s, i, w[i]);
+    else
+        for (ptrdiff_t i = 0; i < nr; ++i) bad |= gms_finish_row(m, s, i, 1.0);
     double acc = *ll;
-    for (ptrdiff_t i = 0; i < nr; ++i) {
-        const double wt = w ? w[i] : 1.0;
-        if (!(s[i] >= 1.0) || !isfinite(m[i])) {
-            bad = 1;
-            s[i] = 0.0; /* zero responsibilities for this row */
-            continue;
-        }
-        acc += wt * m[i];
-        s[i] = wt / s[i];
-    }
+    for (ptrdiff_t i = 0; i < nr; ++i) acc += m[i];
     *ll = acc;
     if (tiled) {
-        for (ptrdiff_t c = 0; c < gms_tiled_k(k); ++c) {
-            double *dst = R + gms_tiled_at(0, c, nr);
-            for (ptrdiff_t i = 0; i < nr; ++i) dst[i * GMS_CW] = c < k ? T[c * nr + i] * s[i] : 0.0;
+        /* zero padding components, then a row of a tile at a time */
+        for (ptrdiff_t i = k * nr; i < gms_tiled_k(k) * nr; ++i) T[i] = 0.0;
+        for (ptrdiff_t c0 = 0; c0 < k; c0 += GMS_CW) {
+            const double *Tc = T + c0 * nr;
+            double *dst = R + c0 * nr;
+            for (ptrdiff_t i = 0; i < nr; ++i)
+                for (int c = 0; c < GMS_CW; ++c) dst[i * GMS_CW + c] = Tc[c * nr + i] * s[i];
         }
     } else {
         for (ptrdiff_t i = 0; i < nr; ++i)

@@ -189,7 +189,7 @@ static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
     const ptrdiff_t qrows = p->cov_type == GMS_FULL ? p->chunk : 1;
     w->xs = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(REAL));
     w->z = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * zcols) * sizeof(REAL));
-    w->lp = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k) * sizeof(double));
+    w->lp = (double *)malloc((size_t)(GMS_BLOCK_ROWS * gms_tiled_k(k)) * sizeof(double));
     w->zd = (double *)malloc((size_t)FN(accumulate_scratch)(d, k) * sizeof(double));
     w->q = (double *)malloc((size_t)(GMS_BLOCK_ROWS * qrows) * sizeof(double));
     /* responsibilities (tile-major for diag/spherical), then 2 per row */
