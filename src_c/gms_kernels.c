@@ -82,6 +82,17 @@ static inline ptrdiff_t gms_weight_at(ptrdiff_t i, ptrdiff_t c, ptrdiff_t nr, pt
     return tiled ? gms_tiled_at(i, c, nr) : i * k + c;
 }
 
+/* Row i of a block of weights: wt * r[c] for the k components. */
+static inline void gms_put_weights(double *R, ptrdiff_t i, ptrdiff_t nr, ptrdiff_t k, int tiled,
+                                   const double *r, double wt)
+{
+    const ptrdiff_t step = tiled ? GMS_CW : k; /* components in a row of a tile */
+    for (ptrdiff_t c0 = 0; c0 < k; c0 += step) {
+        double *dst = R + gms_weight_at(i, c0, nr, k, tiled);
+        for (ptrdiff_t c = 0; c < gms_min(step, k - c0); ++c) dst[c] = wt * r[c0 + c];
+    }
+}
+
 static inline ptrdiff_t gms_n_blocks(ptrdiff_t n)
 {
     return (n + GMS_BLOCK_ROWS - 1) / GMS_BLOCK_ROWS;

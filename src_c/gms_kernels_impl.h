@@ -675,9 +675,7 @@ int FN(gms_accumulate)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                         const int64_t c = labels[start + i];
                         if (c >= 0 && c < k) R[gms_weight_at(i, c, nr, k, tiled)] = wt;
                     } else if (resp != NULL) {
-                        const double *ri = resp + (start + i) * k;
-                        for (ptrdiff_t c = 0; c < k; ++c)
-                            R[gms_weight_at(i, c, nr, k, tiled)] = wt * ri[c];
+                        gms_put_weights(R, i, nr, k, tiled, resp + (start + i) * k, wt);
                     } else {
                         R[gms_weight_at(i, 0, nr, k, tiled)] = wt;
                     }
