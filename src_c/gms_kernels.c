@@ -179,11 +179,13 @@ GMS_HOT static int gms_block_responsibilities(double *restrict T, ptrdiff_t nr, 
     for (ptrdiff_t i = 0; i < nr; ++i) m[i] = T[i];
     for (ptrdiff_t c = 1; c < k; ++c)
         for (ptrdiff_t i = 0; i < nr; ++i) m[i] = T[c * nr + i] > m[i] ? T[c * nr + i] : m[i];
-    for (ptrdiff_t c = 0; c < k; ++c)
-        for (ptrdiff_t i = 0; i < nr; ++i) T[c * nr + i] = gms_exp_nonpositive(T[c * nr + i] - m[i]);
     for (ptrdiff_t i = 0; i < nr; ++i) s[i] = 0.0;
     for (ptrdiff_t c = 0; c < k; ++c)
-        for (ptrdiff_t i = 0; i < nr; ++i) s[i] += T[c * nr + i];
+        for (ptrdiff_t i = 0; i < nr; ++i) {
+            const double e = gms_exp_nonpositive(T[c * nr + i] - m[i]);
+            T[c * nr + i] = e;
+            s[i] += e;
+        }
     /* rows with weights, or not: a load behind `w ? w[i] : 1.0` becomes a
      * masked load from NULL, very slow on some CPUs */
     int bad = 0;

@@ -303,10 +303,15 @@ GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff
             for (int r = 0; r < 4; ++r) x[r] = X + gms_min(i + r, nr - 1) * d;
             double q[4][GMS_CW];
             FN(diag_dist_tile)(x[0], x[1], x[2], x[3], d, p->muT + c0 * d, p->pT + c0 * d, q);
-            for (ptrdiff_t r = 0; r < gms_min(4, nr - i); ++r)
-                for (ptrdiff_t c = 0; c < nc; ++c)
-                    lp[cmajor ? (c0 + c) * nr + i + r : (i + r) * k + c0 + c] =
-                        log_norm[c0 + c] - 0.5 * q[r][c];
+            if (cmajor && nc == GMS_CW && i + 4 <= nr) /* whole tile: fixed bounds, */
+                for (int c = 0; c < GMS_CW; ++c)        /* 4 rows in one store */
+                    for (int r = 0; r < 4; ++r)
+                        lp[(c0 + c) * nr + i + r] = log_norm[c0 + c] - 0.5 * q[r][c];
+            else
+                for (ptrdiff_t r = 0; r < gms_min(4, nr - i); ++r)
+                    for (ptrdiff_t c = 0; c < nc; ++c)
+                        lp[cmajor ? (c0 + c) * nr + i + r : (i + r) * k + c0 + c] =
+                            log_norm[c0 + c] - 0.5 * q[r][c];
         }
     }
 }
