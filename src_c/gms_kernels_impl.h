@@ -229,10 +229,10 @@ GMS_INLINE void FN(diag_dist_tile)(const REAL *x0, const REAL *x1, const REAL *x
 }
 
 /* lp[i, c] = log_norm[c] - 0.5 * squared Mahalanobis distance of row i,
- * at lp[i * k + c], or lp[c * nr + i] with `cmajor`. The inner loops run
- * over rows (full, tied) or components (diag, spherical), never as a
- * reduction, so they vectorise without any reassociation and give the
- * same bits on every SIMD width. */
+ * at lp[i * k + c], or lp[c * nr + i] with `cmajor`. The vectorised loops
+ * run over rows (full, tied) or components (diag, spherical), never along
+ * a sum, so they need no reassociation and give the same bits on every
+ * SIMD width. */
 GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff_t nr,
                                        double *lp, int cmajor, FN(work) *w)
 {
@@ -319,9 +319,9 @@ GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff
 /*
  * Fold a block into the statistics: R (nr x k; row-major, tile-major for
  * diag and spherical) holds each row's weight for each component (sample
- * weight times responsibility). Rows with a zero
- * weight add nothing and are skipped exactly. Full second moments go
- * through a rank-m update (SYRK) of the scaled centred rows.
+ * weight times responsibility). Rows with a zero weight add nothing and are
+ * skipped exactly. Full second moments go through a rank-m update (SYRK)
+ * of the scaled centred rows.
  */
 /*
  * Full second moments of a block whose responsibilities are mostly
@@ -603,9 +603,10 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                 const ptrdiff_t start = b * GMS_BLOCK_ROWS;
                 const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
                 const REAL *Xb = X + start * d;
+                /* log-densities component-major, then the responsibilities
+                 * (times sample weights) in the layout accumulate_block wants */
                 double *lp = w.lp, *R = w.t;
                 FN(log_prob_block)(&p, Xb, nr, lp, 1, &w);
-                /* responsibilities (times sample weights) in place */
                 bad |= gms_block_responsibilities(
                     lp, nr, k, sample_weight ? sample_weight + start : NULL, a_ll, R, tiled,
                     R + nr * gms_tiled_k(k));
@@ -672,7 +673,8 @@ int FN(gms_accumulate)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
             for (ptrdiff_t b = b0; b < b1; ++b) {
                 const ptrdiff_t start = b * GMS_BLOCK_ROWS;
                 const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
-                /* the block's weights per component, whatever their source */
+                /* the block's weights per component, whatever their source
+                 * (zero for unlabelled rows and tile padding) */
                 memset(R, 0, (size_t)(nr * kr) * sizeof(double));
                 for (ptrdiff_t i = 0; i < nr; ++i) {
                     const double wt = sample_weight ? sample_weight[start + i] : 1.0;
