@@ -50,7 +50,48 @@ static inline ptrdiff_t gms_s2_offset(int cov_type, ptrdiff_t c, ptrdiff_t d)
 
 static inline ptrdiff_t gms_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 
+/*
+ * Diag/spherical kernels work on tiles of GMS_CW components whose sums stay
+ * in vector registers: the loop over a tile's components is written around
+ * the loop over features (or rows), and GCC vectorises that outer loop
+ * (one lane per component). It only does so when the inner loop has no
+ * entry test (a do-while: there is always one feature and one row) and
+ * the lane-wise loads have a constant stride in the inner loop, hence the
+ * tile-major layouts: per tile of components, rows (or features) of
+ * GMS_CW values, zero-padded past the last component.
+ */
+#define GMS_CW 8
+#if defined(__GNUC__)
+#define GMS_INLINE static inline __attribute__((always_inline))
+#else
+#define GMS_INLINE static inline
+#endif
 
+/* Components rounded up to whole tiles. */
+static inline ptrdiff_t gms_tiled_k(ptrdiff_t k) { return (k + GMS_CW - 1) / GMS_CW * GMS_CW; }
+
+/* Index of (row i, component c) in a tile-major block of nr rows. */
+static inline ptrdiff_t gms_tiled_at(ptrdiff_t i, ptrdiff_t c, ptrdiff_t nr)
+{
+    return (c / GMS_CW) * nr * GMS_CW + i * GMS_CW + c % GMS_CW;
+}
+
+/* Index of (row i, component c) in a block of weights: tile-major or not. */
+static inline ptrdiff_t gms_weight_at(ptrdiff_t i, ptrdiff_t c, ptrdiff_t nr, ptrdiff_t k, int tiled)
+{
+    return tiled ? gms_tiled_at(i, c, nr) : i * k + c;
+}
+
+/* Row i of a block of weights: wt * r[c] for the k components. */
+static inline void gms_put_weights(double *R, ptrdiff_t i, ptrdiff_t nr, ptrdiff_t k, int tiled,
+                                   const double *r, double wt)
+{
+    const ptrdiff_t step = tiled ? GMS_CW : k; /* components in a row of a tile */
+    for (ptrdiff_t c0 = 0; c0 < k; c0 += step) {
+        double *dst = R + gms_weight_at(i, c0, nr, k, tiled);
+        for (ptrdiff_t c = 0; c < gms_min(step, k - c0); ++c) dst[c] = wt * r[c0 + c];
+    }
+}
 
 static inline ptrdiff_t gms_n_blocks(ptrdiff_t n)
 {
@@ -99,54 +140,75 @@ static void gms_for_row_blocks(ptrdiff_t n, int n_threads, gms_rows_fn fn, void 
 }
 
 /*
- * Turn a block of weighted log-densities (nr x k, row-major) into
- * responsibilities times sample weights, in place, and add the weighted
- * log-likelihood of its rows to *ll (in row order). Works component-major
- * on a transposed copy so that the per-row maximum, exp, sum, log and
- * scaling all vectorise over rows. Rows with a non-finite log-likelihood
- * get zero responsibilities; returns 1 if there was any.
- * `tmp` holds (k + 2) * nr doubles.
+ * Row i of a block of responsibilities, given its maximum log-density m[i]
+ * and sum s[i] of exp(log-density - maximum): the row's maximum adds
+ * exp(0) = 1, so s >= 1 unless the row has no finite value. m[i] becomes
+ * the row's log-likelihood times its weight (-0, which adds nothing, for a
+ * bad row) and s[i] the scaling of its exp values (0 for a bad row: zero
+ * responsibilities). Returns 1 for a bad row. No test guards the
+ * arithmetic, so that the loops calling it vectorise.
  */
-GMS_HOT static int gms_block_responsibilities(double *lp, ptrdiff_t nr, ptrdiff_t k,
-                                              const double *w, double *ll, double *tmp)
+GMS_INLINE int gms_finish_row(double *restrict m, double *restrict s, ptrdiff_t i, double wt)
 {
-    double *restrict T = tmp;
-    double *restrict m = T + k * nr;
+    const int ok = s[i] >= 1.0;
+    const double si = ok ? s[i] : 1.0;
+    const double l = m[i] + gms_log_normal(si);
+    const int good = ok & (fabs(l) <= DBL_MAX);
+    const double wl = wt * l, scale = wt / si;
+    m[i] = good ? wl : -0.0;
+    s[i] = good ? scale : 0.0;
+    return !good;
+}
+
+/*
+ * Turn a block of weighted log-densities, component-major (T: k x nr, so
+ * that the per-row maximum, exp, sum, log and scaling all vectorise over
+ * rows; overwritten), into responsibilities times sample weights R, and
+ * add the weighted log-likelihood of its rows to *ll (in row order). R is
+ * row-major (nr x k), or tile-major with `tiled` (gms_tiled_at, nr *
+ * gms_tiled_k(k) doubles; T then has room for gms_tiled_k(k) rows). Rows
+ * with a non-finite log-likelihood get zero responsibilities; returns 1 if
+ * there was any. `tmp` holds 2 * nr doubles.
+ */
+GMS_HOT static int gms_block_responsibilities(double *restrict T, ptrdiff_t nr, ptrdiff_t k,
+                                              const double *w, double *ll, double *restrict R,
+                                              int tiled, double *tmp)
+{
+    double *restrict m = tmp;
     double *restrict s = m + nr;
-    for (ptrdiff_t i = 0; i < nr; ++i)
-        for (ptrdiff_t c = 0; c < k; ++c) T[c * nr + i] = lp[i * k + c];
     for (ptrdiff_t i = 0; i < nr; ++i) m[i] = T[i];
     for (ptrdiff_t c = 1; c < k; ++c)
         for (ptrdiff_t i = 0; i < nr; ++i) m[i] = T[c * nr + i] > m[i] ? T[c * nr + i] : m[i];
-    for (ptrdiff_t c = 0; c < k; ++c)
-        for (ptrdiff_t i = 0; i < nr; ++i) T[c * nr + i] = gms_exp_nonpositive(T[c * nr + i] - m[i]);
     for (ptrdiff_t i = 0; i < nr; ++i) s[i] = 0.0;
     for (ptrdiff_t c = 0; c < k; ++c)
-        for (ptrdiff_t i = 0; i < nr; ++i) s[i] += T[c * nr + i];
-    /* the row's maximum contributes exp(0) = 1, so s >= 1 unless the row
-     * has no finite value; m becomes the log-likelihood */
-    int bad = 0;
-    for (ptrdiff_t i = 0; i < nr; ++i) {
-        const int ok = s[i] >= 1.0;
-        bad |= !ok;
-        m[i] = m[i] + gms_log_normal(ok ? s[i] : 1.0);
-    }
-    double acc = *ll;
-    for (ptrdiff_t i = 0; i < nr; ++i) {
-        const double wt = w ? w[i] : 1.0;
-        if (!(s[i] >= 1.0) || !isfinite(m[i])) {
-            bad = 1;
-            s[i] = 0.0; /* zero responsibilities for this row */
-            continue;
+        for (ptrdiff_t i = 0; i < nr; ++i) {
+            const double e = gms_exp_nonpositive(T[c * nr + i] - m[i]);
+            T[c * nr + i] = e;
+            s[i] += e;
         }
-        acc += wt * m[i];
-        s[i] = wt / s[i];
-    }
+    /* rows with weights, or not: a load behind `w ? w[i] : 1.0` becomes a
+     * masked load from NULL, very slow on some CPUs */
+    int bad = 0;
+    if (w)
+        for (ptrdiff_t i = 0; i < nr; ++i) bad |= gms_finish_row(m, s, i, w[i]);
+    else
+        for (ptrdiff_t i = 0; i < nr; ++i) bad |= gms_finish_row(m, s, i, 1.0);
+    double acc = *ll;
+    for (ptrdiff_t i = 0; i < nr; ++i) acc += m[i];
     *ll = acc;
-    for (ptrdiff_t c = 0; c < k; ++c)
-        for (ptrdiff_t i = 0; i < nr; ++i) T[c * nr + i] *= s[i];
-    for (ptrdiff_t i = 0; i < nr; ++i)
-        for (ptrdiff_t c = 0; c < k; ++c) lp[i * k + c] = T[c * nr + i];
+    if (tiled) {
+        /* zero padding components, then a row of a tile at a time */
+        for (ptrdiff_t i = k * nr; i < gms_tiled_k(k) * nr; ++i) T[i] = 0.0;
+        for (ptrdiff_t c0 = 0; c0 < k; c0 += GMS_CW) {
+            const double *Tc = T + c0 * nr;
+            double *dst = R + c0 * nr;
+            for (ptrdiff_t i = 0; i < nr; ++i)
+                for (int c = 0; c < GMS_CW; ++c) dst[i * GMS_CW + c] = Tc[c * nr + i] * s[i];
+        }
+    } else {
+        for (ptrdiff_t i = 0; i < nr; ++i)
+            for (ptrdiff_t c = 0; c < k; ++c) R[i * k + c] = T[c * nr + i] * s[i];
+    }
     return bad;
 }
 

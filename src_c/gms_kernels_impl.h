@@ -49,15 +49,16 @@ typedef struct {
                        * every U_c's band columns (see prepare) */
     REAL *V;          /* full/tied: K x D */
     REAL *g;          /* D */
-    REAL *muT, *pT;   /* diag/spherical: D x K means and precision factors */
+    REAL *muT, *pT;   /* diag/spherical: means and precision factors, per
+                       * tile of GMS_CW components D x GMS_CW (zero-padded) */
     ptrdiff_t chunk;  /* components per GEMM call (full) */
     int n_bands;      /* full: column bands of U (its upper triangle) */
     ptrdiff_t band_end[GMS_MAX_BANDS + 1];  /* band s: columns [end[s-1], end[s]) */
     ptrdiff_t band_off[GMS_MAX_BANDS];      /* offset of band s in W */
 } FN(prep);
 
-/* Scratch of one thread: shifted block, GEMM output, log-densities or
- * responsibilities, and scaled centred rows for the full statistics. */
+/* Scratch of one thread: shifted block, GEMM output, log-densities,
+ * scaled centred rows for the full statistics, and responsibilities. */
 typedef struct {
     REAL *xs, *z;
     double *lp, *zd, *q, *t;
@@ -98,17 +99,20 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
     p->prec = prec;
     p->log_norm = log_norm;
     if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL) {
-        /* feature-major copies so the inner loop runs over components */
-        p->muT = (REAL *)malloc((size_t)(d * k) * sizeof(REAL));
-        p->pT = (REAL *)malloc((size_t)(d * k) * sizeof(REAL));
+        /* tile-major copies (see GMS_CW); padding components have a zero
+         * factor */
+        const ptrdiff_t kp = gms_tiled_k(k);
+        p->muT = (REAL *)calloc((size_t)(d * kp), sizeof(REAL));
+        p->pT = (REAL *)calloc((size_t)(d * kp), sizeof(REAL));
         if (p->muT == NULL || p->pT == NULL) {
             FN(release)(p);
             return GMS_ERR_NOMEM;
         }
-        for (ptrdiff_t j = 0; j < d; ++j)
-            for (ptrdiff_t c = 0; c < k; ++c) {
-                p->muT[j * k + c] = means[c * d + j];
-                p->pT[j * k + c] = cov_type == GMS_DIAG ? prec[c * d + j] : prec[c];
+        for (ptrdiff_t c = 0; c < k; ++c)
+            for (ptrdiff_t j = 0; j < d; ++j) {
+                const ptrdiff_t at = gms_tiled_at(j, c, d);
+                p->muT[at] = means[c * d + j];
+                p->pT[at] = cov_type == GMS_DIAG ? prec[c * d + j] : prec[c];
             }
         return GMS_OK;
     }
@@ -163,10 +167,11 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
 }
 
 /* Doubles of scratch accumulate_block needs (full: scaled rows; diag and
- * spherical: feature-major block sums). */
+ * spherical: tile-major centres and the block's features in pairs). */
 static ptrdiff_t FN(accumulate_scratch)(ptrdiff_t d, ptrdiff_t k)
 {
-    const ptrdiff_t rows = GMS_BLOCK_ROWS * d, sums = 3 * d * k + k;
+    const ptrdiff_t rows = GMS_BLOCK_ROWS * d;
+    const ptrdiff_t sums = d * gms_tiled_k(k) + GMS_BLOCK_ROWS * (d + 1);
     /* full, dense block: the row products P, S = R^T P, g and y */
     const ptrdiff_t q = d + d * (d + 1) / 2 + 1;
     const ptrdiff_t dense = (GMS_BLOCK_ROWS + k) * q + 2 * d;
@@ -191,12 +196,13 @@ static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
     const ptrdiff_t qrows = p->cov_type == GMS_FULL ? p->chunk : 1;
     w->xs = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(REAL));
     w->z = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * zcols) * sizeof(REAL));
-    w->lp = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k) * sizeof(double));
+    w->lp = (double *)malloc((size_t)(GMS_BLOCK_ROWS * gms_tiled_k(k)) * sizeof(double));
     w->zd = (double *)malloc((size_t)FN(accumulate_scratch)(d, k) * sizeof(double));
     /* q also holds log_prob_full_small's transposed rows (32 * d) */
     const ptrdiff_t qsize = GMS_BLOCK_ROWS * qrows > 32 * d ? GMS_BLOCK_ROWS * qrows : 32 * d;
     w->q = (double *)malloc((size_t)qsize * sizeof(double));
-    w->t = (double *)malloc((size_t)(GMS_BLOCK_ROWS * (k + 2)) * sizeof(double));
+    /* responsibilities (tile-major for diag/spherical), then 2 per row */
+    w->t = (double *)malloc((size_t)(GMS_BLOCK_ROWS * (gms_tiled_k(k) + 2)) * sizeof(double));
     if (!w->xs || !w->z || !w->lp || !w->zd || !w->q || !w->t) {
         FN(work_free)(w);
         return GMS_ERR_NOMEM;
@@ -209,10 +215,10 @@ static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
  * straight over U_c's triangle, 32 rows at a time (four independent
  * eight-lane accumulators, so the sums' add latency overlaps). At small D a
  * GEMM's packing costs more than its arithmetic, and this does only the
- * triangle's D (D + 1) / 2 products. xt: 32 * d doubles.
+ * triangle's D (D + 1) / 2 products. lp[i * si + c * sc]; xt: 32 * d doubles.
  */
 GMS_HOT static void FN(log_prob_full_small)(const FN(prep) *p, const REAL *xs, ptrdiff_t nr,
-                                            double *lp, double *xt)
+                                            double *lp, ptrdiff_t si, ptrdiff_t sc, double *xt)
 {
     enum { LANES = 32 };
     const ptrdiff_t d = p->d, k = p->k;
@@ -239,26 +245,55 @@ GMS_HOT static void FN(log_prob_full_small)(const FN(prep) *p, const REAL *xs, p
                 }
             }
             const double ln = p->log_norm[c];
-            for (ptrdiff_t l = 0; l < nl; ++l) lp[(i0 + l) * k + c] = ln - 0.5 * q[l];
+            for (ptrdiff_t l = 0; l < nl; ++l) lp[(i0 + l) * si + c * sc] = ln - 0.5 * q[l];
         }
     }
 }
 
-/* lp[i, c] = log_norm[c] - 0.5 * squared Mahalanobis distance of row i.
- * The inner loops run over rows (full, tied) or components (diag,
- * spherical), never as a reduction, so they vectorise without any
- * reassociation and give the same bits on every SIMD width. */
+/* Diag/spherical: q[r][c] = squared distance of row x_r (r < 4) to the
+ * component of lane c of a tile (mu, pc: its D x GMS_CW parameters), the
+ * terms added feature by feature. The factor scales before squaring, so a
+ * finite distance cannot overflow. */
+GMS_INLINE void FN(diag_dist_tile)(const REAL *x0, const REAL *x1, const REAL *x2,
+                                   const REAL *x3, ptrdiff_t d, const REAL *restrict mu,
+                                   const REAL *restrict pc, double q[4][GMS_CW])
+{
+    for (int c = 0; c < GMS_CW; ++c) {
+        double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+        ptrdiff_t j = 0;
+        do {
+            const REAL m = mu[j * GMS_CW + c], f = pc[j * GMS_CW + c];
+            const REAL t0 = (x0[j] - m) * f, t1 = (x1[j] - m) * f;
+            const REAL t2 = (x2[j] - m) * f, t3 = (x3[j] - m) * f;
+            a0 += (double)t0 * t0;
+            a1 += (double)t1 * t1;
+            a2 += (double)t2 * t2;
+            a3 += (double)t3 * t3;
+        } while (++j < d);
+        q[0][c] = a0;
+        q[1][c] = a1;
+        q[2][c] = a2;
+        q[3][c] = a3;
+    }
+}
+
+/* lp[i, c] = log_norm[c] - 0.5 * squared Mahalanobis distance of row i,
+ * at lp[i * k + c], or lp[c * nr + i] with `cmajor`. The vectorised loops
+ * run over rows (full, tied) or components (diag, spherical), never along
+ * a sum, so they need no reassociation and give the same bits on every
+ * SIMD width. */
 GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff_t nr,
-                                       double *lp, FN(work) *w)
+                                       double *lp, int cmajor, FN(work) *w)
 {
     const ptrdiff_t d = p->d, k = p->k;
+    const ptrdiff_t si = cmajor ? 1 : k, sc = cmajor ? nr : 1; /* steps of i and c */
     const double *log_norm = p->log_norm;
     if (p->cov_type == GMS_FULL || p->cov_type == GMS_TIED) {
         for (ptrdiff_t i = 0; i < nr; ++i)
             for (ptrdiff_t j = 0; j < d; ++j) w->xs[i * d + j] = X[i * d + j] - p->g[j];
     }
     if (p->cov_type == GMS_FULL && d <= GMS_SMALL_D) {
-        FN(log_prob_full_small)(p, w->xs, nr, lp, w->q);
+        FN(log_prob_full_small)(p, w->xs, nr, lp, si, sc, w->q);
         return;
     }
     if (p->cov_type == GMS_FULL) {
@@ -287,7 +322,7 @@ GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff
             for (ptrdiff_t c = c0; c < c0 + nc; ++c) {
                 const double *q = qc + (c - c0) * nr;
                 const double ln = log_norm[c];
-                for (ptrdiff_t i = 0; i < nr; ++i) lp[i * k + c] = ln - 0.5 * q[i];
+                for (ptrdiff_t i = 0; i < nr; ++i) lp[i * si + c * sc] = ln - 0.5 * q[i];
             }
         }
         return;
@@ -307,34 +342,39 @@ GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff
                 }
             }
             const double ln = log_norm[c];
-            for (ptrdiff_t i = 0; i < nr; ++i) lp[i * k + c] = ln - 0.5 * q[i];
+            for (ptrdiff_t i = 0; i < nr; ++i) lp[i * si + c * sc] = ln - 0.5 * q[i];
         }
         return;
     }
-    /* diag and spherical (whose factor is repeated over features): scale
-     * before squaring, so a finite distance cannot overflow */
-    for (ptrdiff_t i = 0; i < nr; ++i) {
-        const REAL *x = X + i * d;
-        double *lpi = lp + i * k;
-        for (ptrdiff_t c = 0; c < k; ++c) lpi[c] = 0.0;
-        for (ptrdiff_t j = 0; j < d; ++j) {
-            const REAL xj = x[j];
-            const REAL *mu = p->muT + j * k;
-            const REAL *pc = p->pT + j * k;
-            for (ptrdiff_t c = 0; c < k; ++c) {
-                const REAL t = (xj - mu[c]) * pc[c];
-                lpi[c] += (double)t * t;
-            }
+    /* diag and spherical (whose factor is repeated over features): 4 rows
+     * by one tile of components at a time; past the block's end the last
+     * row stands in for the missing ones */
+    for (ptrdiff_t c0 = 0; c0 < k; c0 += GMS_CW) {
+        const ptrdiff_t nc = gms_min(GMS_CW, k - c0);
+        for (ptrdiff_t i = 0; i < nr; i += 4) {
+            const REAL *x[4];
+            for (int r = 0; r < 4; ++r) x[r] = X + gms_min(i + r, nr - 1) * d;
+            double q[4][GMS_CW];
+            FN(diag_dist_tile)(x[0], x[1], x[2], x[3], d, p->muT + c0 * d, p->pT + c0 * d, q);
+            if (cmajor && nc == GMS_CW && i + 4 <= nr) /* whole tile: fixed bounds, */
+                for (int c = 0; c < GMS_CW; ++c)        /* 4 rows in one store */
+                    for (int r = 0; r < 4; ++r)
+                        lp[(c0 + c) * nr + i + r] = log_norm[c0 + c] - 0.5 * q[r][c];
+            else
+                for (ptrdiff_t r = 0; r < gms_min(4, nr - i); ++r)
+                    for (ptrdiff_t c = 0; c < nc; ++c)
+                        lp[cmajor ? (c0 + c) * nr + i + r : (i + r) * k + c0 + c] =
+                            log_norm[c0 + c] - 0.5 * q[r][c];
         }
-        for (ptrdiff_t c = 0; c < k; ++c) lpi[c] = log_norm[c] - 0.5 * lpi[c];
     }
 }
 
 /*
- * Fold a block into the statistics: R (nr x k) holds each row's weight
- * for each component (sample weight times responsibility). Rows with a zero
- * weight add nothing and are skipped exactly. Full second moments go
- * through a rank-m update (SYRK) of the scaled centred rows.
+ * Fold a block into the statistics: R (nr x k; row-major, tile-major for
+ * diag and spherical) holds each row's weight for each component (sample
+ * weight times responsibility). Rows with a zero weight add nothing and are
+ * skipped exactly. Full second moments go through a rank-m update (SYRK)
+ * of the scaled centred rows.
  */
 /*
  * Full second moments of a block whose responsibilities are mostly
@@ -397,48 +437,75 @@ GMS_HOT static void FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdi
     }
 }
 
+/* Diag/spherical sums over a block's nr rows for one tile of components
+ * (R8: its nr x GMS_CW weights) and two features (x: their values, row by
+ * row; GCC vectorises the lanes only when the rows are a constant stride
+ * apart), m0 and m1 pointing at the tile's centres: per lane, out =
+ * {sum r, sum r e0, sum r e0^2, sum r e1, sum r e1^2} with e = x - m, rows
+ * added in order. */
+GMS_INLINE void FN(diag_sums_tile)(const double *restrict x, ptrdiff_t nr,
+                                   const double *restrict R8, const double *restrict m0,
+                                   const double *restrict m1, double out[5][GMS_CW])
+{
+    for (int c = 0; c < GMS_CW; ++c) {
+        double n = 0.0, a0 = 0.0, b0 = 0.0, a1 = 0.0, b1 = 0.0;
+        ptrdiff_t i = 0;
+        do {
+            const double r = R8[i * GMS_CW + c];
+            const double e0 = x[2 * i] - m0[c], e1 = x[2 * i + 1] - m1[c];
+            const double t0 = r * e0, t1 = r * e1;
+            n += r;
+            a0 += t0;
+            b0 += t0 * e0;
+            a1 += t1;
+            b1 += t1 * e1;
+        } while (++i < nr);
+        out[0][c] = n;
+        out[1][c] = a0;
+        out[2][c] = b0;
+        out[3][c] = a1;
+        out[4][c] = b1;
+    }
+}
+
 GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t nr,
                                  ptrdiff_t d, ptrdiff_t k, const double *R,
                                  const double *centres, double *nk, double *s1,
                                  double *s2, double *zd)
 {
     if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL) {
-        /* Feature-major block sums, so the inner loop runs over components
-         * (no per-(row, component) overhead), added to the running sums
-         * once per block. zd holds 3 * d * k + k doubles here. */
-        double *restrict nkb = zd;
-        double *restrict s1T = zd + k;
-        double *restrict s2T = s1T + d * k;
-        double *restrict cenT = s2T + d * k;
-        for (ptrdiff_t c = 0; c < k; ++c) nkb[c] = 0.0;
-        for (ptrdiff_t j = 0; j < d; ++j)
-            for (ptrdiff_t c = 0; c < k; ++c) {
-                s1T[j * k + c] = 0.0;
-                s2T[j * k + c] = 0.0;
-                cenT[j * k + c] = centres[c * d + j];
-            }
-        for (ptrdiff_t i = 0; i < nr; ++i) {
-            const double *restrict r = R + i * k;
-            const REAL *x = X + i * d;
-            for (ptrdiff_t c = 0; c < k; ++c) nkb[c] += r[c];
-            for (ptrdiff_t j = 0; j < d; ++j) {
-                const double xj = (double)x[j];
-                const double *restrict cj = cenT + j * k;
-                double *restrict a1 = s1T + j * k;
-                double *restrict a2 = s2T + j * k;
-                for (ptrdiff_t c = 0; c < k; ++c) {
-                    const double dl = xj - cj[c];
-                    const double t = r[c] * dl;
-                    a1[c] += t;
-                    a2[c] += t * dl;
-                }
+        /* R is tile-major here (gms_tiled_at), and so are the centres in
+         * zd, followed by the block's features in pairs (the last one twice
+         * when d is odd): pair j / 2 holds nr rows of (x_j, x_j1). */
+        double *restrict cenT = zd;
+        double *restrict xP = zd + d * gms_tiled_k(k);
+        for (ptrdiff_t j = 0; j < d; j += 2) {
+            const ptrdiff_t j1 = gms_min(j + 1, d - 1);
+            for (ptrdiff_t i = 0; i < nr; ++i) {
+                xP[j * nr + 2 * i] = (double)X[i * d + j];
+                xP[j * nr + 2 * i + 1] = (double)X[i * d + j1];
             }
         }
-        for (ptrdiff_t c = 0; c < k; ++c) {
-            nk[c] += nkb[c];
-            for (ptrdiff_t j = 0; j < d; ++j) {
-                s1[c * d + j] += s1T[j * k + c];
-                s2[c * d + j] += s2T[j * k + c];
+        for (ptrdiff_t c = 0; c < gms_tiled_k(k); ++c)
+            for (ptrdiff_t j = 0; j < d; ++j)
+                cenT[gms_tiled_at(j, c, d)] = c < k ? centres[c * d + j] : 0.0;
+        for (ptrdiff_t c0 = 0; c0 < k; c0 += GMS_CW) {
+            const ptrdiff_t nc = gms_min(GMS_CW, k - c0);
+            for (ptrdiff_t j = 0; j < d; j += 2) {
+                const ptrdiff_t j1 = gms_min(j + 1, d - 1);
+                double o[5][GMS_CW];
+                FN(diag_sums_tile)(xP + j * nr, nr, R + c0 * nr,
+                                   cenT + c0 * d + j * GMS_CW, cenT + c0 * d + j1 * GMS_CW, o);
+                for (ptrdiff_t c = 0; c < nc; ++c) {
+                    double *s1c = s1 + (c0 + c) * d, *s2c = s2 + (c0 + c) * d;
+                    if (j == 0) nk[c0 + c] += o[0][c];
+                    s1c[j] += o[1][c];
+                    s2c[j] += o[2][c];
+                    if (j1 != j) {
+                        s1c[j1] += o[3][c];
+                        s2c[j1] += o[4][c];
+                    }
+                }
             }
         }
         return;
@@ -533,7 +600,7 @@ int FN(gms_weighted_log_prob)(int cov_type, const REAL *X, ptrdiff_t n,
             if (!ok) continue;
             const ptrdiff_t start = b * GMS_BLOCK_ROWS;
             const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
-            FN(log_prob_block)(&p, X + start * d, nr, out + start * k, &w);
+            FN(log_prob_block)(&p, X + start * d, nr, out + start * k, 0, &w);
         }
         if (ok) FN(work_free)(&w);
     }
@@ -562,6 +629,7 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
         return GMS_ERR_NOMEM;
     }
     int failed = 0, nonfinite = 0;
+    const int tiled = cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL;
     (void)n_threads;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(gms_clamp_threads(n_threads, n_slots))
@@ -591,12 +659,14 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                 const ptrdiff_t start = b * GMS_BLOCK_ROWS;
                 const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
                 const REAL *Xb = X + start * d;
-                double *lp = w.lp;
-                FN(log_prob_block)(&p, Xb, nr, lp, &w);
-                /* responsibilities (times sample weights) in place */
+                /* log-densities component-major, then the responsibilities
+                 * (times sample weights) in the layout accumulate_block wants */
+                double *lp = w.lp, *R = w.t;
+                FN(log_prob_block)(&p, Xb, nr, lp, 1, &w);
                 bad |= gms_block_responsibilities(
-                    lp, nr, k, sample_weight ? sample_weight + start : NULL, a_ll, w.t);
-                FN(accumulate_block)(cov_type, Xb, nr, d, k, lp, centres, a_nk, a_s1,
+                    lp, nr, k, sample_weight ? sample_weight + start : NULL, a_ll, R, tiled,
+                    R + nr * gms_tiled_k(k));
+                FN(accumulate_block)(cov_type, Xb, nr, d, k, R, centres, a_nk, a_s1,
                                      a_s2, w.zd);
             }
             if (bad) {
@@ -630,12 +700,15 @@ int FN(gms_accumulate)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
     double *acc = (double *)calloc((size_t)(stride * (n_slots > 0 ? n_slots : 1)), sizeof(double));
     if (acc == NULL) return GMS_ERR_NOMEM;
     int failed = 0;
+    /* the weights' layout accumulate_block expects */
+    const int tiled = cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL;
+    const ptrdiff_t kr = tiled ? gms_tiled_k(k) : k;
     (void)n_threads;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(gms_clamp_threads(n_threads, n_slots))
 #endif
     {
-        double *R = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k) * sizeof(double));
+        double *R = (double *)malloc((size_t)(GMS_BLOCK_ROWS * kr) * sizeof(double));
         double *zd = (double *)malloc((size_t)FN(accumulate_scratch)(d, k) * sizeof(double));
         if (R == NULL || zd == NULL) {
 #ifdef _OPENMP
@@ -656,19 +729,18 @@ int FN(gms_accumulate)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
             for (ptrdiff_t b = b0; b < b1; ++b) {
                 const ptrdiff_t start = b * GMS_BLOCK_ROWS;
                 const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
-                /* the block's weights per component, whatever their source */
+                /* the block's weights per component, whatever their source
+                 * (zero for unlabelled rows and tile padding) */
+                memset(R, 0, (size_t)(nr * kr) * sizeof(double));
                 for (ptrdiff_t i = 0; i < nr; ++i) {
                     const double wt = sample_weight ? sample_weight[start + i] : 1.0;
-                    double *Ri = R + i * k;
                     if (labels != NULL) {
-                        for (ptrdiff_t c = 0; c < k; ++c) Ri[c] = 0.0;
                         const int64_t c = labels[start + i];
-                        if (c >= 0 && c < k) Ri[c] = wt;
+                        if (c >= 0 && c < k) R[gms_weight_at(i, c, nr, k, tiled)] = wt;
                     } else if (resp != NULL) {
-                        const double *ri = resp + (start + i) * k;
-                        for (ptrdiff_t c = 0; c < k; ++c) Ri[c] = wt * ri[c];
+                        gms_put_weights(R, i, nr, k, tiled, resp + (start + i) * k, wt);
                     } else {
-                        Ri[0] = wt;
+                        R[gms_weight_at(i, 0, nr, k, tiled)] = wt;
                     }
                 }
                 FN(accumulate_block)(cov_type, X + start * d, nr, d, k, R, centres,
