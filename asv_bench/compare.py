@@ -181,6 +181,17 @@ def timed_fit(library, name, dtype, n_threads, blas_threads, n_iter, profile,
     return elapsed, est
 
 
+#: Seconds to wait after a peer's fit, untimed: OpenBLAS's pool threads
+#: busy-wait for a while after each call (~2^28 cycles by default) before
+#: they sleep, and would otherwise take the CPUs from the next timed fit.
+BLAS_SETTLE_S = 0.5
+
+
+def settle_blas(library):
+    if library != "gmscore":
+        time.sleep(BLAS_SETTLE_S)
+
+
 def max_rel_diff(a, b):
     """Largest absolute difference, relative to the largest |b|."""
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(b)))
@@ -205,6 +216,7 @@ def time_workload(args, name):
     print(f"{name}: {w.description}: data + start in {t_prep:.1f} s; timing ...", flush=True)
     for _, lib, dtype, nt, bt in configs:  # untimed warm-up, 1 iteration
         timed_fit(lib, name, dtype, nt, bt, 1, args.profile, args.implementation)
+        settle_blas(lib)
     times = {c[0]: [] for c in configs}
     fitted = {}
     for _ in range(args.repeat):
@@ -212,6 +224,7 @@ def time_workload(args, name):
             elapsed, fitted[key] = timed_fit(lib, name, dtype, nt, bt, n_iter, args.profile,
                                              args.implementation)
             times[key].append(elapsed)
+            settle_blas(lib)
     return {k: statistics.median(v) / n_iter for k, v in times.items()}, fitted
 
 
@@ -236,6 +249,8 @@ def run_timings(args):
           f"scikit-learn / hmmlearn: BLAS pinned to {args.threads} threads with threadpoolctl "
           f"(they have no other threading)")
     print("dtypes: float64 data for every column except 'gmscore f32' (float32 data)")
+    print(f"fits interleaved; {BLAS_SETTLE_S} s untimed pause after each peer fit so its "
+          "OpenBLAS pool threads stop spinning before the next timed fit")
     if gmm:
         print("GMM: tol=0; s/it = fit time / n_iter; scikit-learn's fit also runs one extra "
               "E-step after the last iteration, which is counted (raise --n-iter to dilute it)")
@@ -347,6 +362,7 @@ def run_predictions(args):
         for key, lib, dtype, nt, bt in configs:
             models[key] = timed_fit(lib, name, dtype, nt, bt, 1, args.profile,
                                     args.implementation)[1]
+            settle_blas(lib)
         print(f"{name}: {w.description}: data + start in {t_prep:.1f} s, models fitted; "
               "timing ...", flush=True)
 
@@ -358,14 +374,16 @@ def run_predictions(args):
                     result = call(models[key], X, lengths)
                     return time.perf_counter() - t0, result
 
-            for key, _, dtype, _, bt in configs:  # untimed warm-up
+            for key, lib, dtype, _, bt in configs:  # untimed warm-up
                 run(key, dtype, bt)
+                settle_blas(lib)
             times = {c[0]: [] for c in configs}
             results = {}
             for _ in range(args.repeat):
-                for key, _, dtype, _, bt in configs:
+                for key, lib, dtype, _, bt in configs:
                     elapsed, results[key] = run(key, dtype, bt)
                     times[key].append(elapsed)
+                    settle_blas(lib)
             t = {k: statistics.median(v) for k, v in times.items()}
             rows.append([name, label, fmt(t["gm64"]), fmt(t["gm32"]), fmt(t["gm64_1"]),
                          fmt(t[ref_key]), ref, f"{t[ref_key] / t['gm64']:.2f}x",
