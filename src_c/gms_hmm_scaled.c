@@ -43,6 +43,9 @@
 #if !defined(__GNUC__)
 #error "gms_hmm_scaled.c needs GCC or Clang vector extensions"
 #endif
+/* The vector helpers are static and inlined: no vector crosses an ABI
+ * boundary, so the note about the AVX-512 calling convention is moot. */
+#pragma GCC diagnostic ignored "-Wpsabi"
 typedef double v8d __attribute__((vector_size(64)));
 typedef double v8du __attribute__((vector_size(64), aligned(8))); /* unaligned */
 typedef int64_t v8i __attribute__((vector_size(64)));

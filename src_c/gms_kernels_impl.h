@@ -210,72 +210,8 @@ static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
     return GMS_OK;
 }
 
-/*
- * Full covariance with few features: z_b = sum_{a <= b} xs_a U_c[a, b] - V_c[b]
- * straight over U_c's triangle, 32 rows at a time (four independent
- * eight-lane accumulators, so the sums' add latency overlaps). At small D a
- * GEMM's packing costs more than its arithmetic, and this does only the
- * triangle's D (D + 1) / 2 products. lp[i * si + c * sc]; xt: 32 * d doubles.
- */
-GMS_HOT static void FN(log_prob_full_small)(const FN(prep) *p, const REAL *xs, ptrdiff_t nr,
-                                            double *lp, ptrdiff_t si, ptrdiff_t sc, double *xt)
-{
-    enum { LANES = 32 };
-    const ptrdiff_t d = p->d, k = p->k;
-    for (ptrdiff_t i0 = 0; i0 < nr; i0 += LANES) {
-        const ptrdiff_t nl = nr - i0 < LANES ? nr - i0 : LANES;
-        for (ptrdiff_t a = 0; a < d; ++a)
-            for (ptrdiff_t l = 0; l < LANES; ++l)
-                xt[a * LANES + l] = l < nl ? (double)xs[(i0 + l) * d + a] : 0.0;
-        for (ptrdiff_t c = 0; c < k; ++c) {
-            const REAL *U = p->prec + c * d * d;
-            const REAL *V = p->V + c * d;
-            double q[LANES] = {0.0};
-            for (ptrdiff_t b = 0; b < d; ++b) {
-                double z[LANES] = {0.0};
-                for (ptrdiff_t a = 0; a <= b; ++a) {
-                    const double u = (double)U[a * d + b];
-                    const double *x = xt + a * LANES;
-                    for (ptrdiff_t l = 0; l < LANES; ++l) z[l] += x[l] * u;
-                }
-                const double v = (double)V[b];
-                for (ptrdiff_t l = 0; l < LANES; ++l) {
-                    const double t = z[l] - v;
-                    q[l] += t * t;
-                }
-            }
-            const double ln = p->log_norm[c];
-            for (ptrdiff_t l = 0; l < nl; ++l) lp[(i0 + l) * si + c * sc] = ln - 0.5 * q[l];
-        }
-    }
-}
-
-/* Diag/spherical: q[r][c] = squared distance of row x_r (r < 4) to the
- * component of lane c of a tile (mu, pc: its D x GMS_CW parameters), the
- * terms added feature by feature. The factor scales before squaring, so a
- * finite distance cannot overflow. */
-GMS_INLINE void FN(diag_dist_tile)(const REAL *x0, const REAL *x1, const REAL *x2,
-                                   const REAL *x3, ptrdiff_t d, const REAL *restrict mu,
-                                   const REAL *restrict pc, double q[4][GMS_CW])
-{
-    for (int c = 0; c < GMS_CW; ++c) {
-        double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
-        ptrdiff_t j = 0;
-        do {
-            const REAL m = mu[j * GMS_CW + c], f = pc[j * GMS_CW + c];
-            const REAL t0 = (x0[j] - m) * f, t1 = (x1[j] - m) * f;
-            const REAL t2 = (x2[j] - m) * f, t3 = (x3[j] - m) * f;
-            a0 += (double)t0 * t0;
-            a1 += (double)t1 * t1;
-            a2 += (double)t2 * t2;
-            a3 += (double)t3 * t3;
-        } while (++j < d);
-        q[0][c] = a0;
-        q[1][c] = a1;
-        q[2][c] = a2;
-        q[3][c] = a3;
-    }
-}
+#include "gms_dense_impl.h"
+#include "gms_diag_impl.h"
 
 /* lp[i, c] = log_norm[c] - 0.5 * squared Mahalanobis distance of row i,
  * at lp[i * k + c], or lp[c * nr + i] with `cmajor`. The vectorised loops
@@ -285,229 +221,35 @@ GMS_INLINE void FN(diag_dist_tile)(const REAL *x0, const REAL *x1, const REAL *x
 GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff_t nr,
                                        double *lp, int cmajor, FN(work) *w)
 {
-    const ptrdiff_t d = p->d, k = p->k;
-    const ptrdiff_t si = cmajor ? 1 : k, sc = cmajor ? nr : 1; /* steps of i and c */
-    const double *log_norm = p->log_norm;
-    if (p->cov_type == GMS_FULL || p->cov_type == GMS_TIED) {
-        for (ptrdiff_t i = 0; i < nr; ++i)
-            for (ptrdiff_t j = 0; j < d; ++j) w->xs[i * d + j] = X[i * d + j] - p->g[j];
+    const ptrdiff_t d = p->d;
+    const ptrdiff_t si = cmajor ? 1 : p->k, sc = cmajor ? nr : 1; /* steps of i and c */
+    if (p->cov_type == GMS_DIAG || p->cov_type == GMS_SPHERICAL) {
+        FN(log_prob_diag)(p, X, nr, lp, cmajor);
+        return;
     }
-    if (p->cov_type == GMS_FULL && d <= GMS_SMALL_D) {
+    for (ptrdiff_t i = 0; i < nr; ++i)
+        for (ptrdiff_t j = 0; j < d; ++j) w->xs[i * d + j] = X[i * d + j] - p->g[j];
+    if (p->cov_type == GMS_TIED)
+        FN(log_prob_tied)(p, w->xs, nr, lp, si, sc, w);
+    else if (d <= GMS_SMALL_D)
         FN(log_prob_full_small)(p, w->xs, nr, lp, si, sc, w->q);
-        return;
-    }
-    if (p->cov_type == GMS_FULL) {
-        for (ptrdiff_t c0 = 0; c0 < k; c0 += p->chunk) {
-            const ptrdiff_t nc = gms_min(p->chunk, k - c0);
-            double *qc = w->q;  /* nc x nr squared distances */
-            for (ptrdiff_t i = 0; i < nc * nr; ++i) qc[i] = 0.0;
-            for (int s = 0; s < p->n_bands; ++s) {
-                const ptrdiff_t b0 = p->band_end[s], b1 = p->band_end[s + 1], wd = b1 - b0;
-                /* z[i + col * nr] = sum_{a < b1} xs[i, a] W_s[a, col] */
-                FN(gemm_tt)((int)(nc * wd), (int)nr, (int)b1,
-                            p->W + p->band_off[s] + c0 * wd, (int)(k * wd), w->xs, (int)d,
-                            w->z, (int)nr);
-                for (ptrdiff_t c = c0; c < c0 + nc; ++c) {
-                    double *q = qc + (c - c0) * nr;
-                    for (ptrdiff_t jj = 0; jj < wd; ++jj) {
-                        const REAL *zc = w->z + ((c - c0) * wd + jj) * nr;
-                        const double v = p->V[c * d + b0 + jj];
-                        for (ptrdiff_t i = 0; i < nr; ++i) {
-                            const double t = (double)zc[i] - v;
-                            q[i] += t * t;
-                        }
-                    }
-                }
-            }
-            for (ptrdiff_t c = c0; c < c0 + nc; ++c) {
-                const double *q = qc + (c - c0) * nr;
-                const double ln = log_norm[c];
-                for (ptrdiff_t i = 0; i < nr; ++i) lp[i * si + c * sc] = ln - 0.5 * q[i];
-            }
-        }
-        return;
-    }
-    if (p->cov_type == GMS_TIED) {
-        double *q = w->q;
-        /* z[i + col * nr] = sum_a xs[i, a] U[a, col] */
-        FN(gemm_tt)((int)d, (int)nr, (int)d, p->prec, (int)d, w->xs, (int)d, w->z, (int)nr);
-        for (ptrdiff_t c = 0; c < k; ++c) {
-            for (ptrdiff_t i = 0; i < nr; ++i) q[i] = 0.0;
-            for (ptrdiff_t j = 0; j < d; ++j) {
-                const REAL *zc = w->z + j * nr;
-                const double v = p->V[c * d + j];
-                for (ptrdiff_t i = 0; i < nr; ++i) {
-                    const double t = (double)zc[i] - v;
-                    q[i] += t * t;
-                }
-            }
-            const double ln = log_norm[c];
-            for (ptrdiff_t i = 0; i < nr; ++i) lp[i * si + c * sc] = ln - 0.5 * q[i];
-        }
-        return;
-    }
-    /* diag and spherical (whose factor is repeated over features): 4 rows
-     * by one tile of components at a time; past the block's end the last
-     * row stands in for the missing ones */
-    for (ptrdiff_t c0 = 0; c0 < k; c0 += GMS_CW) {
-        const ptrdiff_t nc = gms_min(GMS_CW, k - c0);
-        for (ptrdiff_t i = 0; i < nr; i += 4) {
-            const REAL *x[4];
-            for (int r = 0; r < 4; ++r) x[r] = X + gms_min(i + r, nr - 1) * d;
-            double q[4][GMS_CW];
-            FN(diag_dist_tile)(x[0], x[1], x[2], x[3], d, p->muT + c0 * d, p->pT + c0 * d, q);
-            if (cmajor && nc == GMS_CW && i + 4 <= nr) /* whole tile: fixed bounds, */
-                for (int c = 0; c < GMS_CW; ++c)        /* 4 rows in one store */
-                    for (int r = 0; r < 4; ++r)
-                        lp[(c0 + c) * nr + i + r] = log_norm[c0 + c] - 0.5 * q[r][c];
-            else
-                for (ptrdiff_t r = 0; r < gms_min(4, nr - i); ++r)
-                    for (ptrdiff_t c = 0; c < nc; ++c)
-                        lp[cmajor ? (c0 + c) * nr + i + r : (i + r) * k + c0 + c] =
-                            log_norm[c0 + c] - 0.5 * q[r][c];
-        }
-    }
+    else
+        FN(log_prob_full_bands)(p, w->xs, nr, lp, si, sc, w);
 }
 
 /*
  * Fold a block into the statistics: R (nr x k; row-major, tile-major for
  * diag and spherical) holds each row's weight for each component (sample
  * weight times responsibility). Rows with a zero weight add nothing and are
- * skipped exactly. Full second moments go through a rank-m update (SYRK)
- * of the scaled centred rows.
+ * skipped exactly.
  */
-/*
- * Full second moments of a block whose responsibilities are mostly
- * non-zero: one GEMM for all components instead of one SYRK each. With
- * y = x - g (g: the mean of the centres) and delta_c = centre_c - g,
- *   sum_i r_ic (x_i - c)(x_i - c)^T
- *     = sum_i r_ic y_i y_i^T - delta sy^T - sy delta^T + n_c delta delta^T,
- * sy = sum_i r_ic y_i. Each row contributes P_i = [y_i, upper triangle of
- * y_i y_i^T, 1], so S = R^T P holds sy, the first term and n_c of every
- * component at once; the triangle halves the work of a full product.
- */
-GMS_HOT static void FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdiff_t d, ptrdiff_t k,
-                                      const double *R, const double *centres, double *nk,
-                                      double *s1, double *s2, double *scratch)
-{
-    const ptrdiff_t q = d + d * (d + 1) / 2 + 1; /* y, upper y y^T, 1 */
-    double *restrict P = scratch;                 /* nr x q */
-    double *restrict S = P + nr * q;              /* k x q */
-    double *restrict g = S + k * q;               /* d */
-    double *restrict y = g + d;                   /* d */
-    for (ptrdiff_t j = 0; j < d; ++j) g[j] = 0.0;
-    for (ptrdiff_t c = 0; c < k; ++c)
-        for (ptrdiff_t j = 0; j < d; ++j) g[j] += centres[c * d + j];
-    for (ptrdiff_t j = 0; j < d; ++j) g[j] /= (double)k;
-    for (ptrdiff_t i = 0; i < nr; ++i) {
-        double *restrict p = P + i * q;
-        for (ptrdiff_t j = 0; j < d; ++j) y[j] = (double)X[i * d + j] - g[j];
-        for (ptrdiff_t j = 0; j < d; ++j) p[j] = y[j];
-        double *restrict u = p + d;
-        for (ptrdiff_t a = 0; a < d; ++a) {
-            const double ya = y[a];
-            for (ptrdiff_t b = a; b < d; ++b) u[b - a] = ya * y[b];
-            u += d - a;
-        }
-        p[q - 1] = 1.0;
-    }
-    {
-        /* S (row-major k x q) = R^T P: column-major S^T = P^T R */
-        char no = 'N', tr = 'T';
-        int m_ = (int)q, n_ = (int)k, k_ = (int)nr, lda = (int)q, ldb = (int)k;
-        double one = 1.0, zero = 0.0;
-        gms_blas_dgemm(&no, &tr, &m_, &n_, &k_, &one, P, &lda, R, &ldb, &zero, S, &lda);
-    }
-    for (ptrdiff_t c = 0; c < k; ++c) {
-        const double *restrict syc = S + c * q;
-        const double *restrict u = syc + d;
-        const double n_c = syc[q - 1];
-        nk[c] += n_c;
-        double *s1c = s1 + c * d;
-        double *s2c = s2 + c * d * d;
-        for (ptrdiff_t a = 0; a < d; ++a) {
-            const double da = centres[c * d + a] - g[a];
-            s1c[a] += syc[a] - n_c * da;
-            for (ptrdiff_t b = a; b < d; ++b) {
-                const double db = centres[c * d + b] - g[b];
-                s2c[a * d + b] += u[b - a] - da * syc[b] - syc[a] * db + n_c * da * db;
-            }
-            u += d - a;
-        }
-    }
-}
-
-/* Diag/spherical sums over a block's nr rows for one tile of components
- * (R8: its nr x GMS_CW weights) and two features (x: their values, row by
- * row; GCC vectorises the lanes only when the rows are a constant stride
- * apart), m0 and m1 pointing at the tile's centres: per lane, out =
- * {sum r, sum r e0, sum r e0^2, sum r e1, sum r e1^2} with e = x - m, rows
- * added in order. */
-GMS_INLINE void FN(diag_sums_tile)(const double *restrict x, ptrdiff_t nr,
-                                   const double *restrict R8, const double *restrict m0,
-                                   const double *restrict m1, double out[5][GMS_CW])
-{
-    for (int c = 0; c < GMS_CW; ++c) {
-        double n = 0.0, a0 = 0.0, b0 = 0.0, a1 = 0.0, b1 = 0.0;
-        ptrdiff_t i = 0;
-        do {
-            const double r = R8[i * GMS_CW + c];
-            const double e0 = x[2 * i] - m0[c], e1 = x[2 * i + 1] - m1[c];
-            const double t0 = r * e0, t1 = r * e1;
-            n += r;
-            a0 += t0;
-            b0 += t0 * e0;
-            a1 += t1;
-            b1 += t1 * e1;
-        } while (++i < nr);
-        out[0][c] = n;
-        out[1][c] = a0;
-        out[2][c] = b0;
-        out[3][c] = a1;
-        out[4][c] = b1;
-    }
-}
-
 GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t nr,
                                  ptrdiff_t d, ptrdiff_t k, const double *R,
                                  const double *centres, double *nk, double *s1,
                                  double *s2, double *zd)
 {
     if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL) {
-        /* R is tile-major here (gms_tiled_at), and so are the centres in
-         * zd, followed by the block's features in pairs (the last one twice
-         * when d is odd): pair j / 2 holds nr rows of (x_j, x_j1). */
-        double *restrict cenT = zd;
-        double *restrict xP = zd + d * gms_tiled_k(k);
-        for (ptrdiff_t j = 0; j < d; j += 2) {
-            const ptrdiff_t j1 = gms_min(j + 1, d - 1);
-            for (ptrdiff_t i = 0; i < nr; ++i) {
-                xP[j * nr + 2 * i] = (double)X[i * d + j];
-                xP[j * nr + 2 * i + 1] = (double)X[i * d + j1];
-            }
-        }
-        for (ptrdiff_t c = 0; c < gms_tiled_k(k); ++c)
-            for (ptrdiff_t j = 0; j < d; ++j)
-                cenT[gms_tiled_at(j, c, d)] = c < k ? centres[c * d + j] : 0.0;
-        for (ptrdiff_t c0 = 0; c0 < k; c0 += GMS_CW) {
-            const ptrdiff_t nc = gms_min(GMS_CW, k - c0);
-            for (ptrdiff_t j = 0; j < d; j += 2) {
-                const ptrdiff_t j1 = gms_min(j + 1, d - 1);
-                double o[5][GMS_CW];
-                FN(diag_sums_tile)(xP + j * nr, nr, R + c0 * nr,
-                                   cenT + c0 * d + j * GMS_CW, cenT + c0 * d + j1 * GMS_CW, o);
-                for (ptrdiff_t c = 0; c < nc; ++c) {
-                    double *s1c = s1 + (c0 + c) * d, *s2c = s2 + (c0 + c) * d;
-                    if (j == 0) nk[c0 + c] += o[0][c];
-                    s1c[j] += o[1][c];
-                    s2c[j] += o[2][c];
-                    if (j1 != j) {
-                        s1c[j1] += o[3][c];
-                        s2c[j1] += o[4][c];
-                    }
-                }
-            }
-        }
+        FN(accumulate_diag)(X, nr, d, k, R, centres, nk, s1, s2, zd);
         return;
     }
     if (cov_type == GMS_FULL && gms_blas_dgemm != NULL) {
@@ -518,54 +260,7 @@ GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t 
             return;
         }
     }
-    /* sparse responsibilities (or diag/tied): per component, skipping the
-     * rows it does not own */
-    for (ptrdiff_t c = 0; c < k; ++c) {
-        const double *cen = centres + c * d;
-        double *s1c = s1 + c * d;
-        double *s2c = s2 + gms_s2_offset(cov_type, c, d);
-        double tot = 0.0;
-        int m = 0;
-        for (ptrdiff_t i = 0; i < nr; ++i) {
-            const double r = R[i * k + c];
-            if (r == 0.0) continue;
-            const REAL *x = X + i * d;
-            tot += r;
-            if (cov_type == GMS_FULL) {
-                const double sr = sqrt(r);
-                double *z = zd + (ptrdiff_t)m * d;
-                for (ptrdiff_t j = 0; j < d; ++j) {
-                    const double dl = (double)x[j] - cen[j];
-                    s1c[j] += r * dl;
-                    z[j] = sr * dl;
-                }
-            } else if (cov_type == GMS_TIED) {
-                for (ptrdiff_t j = 0; j < d; ++j) s1c[j] += r * ((double)x[j] - cen[j]);
-            } else {
-                for (ptrdiff_t j = 0; j < d; ++j) {
-                    const double dl = (double)x[j] - cen[j];
-                    s1c[j] += r * dl;
-                    s2c[j] += r * dl * dl;
-                }
-            }
-            ++m;
-        }
-        nk[c] += tot;
-        if (cov_type != GMS_FULL || m == 0) continue;
-        /* s2c (row-major upper) += zd^T zd: column-major lower SYRK */
-        if (gms_blas_dsyrk != NULL) {
-            char lo = 'L', no = 'N';
-            int n_ = (int)d, k_ = m, lda = (int)d;
-            double one = 1.0;
-            gms_blas_dsyrk(&lo, &no, &n_, &k_, &one, zd, &lda, &one, s2c, &n_);
-        } else {
-            for (int i = 0; i < m; ++i) {
-                const double *z = zd + (ptrdiff_t)i * d;
-                for (ptrdiff_t a = 0; a < d; ++a)
-                    for (ptrdiff_t b = a; b < d; ++b) s2c[a * d + b] += z[a] * z[b];
-            }
-        }
-    }
+    FN(accumulate_sparse)(cov_type, X, nr, d, k, R, centres, nk, s1, s2, zd);
 }
 
 int FN(gms_weighted_log_prob)(int cov_type, const REAL *X, ptrdiff_t n,

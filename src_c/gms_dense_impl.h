@@ -1,0 +1,221 @@
+/*
+ * Full- and tied-covariance block kernels (log-densities and statistics).
+ * Part of the type-generic body: included by gms_kernels_impl.h, with its
+ * REAL, FN, prep and work.
+ */
+
+/*
+ * Full covariance with few features: z_b = sum_{a <= b} xs_a U_c[a, b] - V_c[b]
+ * straight over U_c's triangle, 32 rows at a time (four independent
+ * eight-lane accumulators, so the sums' add latency overlaps). At small D a
+ * GEMM's packing costs more than its arithmetic, and this does only the
+ * triangle's D (D + 1) / 2 products. lp[i * si + c * sc]; xt: 32 * d doubles.
+ */
+GMS_HOT static void FN(log_prob_full_small)(const FN(prep) *p, const REAL *xs, ptrdiff_t nr,
+                                            double *lp, ptrdiff_t si, ptrdiff_t sc, double *xt)
+{
+    enum { LANES = 32 };
+    const ptrdiff_t d = p->d, k = p->k;
+    for (ptrdiff_t i0 = 0; i0 < nr; i0 += LANES) {
+        const ptrdiff_t nl = nr - i0 < LANES ? nr - i0 : LANES;
+        for (ptrdiff_t a = 0; a < d; ++a)
+            for (ptrdiff_t l = 0; l < LANES; ++l)
+                xt[a * LANES + l] = l < nl ? (double)xs[(i0 + l) * d + a] : 0.0;
+        for (ptrdiff_t c = 0; c < k; ++c) {
+            const REAL *U = p->prec + c * d * d;
+            const REAL *V = p->V + c * d;
+            double q[LANES] = {0.0};
+            for (ptrdiff_t b = 0; b < d; ++b) {
+                double z[LANES] = {0.0};
+                for (ptrdiff_t a = 0; a <= b; ++a) {
+                    const double u = (double)U[a * d + b];
+                    const double *x = xt + a * LANES;
+                    for (ptrdiff_t l = 0; l < LANES; ++l) z[l] += x[l] * u;
+                }
+                const double v = (double)V[b];
+                for (ptrdiff_t l = 0; l < LANES; ++l) {
+                    const double t = z[l] - v;
+                    q[l] += t * t;
+                }
+            }
+            const double ln = p->log_norm[c];
+            for (ptrdiff_t l = 0; l < nl; ++l) lp[(i0 + l) * si + c * sc] = ln - 0.5 * q[l];
+        }
+    }
+}
+
+/* Full covariance, banded GEMM: z[i + col * nr] = sum_{a < b1} xs[i, a]
+ * W_s[a, col] for each band s, then the squared distances of (z - V). */
+GMS_HOT static void FN(log_prob_full_bands)(const FN(prep) *p, const REAL *xs, ptrdiff_t nr,
+                                            double *lp, ptrdiff_t si, ptrdiff_t sc,
+                                            FN(work) *w)
+{
+    const ptrdiff_t d = p->d, k = p->k;
+    const double *log_norm = p->log_norm;
+    for (ptrdiff_t c0 = 0; c0 < k; c0 += p->chunk) {
+        const ptrdiff_t nc = gms_min(p->chunk, k - c0);
+        double *qc = w->q;  /* nc x nr squared distances */
+        for (ptrdiff_t i = 0; i < nc * nr; ++i) qc[i] = 0.0;
+        for (int s = 0; s < p->n_bands; ++s) {
+            const ptrdiff_t b0 = p->band_end[s], b1 = p->band_end[s + 1], wd = b1 - b0;
+            /* z[i + col * nr] = sum_{a < b1} xs[i, a] W_s[a, col] */
+            FN(gemm_tt)((int)(nc * wd), (int)nr, (int)b1,
+                        p->W + p->band_off[s] + c0 * wd, (int)(k * wd), xs, (int)d,
+                        w->z, (int)nr);
+            for (ptrdiff_t c = c0; c < c0 + nc; ++c) {
+                double *q = qc + (c - c0) * nr;
+                for (ptrdiff_t jj = 0; jj < wd; ++jj) {
+                    const REAL *zc = w->z + ((c - c0) * wd + jj) * nr;
+                    const double v = p->V[c * d + b0 + jj];
+                    for (ptrdiff_t i = 0; i < nr; ++i) {
+                        const double t = (double)zc[i] - v;
+                        q[i] += t * t;
+                    }
+                }
+            }
+        }
+        for (ptrdiff_t c = c0; c < c0 + nc; ++c) {
+            const double *q = qc + (c - c0) * nr;
+            const double ln = log_norm[c];
+            for (ptrdiff_t i = 0; i < nr; ++i) lp[i * si + c * sc] = ln - 0.5 * q[i];
+        }
+    }
+}
+
+/* Tied covariance: z = xs U by one GEMM, then each component's distances. */
+GMS_HOT static void FN(log_prob_tied)(const FN(prep) *p, const REAL *xs, ptrdiff_t nr,
+                                      double *lp, ptrdiff_t si, ptrdiff_t sc, FN(work) *w)
+{
+    const ptrdiff_t d = p->d, k = p->k;
+    const double *log_norm = p->log_norm;
+    double *q = w->q;
+    /* z[i + col * nr] = sum_a xs[i, a] U[a, col] */
+    FN(gemm_tt)((int)d, (int)nr, (int)d, p->prec, (int)d, xs, (int)d, w->z, (int)nr);
+    for (ptrdiff_t c = 0; c < k; ++c) {
+        for (ptrdiff_t i = 0; i < nr; ++i) q[i] = 0.0;
+        for (ptrdiff_t j = 0; j < d; ++j) {
+            const REAL *zc = w->z + j * nr;
+            const double v = p->V[c * d + j];
+            for (ptrdiff_t i = 0; i < nr; ++i) {
+                const double t = (double)zc[i] - v;
+                q[i] += t * t;
+            }
+        }
+        const double ln = log_norm[c];
+        for (ptrdiff_t i = 0; i < nr; ++i) lp[i * si + c * sc] = ln - 0.5 * q[i];
+    }
+}
+
+/*
+ * Full second moments of a block whose responsibilities are mostly
+ * non-zero: one GEMM for all components instead of one SYRK each. With
+ * y = x - g (g: the mean of the centres) and delta_c = centre_c - g,
+ *   sum_i r_ic (x_i - c)(x_i - c)^T
+ *     = sum_i r_ic y_i y_i^T - delta sy^T - sy delta^T + n_c delta delta^T,
+ * sy = sum_i r_ic y_i. Each row contributes P_i = [y_i, upper triangle of
+ * y_i y_i^T, 1], so S = R^T P holds sy, the first term and n_c of every
+ * component at once; the triangle halves the work of a full product.
+ */
+GMS_HOT static void FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdiff_t d,
+                                              ptrdiff_t k, const double *R,
+                                              const double *centres, double *nk, double *s1,
+                                              double *s2, double *scratch)
+{
+    const ptrdiff_t q = d + d * (d + 1) / 2 + 1; /* y, upper y y^T, 1 */
+    double *restrict P = scratch;                 /* nr x q */
+    double *restrict S = P + nr * q;              /* k x q */
+    double *restrict g = S + k * q;               /* d */
+    double *restrict y = g + d;                   /* d */
+    for (ptrdiff_t j = 0; j < d; ++j) g[j] = 0.0;
+    for (ptrdiff_t c = 0; c < k; ++c)
+        for (ptrdiff_t j = 0; j < d; ++j) g[j] += centres[c * d + j];
+    for (ptrdiff_t j = 0; j < d; ++j) g[j] /= (double)k;
+    for (ptrdiff_t i = 0; i < nr; ++i) {
+        double *restrict p = P + i * q;
+        for (ptrdiff_t j = 0; j < d; ++j) y[j] = (double)X[i * d + j] - g[j];
+        for (ptrdiff_t j = 0; j < d; ++j) p[j] = y[j];
+        double *restrict u = p + d;
+        for (ptrdiff_t a = 0; a < d; ++a) {
+            const double ya = y[a];
+            for (ptrdiff_t b = a; b < d; ++b) u[b - a] = ya * y[b];
+            u += d - a;
+        }
+        p[q - 1] = 1.0;
+    }
+    {
+        /* S (row-major k x q) = R^T P: column-major S^T = P^T R */
+        char no = 'N', tr = 'T';
+        int m_ = (int)q, n_ = (int)k, k_ = (int)nr, lda = (int)q, ldb = (int)k;
+        double one = 1.0, zero = 0.0;
+        /* the Fortran interface has no const; R is only read */
+        gms_blas_dgemm(&no, &tr, &m_, &n_, &k_, &one, P, &lda, (double *)R, &ldb, &zero, S,
+                       &lda);
+    }
+    for (ptrdiff_t c = 0; c < k; ++c) {
+        const double *restrict syc = S + c * q;
+        const double *restrict u = syc + d;
+        const double n_c = syc[q - 1];
+        nk[c] += n_c;
+        double *s1c = s1 + c * d;
+        double *s2c = s2 + c * d * d;
+        for (ptrdiff_t a = 0; a < d; ++a) {
+            const double da = centres[c * d + a] - g[a];
+            s1c[a] += syc[a] - n_c * da;
+            for (ptrdiff_t b = a; b < d; ++b) {
+                const double db = centres[c * d + b] - g[b];
+                s2c[a * d + b] += u[b - a] - da * syc[b] - syc[a] * db + n_c * da * db;
+            }
+            u += d - a;
+        }
+    }
+}
+
+/* Full/tied statistics of a block with sparse responsibilities: per
+ * component, skipping the rows it does not own; full second moments by a
+ * rank-m update (SYRK) of the scaled centred rows. */
+GMS_HOT static void FN(accumulate_sparse)(int cov_type, const REAL *X, ptrdiff_t nr,
+                                          ptrdiff_t d, ptrdiff_t k, const double *R,
+                                          const double *centres, double *nk, double *s1,
+                                          double *s2, double *zd)
+{
+    for (ptrdiff_t c = 0; c < k; ++c) {
+        const double *cen = centres + c * d;
+        double *s1c = s1 + c * d;
+        double *s2c = s2 + gms_s2_offset(cov_type, c, d);
+        double tot = 0.0;
+        int m = 0;
+        for (ptrdiff_t i = 0; i < nr; ++i) {
+            const double r = R[i * k + c];
+            if (r == 0.0) continue;
+            const REAL *x = X + i * d;
+            tot += r;
+            if (cov_type == GMS_FULL) {
+                const double sr = sqrt(r);
+                double *z = zd + (ptrdiff_t)m * d;
+                for (ptrdiff_t j = 0; j < d; ++j) {
+                    const double dl = (double)x[j] - cen[j];
+                    s1c[j] += r * dl;
+                    z[j] = sr * dl;
+                }
+            } else {
+                for (ptrdiff_t j = 0; j < d; ++j) s1c[j] += r * ((double)x[j] - cen[j]);
+            }
+            ++m;
+        }
+        nk[c] += tot;
+        if (cov_type != GMS_FULL || m == 0) continue;
+        /* s2c (row-major upper) += zd^T zd: column-major lower SYRK */
+        if (gms_blas_dsyrk != NULL) {
+            char lo = 'L', no = 'N';
+            int n_ = (int)d, k_ = m, lda = (int)d;
+            double one = 1.0;
+            gms_blas_dsyrk(&lo, &no, &n_, &k_, &one, zd, &lda, &one, s2c, &n_);
+        } else {
+            for (int i = 0; i < m; ++i) {
+                const double *z = zd + (ptrdiff_t)i * d;
+                for (ptrdiff_t a = 0; a < d; ++a)
+                    for (ptrdiff_t b = a; b < d; ++b) s2c[a * d + b] += z[a] * z[b];
+            }
+        }
+    }
+}
