@@ -362,8 +362,8 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
             wk.beta = buf + 3 * k; wk.w = buf + 4 * k; wk.g = buf + 5 * k;
             double *p = buf + 6 * k;
             const ptrdiff_t ck = GMS_HMM_CHUNK * kp;
-            swk.prev = p; swk.cur = p + kp; swk.beta = p + 2 * kp;
-            swk.e = p + 3 * kp; swk.ab = swk.e + ck; swk.w = swk.ab + ck; swk.xa = swk.w + ck;
+            swk.prev = p; swk.beta = p + kp;
+            swk.e = p + 2 * kp; swk.ab = swk.e + ck; swk.w = swk.ab + ck; swk.xa = swk.w + ck;
             swk.xi = swk.xa + ck;
         } else {
 #ifdef _OPENMP

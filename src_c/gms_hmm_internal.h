@@ -68,11 +68,11 @@ static inline ptrdiff_t gms_hmm_scratch_max(ptrdiff_t tmax, ptrdiff_t kp)
 
 /* Per-thread work of the scaled pass: GMS_HMM_SCALED_WORK(kp) doubles. */
 typedef struct {
-    double *prev, *cur, *beta;   /* kp each */
+    double *prev, *beta;         /* kp each */
     double *e, *ab, *w, *xa;     /* GMS_HMM_CHUNK x kp each */
     double *xi;                  /* kp x kp */
 } hmm_scaled_work;
-#define GMS_HMM_SCALED_WORK(kp) ((3 + 4 * GMS_HMM_CHUNK) * (kp) + (kp) * (kp))
+#define GMS_HMM_SCALED_WORK(kp) ((2 + 4 * GMS_HMM_CHUNK) * (kp) + (kp) * (kp))
 
 /*
  * Scaled forward-backward of one sequence of T frames (f: T x K log
