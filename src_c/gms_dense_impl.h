@@ -9,10 +9,12 @@
  * straight over U_c's triangle, 32 rows at a time (four independent
  * eight-lane accumulators, so the sums' add latency overlaps). At small D a
  * GEMM's packing costs more than its arithmetic, and this does only the
- * triangle's D (D + 1) / 2 products. lp[i * si + c * sc]; xt: 32 * d doubles.
+ * triangle's D (D + 1) / 2 products. The products are formed in the input
+ * precision, as a GEMM in that precision would; the squares add up in
+ * double. lp[i * si + c * sc]; xt: room for 32 * d values.
  */
 GMS_HOT static void FN(log_prob_full_small)(const FN(prep) *p, const REAL *xs, ptrdiff_t nr,
-                                            double *lp, ptrdiff_t si, ptrdiff_t sc, double *xt)
+                                            double *lp, ptrdiff_t si, ptrdiff_t sc, REAL *xt)
 {
     enum { LANES = 32 };
     const ptrdiff_t d = p->d, k = p->k;
@@ -20,21 +22,21 @@ GMS_HOT static void FN(log_prob_full_small)(const FN(prep) *p, const REAL *xs, p
         const ptrdiff_t nl = nr - i0 < LANES ? nr - i0 : LANES;
         for (ptrdiff_t a = 0; a < d; ++a)
             for (ptrdiff_t l = 0; l < LANES; ++l)
-                xt[a * LANES + l] = l < nl ? (double)xs[(i0 + l) * d + a] : 0.0;
+                xt[a * LANES + l] = l < nl ? xs[(i0 + l) * d + a] : 0;
         for (ptrdiff_t c = 0; c < k; ++c) {
             const REAL *U = p->prec + c * d * d;
             const REAL *V = p->V + c * d;
             double q[LANES] = {0.0};
             for (ptrdiff_t b = 0; b < d; ++b) {
-                double z[LANES] = {0.0};
+                REAL z[LANES] = {0};
                 for (ptrdiff_t a = 0; a <= b; ++a) {
-                    const double u = (double)U[a * d + b];
-                    const double *x = xt + a * LANES;
+                    const REAL u = U[a * d + b];
+                    const REAL *x = xt + a * LANES;
                     for (ptrdiff_t l = 0; l < LANES; ++l) z[l] += x[l] * u;
                 }
                 const double v = (double)V[b];
                 for (ptrdiff_t l = 0; l < LANES; ++l) {
-                    const double t = z[l] - v;
+                    const double t = (double)z[l] - v;
                     q[l] += t * t;
                 }
             }

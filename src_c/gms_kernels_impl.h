@@ -232,7 +232,7 @@ GMS_HOT static void FN(log_prob_block)(const FN(prep) *p, const REAL *X, ptrdiff
     if (p->cov_type == GMS_TIED)
         FN(log_prob_tied)(p, w->xs, nr, lp, si, sc, w);
     else if (d <= GMS_SMALL_D)
-        FN(log_prob_full_small)(p, w->xs, nr, lp, si, sc, w->q);
+        FN(log_prob_full_small)(p, w->xs, nr, lp, si, sc, (REAL *)w->q);
     else
         FN(log_prob_full_bands)(p, w->xs, nr, lp, si, sc, w);
 }
