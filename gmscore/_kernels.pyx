@@ -19,7 +19,6 @@ cdef extern from "gms_kernels.h" nogil:
     int GMS_MAX_SLOTS
     Py_ssize_t gms_s2_size(int cov_type, Py_ssize_t k, Py_ssize_t d)
     void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk)
-    int gms_row_logsumexp(double *, Py_ssize_t, Py_ssize_t, double *, int, int)
     int gms_group_logsumexp(const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t, double *, int)
     int gms_mixture_responsibilities(double *, const double *, const double *, Py_ssize_t,
                                      Py_ssize_t, Py_ssize_t, int)
@@ -33,6 +32,12 @@ cdef extern from "gms_kernels.h" nogil:
     int gms_weighted_log_prob_f(int, const float *, Py_ssize_t, Py_ssize_t,
                                 Py_ssize_t, const float *, const float *,
                                 const double *, double *, int)
+    int gms_log_prob_rows_d(int, const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                            const double *, const double *, const double *, double *,
+                            double *, int64_t *, int)
+    int gms_log_prob_rows_f(int, const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                            const float *, const float *, const double *, double *,
+                            double *, int64_t *, int)
     int gms_estep_d(int, const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                     const double *, const double *, const double *,
                     const double *, const double *, double *, double *,
@@ -80,19 +85,6 @@ def has_openmp():
 def omp_max_threads():
     """OpenMP's default thread count (honours OMP_NUM_THREADS/threadpoolctl)."""
     return gms_omp_max_threads()
-
-
-def row_logsumexp(double[:, ::1] lp, double[::1] lse, bint to_proba, int n_threads):
-    """lse[i] = log sum_c exp(lp[i, c]); with to_proba, lp is turned into the
-    normalised probabilities in place."""
-    cdef Py_ssize_t n = lp.shape[0], k = lp.shape[1]
-    cdef int rc
-    _expect(lse.shape[0] == n, "lse length")
-    if n == 0:
-        return
-    with nogil:
-        rc = gms_row_logsumexp(&lp[0, 0], n, k, &lse[0], to_proba, n_threads)
-    _check(rc)
 
 
 def group_logsumexp(const double[:, :, ::1] comp, double[:, ::1] out, int n_threads):
@@ -193,6 +185,41 @@ def weighted_log_prob(int cov_type, const floating[:, ::1] X,
             rc = gms_weighted_log_prob_f(cov_type, &X[0, 0], n, d, k, &means[0, 0],
                                          &prec_chol[0], &log_norm[0], &out[0, 0],
                                          n_threads)
+    _check(rc)
+
+
+def log_prob_rows(int cov_type, const floating[:, ::1] X, const floating[:, ::1] means,
+                  const floating[::1] prec_chol, const double[::1] log_norm,
+                  double[::1] lse, double[:, ::1] proba, int64_t[::1] labels,
+                  int n_threads):
+    """Per sample: lse[i] = log sum_k exp(weighted log-density); proba (or
+    None) the posterior probabilities; labels (or None) the most probable
+    component. No N x K array besides proba."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = means.shape[0]
+    cdef double *out = NULL
+    cdef int64_t *lab = NULL
+    cdef int rc
+    _expect(means.shape[1] == d, "means do not match n_features")
+    _expect(prec_chol.shape[0] == _prec_size(cov_type, k, d), "precision factor size")
+    _expect(log_norm.shape[0] == k, "log_norm length")
+    _expect(lse.shape[0] == n, "lse length")
+    if n == 0:
+        return
+    if proba is not None:
+        _expect(proba.shape[0] == n and proba.shape[1] == k, "proba shape")
+        out = &proba[0, 0]
+    if labels is not None:
+        _expect(labels.shape[0] == n, "labels length")
+        lab = &labels[0]
+    with nogil:
+        if floating is double:
+            rc = gms_log_prob_rows_d(cov_type, &X[0, 0], n, d, k, &means[0, 0],
+                                     &prec_chol[0], &log_norm[0], &lse[0], out, lab,
+                                     n_threads)
+        else:
+            rc = gms_log_prob_rows_f(cov_type, &X[0, 0], n, d, k, &means[0, 0],
+                                     &prec_chol[0], &log_norm[0], &lse[0], out, lab,
+                                     n_threads)
     _check(rc)
 
 

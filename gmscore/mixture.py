@@ -436,29 +436,27 @@ class GaussianMixture(ParamsMixin):
         check_n_features(self, X)
         return X
 
-    def _weighted_log_prob(self, X):
+    def _log_prob_rows(self, X, proba=False, labels=False):
+        """Per-sample log-likelihood, and the posterior probabilities and
+        most probable components when asked, in one kernel pass (no N x K
+        array besides the probabilities)."""
         means, prec, log_norm = self._kernel_parameters(X.dtype)
-        out = np.empty((X.shape[0], self.n_components))
+        n = X.shape[0]
+        lse = np.empty(n)
+        out = np.empty((n, self.n_components)) if proba else None
+        lab = np.empty(n, dtype=np.int64) if labels else None
         with single_threaded_blas():  # the kernel calls BLAS from its threads
-            _kernels.weighted_log_prob(COV_CODE[self.covariance_type], X, means, prec,
-                                       log_norm, out, effective_n_threads(self.n_threads))
-        return out
+            _kernels.log_prob_rows(COV_CODE[self.covariance_type], X, means, prec, log_norm,
+                                   lse, out, lab, effective_n_threads(self.n_threads))
+        return lse, out, lab
 
     def _predict_validated(self, X):
-        return self._weighted_log_prob(X).argmax(axis=1)
-
-    def _log_norm_rows(self, X, to_proba):
-        """(per-sample log-likelihood, weighted log-probs or, with to_proba,
-        posterior probabilities in the same array)."""
-        wlp = self._weighted_log_prob(X)
-        lse = np.empty(X.shape[0])
-        _kernels.row_logsumexp(wlp, lse, to_proba, effective_n_threads(self.n_threads))
-        return lse, wlp
+        return self._log_prob_rows(X, labels=True)[2]
 
     def score_samples(self, X):
         """Log-likelihood of each sample, shape (n_samples,)."""
         X = self._check_fitted_X(X)
-        return self._log_norm_rows(X, False)[0]
+        return self._log_prob_rows(X)[0]
 
     def score(self, X, y=None):
         """Mean log-likelihood per sample."""
@@ -471,7 +469,7 @@ class GaussianMixture(ParamsMixin):
     def predict_proba(self, X):
         """Posterior probability of each component, shape (n_samples, n_components)."""
         X = self._check_fitted_X(X)
-        return self._log_norm_rows(X, True)[1]
+        return self._log_prob_rows(X, proba=True)[1]
 
     def sample(self, n_samples=1):
         """Draw samples; returns (X (n_samples, n_features), labels (n_samples,))."""

@@ -332,29 +332,20 @@ GMS_HOT static void gms_row_lse_rows(double *lp, ptrdiff_t rows, ptrdiff_t k, do
         } else {
             for (ptrdiff_t c = 0; c < k; ++c) s += gms_exp_nonpositive(v[c] - mx);
         }
-        lse[i] = mx + log(s);
+        lse[i] = mx + gms_log_normal(s); /* s in [1, k] */
     }
 }
 
-typedef struct {
-    double *lp, *lse;
-    ptrdiff_t k;
-    int to_proba;
-} gms_row_lse_ctx;
-
-static void gms_row_lse_block(void *ctx, ptrdiff_t start, ptrdiff_t rows)
+/* Index of each row's largest entry (the first on ties). */
+static void gms_row_argmax(const double *lp, ptrdiff_t rows, ptrdiff_t k, int64_t *labels)
 {
-    const gms_row_lse_ctx *c = (const gms_row_lse_ctx *)ctx;
-    gms_row_lse_rows(c->lp + start * c->k, rows, c->k, c->lse + start, c->to_proba);
-}
-
-int gms_row_logsumexp(double *lp, ptrdiff_t n, ptrdiff_t k, double *lse, int to_proba,
-                      int n_threads)
-{
-    if (n < 0 || k < 1) return GMS_ERR_ARG;
-    gms_row_lse_ctx ctx = {lp, lse, k, to_proba};
-    gms_for_row_blocks(n, n_threads, gms_row_lse_block, &ctx);
-    return GMS_OK;
+    for (ptrdiff_t i = 0; i < rows; ++i) {
+        const double *v = lp + i * k;
+        ptrdiff_t best = 0;
+        for (ptrdiff_t c = 1; c < k; ++c)
+            if (v[c] > v[best]) best = c;
+        labels[i] = best;
+    }
 }
 
 /* The fast exp and log over arrays, for the accuracy tests. */

@@ -45,11 +45,6 @@ ptrdiff_t gms_s2_size(int cov_type, ptrdiff_t n_components, ptrdiff_t n_features
  */
 void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk);
 
-/* lse[i] = log sum_c exp(lp[i, c]); with to_proba, lp[i, :] becomes
- * exp(lp[i, :] - lse[i]) in place (rows whose lse is not finite: NaN). */
-int gms_row_logsumexp(double *lp, ptrdiff_t n, ptrdiff_t k, double *lse, int to_proba,
-                      int n_threads);
-
 /* Mixture states (comp: n x k x m component log-densities, log weights
  * included): out = log-sum-exp over each state's m components. */
 int gms_group_logsumexp(const double *comp, ptrdiff_t n, ptrdiff_t k, ptrdiff_t m,
@@ -70,6 +65,12 @@ int gms_has_openmp(void);
  * gms_accumulate takes the responsibilities as a dense N x K `resp`, or as
  * hard `labels` (N), or neither (then K must be 1 and every sample counts).
  *
+ * gms_log_prob_rows is the prediction pass: per sample, the log-likelihood
+ * (`lse`, N, log-sum-exp of the weighted log-densities) and, where not
+ * NULL, the posterior probabilities (`out`, N x K) and the most probable
+ * component (`labels`, N; the first on ties), without an N x K array of its
+ * own.
+ *
  * Parameters of a Gaussian mixture as the kernels see them.
  * prec_chol: full: K x D x D upper triangular U_k with precision = U_k U_k^T;
  *            tied: D x D; diag: K x D; spherical: K.
@@ -80,6 +81,10 @@ int gms_has_openmp(void);
     int gms_weighted_log_prob_##S(int cov_type, const R *X, ptrdiff_t n,       \
         ptrdiff_t d, ptrdiff_t k, const R *means, const R *prec_chol,          \
         const double *log_norm, double *out, int n_threads);                   \
+    int gms_log_prob_rows_##S(int cov_type, const R *X, ptrdiff_t n,           \
+        ptrdiff_t d, ptrdiff_t k, const R *means, const R *prec_chol,          \
+        const double *log_norm, double *lse, double *out, int64_t *labels,     \
+        int n_threads);                                                        \
     int gms_estep_##S(int cov_type, const R *X, ptrdiff_t n, ptrdiff_t d,      \
         ptrdiff_t k, const R *means, const R *prec_chol,                       \
         const double *log_norm, const double *sample_weight,                   \

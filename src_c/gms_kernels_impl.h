@@ -303,6 +303,50 @@ int FN(gms_weighted_log_prob)(int cov_type, const REAL *X, ptrdiff_t n,
     return failed ? GMS_ERR_NOMEM : GMS_OK;
 }
 
+int FN(gms_log_prob_rows)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
+                          ptrdiff_t k, const REAL *means, const REAL *prec_chol,
+                          const double *log_norm, double *lse, double *out,
+                          int64_t *labels, int n_threads)
+{
+    if (n < 0 || d < 1 || k < 1 || cov_type < GMS_FULL || cov_type > GMS_SPHERICAL)
+        return GMS_ERR_ARG;
+    FN(prep) p;
+    if (FN(prepare)(&p, cov_type, d, k, means, prec_chol, log_norm) != GMS_OK)
+        return GMS_ERR_NOMEM;
+    int failed = 0;
+    const ptrdiff_t nb = gms_n_blocks(n);
+    (void)n_threads;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(gms_clamp_threads(n_threads, nb))
+#endif
+    {
+        FN(work) w = {0};
+        const int ok = FN(work_alloc)(&w, &p) == GMS_OK;
+        if (!ok) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            failed = 1;
+        }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (ptrdiff_t b = 0; b < nb; ++b) {
+            if (!ok) continue;
+            const ptrdiff_t start = b * GMS_BLOCK_ROWS;
+            const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
+            /* the block's log-densities, in the output rows or in scratch */
+            double *lp = out ? out + start * k : w.lp;
+            FN(log_prob_block)(&p, X + start * d, nr, lp, 0, &w);
+            if (labels) gms_row_argmax(lp, nr, k, labels + start);
+            gms_row_lse_rows(lp, nr, k, lse + start, out != NULL);
+        }
+        if (ok) FN(work_free)(&w);
+    }
+    FN(release)(&p);
+    return failed ? GMS_ERR_NOMEM : GMS_OK;
+}
+
 int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                   ptrdiff_t k, const REAL *means, const REAL *prec_chol,
                   const double *log_norm, const double *sample_weight,

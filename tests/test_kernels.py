@@ -211,6 +211,46 @@ def test_weighted_log_prob_matches_scipy(cov_type, dtype, k, d, n):
             run_weighted_log_prob(cov_type, X, m, prec, log_norm, n_threads), out)
 
 
+def run_log_prob_rows(cov_type, X, means, prec, log_norm, n_threads):
+    n, k = X.shape[0], means.shape[0]
+    lse, proba = np.full(n, np.nan), np.full((n, k), np.nan)
+    labels = np.full(n, -1, dtype=np.int64)
+    _kernels.log_prob_rows(COV_CODE[cov_type], X, means, prec, log_norm, lse, proba, labels,
+                           n_threads)
+    lse_only = np.full(n, np.nan)
+    _kernels.log_prob_rows(COV_CODE[cov_type], X, means, prec, log_norm, lse_only, None, None,
+                           n_threads)
+    np.testing.assert_array_equal(lse_only, lse)  # the same values without the outputs
+    return lse, proba, labels
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("k, d", [(3, 4), (1, 1), (9, 2)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_log_prob_rows_matches_scipy(cov_type, dtype, k, d, n):
+    """The prediction pass: per-sample log-likelihood, posteriors and most
+    probable component against scipy on the reference log-densities."""
+    rng = np.random.default_rng([n, k, d, COV_CODE[cov_type], 7])
+    weights, means, covs = random_mixture(rng, cov_type, k, d)
+    X = make_data(rng, n, means, dtype)
+    m, prec, log_norm = kernel_parameters(cov_type, weights, means, covs, dtype)
+    lse, proba, labels = run_log_prob_rows(cov_type, X, m, prec, log_norm, 1)
+    lp = ref_weighted_log_prob(X, weights, m, covs)
+    ref_lse = logsumexp(lp, axis=1)
+    tol = LP_TOL[dtype]
+    np.testing.assert_allclose(lse, ref_lse, rtol=tol, atol=tol)
+    np.testing.assert_allclose(proba, np.exp(lp - ref_lse[:, None]), rtol=0, atol=10 * tol)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    # the kernel's own log-densities decide the label (ties: the first)
+    np.testing.assert_array_equal(
+        labels, run_weighted_log_prob(cov_type, X, m, prec, log_norm, 1).argmax(axis=1))
+    for n_threads in (2, 3):
+        for a, b in zip(run_log_prob_rows(cov_type, X, m, prec, log_norm, n_threads),
+                        (lse, proba, labels)):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_weighted_log_prob_far_from_means(cov_type, dtype):
