@@ -68,6 +68,11 @@ typedef struct {
  * only needs features a <= b. Splitting the columns into bands and giving
  * each band's product only the features it needs skips most of the zeros:
  * 3/4 of the dense work with 2 bands, 5/8 with 4. */
+#ifndef GMS_CHUNK_COLS
+/* Columns (components x features) of one full-covariance GEMM call. */
+#define GMS_CHUNK_COLS 1024
+#endif
+
 #ifndef GMS_SMALL_D
 /* Up to this many features full log-densities skip the GEMM (see
  * log_prob_full_small). */
@@ -121,7 +126,7 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
     double *gd = (double *)calloc((size_t)d, sizeof(double));
     if (cov_type == GMS_FULL) {
         /* enough components per call for a ~256-column product */
-        p->chunk = 256 / d > 0 ? 256 / d : 1;
+        p->chunk = GMS_CHUNK_COLS / d > 0 ? GMS_CHUNK_COLS / d : 1;
         if (p->chunk > k) p->chunk = k;
         p->n_bands = FN(bands_for)(d);
         p->band_end[0] = 0;
