@@ -221,6 +221,9 @@ def time_workload(args, name):
     fitted = {}
     for _ in range(args.repeat):
         for key, lib, dtype, nt, bt in configs:
+            # an untimed 1-iteration fit first: after the pause that follows
+            # a peer's fit, the OpenMP threads sleep and the clocks are down
+            timed_fit(lib, name, dtype, nt, bt, 1, args.profile, args.implementation)
             elapsed, fitted[key] = timed_fit(lib, name, dtype, nt, bt, n_iter, args.profile,
                                              args.implementation)
             times[key].append(elapsed)
@@ -250,7 +253,8 @@ def run_timings(args):
           f"(they have no other threading)")
     print("dtypes: float64 data for every column except 'gmscore f32' (float32 data)")
     print(f"fits interleaved; {BLAS_SETTLE_S} s untimed pause after each peer fit so its "
-          "OpenBLAS pool threads stop spinning before the next timed fit")
+          "OpenBLAS pool threads stop spinning before the next timed fit; every timed fit "
+          "follows an untimed 1-iteration fit of the same configuration")
     if gmm:
         print("GMM: tol=0; s/it = fit time / n_iter; scikit-learn's fit also runs one extra "
               "E-step after the last iteration, which is counted (raise --n-iter to dilute it)")
@@ -343,7 +347,8 @@ def agreement(name, label, ours, ref):
 def run_predictions(args):
     print(f"profile: {args.profile}  "
           f"({'1/10 sizes: smoke test' if args.quick else 'full sizes'}); "
-          f"median of {args.repeat} call(s) after one untimed warm-up call each")
+          f"median of {args.repeat} call(s), each right after an untimed call of the same "
+          "configuration")
     print("models: fitted (untimed) with 1 iteration from the shared start by each "
           "configuration; the prediction is on the same data they were fitted on")
     print(f"gmscore: n_threads={args.threads} (and 1 for the 1-thread column); "
@@ -381,6 +386,7 @@ def run_predictions(args):
             results = {}
             for _ in range(args.repeat):
                 for key, lib, dtype, _, bt in configs:
+                    run(key, dtype, bt)  # untimed, as for the fits
                     elapsed, results[key] = run(key, dtype, bt)
                     times[key].append(elapsed)
                     settle_blas(lib)
