@@ -13,7 +13,9 @@ computed once and not timed) with tol=0, N=5 by default; HMMs from fixed
 deterministic parameters set with init_params='' (gmscore tol=0, hmmlearn
 tol=-inf), N=3 by default.  Only ``fit`` is timed, and s/it is the median
 fit time over R repeats divided by N.  Runs of the different configurations
-are interleaved, after one untimed 1-iteration warm-up fit each.
+are interleaved; each timed fit comes right after an untimed 1-iteration fit
+of the same configuration, and each peer's fit is followed by an untimed
+pause so that its BLAS pool threads stop spinning.
 
 --quick uses 1/10 of the sample counts (GMM) or of the sequences (HMM): a
 smoke test, the targets only apply to the full sizes.  --peakmem instead
