@@ -6,23 +6,25 @@
 
 /* Diag/spherical: q[r][c] = squared distance of row x_r (r < 4) to the
  * component of lane c of a tile (mu, pc: its D x GMS_CW parameters), the
- * terms added feature by feature. The factor scales before squaring, so a
- * finite distance cannot overflow. */
+ * terms added feature by feature in the input precision, like the inner
+ * products of a GEMM in that precision (float32 input gets twice the
+ * lanes; every sum over samples stays double). The factor scales before
+ * squaring, so a finite distance overflows only when its square does. */
 GMS_INLINE void FN(diag_dist_tile)(const REAL *x0, const REAL *x1, const REAL *x2,
                                    const REAL *x3, ptrdiff_t d, const REAL *restrict mu,
                                    const REAL *restrict pc, double q[4][GMS_CW])
 {
     for (int c = 0; c < GMS_CW; ++c) {
-        double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+        REAL a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         ptrdiff_t j = 0;
         do {
             const REAL m = mu[j * GMS_CW + c], f = pc[j * GMS_CW + c];
             const REAL t0 = (x0[j] - m) * f, t1 = (x1[j] - m) * f;
             const REAL t2 = (x2[j] - m) * f, t3 = (x3[j] - m) * f;
-            a0 += (double)t0 * t0;
-            a1 += (double)t1 * t1;
-            a2 += (double)t2 * t2;
-            a3 += (double)t3 * t3;
+            a0 += t0 * t0;
+            a1 += t1 * t1;
+            a2 += t2 * t2;
+            a3 += t3 * t3;
         } while (++j < d);
         q[0][c] = a0;
         q[1][c] = a1;
