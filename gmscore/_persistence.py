@@ -82,14 +82,13 @@ import hashlib
 import hmac
 import io
 import json
-import math
 import os
-import re
 import secrets
 import zipfile
-from collections import deque
 
 import numpy as np
+
+from ._model_values import ARRAY_PREFIX, check_name, Decoder, Encoder, ModelFileError
 
 FORMAT_NAME = "gmscore-model"
 FORMAT_VERSION = 1
@@ -97,16 +96,12 @@ SUPPORTED_FORMAT_VERSIONS = (1,)
 
 METADATA_ENTRY = "metadata.json"
 DIGEST_ENTRY = "digest.sha256"
-ARRAY_PREFIX = "arrays/"
 _DIGEST_TAG = b"gmscore-model digest v1\0"
 # A fixed timestamp: saving the same model twice gives identical bytes.
 _ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 _METADATA_KEYS = frozenset({"format", "format_version", "gmscore_version", "numpy_version",
                             "class", "fitted", "params", "attributes"})
-_MAX_DEPTH = 64                 # nesting of values in the metadata
-_ARRAY_KINDS = "biufc"          # bool, int, uint, float, complex
-_SCALAR_KINDS = "biuf"          # numpy scalars kept in the JSON (exactly)
 _FITTED_MARKERS = {             # attributes whose presence means "fitted"
     "GaussianMixture": ("means_", "precisions_cholesky_"),
     "GaussianHMM": ("startprob_", "transmat_"),
@@ -122,135 +117,10 @@ def _model_classes():
     return {"GaussianMixture": GaussianMixture, "GaussianHMM": GaussianHMM, "GMMHMM": GMMHMM}
 
 
-def _object_classes():
-    """The only other classes ``load`` instantiates (without calling __init__)."""
-    from ._hmm_base import ConvergenceMonitor
-
-    return {"ConvergenceMonitor": ConvergenceMonitor}
-
-
 def _gmscore_version():
     from . import __version__
 
     return __version__
-
-
-class _FileError(ValueError):
-    """Internal: a problem with the file's content (re-raised with the path)."""
-
-
-# ------------------------------------------------------------------ encoding
-class _Encoder:
-    """Turns Python values into JSON nodes, collecting arrays as entries."""
-
-    def __init__(self):
-        self.arrays = {}  # entry name -> ndarray
-
-    def _entry_name(self, path):
-        parts = [p if re.fullmatch(r"[A-Za-z0-9_]+", p) else "x" for p in path]
-        base = ARRAY_PREFIX + "/".join(parts)
-        name, n = base + ".npy", 1
-        while name in self.arrays:
-            name, n = f"{base}.{n}.npy", n + 1
-        return name
-
-    def _array(self, arr, path):
-        dt = arr.dtype
-        if dt.kind not in _ARRAY_KINDS or dt.fields is not None or dt.subdtype is not None:
-            raise TypeError(
-                f"{_where(path)} is an array of dtype {dt}, which gmscore's model "
-                "format does not store (only bool, integer, float and complex arrays)"
-            )
-        entry = self._entry_name(path)
-        self.arrays[entry] = arr
-        return {"type": "ndarray", "entry": entry, "dtype": dt.str, "shape": list(arr.shape)}
-
-    def encode(self, value, path):
-        if len(path) - 1 > _MAX_DEPTH:
-            raise TypeError(f"{_where(path)} is nested more than {_MAX_DEPTH} deep, which "
-                            "gmscore's model format does not store")
-        t = type(value)
-        if value is None:
-            return {"type": "none"}
-        if t is bool:
-            return {"type": "bool", "value": value}
-        if t is int:
-            return {"type": "int", "value": value}
-        if t is float:
-            return {"type": "float", "value": _float_to_json(value)}
-        if t is str:
-            return {"type": "str", "value": value}
-        if t is np.ndarray:
-            return self._array(value, path)
-        if isinstance(value, np.generic) and t is value.dtype.type:
-            dt = value.dtype
-            if dt.kind in _SCALAR_KINDS and dt.itemsize <= 8:
-                py = value.item()
-                if dt.kind == "f":
-                    py = _float_to_json(py)
-                return {"type": "numpy_scalar", "dtype": dt.str, "value": py}
-        if t in (list, tuple):
-            return {"type": t.__name__,
-                    "items": [self.encode(v, path + (str(i),)) for i, v in enumerate(value)]}
-        if t is deque:
-            return {"type": "deque", "maxlen": value.maxlen,
-                    "items": [self.encode(v, path + (str(i),)) for i, v in enumerate(value)]}
-        if t is dict:
-            items = []
-            for k, v in value.items():
-                if type(k) is not str:
-                    raise TypeError(f"{_where(path)} is a dict with a non-string key {k!r}, "
-                                    "which gmscore's model format does not store")
-                items.append([k, self.encode(v, path + (k,))])
-            return {"type": "dict", "items": items}
-        if t is np.random.RandomState:
-            name, key, pos, has_gauss, cached = value.get_state(legacy=True)
-            return {"type": "random_state", "bit_generator": name,
-                    "key": self._array(np.asarray(key), path + ("key",)),
-                    "pos": int(pos), "has_gauss": int(has_gauss),
-                    "cached_gaussian": _float_to_json(float(cached))}
-        for cname, cls in _object_classes().items():
-            if t is cls:
-                state = {}
-                for k, v in vars(value).items():
-                    try:
-                        _check_name(cls, k, path + (k,))
-                    except _FileError as exc:
-                        raise TypeError(f"cannot save: {exc}") from None
-                    state[k] = self.encode(v, path + (k,))
-                return {"type": "object", "class": cname, "state": state}
-        raise TypeError(
-            f"{_where(path)} has type {t.__module__}.{t.__qualname__}, which gmscore's "
-            "model format cannot store exactly; the model was not saved (use pickle "
-            "for models carrying arbitrary objects)"
-        )
-
-
-def _where(path):
-    kind, name = path[0], path[1]
-    what = "hyper-parameter" if kind == "params" else "attribute"
-    rest = "".join(f"[{p!r}]" for p in path[2:])
-    return f"{what} {name}{rest}"
-
-
-def _float_to_json(x):
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
-def _check_name(cls, name, path):
-    """Attribute names that may be stored / restored in an instance dict:
-    identifiers, not dunders, and not shadowing a method or property."""
-    if type(name) is not str or not name.isidentifier() or name.startswith("__"):
-        raise _FileError(f"invalid attribute name {name!r} at {_where(path)}")
-    attr = getattr(cls, name, None)
-    if attr is not None and (callable(attr) or hasattr(attr, "__set__")
-                             or hasattr(attr, "__get__")):
-        raise _FileError(f"attribute name {name!r} at {_where(path)} would shadow "
-                         f"{cls.__name__}.{name}")
 
 
 def _npy_bytes(arr):
@@ -286,13 +156,13 @@ def _serialise(model):
         )
     try:
         _check_fitted_shapes(model)
-    except _FileError as exc:
+    except ModelFileError as exc:
         raise ValueError(
             f"cannot save this {name}: its fitted attributes do not match its "
             f"hyper-parameters ({exc}); refit it or restore the hyper-parameters it "
             "was fitted with"
         ) from None
-    enc = _Encoder()
+    enc = Encoder()
     params = model.get_params()
     meta_params = {}
     for pname in sorted(params):
@@ -302,8 +172,8 @@ def _serialise(model):
         if aname in params:
             continue
         try:
-            _check_name(cls, aname, ("attributes", aname))
-        except _FileError as exc:
+            check_name(cls, aname, ("attributes", aname))
+        except ModelFileError as exc:
             raise TypeError(f"cannot save {name}: {exc}") from None
         attributes[aname] = enc.encode(vars(model)[aname], ("attributes", aname))
     metadata = {  # written in this order (the JSON keeps insertion order)
@@ -393,33 +263,33 @@ def _json_pairs(pairs):
     out = {}
     for key, value in pairs:
         if key in out:
-            raise _FileError(f"metadata.json repeats the key {key!r}")
+            raise ModelFileError(f"metadata.json repeats the key {key!r}")
         out[key] = value
     return out
 
 
 def _json_constant(name):
-    raise _FileError(f"metadata.json contains {name}, which is not JSON")
+    raise ModelFileError(f"metadata.json contains {name}, which is not JSON")
 
 
 def _parse_metadata(raw):
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise _FileError("metadata.json is not UTF-8 text") from None
+        raise ModelFileError("metadata.json is not UTF-8 text") from None
     try:
         meta = json.loads(text, object_pairs_hook=_json_pairs, parse_constant=_json_constant)
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise _FileError(f"metadata.json is not valid JSON ({exc})") from None
+        raise ModelFileError(f"metadata.json is not valid JSON ({exc})") from None
     if type(meta) is not dict or meta.get("format") != FORMAT_NAME:
-        raise _FileError(f"it is not a {FORMAT_NAME!r} file (metadata.json has no "
+        raise ModelFileError(f"it is not a {FORMAT_NAME!r} file (metadata.json has no "
                          f"'format': {FORMAT_NAME!r})")
     version = meta.get("format_version")
     if type(version) is not int or version not in SUPPORTED_FORMAT_VERSIONS:
         writer = meta.get("gmscore_version")
         writer = f" by gmscore {writer}" if type(writer) is str else ""
         supported = ", ".join(str(v) for v in SUPPORTED_FORMAT_VERSIONS)
-        raise _FileError(
+        raise ModelFileError(
             f"it was written{writer} in format version {version!r}, but this gmscore "
             f"({_gmscore_version()}) reads format version {supported} only; "
             "load it with the gmscore version that wrote it"
@@ -427,7 +297,7 @@ def _parse_metadata(raw):
     keys = set(meta)
     if keys != _METADATA_KEYS:
         missing, extra = sorted(_METADATA_KEYS - keys), sorted(keys - _METADATA_KEYS)
-        raise _FileError(f"metadata.json has missing keys {missing} / unknown keys {extra}")
+        raise ModelFileError(f"metadata.json has missing keys {missing} / unknown keys {extra}")
     return meta
 
 
@@ -438,198 +308,21 @@ def _read_members(fileobj):
         names = [i.filename for i in infos]
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
-            raise _FileError(f"the archive has duplicate entries {dup}")
+            raise ModelFileError(f"the archive has duplicate entries {dup}")
         for info in infos:
             if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
-                raise _FileError(f"entry {info.filename!r} is compressed or encrypted; "
+                raise ModelFileError(f"entry {info.filename!r} is compressed or encrypted; "
                                  "gmscore model files store entries uncompressed")
         for required in (METADATA_ENTRY, DIGEST_ENTRY):
             if required not in names:
-                raise _FileError(f"the archive has no {required!r} entry")
+                raise ModelFileError(f"the archive has no {required!r} entry")
         return {info.filename: zf.read(info) for info in infos}
-
-
-def _read_npy(raw, node, where):
-    """An array entry, after checking its header against the node."""
-    fp = io.BytesIO(raw)
-    try:
-        major, _ = np.lib.format.read_magic(fp)
-        if major == 1:
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
-        elif major == 2:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
-        else:
-            raise ValueError(f"unsupported .npy version {major}")
-    except Exception as exc:  # the header is parsed (ast.literal_eval), never run
-        raise _FileError(f"{where} is not a valid .npy array ({exc})") from None
-    if dtype.hasobject or dtype.kind not in _ARRAY_KINDS or dtype.fields is not None:
-        raise _FileError(f"{where} has dtype {dtype}; only bool, integer, float and complex "
-                         "arrays are allowed (object arrays would need pickle)")
-    if dtype.str != node["dtype"] or list(shape) != node["shape"]:
-        raise _FileError(f"{where} has dtype {dtype.str} and shape {list(shape)}, but the "
-                         f"metadata says {node['dtype']} and {node['shape']}")
-    nbytes = dtype.itemsize * math.prod(shape)
-    if len(raw) - fp.tell() != nbytes:
-        raise _FileError(f"{where} holds {len(raw) - fp.tell()} data bytes, expected {nbytes}")
-    try:
-        arr = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
-    except ValueError as exc:
-        raise _FileError(f"{where} cannot be read ({exc})") from None
-    return arr
-
-
-class _Decoder:
-    def __init__(self, members):
-        self.members = members
-        self.used = set()
-        self.depth = 0
-
-    def _fields(self, node, where, *names):
-        expected = {"type", *names}
-        if set(node) != expected:
-            raise _FileError(f"malformed value at {where}: expected keys {sorted(expected)}, "
-                             f"got {sorted(node)}")
-
-    def _number(self, value, where, kinds=(int, float)):
-        if type(value) is str and value in ("nan", "inf", "-inf") and float in kinds:
-            return float(value)
-        if type(value) not in kinds:
-            raise _FileError(f"malformed number {value!r} at {where}")
-        return value
-
-    def _array(self, node, where):
-        self._fields(node, where, "entry", "dtype", "shape")
-        entry, dtype, shape = node["entry"], node["dtype"], node["shape"]
-        if (type(entry) is not str or not entry.startswith(ARRAY_PREFIX)
-                or type(dtype) is not str or type(shape) is not list
-                or not all(type(s) is int and s >= 0 for s in shape)):
-            raise _FileError(f"malformed array reference at {where}")
-        if entry not in self.members:
-            raise _FileError(f"the array entry {entry!r} for {where} is missing")
-        if entry in self.used:
-            raise _FileError(f"the array entry {entry!r} is referenced twice")
-        self.used.add(entry)
-        return _read_npy(self.members[entry], node, f"array entry {entry!r} ({where})")
-
-    def decode(self, node, where):
-        self.depth += 1
-        try:
-            if self.depth > _MAX_DEPTH:
-                raise _FileError(f"values nested more than {_MAX_DEPTH} deep at {where}")
-            return self._decode(node, where)
-        finally:
-            self.depth -= 1
-
-    def _decode(self, node, where):
-        if type(node) is not dict or type(node.get("type")) is not str:
-            raise _FileError(f"malformed value at {where}")
-        t = node["type"]
-        if t == "none":
-            self._fields(node, where)
-            return None
-        if t in ("bool", "int", "str"):
-            self._fields(node, where, "value")
-            value = node["value"]
-            if type(value) is not {"bool": bool, "int": int, "str": str}[t]:
-                raise _FileError(f"malformed {t} {value!r} at {where}")
-            return value
-        if t == "float":
-            self._fields(node, where, "value")
-            return float(self._number(node["value"], where))
-        if t == "numpy_scalar":
-            self._fields(node, where, "dtype", "value")
-            dt = _scalar_dtype(node["dtype"], where)
-            kinds = {"b": (bool,), "i": (int,), "u": (int,), "f": (int, float)}[dt.kind]
-            value = self._number(node["value"], where, kinds)
-            try:
-                with np.errstate(over="raise"):
-                    out = dt.type(value)
-            except (OverflowError, FloatingPointError, ValueError):
-                raise _FileError(f"{value!r} does not fit {dt} at {where}") from None
-            if dt.kind in "iu" and int(out) != value:
-                raise _FileError(f"{value!r} does not fit {dt} at {where}")
-            return out
-        if t == "ndarray":
-            return self._array(node, where)
-        if t in ("list", "tuple"):
-            self._fields(node, where, "items")
-            items = self._items(node["items"], where)
-            return items if t == "list" else tuple(items)
-        if t == "deque":
-            self._fields(node, where, "items", "maxlen")
-            maxlen = node["maxlen"]
-            if maxlen is not None and (type(maxlen) is not int or maxlen < 0):
-                raise _FileError(f"malformed deque maxlen at {where}")
-            items = self._items(node["items"], where)
-            if maxlen is not None and len(items) > maxlen:
-                raise _FileError(f"deque at {where} holds more than its maxlen")
-            return deque(items, maxlen)
-        if t == "dict":
-            self._fields(node, where, "items")
-            if type(node["items"]) is not list:
-                raise _FileError(f"malformed dict at {where}")
-            out = {}
-            for pair in node["items"]:
-                if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str \
-                        or pair[0] in out:
-                    raise _FileError(f"malformed dict item at {where}")
-                out[pair[0]] = self.decode(pair[1], f"{where}[{pair[0]!r}]")
-            return out
-        if t == "random_state":
-            return self._random_state(node, where)
-        if t == "object":
-            self._fields(node, where, "class", "state")
-            cls = _object_classes().get(node["class"]) if type(node["class"]) is str else None
-            if cls is None:
-                raise _FileError(f"unknown object class {node['class']!r} at {where}; "
-                                 f"allowed: {sorted(_object_classes())}")
-            if type(node["state"]) is not dict:
-                raise _FileError(f"malformed object state at {where}")
-            obj = cls.__new__(cls)
-            for k, v in node["state"].items():
-                _check_name(cls, k, ("attributes", where, k))
-                vars(obj)[k] = self.decode(v, f"{where}.{k}")
-            return obj
-        raise _FileError(f"unknown value type {t!r} at {where}")
-
-    def _items(self, items, where):
-        if type(items) is not list:
-            raise _FileError(f"malformed sequence at {where}")
-        return [self.decode(v, f"{where}[{i}]") for i, v in enumerate(items)]
-
-    def _random_state(self, node, where):
-        self._fields(node, where, "bit_generator", "key", "pos", "has_gauss", "cached_gaussian")
-        if node["bit_generator"] != "MT19937":
-            raise _FileError(f"unsupported bit generator {node['bit_generator']!r} at {where}")
-        key = self.decode(node["key"], f"{where}.key")
-        if type(key) is not np.ndarray or key.dtype != np.uint32 or key.shape != (624,):
-            raise _FileError(f"malformed RandomState key at {where}")
-        pos = self._number(node["pos"], where, (int,))
-        has_gauss = self._number(node["has_gauss"], where, (int,))
-        cached = float(self._number(node["cached_gaussian"], where))
-        rs = np.random.RandomState()
-        try:
-            rs.set_state(("MT19937", key, pos, has_gauss, cached))
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise _FileError(f"malformed RandomState at {where} ({exc})") from None
-        return rs
-
-
-def _scalar_dtype(spec, where):
-    try:
-        dt = np.dtype(spec) if type(spec) is str else None
-    except Exception:  # numpy parses the string; nothing is evaluated
-        dt = None
-    if dt is None or dt.kind not in _SCALAR_KINDS or dt.itemsize > 8 or dt.fields is not None \
-            or dt.subdtype is not None:
-        raise _FileError(f"unsupported numpy scalar dtype {spec!r} at {where}")
-    return dt
 
 
 def _positive_int(value, name):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
             or value < 1:
-        raise _FileError(f"{name}={value!r} is not a positive int")
+        raise ModelFileError(f"{name}={value!r} is not a positive int")
     return int(value)
 
 
@@ -641,17 +334,17 @@ def _expected_shapes(model):
     d_source = getattr(model, "means_", None)
     k = _positive_int(k, "n_components")
     if ct not in ("full", "tied", "diag", "spherical"):
-        raise _FileError(f"covariance_type={ct!r} is not a covariance type")
+        raise ModelFileError(f"covariance_type={ct!r} is not a covariance type")
     if name == "GMMHMM":
         m = _positive_int(model.n_mix, "n_mix")
         if d_source is not None and np.ndim(d_source) != 3:
-            raise _FileError(f"means_ has shape {np.shape(d_source)}, expected 3 dimensions")
+            raise ModelFileError(f"means_ has shape {np.shape(d_source)}, expected 3 dimensions")
         d = np.shape(d_source)[2] if d_source is not None else None
         cov = {"full": (k, m, d, d), "tied": (k, d, d), "diag": (k, m, d), "spherical": (k, m)}
         shapes = {"means_": (k, m, d), "weights_": (k, m), "covars_": cov[ct]}
     else:
         if d_source is not None and np.ndim(d_source) != 2:
-            raise _FileError(f"means_ has shape {np.shape(d_source)}, expected 2 dimensions")
+            raise ModelFileError(f"means_ has shape {np.shape(d_source)}, expected 2 dimensions")
         d = np.shape(d_source)[1] if d_source is not None else None
         cov = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[ct]
         shapes = {"means_": (k, d)}
@@ -683,7 +376,7 @@ def _check_fitted_shapes(model):
                 n is not None and n != got for n, got in zip(shape, arr.shape)):
             got = (f"{type(value).__name__} of dtype {arr.dtype} and shape {arr.shape}"
                    if arr is not None else type(value).__name__)
-            raise _FileError(f"{attr} is a {got}, but the hyper-parameters imply a numeric "
+            raise ModelFileError(f"{attr} is a {got}, but the hyper-parameters imply a numeric "
                              f"array of shape {wanted}")
     for attr in ("n_features_in_", "n_features"):
         value = vars(model).get(attr)
@@ -691,34 +384,34 @@ def _check_fitted_shapes(model):
             continue
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
                 or value != d:
-            raise _FileError(f"{attr}={value!r} disagrees with means_ ({d} features)")
+            raise ModelFileError(f"{attr}={value!r} disagrees with means_ ({d} features)")
 
 
 def _deserialise(members):
     meta = _parse_metadata(members[METADATA_ENTRY])
     stored = members[DIGEST_ENTRY]
     if not hmac.compare_digest(stored, _digest(members).encode("ascii")):
-        raise _FileError(
+        raise ModelFileError(
             "its SHA-256 digest does not match its content: the file was corrupted "
             "or edited after it was saved"
         )
     for key in ("gmscore_version", "numpy_version"):
         if type(meta[key]) is not str:
-            raise _FileError(f"metadata.json {key!r} must be a string")
+            raise ModelFileError(f"metadata.json {key!r} must be a string")
     classes = _model_classes()
     cname = meta["class"]
     if type(cname) is not str or cname not in classes:
-        raise _FileError(f"unknown model class {cname!r}; gmscore.load creates only "
+        raise ModelFileError(f"unknown model class {cname!r}; gmscore.load creates only "
                          f"{', '.join(classes)}")
     cls = classes[cname]
     if type(meta["params"]) is not dict or type(meta["attributes"]) is not dict:
-        raise _FileError("metadata.json 'params' and 'attributes' must be objects")
-    decoder = _Decoder(members)
+        raise ModelFileError("metadata.json 'params' and 'attributes' must be objects")
+    decoder = Decoder(members)
     valid = cls._get_param_names()
     params = {}
     for pname, node in meta["params"].items():
         if pname not in valid:
-            raise _FileError(
+            raise ModelFileError(
                 f"{cname} has no hyper-parameter {pname!r} in this gmscore "
                 f"({_gmscore_version()}); the file was written by gmscore "
                 f"{meta['gmscore_version']}"
@@ -728,17 +421,17 @@ def _deserialise(members):
     model.set_params(**params)
     for aname, node in meta["attributes"].items():
         if aname in valid:
-            raise _FileError(f"attribute {aname!r} is a hyper-parameter name")
-        _check_name(cls, aname, ("attributes", aname))
+            raise ModelFileError(f"attribute {aname!r} is a hyper-parameter name")
+        check_name(cls, aname, ("attributes", aname))
         vars(model)[aname] = decoder.decode(node, f"attributes.{aname}")
     unused = sorted(n for n in members
                     if n not in decoder.used and n not in (METADATA_ENTRY, DIGEST_ENTRY))
     if unused:
-        raise _FileError(f"the archive has unexpected entries {unused}")
+        raise ModelFileError(f"the archive has unexpected entries {unused}")
     _check_fitted_shapes(model)
     fitted = all(hasattr(model, a) for a in _FITTED_MARKERS[cname])
     if meta["fitted"] is not fitted:
-        raise _FileError(f"metadata.json says fitted={meta['fitted']!r}, but the stored "
+        raise ModelFileError(f"metadata.json says fitted={meta['fitted']!r}, but the stored "
                          f"attributes make a {'fitted' if fitted else 'unfitted'} model")
     return model
 
@@ -772,12 +465,12 @@ def load(path):
         fh = path if hasattr(path, "read") else open(path, "rb")  # OSError as is
         try:
             members = _read_members(fh)
-        except _FileError:
+        except ModelFileError:
             raise
         except Exception as exc:
             # whatever the zip reader trips over (bad magic, CRC mismatch,
             # truncated directory, bogus sizes or flags): a damaged archive
-            raise _FileError(
+            raise ModelFileError(
                 "it is not a readable gmscore model file (not a zip archive, or a "
                 f"truncated or corrupt one: {type(exc).__name__}: {exc})"
             ) from None
@@ -785,5 +478,5 @@ def load(path):
             if fh is not path:
                 fh.close()
         return _deserialise(members)
-    except _FileError as exc:
+    except ModelFileError as exc:
         raise ValueError(f"Cannot load a gmscore model from {label}: {exc}") from None
