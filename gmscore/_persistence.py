@@ -88,7 +88,7 @@ import zipfile
 
 import numpy as np
 
-from ._model_values import ARRAY_PREFIX, check_name, Decoder, Encoder, ModelFileError
+from ._model_values import ARRAY_PREFIX, Decoder, Encoder, ModelFileError, check_name
 
 FORMAT_NAME = "gmscore-model"
 FORMAT_VERSION = 1
