@@ -179,10 +179,18 @@ static inline void mat_vec(const double *restrict AT, const double *restrict v, 
 }
 
 /*
+ * Linear sums below this are redone exactly in log space: the shifted exps
+ * flush terms below e^-708 (~2^-1021), so a sum of at least 2^-960 has lost
+ * less than K 2^-61 of itself.
+ */
+#define GMS_LOG_REDO 0x1p-960
+
+/*
  * One log-space forward step: cur = log(exp(prev) A) + f, computed as
  * max-shift, K exps, the K x K linear product and K logs. Entries whose
- * linear product underflowed (below DBL_MIN) are redone exactly in log
- * space, so a state that is astronomically unlikely is never lost.
+ * linear product is small enough to have lost terms (GMS_LOG_REDO) are
+ * redone exactly in log space, so a state that is astronomically unlikely
+ * is never lost.
  */
 static inline void forward_step(const hmm_model *m, const double *restrict prev,
                                 const double *restrict ft, double *restrict cur, fb_work *wk)
@@ -199,13 +207,13 @@ static inline void forward_step(const hmm_model *m, const double *restrict prev,
     vec_mat(a, m->A, k, b);
     int fix = 0;
     for (ptrdiff_t j = 0; j < k; ++j) {
-        const int ok = b[j] >= DBL_MIN;
+        const int ok = b[j] >= GMS_LOG_REDO;
         fix |= !ok;
         cur[j] = mx + gms_log_normal(ok ? b[j] : 1.0) + ft[j];
     }
     if (fix)
         for (ptrdiff_t j = 0; j < k; ++j)
-            if (!(b[j] >= DBL_MIN)) cur[j] = exact_in(prev, m->log_A, k, j) + ft[j];
+            if (!(b[j] >= GMS_LOG_REDO)) cur[j] = exact_in(prev, m->log_A, k, j) + ft[j];
 }
 
 /*
@@ -246,7 +254,9 @@ GMS_HOT static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t 
                 if (trans_c != NULL) {
                     const double m1 = max_of(row, k);
                     const double scale = m1 + m2 - loglik;
-                    if (m1 > -INFINITY && scale < 700.0) {
+                    /* the linear form only while the exps' flushed terms
+                     * (below e^-708) stay below e^-108 after scaling */
+                    if (m1 > -INFINITY && scale < 600.0) {
                         const double sc = exp(scale);
                         for (ptrdiff_t i = 0; i < k; ++i) a[i] = gms_exp_nonpositive(row[i] - m1) * sc;
                         for (ptrdiff_t i = 0; i < k; ++i) {
@@ -265,13 +275,13 @@ GMS_HOT static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t 
                 mat_vec(m->AT, c, k, b); /* b_i = sum_j A_ij c_j */
                 int fix = 0;
                 for (ptrdiff_t i = 0; i < k; ++i) {
-                    const int ok = b[i] >= DBL_MIN;
+                    const int ok = b[i] >= GMS_LOG_REDO;
                     fix |= !ok;
                     beta[i] = m2 + gms_log_normal(ok ? b[i] : 1.0);
                 }
                 if (fix)
                     for (ptrdiff_t i = 0; i < k; ++i)
-                        if (!(b[i] >= DBL_MIN)) beta[i] = exact_out(w, m->log_A, k, i);
+                        if (!(b[i] >= GMS_LOG_REDO)) beta[i] = exact_out(w, m->log_A, k, i);
             }
         }
         /* gamma_t = exp(alpha + beta), normalised per frame */

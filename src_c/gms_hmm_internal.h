@@ -48,6 +48,9 @@ static inline double gms_hmm_max_of(const double *v, ptrdiff_t k)
  * largest scaled backward value relative to the scaled likelihood. */
 #define GMS_HMM_MIN_MASS 0x1p-200
 #define GMS_HMM_MAX_BETA 0x1p400
+/* Smallest relative emission probability of a possible state (see
+ * gms_hmm_scaled.c): smaller ones are raised to it, never flushed. */
+#define GMS_HMM_MIN_EMISSION 0x1p-1000
 
 /* Frames per chunk: the recursions run over a chunk with nothing but the
  * chain on them, the per-frame throughput work runs over it before/after. */

@@ -18,10 +18,16 @@
  * values, Z: the scaled likelihood), and d stays below ~K 2^-1074 times the
  * step's scale factor. With every one-step mass >= 2^-200 (scale factors
  * <= 2^201) and every beta_t(j) / Z <= 2^400, the error is below K 2^-473
- * per frame, far under rounding (GMS_HMM_MIN_MASS, GMS_HMM_MAX_BETA). Outside those limits (a lineage that the
- * frame shift flushed to zero may later dominate) implementation='log'
- * redoes the sequence in log space and implementation='scaling' reports an
- * underflow: neither returns a silently wrong answer.
+ * per frame, far under rounding (GMS_HMM_MIN_MASS, GMS_HMM_MAX_BETA).
+ * The check must see the true backward values, so neither pass flushes a
+ * possible emission to zero: exp(f - max) below GMS_HMM_MIN_EMISSION
+ * (2^-1000) is raised to it. That overstates such a state's mass by at most
+ * 2^-999 of the frame's (at most 2^-599 of the likelihood per state and
+ * frame while the check holds), and keeps a lineage the shift would have flushed
+ * visible to the check when its future makes it matter: then beta / Z
+ * exceeds 2^400. Outside those limits implementation='log' redoes the
+ * sequence in log space and implementation='scaling' reports an underflow:
+ * neither returns a silently wrong answer.
  */
 #include "gms_hmm_internal.h"
 #include "gms_fastmath.h"
@@ -160,7 +166,11 @@ chunk_emissions(const double *restrict f, ptrdiff_t k, ptrdiff_t kp, ptrdiff_t n
         const double mx = mx_in ? mx_in[r] : gms_hmm_max_of(fr, k);
         if (mx_out) mx_out[r] = mx;
         double *restrict er = e + r * kp;
-        for (ptrdiff_t j = 0; j < k; ++j) er[j] = gms_exp_nonpositive(fr[j] - mx);
+        for (ptrdiff_t j = 0; j < k; ++j) {
+            /* a possible emission is never flushed to zero (see the header) */
+            const double x = gms_exp_nonpositive(fr[j] - mx);
+            er[j] = fr[j] > -INFINITY && x < GMS_HMM_MIN_EMISSION ? GMS_HMM_MIN_EMISSION : x;
+        }
         for (ptrdiff_t j = k; j < kp; ++j) er[j] = 0.0;
     }
 }

@@ -171,17 +171,19 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
     return GMS_OK;
 }
 
-/* Doubles of scratch accumulate_block needs (full: scaled rows; diag and
- * spherical: tile-major centres and the block's features in pairs). */
-static ptrdiff_t FN(accumulate_scratch)(ptrdiff_t d, ptrdiff_t k)
+/* Doubles of scratch accumulate_block needs: full, the scaled centred rows
+ * of the sparse path or the row products P and S = R^T P (plus g and y) of
+ * the dense one; diag and spherical, tile-major centres and the block's
+ * features in pairs; tied, none. */
+static ptrdiff_t FN(accumulate_scratch)(int cov_type, ptrdiff_t d, ptrdiff_t k)
 {
+    if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL)
+        return d * gms_tiled_k(k) + GMS_BLOCK_ROWS * (d + 1);
+    if (cov_type != GMS_FULL) return 1;
     const ptrdiff_t rows = GMS_BLOCK_ROWS * d;
-    const ptrdiff_t sums = d * gms_tiled_k(k) + GMS_BLOCK_ROWS * (d + 1);
-    /* full, dense block: the row products P, S = R^T P, g and y */
     const ptrdiff_t q = d + d * (d + 1) / 2 + 1;
     const ptrdiff_t dense = (GMS_BLOCK_ROWS + k) * q + 2 * d;
-    const ptrdiff_t m = rows > sums ? rows : sums;
-    return m > dense ? m : dense;
+    return rows > dense ? rows : dense;
 }
 
 static void FN(work_free)(FN(work) *w)
@@ -202,7 +204,8 @@ static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
     w->xs = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(REAL));
     w->z = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * zcols) * sizeof(REAL));
     w->lp = (double *)malloc((size_t)(GMS_BLOCK_ROWS * gms_tiled_k(k)) * sizeof(double));
-    w->zd = (double *)malloc((size_t)FN(accumulate_scratch)(d, k) * sizeof(double));
+    w->zd = (double *)malloc((size_t)FN(accumulate_scratch)(p->cov_type, d, k) *
+                             sizeof(double));
     /* q also holds log_prob_full_small's transposed rows (32 * d) */
     const ptrdiff_t qsize = GMS_BLOCK_ROWS * qrows > 32 * d ? GMS_BLOCK_ROWS * qrows : 32 * d;
     w->q = (double *)malloc((size_t)qsize * sizeof(double));
@@ -453,7 +456,8 @@ int FN(gms_accumulate)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
 #endif
     {
         double *R = (double *)malloc((size_t)(GMS_BLOCK_ROWS * kr) * sizeof(double));
-        double *zd = (double *)malloc((size_t)FN(accumulate_scratch)(d, k) * sizeof(double));
+        double *zd = (double *)malloc((size_t)FN(accumulate_scratch)(cov_type, d, k) *
+                                      sizeof(double));
         if (R == NULL || zd == NULL) {
 #ifdef _OPENMP
 #pragma omp atomic write

@@ -404,6 +404,68 @@ def test_flushed_lineage_that_later_dominates(implementation, n_after):
     assert rel_err(score_ll[0], ref_ll) < 1e-13
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_lineage_flushed_in_both_passes(implementation):
+    """As above, but the second chain also falls 710 nats behind late in the
+    sequence, where a linear backward pass would flush it too: the check on
+    the backward values must still see that its future dominates."""
+    rows = [[0.0, 0.0], [0.0, -710.0]] + [[-100.0, 0.0]] * 20 + [[0.0, -710.0]]
+    rows += [[-100.0, 0.0]] * 2
+    flp = np.array(rows)
+    T, k = flp.shape
+    startprob, transmat = np.array([0.5, 0.5]), np.eye(k)
+    path_ll = np.log(startprob) + flp.sum(axis=0)
+    ref_ll = logsumexp(path_ll)
+    ref_gamma = np.exp(path_ll - ref_ll)
+    offsets = np.array([0, T], dtype=np.int64)
+    post, start_c = np.empty((T, k)), np.empty(k)
+    trans_c, seq_ll = np.empty((k, k)), np.empty(1)
+    try:
+        _hmmc.forward_backward(implementation, flp, offsets, startprob, transmat, post,
+                               start_c, trans_c, seq_ll, 1)
+    except _hmmc.UnderflowError:
+        assert implementation == "scaling"
+        return
+    assert rel_err(seq_ll[0], ref_ll) < 1e-13
+    np.testing.assert_allclose(post, np.tile(ref_gamma, (T, 1)), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(trans_c, np.diag(ref_gamma) * (T - 1), rtol=1e-12, atol=1e-13)
+
+
+# Cases where the log-space code's own linear sums used to drop an exp term
+# flushed below e^-708 that was as large as what they kept (the forward sum,
+# and the expected transitions); the scaled pass sends both to that code.
+LOG_SPACE_EDGE_CASES = {
+    "forward-sum": ([1 / 3, 1 / 3, 1 / 3],
+                    [[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.0, 0.0, 1.0]],
+                    [[0.0, -707.0, -708.5], [-2000.0, -2000.0, 0.0]]),
+    "transition-counts": ([0.5, 0.5, 0.0],
+                          [[0.5, 0.5, 0.0], [0.0, 0.5, 0.5], [0.0, 0.0, 1.0]],
+                          [[0.0, -709.0, 0.0], [-699.0, -1000.0, 0.0]]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOG_SPACE_EDGE_CASES))
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_log_space_sums_keep_flushed_terms(implementation, case):
+    startprob, transmat, flp = (np.array(a, dtype=float) for a in LOG_SPACE_EDGE_CASES[case])
+    T, k = flp.shape
+    with np.errstate(divide="ignore"):
+        ref = brute_force(np.log(startprob), np.log(transmat), flp)
+    offsets = np.array([0, T], dtype=np.int64)
+    post, start_c = np.empty((T, k)), np.empty(k)
+    trans_c, seq_ll = np.empty((k, k)), np.empty(1)
+    try:
+        _hmmc.forward_backward(implementation, flp, offsets, startprob, transmat, post,
+                               start_c, trans_c, seq_ll, 1)
+    except _hmmc.UnderflowError:
+        assert implementation == "scaling"
+        return
+    assert rel_err(seq_ll[0], ref["loglik"]) < 1e-13
+    np.testing.assert_allclose(post, ref["posteriors"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(trans_c, ref["trans"], rtol=0, atol=1e-12)
+    assert trans_c.sum() == pytest.approx(T - 1, rel=1e-12)
+
+
 @pytest.mark.parametrize("x0", [38.0, 38.4, 38.55, 38.6])
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_brute_force_reachable_mass_below_dbl_min(implementation, x0):

@@ -251,6 +251,18 @@ def test_log_prob_rows_matches_scipy(cov_type, dtype, k, d, n):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("cov_type", ["diag", "spherical"])
+def test_scratch_does_not_grow_with_a_full_covariance(cov_type):
+    """Diag and spherical kernels size their scratch for their own
+    statistics: 6000 features must not ask for the ~(256 + K) D^2 / 2 doubles
+    (~37 GB here) that the full-covariance statistics would need."""
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((40, 6000))
+    gm = GaussianMixture(2, covariance_type=cov_type, max_iter=2, random_state=0)
+    gm.fit(X)
+    assert np.isfinite(gm.score_samples(X)).all()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_weighted_log_prob_far_from_means(cov_type, dtype):
