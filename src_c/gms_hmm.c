@@ -408,11 +408,15 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
                 double *post = posteriors ? posteriors + offsets[s] * k : NULL;
                 double ll = gms_hmm_fb_scaled_one(&model, f, T, post, a_start, a_trans,
                                                   &swk, cs);
-                /* 'log': a sequence outside the scaled pass's exact range is
-                 * redone in log space (the failed pass added nothing) */
+                /* a sequence outside the scaled pass's exact range (the
+                 * failed pass added nothing): 'log' redoes it in log space;
+                 * 'scaling' reports an underflow, unless the sequence is
+                 * simply impossible (zero probability is an answer) */
                 if (isnan(ll) && implementation == GMS_HMM_LOG)
                     ll = post ? fb_log_one(&model, f, T, post, a_start, a_trans, &wk)
                               : forward_log_only(&model, f, T, &wk);
+                else if (isnan(ll) && forward_log_only(&model, f, T, &wk) == -INFINITY)
+                    ll = -INFINITY;
                 seq_loglik[s] = ll;
             }
             free(cs);

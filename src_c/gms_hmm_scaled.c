@@ -155,12 +155,14 @@ xi_update(double *restrict xi, const double *restrict xa, const double *restrict
 }
 
 /* Rows e[r] = exp(f_{t0 + r} - max) of a chunk of nr frames, padding
- * lanes zero; the frame maxima go to mx_out, or come from mx_in. */
-static inline __attribute__((always_inline)) void
+ * lanes zero; the frame maxima go to mx_out, or come from mx_in. Returns
+ * whether a NaN was among the log-likelihoods. */
+static inline __attribute__((always_inline)) int
 chunk_emissions(const double *restrict f, ptrdiff_t k, ptrdiff_t kp, ptrdiff_t nr,
                 const double *restrict mx_in, double *restrict mx_out,
                 double *restrict e)
 {
+    int nan = 0;
     for (ptrdiff_t r = 0; r < nr; ++r) {
         const double *restrict fr = f + r * k;
         const double mx = mx_in ? mx_in[r] : gms_hmm_max_of(fr, k);
@@ -170,9 +172,11 @@ chunk_emissions(const double *restrict f, ptrdiff_t k, ptrdiff_t kp, ptrdiff_t n
             /* a possible emission is never flushed to zero (see the header) */
             const double x = gms_exp_nonpositive(fr[j] - mx);
             er[j] = fr[j] > -INFINITY && x < GMS_HMM_MIN_EMISSION ? GMS_HMM_MIN_EMISSION : x;
+            nan |= fr[j] != fr[j];
         }
         for (ptrdiff_t j = k; j < kp; ++j) er[j] = 0.0;
     }
+    return nan;
 }
 
 /* The pass for a padded width kp; inlined with kp = 8 and 16 as constants
@@ -198,7 +202,7 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
     for (ptrdiff_t t0 = 0; t0 < T; t0 += C) {
         const ptrdiff_t nr = T - t0 < C ? T - t0 : C;
         double *erows = ecache ? ecache + t0 * kp : wk->e;
-        chunk_emissions(f + t0 * k, k, kp, nr, NULL, max_of + t0, erows);
+        bad |= chunk_emissions(f + t0 * k, k, kp, nr, NULL, max_of + t0, erows);
         const v8du *restrict E = (const v8du *)erows;
         for (ptrdiff_t r = 0; r < nr; ++r) {
             v8du *restrict cur = AB + r * nv;
@@ -252,7 +256,7 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
         /* rows t0 + r < T - 1 need frame t0 + r + 1 */
         const ptrdiff_t ne = t0 + nr == T ? nr - 1 : nr;
         if (!ecache)
-            chunk_emissions(f + (t0 + 1) * k, k, kp, ne, max_of + t0 + 1, NULL, wk->e);
+            (void)chunk_emissions(f + (t0 + 1) * k, k, kp, ne, max_of + t0 + 1, NULL, wk->e);
         const v8du *restrict E = (const v8du *)(ecache ? ecache + (t0 + 1) * kp : wk->e);
         for (ptrdiff_t r = nr - 1; r >= 0; --r) {
             if (r < ne) {

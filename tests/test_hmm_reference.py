@@ -431,6 +431,27 @@ def test_lineage_flushed_in_both_passes(implementation):
     np.testing.assert_allclose(trans_c, np.diag(ref_gamma) * (T - 1), rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_impossible_sequence_is_reported_as_such(implementation):
+    """A sequence no state path can produce (a left-right chain asked to go
+    back): both implementations score it -inf and refuse it for fitting
+    with the 'zero probability' error, never the scaled pass's underflow."""
+    startprob, transmat = left_right_chain()
+    k = startprob.shape[0]
+    flp = np.full((3, k), -np.inf)
+    flp[0, 1], flp[1, 2], flp[2, 0] = 0.0, 0.0, 0.0  # needs 1 -> 2 -> 0
+    flp[0, 0] = -5.0
+    offsets = np.array([0, 3], dtype=np.int64)
+    seq_ll = np.empty(1)
+    with pytest.raises(_hmmc.ImpossibleSequenceError):
+        _hmmc.forward_backward(implementation, flp, offsets, startprob, transmat,
+                               np.empty((3, k)), np.empty(k), np.empty((k, k)), seq_ll, 1)
+    with pytest.raises(_hmmc.ImpossibleSequenceError):
+        _hmmc.forward_backward(implementation, flp, offsets, startprob, transmat, None, None,
+                               None, seq_ll, 1)
+    assert seq_ll[0] == -np.inf
+
+
 # Cases where the log-space code's own linear sums used to drop an exp term
 # flushed below e^-708 that was as large as what they kept (the forward sum,
 # and the expected transitions); the scaled pass sends both to that code.
