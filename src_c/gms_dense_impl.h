@@ -117,8 +117,13 @@ GMS_HOT static void FN(log_prob_tied)(const FN(prep) *p, const REAL *xs, ptrdiff
  * sy = sum_i r_ic y_i. Each row contributes P_i = [y_i, upper triangle of
  * y_i y_i^T, 1], so S = R^T P holds sy, the first term and n_c of every
  * component at once; the triangle halves the work of a full product.
+ * The subtraction cancels when a component lies far from g relative to its
+ * spread (relative error ~ eps * sum r y_a^2 / sum r (x_a - c_a)^2): the
+ * block is refused (returns 1, nothing added) when that ratio exceeds 2^16
+ * for some component and feature, and the caller centres each component
+ * exactly instead.
  */
-GMS_HOT static void FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdiff_t d,
+GMS_HOT static int FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdiff_t d,
                                               ptrdiff_t k, const double *R,
                                               const double *centres, double *nk, double *s1,
                                               double *s2, double *scratch)
@@ -155,6 +160,17 @@ GMS_HOT static void FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdi
     }
     for (ptrdiff_t c = 0; c < k; ++c) {
         const double *restrict syc = S + c * q;
+        const double *restrict u = syc + d; /* u[0] is (a, a) of row a */
+        const double n_c = syc[q - 1];
+        for (ptrdiff_t a = 0; a < d; ++a) {
+            const double da = centres[c * d + a] - g[a];
+            const double scatter = u[0] - 2.0 * da * syc[a] + n_c * da * da;
+            if (!(u[0] <= 0x1p16 * scatter) && u[0] > 0.0) return 1;
+            u += d - a;
+        }
+    }
+    for (ptrdiff_t c = 0; c < k; ++c) {
+        const double *restrict syc = S + c * q;
         const double *restrict u = syc + d;
         const double n_c = syc[q - 1];
         nk[c] += n_c;
@@ -170,6 +186,7 @@ GMS_HOT static void FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdi
             u += d - a;
         }
     }
+    return 0;
 }
 
 /* Full/tied statistics of a block with sparse responsibilities: per

@@ -263,10 +263,9 @@ GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t 
     if (cov_type == GMS_FULL && gms_blas_dgemm != NULL) {
         ptrdiff_t nz = 0;
         for (ptrdiff_t i = 0; i < nr * k; ++i) nz += R[i] != 0.0;
-        if (2 * nz > nr * k) {
-            FN(accumulate_full_dense)(X, nr, d, k, R, centres, nk, s1, s2, zd);
+        if (2 * nz > nr * k && FN(accumulate_full_dense)(X, nr, d, k, R, centres, nk, s1, s2,
+                                                        zd) == 0)
             return;
-        }
     }
     FN(accumulate_sparse)(cov_type, X, nr, d, k, R, centres, nk, s1, s2, zd);
 }

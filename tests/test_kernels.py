@@ -380,6 +380,31 @@ def test_accumulate_matches_direct_formulas(cov_type, dtype, mode, weighted, n):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("far", [1e3, 1e6])
+def test_full_statistics_of_a_far_cluster_keep_their_digits(far):
+    """Dense responsibilities (the one-GEMM path), one cluster of unit spread
+    centred `far` away from the others: its scatter must be as accurate as
+    the direct sum about its own centre, not lose digits to a shift shared
+    by all components."""
+    rng = np.random.default_rng(int(far))
+    n, d = 600, 3
+    m = n // 3
+    centres = np.array([[far] * d, [0.0] * d, [1.0] * d])
+    X = np.concatenate([centres[0] + rng.standard_normal((m, d)),
+                        rng.standard_normal((n - m, d))])
+    resp = np.full((n, 3), 1e-20)  # non-zero everywhere: the dense path
+    resp[:m, 0] = 1.0
+    resp[m:, 1:] = 0.5
+    got = run_accumulate("full", X, resp, None, None, centres, 1)
+    (nk, _), _, (s2, _) = ref_stats("full", X, resp, centres)
+    np.testing.assert_allclose(got[0], nk, rtol=1e-13)
+    s2_got = got[2].reshape(3, d, d)
+    upper = np.triu_indices(d)
+    for c in range(3):  # each component against its own scale
+        np.testing.assert_allclose(s2_got[c][upper], s2[c][upper], rtol=0,
+                                   atol=1e-12 * np.abs(s2[c]).max())
+
+
 # ------------------------------------------------------------ k-means step
 @pytest.mark.parametrize("n", (1, 257, 5000))
 @pytest.mark.parametrize("k", (1, 5))
