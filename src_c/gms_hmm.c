@@ -50,11 +50,9 @@ static int model_init(hmm_model *m, ptrdiff_t k, const double *pi, const double 
     return GMS_OK;
 }
 
-#define max_of gms_hmm_max_of
-
 static double logsumexp(const double *v, ptrdiff_t k)
 {
-    const double m = max_of(v, k);
+    const double m = gms_hmm_max_of(v, k);
     if (!isfinite(m)) return m;
     double s = 0.0;
     for (ptrdiff_t i = 0; i < k; ++i) s += exp(v[i] - m);
@@ -198,7 +196,7 @@ static inline void forward_step(const hmm_model *m, const double *restrict prev,
     const ptrdiff_t k = m->k;
     double *restrict a = wk->a;
     double *restrict b = wk->b;
-    const double mx = max_of(prev, k);
+    const double mx = gms_hmm_max_of(prev, k);
     if (mx == -INFINITY) {
         for (ptrdiff_t j = 0; j < k; ++j) cur[j] = -INFINITY;
         return;
@@ -246,13 +244,13 @@ GMS_HOT static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t 
         if (t < T - 1) {
             const double *restrict f1 = f + (t + 1) * k;
             for (ptrdiff_t j = 0; j < k; ++j) w[j] = f1[j] + beta[j];
-            const double m2 = max_of(w, k);
+            const double m2 = gms_hmm_max_of(w, k);
             if (m2 == -INFINITY) {
                 for (ptrdiff_t j = 0; j < k; ++j) beta[j] = -INFINITY;
             } else {
                 for (ptrdiff_t j = 0; j < k; ++j) c[j] = gms_exp_nonpositive(w[j] - m2);
                 if (trans_c != NULL) {
-                    const double m1 = max_of(row, k);
+                    const double m1 = gms_hmm_max_of(row, k);
                     const double scale = m1 + m2 - loglik;
                     /* the linear form only while the exps' flushed terms
                      * (below e^-708) stay below e^-108 after scaling */
@@ -286,7 +284,7 @@ GMS_HOT static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t 
         }
         /* gamma_t = exp(alpha + beta), normalised per frame */
         for (ptrdiff_t j = 0; j < k; ++j) g[j] = row[j] + beta[j];
-        const double gm = max_of(g, k);
+        const double gm = gms_hmm_max_of(g, k);
         for (ptrdiff_t j = 0; j < k; ++j) g[j] = gms_exp_nonpositive(g[j] - gm);
         double total = 0.0;
         for (ptrdiff_t j = 0; j < k; ++j) total += g[j];
@@ -376,10 +374,7 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
             swk.e = p + 2 * kp; swk.ab = swk.e + ck; swk.w = swk.ab + ck; swk.xa = swk.w + ck;
             swk.xi = swk.xa + ck;
         } else {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-            failed = 1;
+            gms_set_failed(&failed);
         }
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
@@ -395,10 +390,7 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
                 ? (ptrdiff_t)(offsets[s0 + 1] - offsets[s0]) : 1;
             double *cs = (double *)malloc((size_t)gms_hmm_scratch_max(tmax, kp) * sizeof(double));
             if (cs == NULL) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-                failed = 1;
+                gms_set_failed(&failed);
                 continue;
             }
             for (ptrdiff_t r = slot_start[slot]; r < slot_start[slot + 1]; ++r) {
@@ -501,10 +493,7 @@ int gms_hmm_viterbi(const double *framelogprob, ptrdiff_t k,
         int32_t *bp = (int32_t *)malloc((size_t)(T * k) * sizeof(int32_t));
         double *vec = (double *)malloc((size_t)(2 * k) * sizeof(double));
         if (bp == NULL || vec == NULL) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-            failed = 1;
+            gms_set_failed(&failed);
         } else {
             seq_logprob[s] = viterbi_one(&model, framelogprob + offsets[s] * k, T,
                                          states + offsets[s], bp, vec, vec + k);

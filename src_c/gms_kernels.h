@@ -18,6 +18,16 @@
 extern "C" {
 #endif
 
+/* Raise a parallel region's failure flag (an allocation failed, a value
+ * came out non-finite); any thread may do it, so the store is atomic. */
+static inline void gms_set_failed(int *failed)
+{
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+    *failed = 1;
+}
+
 /* Covariance types, in the order gmscore/_gaussian.py uses. */
 enum gms_cov_type { GMS_FULL = 0, GMS_TIED = 1, GMS_DIAG = 2, GMS_SPHERICAL = 3 };
 

@@ -270,10 +270,16 @@ GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t 
     FN(accumulate_sparse)(cov_type, X, nr, d, k, R, centres, nk, s1, s2, zd);
 }
 
-int FN(gms_weighted_log_prob)(int cov_type, const REAL *X, ptrdiff_t n,
-                              ptrdiff_t d, ptrdiff_t k, const REAL *means,
-                              const REAL *prec_chol, const double *log_norm,
-                              double *out, int n_threads)
+/*
+ * One pass of log-densities over X in blocks: with lse NULL, out receives
+ * them (weighted_log_prob); otherwise per row lse gets their log-sum-exp,
+ * labels (if not NULL) the argmax, and out (if not NULL) the posterior
+ * probabilities, with no N x K array of the pass's own.
+ */
+static int FN(log_prob_pass)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
+                             ptrdiff_t k, const REAL *means, const REAL *prec_chol,
+                             const double *log_norm, double *out, double *lse,
+                             int64_t *labels, int n_threads)
 {
     if (n < 0 || d < 1 || k < 1 || cov_type < GMS_FULL || cov_type > GMS_SPHERICAL)
         return GMS_ERR_ARG;
@@ -290,50 +296,7 @@ int FN(gms_weighted_log_prob)(int cov_type, const REAL *X, ptrdiff_t n,
         FN(work) w = {0};
         const int ok = FN(work_alloc)(&w, &p) == GMS_OK;
         if (!ok) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-            failed = 1;
-        }
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (ptrdiff_t b = 0; b < nb; ++b) {
-            if (!ok) continue;
-            const ptrdiff_t start = b * GMS_BLOCK_ROWS;
-            const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
-            FN(log_prob_block)(&p, X + start * d, nr, out + start * k, 0, &w);
-        }
-        if (ok) FN(work_free)(&w);
-    }
-    FN(release)(&p);
-    return failed ? GMS_ERR_NOMEM : GMS_OK;
-}
-
-int FN(gms_log_prob_rows)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
-                          ptrdiff_t k, const REAL *means, const REAL *prec_chol,
-                          const double *log_norm, double *lse, double *out,
-                          int64_t *labels, int n_threads)
-{
-    if (n < 0 || d < 1 || k < 1 || cov_type < GMS_FULL || cov_type > GMS_SPHERICAL)
-        return GMS_ERR_ARG;
-    FN(prep) p;
-    if (FN(prepare)(&p, cov_type, d, k, means, prec_chol, log_norm) != GMS_OK)
-        return GMS_ERR_NOMEM;
-    int failed = 0;
-    const ptrdiff_t nb = gms_n_blocks(n);
-    (void)n_threads;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(gms_clamp_threads(n_threads, nb))
-#endif
-    {
-        FN(work) w = {0};
-        const int ok = FN(work_alloc)(&w, &p) == GMS_OK;
-        if (!ok) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-            failed = 1;
+            gms_set_failed(&failed);
         }
 #ifdef _OPENMP
 #pragma omp for schedule(static)
@@ -345,6 +308,7 @@ int FN(gms_log_prob_rows)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
             /* the block's log-densities, in the output rows or in scratch */
             double *lp = out ? out + start * k : w.lp;
             FN(log_prob_block)(&p, X + start * d, nr, lp, 0, &w);
+            if (lse == NULL) continue;
             if (labels) gms_row_argmax(lp, nr, k, labels + start);
             gms_row_lse_rows(lp, nr, k, lse + start, out != NULL);
         }
@@ -352,6 +316,25 @@ int FN(gms_log_prob_rows)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
     }
     FN(release)(&p);
     return failed ? GMS_ERR_NOMEM : GMS_OK;
+}
+
+int FN(gms_weighted_log_prob)(int cov_type, const REAL *X, ptrdiff_t n,
+                              ptrdiff_t d, ptrdiff_t k, const REAL *means,
+                              const REAL *prec_chol, const double *log_norm,
+                              double *out, int n_threads)
+{
+    return FN(log_prob_pass)(cov_type, X, n, d, k, means, prec_chol, log_norm, out, NULL,
+                             NULL, n_threads);
+}
+
+int FN(gms_log_prob_rows)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
+                          ptrdiff_t k, const REAL *means, const REAL *prec_chol,
+                          const double *log_norm, double *lse, double *out,
+                          int64_t *labels, int n_threads)
+{
+    if (lse == NULL) return GMS_ERR_ARG;
+    return FN(log_prob_pass)(cov_type, X, n, d, k, means, prec_chol, log_norm, out, lse,
+                             labels, n_threads);
 }
 
 int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
@@ -384,10 +367,7 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
         FN(work) w = {0};
         const int ok = FN(work_alloc)(&w, &p) == GMS_OK;
         if (!ok) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-            failed = 1;
+            gms_set_failed(&failed);
         }
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
@@ -415,12 +395,7 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                 FN(accumulate_block)(cov_type, Xb, nr, d, k, R, centres, a_nk, a_s1,
                                      a_s2, w.zd);
             }
-            if (bad) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-                nonfinite = 1;
-            }
+            if (bad) gms_set_failed(&nonfinite);
         }
         if (ok) FN(work_free)(&w);
     }
@@ -458,10 +433,7 @@ int FN(gms_accumulate)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
         double *zd = (double *)malloc((size_t)FN(accumulate_scratch)(cov_type, d, k) *
                                       sizeof(double));
         if (R == NULL || zd == NULL) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-            failed = 1;
+            gms_set_failed(&failed);
         }
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)

@@ -366,42 +366,56 @@ def test_brute_force_kernels_extreme_range(implementation):
     assert n_checked >= 10
 
 
-@pytest.mark.parametrize("n_after", [5, 20, 40, 120])
-@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
-def test_flushed_lineage_that_later_dominates(implementation, n_after):
-    """Two states that never switch (transmat = I). Frame 0 favours state 0
-    by 800 nats, so relative to the frame's best emission state 1's mass is
-    exp(-800): zero in linear space. Every later frame favours state 1 by 10
-    nats, so after 80 of them state 1's path is the likelier one, while no
-    single step loses much mass. A linear-space pass would silently lose
-    state 1; the answer must be exact (the closed form: only the two
-    constant paths have probability), or (scaling only) the underflow
-    error."""
-    k, T = 2, 1 + n_after
-    flp = np.zeros((T, k))
-    flp[0] = [0.0, -800.0]
-    flp[1:] = [-10.0, 0.0]
-    startprob, transmat = np.array([0.3, 0.7]), np.eye(k)
-    path_ll = np.log(startprob) + flp.sum(axis=0)  # the two constant paths
-    ref_ll = logsumexp(path_ll)
-    ref_gamma = np.exp(path_ll - ref_ll)
-    offsets = np.array([0, T], dtype=np.int64)
+def fb_one_sequence(implementation, flp, startprob, transmat):
+    """The kernels on one sequence: (posteriors, start counts, transition
+    counts, log-likelihood), or None where 'scaling' reports an underflow."""
+    T, k = flp.shape
     post, start_c = np.empty((T, k)), np.empty(k)
     trans_c, seq_ll = np.empty((k, k)), np.empty(1)
     try:
-        _hmmc.forward_backward(implementation, flp, offsets, startprob, transmat, post,
-                               start_c, trans_c, seq_ll, 1)
+        _hmmc.forward_backward(implementation, flp, np.array([0, T], dtype=np.int64),
+                               startprob, transmat, post, start_c, trans_c, seq_ll, 1)
     except _hmmc.UnderflowError:
         assert implementation == "scaling"
+        return None
+    return post, start_c, trans_c, seq_ll[0]
+
+
+def check_two_constant_paths(implementation, flp, startprob):
+    """Two states that never switch (transmat = I): only the two constant
+    paths have probability, so the answer has a closed form; it must be
+    exact, or (scaling only) the underflow error."""
+    T, k = flp.shape
+    transmat = np.eye(k)
+    path_ll = np.log(startprob) + flp.sum(axis=0)
+    ref_ll = logsumexp(path_ll)
+    ref_gamma = np.exp(path_ll - ref_ll)
+    got = fb_one_sequence(implementation, flp, startprob, transmat)
+    if got is None:
         return
-    assert rel_err(seq_ll[0], ref_ll) < 1e-13
+    post, start_c, trans_c, ll = got
+    assert rel_err(ll, ref_ll) < 1e-13
     np.testing.assert_allclose(post, np.tile(ref_gamma, (T, 1)), rtol=0, atol=1e-13)
     np.testing.assert_allclose(start_c, ref_gamma, rtol=0, atol=1e-13)
     np.testing.assert_allclose(trans_c, np.diag(ref_gamma) * (T - 1), rtol=1e-12, atol=1e-13)
     score_ll = np.empty(1)
-    _hmmc.forward_backward(implementation, flp, offsets, startprob, transmat, None, None,
-                           None, score_ll, 1)
+    _hmmc.forward_backward(implementation, flp, np.array([0, T], dtype=np.int64), startprob,
+                           transmat, None, None, None, score_ll, 1)
     assert rel_err(score_ll[0], ref_ll) < 1e-13
+
+
+@pytest.mark.parametrize("n_after", [5, 20, 40, 120])
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_flushed_lineage_that_later_dominates(implementation, n_after):
+    """Frame 0 favours state 0 by 800 nats, so relative to the frame's best
+    emission state 1's mass is exp(-800): zero in linear space. Every later
+    frame favours state 1 by 10 nats, so after 80 of them state 1's path is
+    the likelier one, while no single step loses much mass. A linear-space
+    pass would silently lose state 1."""
+    flp = np.zeros((1 + n_after, 2))
+    flp[0] = [0.0, -800.0]
+    flp[1:] = [-10.0, 0.0]
+    check_two_constant_paths(implementation, flp, np.array([0.3, 0.7]))
 
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
@@ -411,24 +425,7 @@ def test_lineage_flushed_in_both_passes(implementation):
     the backward values must still see that its future dominates."""
     rows = [[0.0, 0.0], [0.0, -710.0]] + [[-100.0, 0.0]] * 20 + [[0.0, -710.0]]
     rows += [[-100.0, 0.0]] * 2
-    flp = np.array(rows)
-    T, k = flp.shape
-    startprob, transmat = np.array([0.5, 0.5]), np.eye(k)
-    path_ll = np.log(startprob) + flp.sum(axis=0)
-    ref_ll = logsumexp(path_ll)
-    ref_gamma = np.exp(path_ll - ref_ll)
-    offsets = np.array([0, T], dtype=np.int64)
-    post, start_c = np.empty((T, k)), np.empty(k)
-    trans_c, seq_ll = np.empty((k, k)), np.empty(1)
-    try:
-        _hmmc.forward_backward(implementation, flp, offsets, startprob, transmat, post,
-                               start_c, trans_c, seq_ll, 1)
-    except _hmmc.UnderflowError:
-        assert implementation == "scaling"
-        return
-    assert rel_err(seq_ll[0], ref_ll) < 1e-13
-    np.testing.assert_allclose(post, np.tile(ref_gamma, (T, 1)), rtol=0, atol=1e-13)
-    np.testing.assert_allclose(trans_c, np.diag(ref_gamma) * (T - 1), rtol=1e-12, atol=1e-13)
+    check_two_constant_paths(implementation, np.array(rows), np.array([0.5, 0.5]))
 
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
@@ -469,22 +466,16 @@ LOG_SPACE_EDGE_CASES = {
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_log_space_sums_keep_flushed_terms(implementation, case):
     startprob, transmat, flp = (np.array(a, dtype=float) for a in LOG_SPACE_EDGE_CASES[case])
-    T, k = flp.shape
     with np.errstate(divide="ignore"):
         ref = brute_force(np.log(startprob), np.log(transmat), flp)
-    offsets = np.array([0, T], dtype=np.int64)
-    post, start_c = np.empty((T, k)), np.empty(k)
-    trans_c, seq_ll = np.empty((k, k)), np.empty(1)
-    try:
-        _hmmc.forward_backward(implementation, flp, offsets, startprob, transmat, post,
-                               start_c, trans_c, seq_ll, 1)
-    except _hmmc.UnderflowError:
-        assert implementation == "scaling"
+    got = fb_one_sequence(implementation, flp, startprob, transmat)
+    if got is None:
         return
-    assert rel_err(seq_ll[0], ref["loglik"]) < 1e-13
+    post, _, trans_c, ll = got
+    assert rel_err(ll, ref["loglik"]) < 1e-13
     np.testing.assert_allclose(post, ref["posteriors"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(trans_c, ref["trans"], rtol=0, atol=1e-12)
-    assert trans_c.sum() == pytest.approx(T - 1, rel=1e-12)
+    assert trans_c.sum() == pytest.approx(flp.shape[0] - 1, rel=1e-12)
 
 
 @pytest.mark.parametrize("x0", [38.0, 38.4, 38.55, 38.6])
