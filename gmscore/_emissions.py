@@ -369,6 +369,7 @@ class GMMEmissions:
                                    log_norm, comp, n_threads)
         comp = comp.reshape(X.shape[0], k, m)
         framelogprob = _work_array(data, "framelogprob", (X.shape[0], k))
+        # comp becomes the within-state mixture weights, from the same exps
         _kernels.group_logsumexp(comp, framelogprob, n_threads)
         return framelogprob, (comp, framelogprob)
 
@@ -377,8 +378,9 @@ class GMMEmissions:
         comp, framelogprob = extra
         stats["post_sum"] = posteriors.sum(axis=0)
         # responsibilities of every (state, mixture) pair, in place: gamma_tk
-        # times the mixture posterior within state k
-        _kernels.mixture_responsibilities(comp, framelogprob, posteriors, data.n_threads)
+        # times the mixture posterior within state k (the weights that
+        # _frame_log_likelihood left in comp)
+        _kernels.mixture_responsibilities(comp, posteriors, data.n_threads)
         resp = comp.reshape(comp.shape[0], k * m)
         code_type = "full" if self.covariance_type in ("full", "tied") else "diag"
         code = COV_CODE[code_type]

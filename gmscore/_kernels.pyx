@@ -19,9 +19,9 @@ cdef extern from "gms_kernels.h" nogil:
     int GMS_MAX_SLOTS
     Py_ssize_t gms_s2_size(int cov_type, Py_ssize_t k, Py_ssize_t d)
     void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk)
-    int gms_group_logsumexp(const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t, double *, int)
-    int gms_mixture_responsibilities(double *, const double *, const double *, Py_ssize_t,
-                                     Py_ssize_t, Py_ssize_t, int)
+    int gms_group_logsumexp(double *, Py_ssize_t, Py_ssize_t, Py_ssize_t, double *, int)
+    int gms_mixture_responsibilities(double *, const double *, Py_ssize_t, Py_ssize_t,
+                                     Py_ssize_t, int)
     void gms_fast_exp_log(const double *x, Py_ssize_t n, double *out_exp, double *out_log)
     int gms_omp_max_threads()
     int gms_has_openmp()
@@ -87,8 +87,9 @@ def omp_max_threads():
     return gms_omp_max_threads()
 
 
-def group_logsumexp(const double[:, :, ::1] comp, double[:, ::1] out, int n_threads):
-    """out[i, s] = log sum_j exp(comp[i, s, j]) (mixture states)."""
+def group_logsumexp(double[:, :, ::1] comp, double[:, ::1] out, int n_threads):
+    """out[i, s] = log sum_j exp(comp[i, s, j]) (mixture states); comp
+    becomes the within-state weights exp(comp - out) in place."""
     cdef Py_ssize_t n = comp.shape[0], k = comp.shape[1], m = comp.shape[2]
     cdef int rc
     _expect(out.shape[0] == n and out.shape[1] == k, "output shape")
@@ -99,18 +100,17 @@ def group_logsumexp(const double[:, :, ::1] comp, double[:, ::1] out, int n_thre
     _check(rc)
 
 
-def mixture_responsibilities(double[:, :, ::1] comp, const double[:, ::1] lse,
-                             const double[:, ::1] gamma, int n_threads):
-    """In place: comp[i, s, j] = gamma[i, s] * exp(comp[i, s, j] - lse[i, s])."""
-    cdef Py_ssize_t n = comp.shape[0], k = comp.shape[1], m = comp.shape[2]
+def mixture_responsibilities(double[:, :, ::1] weights, const double[:, ::1] gamma,
+                             int n_threads):
+    """In place: weights[i, s, j] *= gamma[i, s] (within-state weights from
+    group_logsumexp become each (state, mixture) pair's share of frame i)."""
+    cdef Py_ssize_t n = weights.shape[0], k = weights.shape[1], m = weights.shape[2]
     cdef int rc
-    _expect(lse.shape[0] == n and lse.shape[1] == k, "lse shape")
     _expect(gamma.shape[0] == n and gamma.shape[1] == k, "gamma shape")
     if n == 0:
         return
     with nogil:
-        rc = gms_mixture_responsibilities(&comp[0, 0, 0], &lse[0, 0], &gamma[0, 0], n, k, m,
-                                          n_threads)
+        rc = gms_mixture_responsibilities(&weights[0, 0, 0], &gamma[0, 0], n, k, m, n_threads)
     _check(rc)
 
 

@@ -214,18 +214,20 @@ GMS_HOT static int gms_block_responsibilities(double *restrict T, ptrdiff_t nr, 
 
 /*
  * Mixture states: out[i, s] = log sum_j exp(comp[i, s, j]) over the m
- * mixture components of each state (comp is n x k x m). The loops run
- * over groups (i, s) in the inner position and over j outside, so they
- * vectorise across groups whatever m is; the sums still add j in order.
+ * mixture components of each state (comp is n x k x m), and comp[i, s, :]
+ * becomes the within-state weights exp(comp - out) (0 where the state is
+ * impossible), from the same exps. The loops run over groups (i, s) in the
+ * inner position and over j outside, so they vectorise across groups
+ * whatever m is; the sums still add j in order.
  */
 #define GMS_GROUPS 256
-GMS_HOT static void gms_group_lse_rows(const double *comp, ptrdiff_t rows, ptrdiff_t k,
+GMS_HOT static void gms_group_lse_rows(double *comp, ptrdiff_t rows, ptrdiff_t k,
                                        ptrdiff_t m, double *out)
 {
     double mx[GMS_GROUPS], s[GMS_GROUPS];
     for (ptrdiff_t g0 = 0; g0 < rows * k; g0 += GMS_GROUPS) {
         const ptrdiff_t ng = rows * k - g0 < GMS_GROUPS ? rows * k - g0 : GMS_GROUPS;
-        const double *v = comp + g0 * m;
+        double *v = comp + g0 * m;
         for (ptrdiff_t i = 0; i < ng; ++i) {
             mx[i] = v[i * m];
             s[i] = 0.0;
@@ -236,19 +238,26 @@ GMS_HOT static void gms_group_lse_rows(const double *comp, ptrdiff_t rows, ptrdi
                 mx[i] = x > mx[i] ? x : mx[i];
             }
         for (ptrdiff_t j = 0; j < m; ++j)
-            for (ptrdiff_t i = 0; i < ng; ++i) s[i] += gms_exp_nonpositive(v[i * m + j] - mx[i]);
+            for (ptrdiff_t i = 0; i < ng; ++i) {
+                const double e = gms_exp_nonpositive(v[i * m + j] - mx[i]);
+                v[i * m + j] = e;
+                s[i] += e;
+            }
         /* s is in [1, m] where mx is finite; an infinite or NaN maximum is
-         * the answer itself */
+         * the answer itself, and its state gets no weight */
         for (ptrdiff_t i = 0; i < ng; ++i) {
             const int ok = mx[i] > -INFINITY && mx[i] < INFINITY;
             const double l = gms_log_normal(ok ? s[i] : 1.0);
             out[g0 + i] = ok ? mx[i] + l : mx[i];
+            s[i] = ok ? 1.0 / s[i] : 0.0;
         }
+        for (ptrdiff_t j = 0; j < m; ++j)
+            for (ptrdiff_t i = 0; i < ng; ++i) v[i * m + j] *= s[i];
     }
 }
 
 typedef struct {
-    const double *comp;
+    double *comp;
     double *out;
     ptrdiff_t k, m;
 } gms_group_ctx;
@@ -259,8 +268,8 @@ static void gms_group_lse_block(void *ctx, ptrdiff_t start, ptrdiff_t rows)
     gms_group_lse_rows(c->comp + start * c->k * c->m, rows, c->k, c->m, c->out + start * c->k);
 }
 
-int gms_group_logsumexp(const double *comp, ptrdiff_t n, ptrdiff_t k, ptrdiff_t m,
-                        double *out, int n_threads)
+int gms_group_logsumexp(double *comp, ptrdiff_t n, ptrdiff_t k, ptrdiff_t m, double *out,
+                        int n_threads)
 {
     if (n < 0 || k < 1 || m < 1) return GMS_ERR_ARG;
     gms_group_ctx ctx = {comp, out, k, m};
@@ -268,40 +277,33 @@ int gms_group_logsumexp(const double *comp, ptrdiff_t n, ptrdiff_t k, ptrdiff_t 
     return GMS_OK;
 }
 
-/* comp[i, s, j] <- gamma[i, s] * exp(comp[i, s, j] - lse[i, s]): each
- * (state, mixture) pair's share of frame i (0 where the state is
- * impossible). */
-GMS_HOT static void gms_mixture_resp_rows(double *comp, const double *lse, const double *gamma,
-                                          ptrdiff_t rows, ptrdiff_t k, ptrdiff_t m)
+/* comp[i, s, j] <- gamma[i, s] * comp[i, s, j]: each (state, mixture)
+ * pair's share of frame i, from the within-state weights. */
+GMS_HOT static void gms_mixture_resp_rows(double *comp, const double *gamma, ptrdiff_t rows,
+                                          ptrdiff_t k, ptrdiff_t m)
 {
-    /* groups in the inner loop, as in gms_group_lse_rows */
     for (ptrdiff_t j = 0; j < m; ++j)
-        for (ptrdiff_t i = 0; i < rows * k; ++i) {
-            const double l = lse[i], g = gamma[i];
-            const int ok = l > -INFINITY && l < INFINITY && g > 0.0;
-            double *v = comp + i * m + j;
-            *v = ok ? g * gms_exp_nonpositive(*v - l) : 0.0;
-        }
+        for (ptrdiff_t i = 0; i < rows * k; ++i) comp[i * m + j] *= gamma[i];
 }
 
 typedef struct {
     double *comp;
-    const double *lse, *gamma;
+    const double *gamma;
     ptrdiff_t k, m;
 } gms_mixture_ctx;
 
 static void gms_mixture_resp_block(void *ctx, ptrdiff_t start, ptrdiff_t rows)
 {
     const gms_mixture_ctx *c = (const gms_mixture_ctx *)ctx;
-    gms_mixture_resp_rows(c->comp + start * c->k * c->m, c->lse + start * c->k,
-                          c->gamma + start * c->k, rows, c->k, c->m);
+    gms_mixture_resp_rows(c->comp + start * c->k * c->m, c->gamma + start * c->k, rows, c->k,
+                          c->m);
 }
 
-int gms_mixture_responsibilities(double *comp, const double *lse, const double *gamma,
-                                 ptrdiff_t n, ptrdiff_t k, ptrdiff_t m, int n_threads)
+int gms_mixture_responsibilities(double *comp, const double *gamma, ptrdiff_t n, ptrdiff_t k,
+                                 ptrdiff_t m, int n_threads)
 {
     if (n < 0 || k < 1 || m < 1) return GMS_ERR_ARG;
-    gms_mixture_ctx ctx = {comp, lse, gamma, k, m};
+    gms_mixture_ctx ctx = {comp, gamma, k, m};
     gms_for_row_blocks(n, n_threads, gms_mixture_resp_block, &ctx);
     return GMS_OK;
 }

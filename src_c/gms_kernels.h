@@ -56,12 +56,15 @@ ptrdiff_t gms_s2_size(int cov_type, ptrdiff_t n_components, ptrdiff_t n_features
 void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk);
 
 /* Mixture states (comp: n x k x m component log-densities, log weights
- * included): out = log-sum-exp over each state's m components. */
-int gms_group_logsumexp(const double *comp, ptrdiff_t n, ptrdiff_t k, ptrdiff_t m,
-                        double *out, int n_threads);
-/* In place: comp[i, s, j] = gamma[i, s] * exp(comp[i, s, j] - lse[i, s]). */
-int gms_mixture_responsibilities(double *comp, const double *lse, const double *gamma,
-                                 ptrdiff_t n, ptrdiff_t k, ptrdiff_t m, int n_threads);
+ * included): out = log-sum-exp over each state's m components, and comp
+ * becomes the within-state weights exp(comp - out) in place (0 for an
+ * impossible state). */
+int gms_group_logsumexp(double *comp, ptrdiff_t n, ptrdiff_t k, ptrdiff_t m, double *out,
+                        int n_threads);
+/* In place: comp[i, s, j] = gamma[i, s] * comp[i, s, j] (weights from
+ * gms_group_logsumexp). */
+int gms_mixture_responsibilities(double *comp, const double *gamma, ptrdiff_t n, ptrdiff_t k,
+                                 ptrdiff_t m, int n_threads);
 
 /* exp(-|x|) and log(|x|) with the kernels' vectorisable routines (tests). */
 void gms_fast_exp_log(const double *x, ptrdiff_t n, double *out_exp, double *out_log);
