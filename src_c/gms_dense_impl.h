@@ -190,8 +190,9 @@ GMS_HOT static int FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdif
 }
 
 /* Full/tied statistics of a block with sparse responsibilities: per
- * component, skipping the rows it does not own; full second moments by a
- * rank-m update (SYRK) of the scaled centred rows. */
+ * component, skipping the rows it does not own; second moments by a
+ * rank-m update (SYRK) of the scaled centred rows (tied: every component's
+ * into the one pooled D x D, each about its own centre). */
 GMS_HOT static void FN(accumulate_sparse)(int cov_type, const REAL *X, ptrdiff_t nr,
                                           ptrdiff_t d, ptrdiff_t k, const double *R,
                                           const double *centres, double *nk, double *s1,
@@ -208,7 +209,7 @@ GMS_HOT static void FN(accumulate_sparse)(int cov_type, const REAL *X, ptrdiff_t
             if (r == 0.0) continue;
             const REAL *x = X + i * d;
             tot += r;
-            if (cov_type == GMS_FULL) {
+            if (cov_type != GMS_DIAG && cov_type != GMS_SPHERICAL) {
                 const double sr = sqrt(r);
                 double *z = zd + (ptrdiff_t)m * d;
                 for (ptrdiff_t j = 0; j < d; ++j) {
@@ -222,7 +223,7 @@ GMS_HOT static void FN(accumulate_sparse)(int cov_type, const REAL *X, ptrdiff_t
             ++m;
         }
         nk[c] += tot;
-        if (cov_type != GMS_FULL || m == 0) continue;
+        if (m == 0) continue;
         /* s2c (row-major upper) += zd^T zd: column-major lower SYRK */
         if (gms_blas_dsyrk != NULL) {
             char lo = 'L', no = 'N';

@@ -3,6 +3,7 @@
 #include "gms_hmm_internal.h"
 #include "gms_kernels.h"
 #include "gms_fastmath.h"
+#include "gms_reduce.h"
 
 #include <float.h>
 #include <math.h>
@@ -13,8 +14,6 @@
 #include <omp.h>
 #endif
 
-/* Reduction slots for the counts; sequences beyond this share slots. */
-#define GMS_HMM_MAX_SLOTS 64
 
 static ptrdiff_t round_up(ptrdiff_t k)
 {
@@ -59,11 +58,8 @@ static double logsumexp(const double *v, ptrdiff_t k)
     return m + log(s);
 }
 
-/*
- * Deterministic assignment of sequences to slots: longest first, each to
- * the least-loaded slot (lowest index on ties). `order` receives the
- * sequences grouped by slot, `slot_start` (n_slots + 1) the group bounds.
- */
+/* Sequences of a wave are run longest first, to balance the threads;
+ * the order changes no result (each sequence has its own leaf). */
 typedef struct {
     int64_t len;
     ptrdiff_t idx;
@@ -74,38 +70,6 @@ static int by_length_desc(const void *a, const void *b)
     const seq_len *x = (const seq_len *)a, *y = (const seq_len *)b;
     if (x->len != y->len) return x->len > y->len ? -1 : 1;
     return x->idx < y->idx ? -1 : (x->idx > y->idx);
-}
-
-static int assign_slots(const int64_t *offsets, ptrdiff_t n_seq, int n_slots,
-                        ptrdiff_t *order, ptrdiff_t *slot_start)
-{
-    seq_len *tmp = (seq_len *)malloc((size_t)n_seq * sizeof(seq_len));
-    int64_t *load = (int64_t *)calloc((size_t)n_slots, sizeof(int64_t));
-    int *slot_of = (int *)malloc((size_t)n_seq * sizeof(int));
-    ptrdiff_t *fill = (ptrdiff_t *)calloc((size_t)n_slots + 1, sizeof(ptrdiff_t));
-    if (!tmp || !load || !slot_of || !fill) {
-        free(tmp); free(load); free(slot_of); free(fill);
-        return GMS_ERR_NOMEM;
-    }
-    for (ptrdiff_t s = 0; s < n_seq; ++s) {
-        tmp[s].len = offsets[s + 1] - offsets[s];
-        tmp[s].idx = s;
-    }
-    qsort(tmp, (size_t)n_seq, sizeof(seq_len), by_length_desc);
-    for (ptrdiff_t r = 0; r < n_seq; ++r) {
-        int best = 0;
-        for (int j = 1; j < n_slots; ++j)
-            if (load[j] < load[best]) best = j;
-        load[best] += tmp[r].len + 1;
-        slot_of[r] = best;
-        fill[best + 1]++;
-    }
-    for (int j = 0; j < n_slots; ++j) fill[j + 1] += fill[j];
-    memcpy(slot_start, fill, ((size_t)n_slots + 1) * sizeof(ptrdiff_t));
-    /* stable placement: within a slot, sequences keep longest-first order */
-    for (ptrdiff_t r = 0; r < n_seq; ++r) order[fill[slot_of[r]]++] = tmp[r].idx;
-    free(tmp); free(load); free(slot_of); free(fill);
-    return GMS_OK;
 }
 
 /* log sum_i exp(v_i + log_A[i, j]) computed exactly (used when the shifted
@@ -329,36 +293,44 @@ static int clamp_threads(int n_threads, ptrdiff_t n_tasks)
 }
 #endif
 
-int gms_hmm_forward_backward(int implementation, const double *framelogprob,
-                             ptrdiff_t k, const int64_t *offsets,
-                             ptrdiff_t n_seq, const double *startprob,
-                             const double *transmat, double *posteriors,
-                             double *start_counts, double *trans_counts,
-                             double *seq_loglik, int n_threads)
+/*
+ * The chain statistics of sequence s form leaf s of a reducer (leaf:
+ * start counts (k), transition counts (k*k), log-likelihood (1)), so their
+ * sums depend on the sequences' order only, also across calls. Sequences
+ * run in waves whose leaf buffers are folded in sequence order.
+ */
+int gms_hmm_forward_backward_into(struct gms_reducer *red, int implementation,
+                                  const double *framelogprob, ptrdiff_t k,
+                                  const int64_t *offsets, ptrdiff_t n_seq,
+                                  const double *startprob, const double *transmat,
+                                  double *posteriors, double *seq_loglik, int n_threads)
 {
     if (k < 1 || (implementation != GMS_HMM_LOG && implementation != GMS_HMM_SCALING))
         return GMS_ERR_ARG;
-    if (posteriors == NULL && (start_counts != NULL || trans_counts != NULL))
+    if (posteriors == NULL && red != NULL) return GMS_ERR_ARG;
+    if (red != NULL && (red->stride != k + k * k + 1 || red->leaf_units != 1))
         return GMS_ERR_ARG;
     if (check_offsets(offsets, n_seq) != GMS_OK) return GMS_ERR_ARG;
+    if (red != NULL && gms_reducer_reserve(red, n_seq) != GMS_OK) return GMS_ERR_NOMEM;
 
     hmm_model model;
     if (model_init(&model, k, startprob, transmat) != GMS_OK) return GMS_ERR_NOMEM;
-    const int n_slots = n_seq < GMS_HMM_MAX_SLOTS ? (int)n_seq : GMS_HMM_MAX_SLOTS;
-    ptrdiff_t *order = (ptrdiff_t *)malloc((size_t)n_seq * sizeof(ptrdiff_t));
-    ptrdiff_t *slot_start = (ptrdiff_t *)malloc(((size_t)n_slots + 1) * sizeof(ptrdiff_t));
-    /* per slot: start counts (k) and transition counts (k*k) */
-    const ptrdiff_t stride = k + k * k;
-    double *acc = (double *)calloc((size_t)(stride * n_slots), sizeof(double));
-    int failed = (order == NULL || slot_start == NULL || acc == NULL);
-    if (!failed) failed = assign_slots(offsets, n_seq, n_slots, order, slot_start) != GMS_OK;
+    const ptrdiff_t stride = k + k * k + 1;
+    /* sequences per wave: many, within ~32 MB of leaves */
+    ptrdiff_t wave = ((ptrdiff_t)32 << 20) / (stride * (ptrdiff_t)sizeof(double));
+    if (wave < 1) wave = 1;
+    if (wave > 4096) wave = 4096;
+    if (wave > n_seq) wave = n_seq;
+    seq_len *order = (seq_len *)malloc((size_t)wave * sizeof(seq_len));
+    double *leaves = red ? (double *)malloc((size_t)(wave * stride) * sizeof(double)) : NULL;
+    int failed = order == NULL || (red != NULL && leaves == NULL);
     if (failed) {
-        free(order); free(slot_start); free(acc); free(model.mem);
+        free(order); free(leaves); free(model.mem);
         return GMS_ERR_NOMEM;
     }
     (void)n_threads;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(clamp_threads(n_threads, n_slots))
+#pragma omp parallel num_threads(clamp_threads(n_threads, n_seq))
 #endif
     {
         const ptrdiff_t kp = model.kp;
@@ -376,28 +348,43 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
         } else {
             gms_set_failed(&failed);
         }
+        /* scale factors and frame maxima, grown to the longest sequence seen */
+        double *cs = NULL;
+        ptrdiff_t cs_size = 0;
+        for (ptrdiff_t w0 = 0; w0 < n_seq; w0 += wave) {
+            const ptrdiff_t wn = n_seq - w0 < wave ? n_seq - w0 : wave;
+#ifdef _OPENMP
+#pragma omp single
+#endif
+            {
+                for (ptrdiff_t j = 0; j < wn; ++j) {
+                    order[j].len = offsets[w0 + j + 1] - offsets[w0 + j];
+                    order[j].idx = w0 + j;
+                }
+                qsort(order, (size_t)wn, sizeof(seq_len), by_length_desc);
+            }
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-        for (int slot = 0; slot < n_slots; ++slot) {
-            if (buf == NULL) continue;
-            double *a_start = start_counts ? acc + slot * stride : NULL;
-            double *a_trans = trans_counts ? acc + slot * stride + k : NULL;
-            /* scale factors and frame maxima of the slot's longest sequence,
-             * which comes first */
-            const ptrdiff_t s0 = order[slot_start[slot]];
-            const ptrdiff_t tmax = slot_start[slot + 1] > slot_start[slot]
-                ? (ptrdiff_t)(offsets[s0 + 1] - offsets[s0]) : 1;
-            double *cs = (double *)malloc((size_t)gms_hmm_scratch_max(tmax, kp) * sizeof(double));
-            if (cs == NULL) {
-                gms_set_failed(&failed);
-                continue;
-            }
-            for (ptrdiff_t r = slot_start[slot]; r < slot_start[slot + 1]; ++r) {
-                const ptrdiff_t s = order[r];
-                const ptrdiff_t T = (ptrdiff_t)(offsets[s + 1] - offsets[s]);
+            for (ptrdiff_t r = 0; r < wn; ++r) {
+                const ptrdiff_t s = order[r].idx;
+                double *leaf = red ? leaves + (s - w0) * stride : NULL;
+                if (leaf) memset(leaf, 0, (size_t)stride * sizeof(double));
+                if (buf == NULL) continue;
+                const ptrdiff_t T = (ptrdiff_t)order[r].len;
+                const ptrdiff_t need = gms_hmm_scratch_max(T, kp);
+                if (need > cs_size) {
+                    free(cs);
+                    cs = (double *)malloc((size_t)need * sizeof(double));
+                    cs_size = cs ? need : 0;
+                }
+                if (cs == NULL) {
+                    gms_set_failed(&failed);
+                    continue;
+                }
                 const double *f = framelogprob + offsets[s] * k;
                 double *post = posteriors ? posteriors + offsets[s] * k : NULL;
+                double *a_start = leaf, *a_trans = leaf ? leaf + k : NULL;
                 double ll = gms_hmm_fb_scaled_one(&model, f, T, post, a_start, a_trans,
                                                   &swk, cs);
                 /* a sequence outside the scaled pass's exact range (the
@@ -410,29 +397,61 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
                 else if (isnan(ll) && forward_log_only(&model, f, T, &wk) == -INFINITY)
                     ll = -INFINITY;
                 seq_loglik[s] = ll;
+                if (leaf) leaf[stride - 1] = ll;
             }
-            free(cs);
+            if (red != NULL) {
+#ifdef _OPENMP
+#pragma omp single
+#endif
+                for (ptrdiff_t j = 0; j < wn; ++j) gms_reducer_push(red, leaves + j * stride);
+            }
         }
+        free(cs);
         free(buf);
     }
-    if (!failed) {
-        if (start_counts) memset(start_counts, 0, (size_t)k * sizeof(double));
-        if (trans_counts) memset(trans_counts, 0, (size_t)(k * k) * sizeof(double));
-        for (int slot = 0; slot < n_slots; ++slot) {
-            const double *p = acc + slot * stride;
-            if (start_counts)
-                for (ptrdiff_t j = 0; j < k; ++j) start_counts[j] += p[j];
-            if (trans_counts)
-                for (ptrdiff_t j = 0; j < k * k; ++j) trans_counts[j] += p[k + j];
-        }
-    }
-    free(order); free(slot_start); free(acc); free(model.mem);
+    free(order); free(leaves); free(model.mem);
+    if (red != NULL) red->units += n_seq;
     if (failed) return GMS_ERR_NOMEM;
     for (ptrdiff_t s = 0; s < n_seq; ++s) {
         if (isnan(seq_loglik[s])) return implementation == GMS_HMM_SCALING ? GMS_ERR_UNDERFLOW : GMS_ERR_NONFINITE;
         if (!isfinite(seq_loglik[s])) return GMS_ERR_NONFINITE;
     }
     return GMS_OK;
+}
+
+int gms_hmm_forward_backward(int implementation, const double *framelogprob,
+                             ptrdiff_t k, const int64_t *offsets,
+                             ptrdiff_t n_seq, const double *startprob,
+                             const double *transmat, double *posteriors,
+                             double *start_counts, double *trans_counts,
+                             double *seq_loglik, int n_threads)
+{
+    if (posteriors == NULL && (start_counts != NULL || trans_counts != NULL))
+        return GMS_ERR_ARG;
+    if (k < 1) return GMS_ERR_ARG;
+    gms_reducer red;
+    const int counts = start_counts != NULL || trans_counts != NULL;
+    if (counts && gms_reducer_init(&red, k + k * k + 1, 1) != GMS_OK) {
+        gms_reducer_free(&red);
+        return GMS_ERR_NOMEM;
+    }
+    int rc = gms_hmm_forward_backward_into(counts ? &red : NULL, implementation, framelogprob,
+                                           k, offsets, n_seq, startprob, transmat, posteriors,
+                                           seq_loglik, n_threads);
+    if (!counts) return rc;
+    if (rc != GMS_ERR_NOMEM && rc != GMS_ERR_ARG) {
+        double *t = (double *)malloc((size_t)(k + k * k + 1) * sizeof(double));
+        if (t == NULL) {
+            rc = GMS_ERR_NOMEM;
+        } else {
+            gms_reducer_total(&red, t);
+            if (start_counts) memcpy(start_counts, t, (size_t)k * sizeof(double));
+            if (trans_counts) memcpy(trans_counts, t + k, (size_t)(k * k) * sizeof(double));
+            free(t);
+        }
+    }
+    gms_reducer_free(&red);
+    return rc;
 }
 
 GMS_HOT static double viterbi_one(const hmm_model *m, const double *f, ptrdiff_t T,

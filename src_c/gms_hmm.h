@@ -6,9 +6,10 @@
  *
  * Sequences are rows [offsets[s], offsets[s+1]) of one framelogprob array
  * (N x K emission log-likelihoods, double). Sequences are parallelised with
- * OpenMP; each is assigned to a fixed reduction slot by a deterministic
- * longest-first rule that depends on the lengths only, so the counts are
- * bitwise independent of the thread count.
+ * OpenMP; each sequence's counts are a leaf of a fixed reduction tree
+ * over the sequence index (gms_reduce.h), so the counts are bitwise
+ * independent of the thread count and of how sequences are split into
+ * calls.
  */
 #ifndef GMS_HMM_H
 #define GMS_HMM_H
@@ -42,6 +43,19 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
                              const double *transmat, double *posteriors,
                              double *start_counts, double *trans_counts,
                              double *seq_loglik, int n_threads);
+
+/*
+ * The same pass, folding each sequence's chain statistics into `red` (a
+ * reducer of stride k + k*k + 1, one unit per leaf: start counts,
+ * transition counts, log-likelihood), which may hold earlier chunks'
+ * sequences; `red` NULL scores only (posteriors may be NULL then).
+ */
+struct gms_reducer;
+int gms_hmm_forward_backward_into(struct gms_reducer *red, int implementation,
+                                  const double *framelogprob, ptrdiff_t k,
+                                  const int64_t *offsets, ptrdiff_t n_seq,
+                                  const double *startprob, const double *transmat,
+                                  double *posteriors, double *seq_loglik, int n_threads);
 
 /* Most likely state path of every sequence (log space; zero transition
  * probabilities are -inf). `states` (N), `seq_logprob` (n_seq). */

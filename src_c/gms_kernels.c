@@ -1,6 +1,7 @@
 /* gmscore kernels: shared helpers, then the body for double and float. */
 #include "gms_kernels.h"
 #include "gms_fastmath.h"
+#include "gms_reduce.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ ptrdiff_t gms_s2_size(int cov_type, ptrdiff_t k, ptrdiff_t d)
 {
     switch (cov_type) {
     case GMS_FULL: return k * d * d;
+    /* tied: the pooled within-component scatter, one D x D */
+    case GMS_TIED: return d * d;
     case GMS_DIAG:
     case GMS_SPHERICAL: return k * d;
     default: return 0;

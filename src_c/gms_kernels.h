@@ -74,9 +74,20 @@ int gms_omp_max_threads(void);
 /* 1 when built with OpenMP. */
 int gms_has_openmp(void);
 
+struct gms_reducer; /* gms_reduce.h */
+
 /*
  * gms_accumulate takes the responsibilities as a dense N x K `resp`, or as
  * hard `labels` (N), or neither (then K must be 1 and every sample counts).
+ *
+ * gms_estep_into / gms_accumulate_into fold their rows into a reducer
+ * (gms_reduce.h, leaf layout nk, s1, s2, log-likelihood) that may already
+ * hold earlier chunks: the rows continue the reducer's block numbering, so
+ * chunks of whole blocks give the bits of one call over all rows.
+ * gms_estep / gms_accumulate are the one-call forms. s2 holds, about each
+ * component's centre: full, the upper triangles (K x D x D); tied, the
+ * pooled within-component scatter (D x D, upper triangle); diag and
+ * spherical, the per-feature squares (K x D).
  *
  * gms_log_prob_rows is the prediction pass: per sample, the log-likelihood
  * (`lse`, N, log-sum-exp of the weighted log-densities) and, where not
@@ -103,6 +114,14 @@ int gms_has_openmp(void);
         const double *log_norm, const double *sample_weight,                   \
         const double *centres, double *nk, double *s1, double *s2,             \
         double *loglik, int n_threads);                                        \
+    int gms_estep_into_##S(struct gms_reducer *red, int cov_type, const R *X,  \
+        ptrdiff_t n, ptrdiff_t d, ptrdiff_t k, const R *means,                 \
+        const R *prec_chol, const double *log_norm,                            \
+        const double *sample_weight, const double *centres, int n_threads);    \
+    int gms_accumulate_into_##S(struct gms_reducer *red, int cov_type,         \
+        const R *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k, const double *resp, \
+        const int64_t *labels, const double *sample_weight,                    \
+        const double *centres, int n_threads);                                 \
     int gms_accumulate_##S(int cov_type, const R *X, ptrdiff_t n, ptrdiff_t d, \
         ptrdiff_t k, const double *resp, const int64_t *labels,                \
         const double *sample_weight, const double *centres, double *nk,        \

@@ -179,8 +179,8 @@ static ptrdiff_t FN(accumulate_scratch)(int cov_type, ptrdiff_t d, ptrdiff_t k)
 {
     if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL)
         return d * gms_tiled_k(k) + GMS_BLOCK_ROWS * (d + 1);
-    if (cov_type != GMS_FULL) return 1;
     const ptrdiff_t rows = GMS_BLOCK_ROWS * d;
+    if (cov_type == GMS_TIED) return rows;
     const ptrdiff_t q = d + d * (d + 1) / 2 + 1;
     const ptrdiff_t dense = (GMS_BLOCK_ROWS + k) * q + 2 * d;
     return rows > dense ? rows : dense;
@@ -337,73 +337,225 @@ int FN(gms_log_prob_rows)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                              labels, n_threads);
 }
 
+/*
+ * The statistics passes (E-step, accumulation from given responsibilities)
+ * fold the blocks of X into a reducer (gms_reduce.h): block b of this call
+ * is unit red->units + b, leaves of GMS_LEAF_BLOCKS blocks are summed in
+ * block order by one thread, and the reducer combines the leaves in its
+ * fixed tree. Leaves are processed in waves (their buffers are the only
+ * memory that grows with the threads); the wave size changes no result.
+ * A leaf's layout: nk (k), s1 (k*d), s2 (s2n), log-likelihood (1).
+ */
+typedef struct {
+    int cov_type, estep;
+    const REAL *X;
+    ptrdiff_t n, d, k;
+    const FN(prep) *p;           /* estep: the prepared parameters */
+    const double *resp;          /* accumulate: dense responsibilities, */
+    const int64_t *labels;       /* or hard labels, or neither (k == 1) */
+    const double *sample_weight;
+    const double *centres;
+} FN(pass);
+
+/* Fold blocks [b0, b1) of the pass into the leaf at acc. Returns 1 when
+ * some row had a non-finite log-likelihood (estep). */
+static int FN(pass_blocks)(const FN(pass) *a, ptrdiff_t b0, ptrdiff_t b1, double *acc,
+                           FN(work) *w, double *R, double *zd)
+{
+    const ptrdiff_t d = a->d, k = a->k, s2n = gms_s2_size(a->cov_type, k, d);
+    double *a_nk = acc, *a_s1 = acc + k, *a_s2 = a_s1 + k * d, *a_ll = a_s2 + s2n;
+    const int tiled = a->cov_type == GMS_DIAG || a->cov_type == GMS_SPHERICAL;
+    const ptrdiff_t kr = tiled ? gms_tiled_k(k) : k;
+    int bad = 0;
+    for (ptrdiff_t b = b0; b < b1; ++b) {
+        const ptrdiff_t start = b * GMS_BLOCK_ROWS;
+        const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, a->n - start);
+        const REAL *Xb = a->X + start * d;
+        const double *sw = a->sample_weight ? a->sample_weight + start : NULL;
+        if (a->estep) {
+            /* log-densities component-major, then the responsibilities
+             * (times sample weights) in the layout accumulate_block wants */
+            FN(log_prob_block)(a->p, Xb, nr, w->lp, 1, w);
+            bad |= gms_block_responsibilities(w->lp, nr, k, sw, a_ll, R, tiled, R + nr * kr);
+        } else {
+            /* the block's weights per component, whatever their source
+             * (zero for unlabelled rows and tile padding) */
+            memset(R, 0, (size_t)(nr * kr) * sizeof(double));
+            for (ptrdiff_t i = 0; i < nr; ++i) {
+                const double wt = sw ? sw[i] : 1.0;
+                if (a->labels != NULL) {
+                    const int64_t c = a->labels[start + i];
+                    if (c >= 0 && c < k) R[gms_weight_at(i, c, nr, k, tiled)] = wt;
+                } else if (a->resp != NULL) {
+                    gms_put_weights(R, i, nr, k, tiled, a->resp + (start + i) * k, wt);
+                } else {
+                    R[gms_weight_at(i, 0, nr, k, tiled)] = wt;
+                }
+            }
+        }
+        FN(accumulate_block)(a->cov_type, Xb, nr, d, k, R, a->centres, a_nk, a_s1, a_s2, zd);
+    }
+    return bad;
+}
+
+static int FN(stats_pass)(const FN(pass) *a, gms_reducer *red, int n_threads)
+{
+    const ptrdiff_t d = a->d, k = a->k;
+    const ptrdiff_t stride = k + k * d + gms_s2_size(a->cov_type, k, d) + 1;
+    if (red->stride != stride || red->leaf_units != GMS_LEAF_BLOCKS) return GMS_ERR_ARG;
+    const ptrdiff_t nb = gms_n_blocks(a->n);
+    int64_t first;
+    const int64_t n_leaves = gms_reducer_leaves(red, nb, &first);
+    if (n_leaves == 0) return GMS_OK;
+    if (gms_reducer_reserve(red, n_leaves) != GMS_OK) return GMS_ERR_NOMEM;
+    const int64_t u0 = red->units;
+    int threads = 1;
+#ifdef _OPENMP
+    threads = gms_clamp_threads(n_threads, n_leaves);
+#endif
+    /* a few leaves per thread per wave, within ~64 MB of leaf buffers */
+    int64_t wave = 4 * (int64_t)threads;
+    const int64_t by_memory = ((int64_t)64 << 20) / (int64_t)(stride * sizeof(double));
+    if (wave > by_memory) wave = by_memory > threads ? by_memory : threads;
+    if (wave > n_leaves) wave = n_leaves;
+    double *leaves = (double *)malloc((size_t)wave * (size_t)stride * sizeof(double));
+    if (leaves == NULL) return GMS_ERR_NOMEM;
+    const int tiled = a->cov_type == GMS_DIAG || a->cov_type == GMS_SPHERICAL;
+    const ptrdiff_t kr = tiled ? gms_tiled_k(k) : k;
+    int failed = 0, nonfinite = 0;
+    (void)n_threads;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+        FN(work) w = {0};
+        double *R = NULL, *zd = NULL;
+        int ok;
+        if (a->estep) {
+            ok = FN(work_alloc)(&w, a->p) == GMS_OK;
+            R = w.t;
+            zd = w.zd;
+        } else {
+            R = (double *)malloc((size_t)(GMS_BLOCK_ROWS * kr) * sizeof(double));
+            zd = (double *)malloc((size_t)FN(accumulate_scratch)(a->cov_type, d, k) *
+                                  sizeof(double));
+            ok = R != NULL && zd != NULL;
+        }
+        if (!ok) gms_set_failed(&failed);
+        for (int64_t w0 = 0; w0 < n_leaves; w0 += wave) {
+            const int64_t wn = n_leaves - w0 < wave ? n_leaves - w0 : wave;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+            for (int64_t j = 0; j < wn; ++j) {
+                const int64_t leaf = first + w0 + j;
+                double *acc = leaves + j * stride;
+                if (leaf == first && u0 % GMS_LEAF_BLOCKS != 0)
+                    memcpy(acc, red->open, (size_t)stride * sizeof(double));
+                else
+                    memset(acc, 0, (size_t)stride * sizeof(double));
+                if (!ok) continue;
+                /* this call's blocks of the leaf */
+                int64_t g0 = leaf * GMS_LEAF_BLOCKS, g1 = g0 + GMS_LEAF_BLOCKS;
+                if (g0 < u0) g0 = u0;
+                if (g1 > u0 + nb) g1 = u0 + nb;
+                if (FN(pass_blocks)(a, (ptrdiff_t)(g0 - u0), (ptrdiff_t)(g1 - u0), acc, &w, R,
+                                    zd))
+                    gms_set_failed(&nonfinite);
+            }
+#ifdef _OPENMP
+#pragma omp single
+#endif
+            for (int64_t j = 0; j < wn; ++j) {
+                const int64_t leaf = first + w0 + j;
+                if ((leaf + 1) * GMS_LEAF_BLOCKS <= u0 + nb)
+                    gms_reducer_push(red, leaves + j * stride);
+                else  /* only the last leaf can be left open */
+                    memcpy(red->open, leaves + j * stride, (size_t)stride * sizeof(double));
+            }
+        }
+        if (a->estep) {
+            if (ok) FN(work_free)(&w);
+        } else {
+            free(R);
+            free(zd);
+        }
+    }
+    free(leaves);
+    red->units = u0 + nb;
+    if (failed) return GMS_ERR_NOMEM;
+    return nonfinite ? GMS_ERR_NONFINITE : GMS_OK;
+}
+
+static int FN(check_pass)(int cov_type, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k)
+{
+    return n < 0 || d < 1 || k < 1 || cov_type < GMS_FULL || cov_type > GMS_SPHERICAL;
+}
+
+int FN(gms_estep_into)(gms_reducer *red, int cov_type, const REAL *X, ptrdiff_t n,
+                       ptrdiff_t d, ptrdiff_t k, const REAL *means, const REAL *prec_chol,
+                       const double *log_norm, const double *sample_weight,
+                       const double *centres, int n_threads)
+{
+    if (FN(check_pass)(cov_type, n, d, k)) return GMS_ERR_ARG;
+    if (n == 0) return GMS_OK;
+    FN(prep) p;
+    if (FN(prepare)(&p, cov_type, d, k, means, prec_chol, log_norm) != GMS_OK)
+        return GMS_ERR_NOMEM;
+    const FN(pass) a = {cov_type, 1, X, n, d, k, &p, NULL, NULL, sample_weight, centres};
+    const int rc = FN(stats_pass)(&a, red, n_threads);
+    FN(release)(&p);
+    return rc;
+}
+
+int FN(gms_accumulate_into)(gms_reducer *red, int cov_type, const REAL *X, ptrdiff_t n,
+                            ptrdiff_t d, ptrdiff_t k, const double *resp,
+                            const int64_t *labels, const double *sample_weight,
+                            const double *centres, int n_threads)
+{
+    if (FN(check_pass)(cov_type, n, d, k)) return GMS_ERR_ARG;
+    if (resp == NULL && labels == NULL && k != 1) return GMS_ERR_ARG;
+    const FN(pass) a = {cov_type, 0, X, n, d, k, NULL, resp, labels, sample_weight, centres};
+    return FN(stats_pass)(&a, red, n_threads);
+}
+
+/* One-call forms: a fresh reducer, its total unpacked into the outputs. */
+static int FN(one_call)(int rc, gms_reducer *red, ptrdiff_t k, ptrdiff_t d, ptrdiff_t s2n,
+                        double *nk, double *s1, double *s2, double *loglik)
+{
+    if (rc == GMS_OK || rc == GMS_ERR_NONFINITE) {
+        double *t = (double *)malloc((size_t)red->stride * sizeof(double));
+        if (t == NULL) {
+            rc = GMS_ERR_NOMEM;
+        } else {
+            gms_reducer_total(red, t);
+            memcpy(nk, t, (size_t)k * sizeof(double));
+            memcpy(s1, t + k, (size_t)(k * d) * sizeof(double));
+            if (s2n) memcpy(s2, t + k + k * d, (size_t)s2n * sizeof(double));
+            if (loglik) *loglik = t[k + k * d + s2n];
+            free(t);
+        }
+    }
+    gms_reducer_free(red);
+    return rc;
+}
+
 int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                   ptrdiff_t k, const REAL *means, const REAL *prec_chol,
                   const double *log_norm, const double *sample_weight,
                   const double *centres, double *nk, double *s1, double *s2,
                   double *loglik, int n_threads)
 {
-    if (n < 0 || d < 1 || k < 1 || cov_type < GMS_FULL || cov_type > GMS_SPHERICAL)
-        return GMS_ERR_ARG;
+    if (FN(check_pass)(cov_type, n, d, k)) return GMS_ERR_ARG;
     const ptrdiff_t s2n = gms_s2_size(cov_type, k, d);
-    const ptrdiff_t nb = gms_n_blocks(n);
-    const int n_slots = gms_n_slots(nb);
-    /* Per slot: nk (k), s1 (k*d), s2 (s2n), loglik (1). */
-    const ptrdiff_t stride = k + k * d + s2n + 1;
-    double *acc = (double *)calloc((size_t)(stride * (n_slots > 0 ? n_slots : 1)), sizeof(double));
-    if (acc == NULL) return GMS_ERR_NOMEM;
-    FN(prep) p;
-    if (FN(prepare)(&p, cov_type, d, k, means, prec_chol, log_norm) != GMS_OK) {
-        free(acc);
+    gms_reducer red;
+    if (gms_reducer_init(&red, k + k * d + s2n + 1, GMS_LEAF_BLOCKS) != GMS_OK) {
+        gms_reducer_free(&red);
         return GMS_ERR_NOMEM;
     }
-    int failed = 0, nonfinite = 0;
-    const int tiled = cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL;
-    (void)n_threads;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(gms_clamp_threads(n_threads, n_slots))
-#endif
-    {
-        FN(work) w = {0};
-        const int ok = FN(work_alloc)(&w, &p) == GMS_OK;
-        if (!ok) {
-            gms_set_failed(&failed);
-        }
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (int s = 0; s < n_slots; ++s) {
-            if (!ok) continue;
-            double *a_nk = acc + s * stride;
-            double *a_s1 = a_nk + k;
-            double *a_s2 = a_s1 + k * d;
-            double *a_ll = a_s2 + s2n;
-            const ptrdiff_t b0 = gms_slot_begin(s, nb, n_slots);
-            const ptrdiff_t b1 = gms_slot_begin(s + 1, nb, n_slots);
-            int bad = 0;
-            for (ptrdiff_t b = b0; b < b1; ++b) {
-                const ptrdiff_t start = b * GMS_BLOCK_ROWS;
-                const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
-                const REAL *Xb = X + start * d;
-                /* log-densities component-major, then the responsibilities
-                 * (times sample weights) in the layout accumulate_block wants */
-                double *lp = w.lp, *R = w.t;
-                FN(log_prob_block)(&p, Xb, nr, lp, 1, &w);
-                bad |= gms_block_responsibilities(
-                    lp, nr, k, sample_weight ? sample_weight + start : NULL, a_ll, R, tiled,
-                    R + nr * gms_tiled_k(k));
-                FN(accumulate_block)(cov_type, Xb, nr, d, k, R, centres, a_nk, a_s1,
-                                     a_s2, w.zd);
-            }
-            if (bad) gms_set_failed(&nonfinite);
-        }
-        if (ok) FN(work_free)(&w);
-    }
-    FN(release)(&p);
-    if (!failed) gms_reduce_slots(acc, n_slots, stride, nk, k, s1, k * d, s2, s2n, loglik);
-    free(acc);
-    if (failed) return GMS_ERR_NOMEM;
-    return nonfinite ? GMS_ERR_NONFINITE : GMS_OK;
+    const int rc = FN(gms_estep_into)(&red, cov_type, X, n, d, k, means, prec_chol, log_norm,
+                                      sample_weight, centres, n_threads);
+    return FN(one_call)(rc, &red, k, d, s2n, nk, s1, s2, loglik);
 }
 
 int FN(gms_accumulate)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
@@ -411,67 +563,16 @@ int FN(gms_accumulate)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                        const double *sample_weight, const double *centres,
                        double *nk, double *s1, double *s2, int n_threads)
 {
-    if (n < 0 || d < 1 || k < 1 || cov_type < GMS_FULL || cov_type > GMS_SPHERICAL)
-        return GMS_ERR_ARG;
-    if (resp == NULL && labels == NULL && k != 1) return GMS_ERR_ARG;
+    if (FN(check_pass)(cov_type, n, d, k)) return GMS_ERR_ARG;
     const ptrdiff_t s2n = gms_s2_size(cov_type, k, d);
-    const ptrdiff_t nb = gms_n_blocks(n);
-    const int n_slots = gms_n_slots(nb);
-    const ptrdiff_t stride = k + k * d + s2n;
-    double *acc = (double *)calloc((size_t)(stride * (n_slots > 0 ? n_slots : 1)), sizeof(double));
-    if (acc == NULL) return GMS_ERR_NOMEM;
-    int failed = 0;
-    /* the weights' layout accumulate_block expects */
-    const int tiled = cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL;
-    const ptrdiff_t kr = tiled ? gms_tiled_k(k) : k;
-    (void)n_threads;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(gms_clamp_threads(n_threads, n_slots))
-#endif
-    {
-        double *R = (double *)malloc((size_t)(GMS_BLOCK_ROWS * kr) * sizeof(double));
-        double *zd = (double *)malloc((size_t)FN(accumulate_scratch)(cov_type, d, k) *
-                                      sizeof(double));
-        if (R == NULL || zd == NULL) {
-            gms_set_failed(&failed);
-        }
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (int s = 0; s < n_slots; ++s) {
-            if (R == NULL || zd == NULL) continue;
-            double *a_nk = acc + s * stride;
-            double *a_s1 = a_nk + k;
-            double *a_s2 = a_s1 + k * d;
-            const ptrdiff_t b0 = gms_slot_begin(s, nb, n_slots);
-            const ptrdiff_t b1 = gms_slot_begin(s + 1, nb, n_slots);
-            for (ptrdiff_t b = b0; b < b1; ++b) {
-                const ptrdiff_t start = b * GMS_BLOCK_ROWS;
-                const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
-                /* the block's weights per component, whatever their source
-                 * (zero for unlabelled rows and tile padding) */
-                memset(R, 0, (size_t)(nr * kr) * sizeof(double));
-                for (ptrdiff_t i = 0; i < nr; ++i) {
-                    const double wt = sample_weight ? sample_weight[start + i] : 1.0;
-                    if (labels != NULL) {
-                        const int64_t c = labels[start + i];
-                        if (c >= 0 && c < k) R[gms_weight_at(i, c, nr, k, tiled)] = wt;
-                    } else if (resp != NULL) {
-                        gms_put_weights(R, i, nr, k, tiled, resp + (start + i) * k, wt);
-                    } else {
-                        R[gms_weight_at(i, 0, nr, k, tiled)] = wt;
-                    }
-                }
-                FN(accumulate_block)(cov_type, X + start * d, nr, d, k, R, centres,
-                                     a_nk, a_s1, a_s2, zd);
-            }
-        }
-        free(R);
-        free(zd);
+    gms_reducer red;
+    if (gms_reducer_init(&red, k + k * d + s2n + 1, GMS_LEAF_BLOCKS) != GMS_OK) {
+        gms_reducer_free(&red);
+        return GMS_ERR_NOMEM;
     }
-    if (!failed) gms_reduce_slots(acc, n_slots, stride, nk, k, s1, k * d, s2, s2n, NULL);
-    free(acc);
-    return failed ? GMS_ERR_NOMEM : GMS_OK;
+    const int rc = FN(gms_accumulate_into)(&red, cov_type, X, n, d, k, resp, labels,
+                                           sample_weight, centres, n_threads);
+    return FN(one_call)(rc, &red, k, d, s2n, nk, s1, s2, NULL);
 }
 
 #include "gms_kmeans_impl.h"

@@ -98,7 +98,8 @@ def ref_weighted_log_prob(X, weights, means, covs):
 def ref_stats(cov_type, X, r, centres):
     """(nk, s1, s2) from weighted responsibilities r (N, K), each with the sum
     of its terms' magnitudes. s2 is (K, D, D) for full, (K, D) for diag and
-    spherical, None for tied."""
+    spherical, (D, D) for tied (the pooled within-component scatter, each
+    component about its own centre)."""
     diff = np.asarray(X, dtype=np.float64)[:, None, :] - centres[None]
     nk = r.sum(axis=0)
     ar = np.abs(r)
@@ -111,7 +112,8 @@ def ref_stats(cov_type, X, r, centres):
         s2 = np.einsum("nk,nkd->kd", r, diff**2)
         s2_mag = np.einsum("nk,nkd->kd", ar, diff**2)
     else:
-        s2 = s2_mag = None
+        s2 = np.einsum("nk,nka,nkb->ab", r, diff, diff)
+        s2_mag = np.einsum("nk,nka,nkb->ab", ar, np.abs(diff), np.abs(diff))
     return (nk, ar.sum(axis=0)), (s1, s1_mag), (s2, s2_mag)
 
 
@@ -138,7 +140,9 @@ def check_stats(cov_type, got, ref, rtol):
         assert_sum_close(full[:, iu[0], iu[1]], rs2[:, iu[0], iu[1]],
                          s2_mag[:, iu[0], iu[1]], rtol)
     elif cov_type == "tied":
-        assert s2.shape == (0,)
+        iu = np.triu_indices(d)
+        pooled = s2.reshape(d, d)
+        assert_sum_close(pooled[iu], rs2[iu], s2_mag[iu], rtol)
     else:
         assert_sum_close(s2.reshape(k, d), rs2, s2_mag, rtol)
 
