@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from gmscore import _gaussian
+from gmscore import _gaussian, _kernels
 from gmscore._core.covariance import COV_TYPES, COVARIANCE, PRECISION_ERROR
 
 K, D = 3, 4
@@ -219,6 +219,31 @@ def test_kernel_arguments_packing(ct, dtype):
     # row-major order: component by component, row by row
     np.testing.assert_array_equal(p_out, np.array(u.tolist(), dtype=dtype).reshape(-1))
     np.testing.assert_array_equal(COVARIANCE[ct].kernel_factor(u, dtype), p_out)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_arguments_are_what_the_kernels_read(ct, dtype):
+    # the packed factor, the type code and the log-determinant give the
+    # Gaussian log-densities of the (K, D, D) matrices the type stands for
+    rng = np.random.default_rng(10)
+    entry = COVARIANCE[ct]
+    cov, full = parameters(ct, rng)
+    means = rng.standard_normal((K, D))
+    X = rng.standard_normal((50, D)).astype(dtype)
+    u = entry.precision_cholesky(cov)
+    log_norm = np.ascontiguousarray(np.broadcast_to(
+        entry.log_det_cholesky(u, D) - 0.5 * D * np.log(2 * np.pi), (K,)))
+    out = np.empty((X.shape[0], K))
+    _kernels.weighted_log_prob(entry.code, X, *entry.kernel_arguments(means, u, dtype),
+                               log_norm, out, 1)
+    x64 = X.astype(np.float64)
+    m32 = means.astype(dtype).astype(np.float64)
+    ref = np.stack([
+        -0.5 * (D * np.log(2 * np.pi) + np.linalg.slogdet(full[k])[1]
+                + np.einsum("ij,ij->i", x64 - m32[k], np.linalg.solve(full[k], (x64 - m32[k]).T).T))
+        for k in range(K)], axis=1)
+    np.testing.assert_allclose(out, ref, rtol=1e-4 if dtype == np.float32 else 1e-10)
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
