@@ -1,38 +1,24 @@
-"""Gaussian pieces per covariance type: M-step closed forms from the
-kernels' sufficient statistics, precision Cholesky factors, log-determinants,
-parameter counts and sampling.
+"""Gaussian pieces per covariance type: the M-step closed forms from the
+kernels' sufficient statistics, and the checks of user-given initial
+parameters.
 
-Shapes (K components, D features), as in scikit-learn:
-
-=========  ===============  ==============================================
-type       covariances      precisions_cholesky (upper triangular U,
-                            precision = U U^T)
-=========  ===============  ==============================================
-full       (K, D, D)        (K, D, D)
-tied       (D, D)           (D, D)
-diag       (K, D)           (K, D)
-spherical  (K,)             (K,)
-=========  ===============  ==============================================
+Shapes, precision factors, log-determinants, parameter counts, the
+positive-definiteness test and sampling live in the covariance-type table,
+``gmscore._core.covariance``; the names below that wrap it are kept for the
+modules that still import them from here.
 
 All of this runs on K x D x D sized arrays, never on the samples.
 """
 import numpy as np
-from scipy import linalg
 
-COV_TYPES = ("full", "tied", "diag", "spherical")
+from ._core.covariance import COV_TYPES, COVARIANCE, PRECISION_ERROR  # noqa: F401 (re-exported)
+
 # The kernels' enum gms_cov_type uses these codes.
-COV_CODE = {name: code for code, name in enumerate(COV_TYPES)}
+COV_CODE = {name: entry.code for name, entry in COVARIANCE.items()}
 
 # sklearn adds 10 * eps to every component's mass so that empty components
 # do not divide by zero; we keep the same convention so fits agree.
 NK_EPS = 10 * np.finfo(np.float64).eps
-
-PRECISION_ERROR = (
-    "Fitting the mixture model failed because some components have "
-    "ill-defined empirical covariance (for instance caused by singleton "
-    "or collapsed samples). Try to decrease the number of components, "
-    "increase reg_covar, or scale the input data."
-)
 
 
 # ------------------------------------------------------------- M-step forms
@@ -120,100 +106,32 @@ PARAMETERS_FROM_STATS = {
 
 
 # ---------------------------------------------------- precision factors
-def _upper_factor_of_covariance(cov):
-    """U upper triangular with U U^T = inv(cov), from the Cholesky of cov."""
-    try:
-        cov_chol = linalg.cholesky(cov, lower=True, check_finite=False)
-    except linalg.LinAlgError:
-        raise ValueError(PRECISION_ERROR) from None
-    d = cov.shape[0]
-    return linalg.solve_triangular(cov_chol, np.eye(d), lower=True, check_finite=False).T
-
-
-def _prec_chol_full(cov):
-    if not np.isfinite(cov).all():
-        raise ValueError(PRECISION_ERROR)
-    return np.stack([_upper_factor_of_covariance(c) for c in cov])
-
-
-def _prec_chol_tied(cov):
-    if not np.isfinite(cov).all():
-        raise ValueError(PRECISION_ERROR)
-    return _upper_factor_of_covariance(cov)
-
-
-def _prec_chol_vector(cov):
-    if not (np.isfinite(cov).all() and (cov > 0).all()):
-        raise ValueError(PRECISION_ERROR)
-    return 1.0 / np.sqrt(cov)
-
-
-PRECISION_CHOLESKY = {
-    "full": _prec_chol_full,
-    "tied": _prec_chol_tied,
-    "diag": _prec_chol_vector,
-    "spherical": _prec_chol_vector,
-}
-
-
-def _flip(a):
-    return a[..., ::-1, ::-1]
-
-
-def _upper_factor_of_precision(prec):
-    """U upper triangular with U U^T = prec: Cholesky of the reversed matrix,
-    reversed back (J prec J = L L^T  =>  prec = (J L J)(J L J)^T)."""
-    return _flip(linalg.cholesky(_flip(prec), lower=True, check_finite=False)).copy()
+# Thin aliases over the covariance-type table, for the modules that still
+# call them by these names (mixture.py, _emissions.py). The dict stays a
+# plain, patchable dict of the table's methods.
+PRECISION_CHOLESKY = {name: entry.precision_cholesky for name, entry in COVARIANCE.items()}
 
 
 def precision_cholesky_from_precisions(precisions, covariance_type):
-    if covariance_type == "full":
-        return np.stack([_upper_factor_of_precision(p) for p in precisions])
-    if covariance_type == "tied":
-        return _upper_factor_of_precision(precisions)
-    return np.sqrt(precisions)
+    return COVARIANCE[covariance_type].precision_cholesky_from_precisions(precisions)
 
 
 def precisions_from_cholesky(prec_chol, covariance_type):
-    if covariance_type == "full":
-        return np.einsum("kij,klj->kil", prec_chol, prec_chol)
-    if covariance_type == "tied":
-        return prec_chol @ prec_chol.T
-    return prec_chol**2
+    return COVARIANCE[covariance_type].precisions_from_cholesky(prec_chol)
 
 
 def covariances_from_cholesky(prec_chol, covariance_type):
     """Covariances implied by precision factors (inverse of U U^T)."""
-    if covariance_type in ("diag", "spherical"):
-        return 1.0 / prec_chol**2
-
-    def inv(u):
-        u_inv = linalg.solve_triangular(u, np.eye(u.shape[0]), lower=False, check_finite=False)
-        return u_inv.T @ u_inv
-
-    if covariance_type == "tied":
-        return inv(prec_chol)
-    return np.stack([inv(u) for u in prec_chol])
+    return COVARIANCE[covariance_type].covariances_from_cholesky(prec_chol)
 
 
 def log_det_cholesky(prec_chol, covariance_type, n_features):
     """log det(U) per component (a scalar for tied)."""
-    if covariance_type == "full":
-        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
-    if covariance_type == "tied":
-        return float(np.log(np.diag(prec_chol)).sum())
-    if covariance_type == "diag":
-        return np.log(prec_chol).sum(axis=1)
-    return n_features * np.log(prec_chol)
+    return COVARIANCE[covariance_type].log_det_cholesky(prec_chol, n_features)
 
 
 def n_covariance_parameters(covariance_type, n_components, n_features):
-    return {
-        "full": n_components * n_features * (n_features + 1) / 2.0,
-        "tied": n_features * (n_features + 1) / 2.0,
-        "diag": n_components * n_features,
-        "spherical": n_components,
-    }[covariance_type]
+    return COVARIANCE[covariance_type].n_parameters(n_components, n_features)
 
 
 # ----------------------------------------------------------------- checks
@@ -258,12 +176,8 @@ def check_means(means, n_components, n_features):
 
 
 def check_precisions(precisions, covariance_type, n_components, n_features):
-    shape = {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }[covariance_type]
+    entry = COVARIANCE[covariance_type]
+    shape = entry.shape(n_components, n_features)
     p = _as_float_array(precisions, f"{covariance_type} precision")
     if p.shape != shape:
         raise ValueError(
@@ -273,24 +187,20 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
     if not np.isfinite(p).all():
         raise ValueError(f"The parameter '{covariance_type} precision' contains NaN or infinity")
     if covariance_type in ("diag", "spherical"):
-        if (p <= 0).any():
+        if not entry.is_positive_definite(p).all():
             raise ValueError(f"'{covariance_type} precision' should be positive")
         return p
-    mats = p if covariance_type == "full" else p[None]
-    for m in mats:
-        if not (np.allclose(m, m.T) and (np.linalg.eigvalsh(m) > 0).all()):
-            raise ValueError(
-                f"'{covariance_type} precision' should be symmetric, positive-definite"
-            )
+    # The table's Cholesky test reads one triangle only, so symmetry is
+    # checked on its own.
+    mats = p.reshape((-1, n_features, n_features))
+    if not (all(np.allclose(m, m.T) for m in mats) and entry.is_positive_definite(p).all()):
+        raise ValueError(
+            f"'{covariance_type} precision' should be symmetric, positive-definite"
+        )
     return p
 
 
 # ---------------------------------------------------------------- sampling
 def sample_component(rng, mean, covariances, covariance_type, k, n):
     """n draws from component k."""
-    d = mean.shape[0]
-    if covariance_type == "full":
-        return rng.multivariate_normal(mean, covariances[k], n)
-    if covariance_type == "tied":
-        return rng.multivariate_normal(mean, covariances, n)
-    return mean + rng.standard_normal(size=(n, d)) * np.sqrt(covariances[k])
+    return COVARIANCE[covariance_type].sample(rng, mean, covariances, k, n)

@@ -88,6 +88,7 @@ import zipfile
 
 import numpy as np
 
+from ._core.covariance import COV_TYPES, COVARIANCE
 from ._model_values import ARRAY_PREFIX, Decoder, Encoder, ModelFileError, check_name
 
 FORMAT_NAME = "gmscore-model"
@@ -333,20 +334,22 @@ def _expected_shapes(model):
     k = model.n_components
     d_source = getattr(model, "means_", None)
     k = _positive_int(k, "n_components")
-    if ct not in ("full", "tied", "diag", "spherical"):
+    # a tuple test: ct comes from the file and may be unhashable
+    if ct not in COV_TYPES:
         raise ModelFileError(f"covariance_type={ct!r} is not a covariance type")
+    entry = COVARIANCE[ct]
     if name == "GMMHMM":
         m = _positive_int(model.n_mix, "n_mix")
         if d_source is not None and np.ndim(d_source) != 3:
             raise ModelFileError(f"means_ has shape {np.shape(d_source)}, expected 3 dimensions")
         d = np.shape(d_source)[2] if d_source is not None else None
-        cov = {"full": (k, m, d, d), "tied": (k, d, d), "diag": (k, m, d), "spherical": (k, m)}
-        shapes = {"means_": (k, m, d), "weights_": (k, m), "covars_": cov[ct]}
+        # each state holds an m-component mixture's covariances
+        shapes = {"means_": (k, m, d), "weights_": (k, m), "covars_": (k,) + entry.shape(m, d)}
     else:
         if d_source is not None and np.ndim(d_source) != 2:
             raise ModelFileError(f"means_ has shape {np.shape(d_source)}, expected 2 dimensions")
         d = np.shape(d_source)[1] if d_source is not None else None
-        cov = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[ct]
+        cov = entry.shape(k, d)
         shapes = {"means_": (k, d)}
         if name == "GaussianMixture":
             shapes.update(weights_=(k,), covariances_=cov, precisions_=cov,

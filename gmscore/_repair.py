@@ -42,10 +42,9 @@ happen to be ordered.
 import warnings
 
 import numpy as np
-from scipy import linalg
 
-from . import _gaussian, _kernels
-from ._gaussian import PRECISION_ERROR
+from . import _kernels
+from ._core.covariance import COVARIANCE, PRECISION_ERROR
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -81,26 +80,10 @@ class RepairState:
 
 
 # ------------------------------------------------------------- detection
-def _cholesky_ok(cov):
-    if not np.isfinite(cov).all():
-        return False
-    try:
-        linalg.cholesky(cov, lower=True, check_finite=False)
-    except linalg.LinAlgError:
-        return False
-    return True
-
-
 def bad_covariances(covariances, covariance_type):
     """Boolean mask (n_components,) of covariances that are not positive
     definite (for 'tied' a 0-d mask: the shared one)."""
-    if covariance_type == "full":
-        return np.array([not _cholesky_ok(c) for c in covariances], dtype=bool)
-    if covariance_type == "tied":
-        return np.array(not _cholesky_ok(covariances))
-    cov = np.asarray(covariances)
-    ok = np.isfinite(cov) & (cov > 0)
-    return ~ok.all(axis=1) if covariance_type == "diag" else ~ok
+    return ~COVARIANCE[covariance_type].is_positive_definite(covariances)
 
 
 def collapsed_components(nk_raw, means, min_mass):
@@ -163,15 +146,15 @@ def _new_component_kernel_terms(replacement, covariance_type, weight, kernel_mod
     """Flattened precision factor (None for tied: shared) and log normaliser
     of a re-seeded component, in the kernel's layout."""
     code, means, prec, log_norm = kernel_model
+    entry = COVARIANCE[covariance_type]
     if covariance_type == "tied":
         factor = np.asarray(prec, dtype=np.float64).reshape(d, d)
-        log_det = float(np.log(np.diag(factor)).sum())
-        return None, float(np.log(weight) + log_det - 0.5 * d * LOG_2PI)
-    stacked = (np.array([replacement], dtype=np.float64) if covariance_type == "spherical"
-               else np.asarray(replacement, dtype=np.float64)[None])
-    factor = _gaussian.PRECISION_CHOLESKY[covariance_type](stacked)
-    log_det = float(np.ravel(_gaussian.log_det_cholesky(factor, covariance_type, d))[0])
-    return (np.ascontiguousarray(factor, dtype=means.dtype).ravel(),
+        return None, float(np.log(weight) + entry.log_det_cholesky(factor, d) - 0.5 * d * LOG_2PI)
+    # one component's covariance as a stack of one
+    stacked = np.asarray(replacement, dtype=np.float64)[None]
+    factor = entry.precision_cholesky(stacked)
+    log_det = float(np.ravel(entry.log_det_cholesky(factor, d))[0])
+    return (entry.kernel_factor(factor, means.dtype),
             float(np.log(weight) + log_det - 0.5 * d * LOG_2PI))
 
 
@@ -233,11 +216,9 @@ def _unrepairable(what, why):
 
 
 def _check_replacement(cov, covariance_type, what):
-    if covariance_type in ("full", "tied"):
-        ok = _cholesky_ok(np.asarray(cov))
-    else:
-        ok = bool(np.all(np.isfinite(cov)) and np.all(np.asarray(cov) > 0))
-    if not ok:
+    """``cov`` is one component's covariance (for tied the shared one)."""
+    one = cov if covariance_type == "tied" else np.asarray(cov)[None]
+    if not COVARIANCE[covariance_type].is_positive_definite(one).all():
         raise _unrepairable(
             what, "the replacement covariance (data covariance plus reg_covar) is not "
             "positive definite either; the data has no variance in some direction")

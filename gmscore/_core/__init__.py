@@ -1,0 +1,1 @@
+"""Building blocks below the estimators: nothing here imports them."""
