@@ -4,6 +4,8 @@
 in one call, GIL released."""
 from libc.stdint cimport int64_t
 
+include "_reducer.pxi"
+
 cdef extern from "gms_kernels.h" nogil:
     int GMS_OK
     int GMS_ERR_NOMEM
@@ -17,6 +19,9 @@ cdef extern from "gms_hmm.h" nogil:
     int gms_hmm_forward_backward(int, const double *, Py_ssize_t, const int64_t *,
                                  Py_ssize_t, const double *, const double *,
                                  double *, double *, double *, double *, int)
+    int gms_hmm_forward_backward_into(gms_reducer *, int, const double *, Py_ssize_t,
+                                      const int64_t *, Py_ssize_t, const double *,
+                                      const double *, double *, double *, int)
     int gms_hmm_viterbi(const double *, Py_ssize_t, const int64_t *, Py_ssize_t,
                         const double *, const double *, int64_t *, double *, int)
     int gms_hmm_sample_states(const double *, const double *, Py_ssize_t,
@@ -86,6 +91,36 @@ def forward_backward(str implementation, const double[:, ::1] framelogprob,
         rc = gms_hmm_forward_backward(impl, &framelogprob[0, 0], k, &offsets[0], n_seq,
                                       &startprob[0], &transmat[0, 0], post, sc, tc,
                                       &seq_loglik[0], n_threads)
+    _check(rc)
+
+
+def chain_reducer(Py_ssize_t n_components):
+    """A fresh Reducer for forward_backward_into: one leaf per sequence of
+    start counts (K), transition counts (K x K) and log-likelihood."""
+    return Reducer(n_components + n_components * n_components + 1, 1)
+
+
+def forward_backward_into(Reducer red, str implementation,
+                          const double[:, ::1] framelogprob, const int64_t[::1] offsets,
+                          const double[::1] startprob, const double[:, ::1] transmat,
+                          double[:, ::1] posteriors, double[::1] seq_loglik, int n_threads):
+    """Forward-backward with posteriors; each sequence's chain statistics
+    folded into `red` after those of earlier calls."""
+    cdef Py_ssize_t n = framelogprob.shape[0], k = framelogprob.shape[1]
+    cdef Py_ssize_t n_seq = offsets.shape[0] - 1
+    cdef int impl = IMPLEMENTATIONS[implementation]
+    cdef int rc
+    _expect(n_seq >= 1 and offsets[n_seq] == n, "offsets must end at n_samples")
+    _expect(startprob.shape[0] == k, "startprob length")
+    _expect(transmat.shape[0] == k and transmat.shape[1] == k, "transmat shape")
+    _expect(seq_loglik.shape[0] == n_seq, "seq_loglik length")
+    _expect(posteriors.shape[0] == n and posteriors.shape[1] == k, "posteriors shape")
+    _expect(red.red.stride == k + k * k + 1, "reducer stride")
+    with nogil:
+        rc = gms_hmm_forward_backward_into(&red.red, impl, &framelogprob[0, 0], k,
+                                           &offsets[0], n_seq, &startprob[0],
+                                           &transmat[0, 0], &posteriors[0, 0],
+                                           &seq_loglik[0], n_threads)
     _check(rc)
 
 

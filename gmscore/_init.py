@@ -74,6 +74,21 @@ def kmeans(X, n_clusters, random_state, sample_weight, n_threads, *,
     return labels, centers
 
 
+def rows_statistics(rows, labels, sample_weight, cov_code, n_threads):
+    """Statistics of one-hot responsibilities on the given rows (row i
+    belongs to component labels[i]), centred at the rows themselves:
+    (nk, s1, s2, centres, True)."""
+    rows = np.ascontiguousarray(rows)
+    k, d = rows.shape
+    nk, s1 = np.empty(k), np.empty((k, d))
+    s2 = np.empty(_kernels.s2_size(cov_code, k, d))
+    w = None if sample_weight is None else np.ascontiguousarray(sample_weight)
+    centres = rows.astype(np.float64)
+    _kernels.accumulate(cov_code, rows, None, np.asarray(labels, dtype=np.int64), w,
+                        centres, nk, s1, s2, n_threads)
+    return nk, s1, s2, centres, True
+
+
 def initial_statistics(X, init_params, n_components, random_state, sample_weight,
                        cov_code, global_centre, feature_variance, n_threads):
     """Sufficient statistics (nk, s1, s2, centres, one_row_each) of the
@@ -101,13 +116,8 @@ def initial_statistics(X, init_params, n_components, random_state, sample_weight
             _, indices = kmeans_plusplus(X, k, random_state, sample_weight, n_threads)
         else:
             indices = random_state.choice(n, size=k, replace=False)
-        # One-hot responsibilities on k rows: the statistics of those rows.
-        rows = np.ascontiguousarray(X[indices])
-        w = None if sample_weight is None else np.ascontiguousarray(sample_weight[indices])
-        centres = rows.astype(np.float64)
-        _kernels.accumulate(cov_code, rows, None, np.arange(k, dtype=np.int64), w,
-                            centres, nk, s1, s2, n_threads)
-        return nk, s1, s2, centres, True
+        w = None if sample_weight is None else sample_weight[indices]
+        return rows_statistics(X[indices], np.arange(k), w, cov_code, n_threads)
 
     # 'random': uniform responsibilities, normalised per row, drawn in chunks
     # (same stream as one (n, k) draw) and folded in chunk order.

@@ -10,6 +10,8 @@ from cython cimport floating
 from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport dgemm, dsyrk, sgemm
 
+include "_reducer.pxi"
+
 cdef extern from "gms_kernels.h" nogil:
     int GMS_OK
     int GMS_ERR_NOMEM
@@ -46,6 +48,18 @@ cdef extern from "gms_kernels.h" nogil:
                     const float *, const float *, const double *,
                     const double *, const double *, double *, double *,
                     double *, double *, int)
+    int gms_estep_into_d(gms_reducer *, int, const double *, Py_ssize_t, Py_ssize_t,
+                         Py_ssize_t, const double *, const double *, const double *,
+                         const double *, const double *, int)
+    int gms_estep_into_f(gms_reducer *, int, const float *, Py_ssize_t, Py_ssize_t,
+                         Py_ssize_t, const float *, const float *, const double *,
+                         const double *, const double *, int)
+    int gms_accumulate_into_d(gms_reducer *, int, const double *, Py_ssize_t, Py_ssize_t,
+                              Py_ssize_t, const double *, const int64_t *, const double *,
+                              const double *, int)
+    int gms_accumulate_into_f(gms_reducer *, int, const float *, Py_ssize_t, Py_ssize_t,
+                              Py_ssize_t, const double *, const int64_t *, const double *,
+                              const double *, int)
     int gms_accumulate_d(int, const double *, Py_ssize_t, Py_ssize_t,
                          Py_ssize_t, const double *, const int64_t *, const double *,
                          const double *, double *, double *, double *, int)
@@ -297,6 +311,82 @@ def accumulate(int cov_type, const floating[:, ::1] X, const double[:, ::1] resp
         else:
             rc = gms_accumulate_f(cov_type, &X[0, 0], n, d, k, r, lab, w, &centres[0, 0],
                                   &nk[0], &s1[0, 0], s2p, n_threads)
+    _check(rc)
+
+
+def stats_stride(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features):
+    """Doubles of one statistics leaf: nk, s1, s2, log-likelihood, total
+    sample weight."""
+    return (n_components + n_components * n_features
+            + gms_s2_size(cov_type, n_components, n_features) + 2)
+
+
+def stats_reducer(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features):
+    """A fresh Reducer for the statistics of estep_into / accumulate_into."""
+    return Reducer(stats_stride(cov_type, n_components, n_features), GMS_LEAF_BLOCKS)
+
+
+def estep_into(Reducer red, int cov_type, const floating[:, ::1] X,
+               const floating[:, ::1] means, const floating[::1] prec_chol,
+               const double[::1] log_norm, const double[::1] sample_weight,
+               const double[:, ::1] centres, int n_threads):
+    """Fused E-step of X's rows folded into `red` (which continues its block
+    numbering from earlier calls)."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = means.shape[0]
+    cdef const double *w
+    cdef int rc
+    _expect(means.shape[1] == d, "means do not match n_features")
+    _expect(prec_chol.shape[0] == _prec_size(cov_type, k, d), "precision factor size")
+    _expect(log_norm.shape[0] == k, "log_norm length")
+    _expect(centres.shape[0] == k and centres.shape[1] == d, "centres shape")
+    _expect(red.red.stride == stats_stride(cov_type, k, d), "reducer stride")
+    if n == 0:
+        return
+    w = _opt(sample_weight, n)
+    with nogil:
+        if floating is double:
+            rc = gms_estep_into_d(&red.red, cov_type, &X[0, 0], n, d, k, &means[0, 0],
+                                  &prec_chol[0], &log_norm[0], w, &centres[0, 0], n_threads)
+        else:
+            rc = gms_estep_into_f(&red.red, cov_type, &X[0, 0], n, d, k, &means[0, 0],
+                                  &prec_chol[0], &log_norm[0], w, &centres[0, 0], n_threads)
+    _check(rc)
+
+
+def accumulate_into(Reducer red, int cov_type, const floating[:, ::1] X,
+                    const double[:, ::1] resp, const int64_t[::1] labels,
+                    const double[::1] sample_weight, const double[:, ::1] centres,
+                    int n_threads):
+    """Statistics of X's rows from given responsibilities (as accumulate),
+    folded into `red`."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centres.shape[0]
+    cdef const double *w
+    cdef const double *r = NULL
+    cdef const int64_t *lab = NULL
+    cdef int rc
+    _expect(centres.shape[1] == d, "centres do not match n_features")
+    _expect(red.red.stride == stats_stride(cov_type, k, d), "reducer stride")
+    if labels is not None:
+        _expect(resp is None, "give resp or labels, not both")
+        _expect(labels.shape[0] == n, "labels length")
+        if n > 0:
+            lab = &labels[0]
+    elif resp is None:
+        _expect(k == 1, "resp=None needs exactly one centre")
+    else:
+        _expect(resp.shape[0] == n and resp.shape[1] == k, "resp shape")
+        if n > 0:
+            r = &resp[0, 0]
+    if n == 0:
+        return
+    w = _opt(sample_weight, n)
+    with nogil:
+        if floating is double:
+            rc = gms_accumulate_into_d(&red.red, cov_type, &X[0, 0], n, d, k, r, lab, w,
+                                       &centres[0, 0], n_threads)
+        else:
+            rc = gms_accumulate_into_f(&red.red, cov_type, &X[0, 0], n, d, k, r, lab, w,
+                                       &centres[0, 0], n_threads)
     _check(rc)
 
 

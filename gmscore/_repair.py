@@ -39,6 +39,8 @@ array, no Python loop over samples, and a result that depends neither on
 the thread count (the kernel is bitwise thread-invariant) nor on how ties
 happen to be ordered.
 """
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -58,9 +60,16 @@ MAX_RESEEDS = 3
 RESEED_SHARE = 0.5
 # Elements (rows x n_components) of the per-chunk log-density buffer.
 _SCAN_ELEMENTS = 1 << 18
-# Warnings point at the user's fit() call: warn <- this module <- _em_step or
-# _initialize <- _fit_em <- _fit <- fit/fit_predict <- caller.
-_STACKLEVEL = 6
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_stacklevel():
+    """stacklevel for a warning raised by the caller of this function that
+    points at the first frame outside gmscore (the user's fit() call)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class DegenerateComponentWarning(UserWarning):
@@ -242,7 +251,7 @@ def repair_initial_covariances(covariances, covariance_type, data, reg_covar):
         warnings.warn(
             "The initial tied covariance is not positive definite; replaced by the "
             "data covariance plus reg_covar (on_degenerate='reseed').",
-            DegenerateComponentWarning, stacklevel=_STACKLEVEL)
+            DegenerateComponentWarning, stacklevel=_user_stacklevel())
         return new
     idx = np.flatnonzero(bad)
     new = np.array(covariances, dtype=np.float64, copy=True)
@@ -253,7 +262,7 @@ def repair_initial_covariances(covariances, covariance_type, data, reg_covar):
         f"Initial covariance of component(s) {_describe(idx)} is not positive definite "
         "(singleton or collapsed samples); replaced by the mean of the other components' "
         "covariances, or the data covariance plus reg_covar (on_degenerate='reseed').",
-        DegenerateComponentWarning, stacklevel=_STACKLEVEL)
+        DegenerateComponentWarning, stacklevel=_user_stacklevel())
     return new
 
 
@@ -341,5 +350,5 @@ def reseed(state, data, nk_raw, weights, means, covariances, covariance_type, re
         f"EM step {state.n_steps}: " + "; ".join(messages)
         + " (on_degenerate='reseed'). Convergence is tested again after two clean "
         "iterations. Consider fewer components, a larger reg_covar, or scaling the data.",
-        DegenerateComponentWarning, stacklevel=_STACKLEVEL)
+        DegenerateComponentWarning, stacklevel=_user_stacklevel())
     return weights, means, covariances

@@ -9,17 +9,17 @@ import numpy as np
 from . import _gaussian, _kernels, _repair
 from ._base import ParamsMixin
 from ._gaussian import COV_CODE, COV_TYPES
-from ._fitdata import FitData
-from ._init import initial_statistics
+from ._core.em import fit_em, fitted_state, restore_fitted_state
+from ._core.gaussian_mstep import parameters_from_stats
+from ._core.sources import ArraySource, as_source
+from ._core.stats import GaussianStats
+from ._init import initial_statistics, rows_statistics
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     array_like_or_none,
     boolean,
-    check_array,
     check_is_fitted,
-    check_n_features,
     check_random_state,
-    check_sample_weight,
     interval,
     options,
     random_state_like,
@@ -37,6 +37,39 @@ try:  # be the same warning class scikit-learn users already filter
     from sklearn.exceptions import ConvergenceWarning  # noqa: F811
 except ImportError:  # pragma: no cover - scikit-learn is optional
     pass
+
+
+def _leaf(nk, s1, s2):
+    """Kernel statistics in a reducer's leaf layout (for GaussianStats)."""
+    return np.concatenate([nk, s1.ravel(), s2, [0.0, nk.sum()]])
+
+
+class _MixtureRun:
+    """One initialisation's EM run: scikit-learn's convergence rule (change
+    of the mean log-likelihood per sample below tol), re-armed after an
+    iteration that re-seeded a component."""
+
+    def __init__(self, tol, lower_bound):
+        self.tol = tol
+        self.score = lower_bound
+        self.reference = lower_bound
+        self.lower_bounds = []
+        self.converged = False
+        self.n_iter = 0
+        self.reseeded = False
+
+    def record(self, lower_bound):
+        self.n_iter += 1
+        self.lower_bounds.append(lower_bound)
+        change = lower_bound - self.reference
+        self.reference = self.score = lower_bound
+        if self.reseeded:
+            # on_degenerate='reseed' moved parameters off the EM path:
+            # neither this change nor the next one (which may be a drop)
+            # is a convergence signal.
+            self.reference = -np.inf
+        elif abs(change) < self.tol:
+            self.converged = True
 
 
 class GaussianMixture(ParamsMixin):
@@ -212,93 +245,86 @@ class GaussianMixture(ParamsMixin):
 
         Equal to ``fit(X).predict(X)``.
         """
-        data = self._fit(X, sample_weight)
-        return self._predict_validated(data.X)
+        source = self._fit(X, sample_weight)
+        return self._predict_source(source)
 
     def _fit(self, X, sample_weight):
-        # A failed fit leaves the estimator as it was (fitted or not).
-        previous = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
-        try:
-            return self._fit_em(X, sample_weight)
-        except BaseException:
-            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-                delattr(self, name)
-            vars(self).update(previous)
-            raise
-
-    def _fit_em(self, X, sample_weight):
         validate_params(self, self._parameter_constraints)
-        X = check_array(X, min_samples=2)
-        n_samples, n_features = X.shape
-        if n_samples < self.n_components:
+        source = as_source(X, sample_weight=sample_weight, min_samples=2,
+                           n_threads=effective_n_threads(self.n_threads))
+        if not source.in_memory:
+            source.ensure_scanned()
+        if source.n_samples < 2:
+            raise ValueError(f"Found array with {source.n_samples} sample(s) (shape="
+                             f"({source.n_samples}, {source.n_features})) while a minimum "
+                             "of 2 is required.")
+        if source.n_samples < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components but got "
-                f"n_components = {self.n_components}, n_samples = {n_samples}"
+                f"n_components = {self.n_components}, n_samples = {source.n_samples}"
             )
-        if self.warm_start and hasattr(self, "converged_"):
-            self._check_warm_start_model(X)
-        sample_weight = check_sample_weight(sample_weight, n_samples)
-        inits = self._checked_inits(n_features)
-        data = FitData(X, sample_weight, effective_n_threads(self.n_threads))
-
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
-        random_state = check_random_state(self.random_state)
-        self.n_features_in_ = n_features
-
-        best = None
-        max_lower_bound = -np.inf
-        best_lower_bounds, best_n_iter, best_converged = [], 0, False
-        with single_threaded_blas():
-            for init in range(n_init):
-                self._verbose_init_begin(init)
-                data.repair = _repair.RepairState(self.n_components)
-                if do_init:
-                    self._initialize(data, random_state, inits)
-                lower_bound = -np.inf if do_init else self.lower_bound_
-                lower_bounds = []
-                converged = False
-                n_iter = 0
-                reference = lower_bound
-                for n_iter in range(1, self.max_iter + 1):
-                    lower_bound = self._em_step(data)
-                    lower_bounds.append(lower_bound)
-                    change = lower_bound - reference
-                    reference = lower_bound
-                    self._verbose_iter_end(n_iter, change)
-                    if data.repair.reseeded:
-                        # on_degenerate='reseed' moved parameters off the EM
-                        # path: neither this change nor the next one (which
-                        # may be a drop) is a convergence signal.
-                        reference = -np.inf
-                        continue
-                    if abs(change) < self.tol:
-                        converged = True
-                        break
-                if self.max_iter > 0:
-                    self._verbose_init_end(lower_bound, converged)
-                if best is None or lower_bound > max_lower_bound:
-                    max_lower_bound = lower_bound
-                    best = self._get_parameters()
-                    best_n_iter, best_lower_bounds, best_converged = n_iter, lower_bounds, converged
-
-        if not best_converged and self.max_iter > 0:
+        warm = self.warm_start and hasattr(self, "converged_")
+        if warm:
+            self._check_warm_start_model(source.n_features)
+        self._inits = self._checked_inits(source.n_features)
+        run = fit_em(self, source, self.n_init if not warm else 1, self.max_iter,
+                     check_random_state(self.random_state))
+        if not run.converged and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different "
                 "init parameters, or increase max_iter, tol, or check for "
                 "degenerate data.",
                 ConvergenceWarning,
             )
-        self._set_parameters(best)
-        self.converged_ = best_converged
-        self.n_iter_ = best_n_iter
-        self.lower_bound_ = max_lower_bound
-        self.lower_bounds_ = best_lower_bounds
-        return data
+        return source
 
-    def _check_warm_start_model(self, X):
+    # EM driver hooks (gmscore._core.em)
+    def _em_state(self):
+        return fitted_state(self)
+
+    def _em_restore(self, state):
+        restore_fitted_state(self, state)
+
+    def _em_start(self, source, random_state, index):
+        self._verbose_init_begin(index)
+        warm = self.warm_start and hasattr(self, "converged_")
+        self._repair_state = _repair.RepairState(self.n_components)
+        if not warm:
+            self._initialize(source, random_state, self._inits)
+        self.n_features_in_ = source.n_features
+        return _MixtureRun(self.tol, self.lower_bound_ if warm else -np.inf)
+
+    def _em_iterate(self, source, run):
+        kernel_model = self._kernel_parameters(source.dtype)
+        stats = self._estep(source, kernel_model)
+        self._mstep(stats, source, kernel_model)
+        run.reseeded = self._repair_state.reseeded
+        lower_bound = stats.loglik / stats.weight_sum
+        self._verbose_iter_end(run.n_iter + 1, lower_bound - run.reference)
+        return lower_bound
+
+    def _em_end(self, run):
+        if self.max_iter > 0:
+            self._verbose_init_end(run.score, run.converged)
+
+    def _em_params(self):
+        return (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+
+    def _em_adopt(self, params, run):
+        self._set_parameters(params)
+        self.converged_ = run.converged
+        self.n_iter_ = run.n_iter
+        self.lower_bound_ = run.score
+        self.lower_bounds_ = run.lower_bounds
+        del self._repair_state, self._inits
+
+    def _check_warm_start_model(self, n_features):
         """warm_start continues the previous model: its shape must not change."""
-        check_n_features(self, X)
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but GaussianMixture is expecting "
+                f"{self.n_features_in_} features as input."
+            )
         k, d = self.means_.shape
         expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}
         if self.n_components != k:
@@ -324,30 +350,42 @@ class GaussianMixture(ParamsMixin):
             else _gaussian.check_precisions(self.precisions_init, ct, k, n_features),
         }
 
-    def _initialize(self, data, random_state, inits):
+    def _initialize(self, source, random_state, inits):
+        """Initial parameters. A streamed source is initialised on
+        ``source.init_sample`` (all rows of an in-memory one; see
+        gmscore._core.sources), except that 'random_from_data' reads just
+        the rows it picks."""
         ct = self.covariance_type
         if all(v is not None for v in inits.values()):
             weights, means, prec_chol = inits["weights"], inits["means"], None
             covariances = None
+            data = source
         else:
-            code = COV_CODE[ct]
-            nk, s1, s2, centres, one_row_each = initial_statistics(
-                data.X, self.init_params, self.n_components, random_state,
-                data.sample_weight, code,
-                data.centre if self.init_params == "random" else None,
-                data.mean_variance if self.init_params == "kmeans" else None,
-                data.n_threads,
-            )
+            if self.init_params == "random_from_data" and not source.in_memory:
+                rows = np.sort(random_state.choice(source.n_samples, size=self.n_components,
+                                                   replace=False))
+                X, w = source.take(rows)
+                data = ArraySource(X, w, None, source.n_threads)
+                picked = np.arange(self.n_components)
+                nk, s1, s2, centres, one_row_each = rows_statistics(
+                    X, picked, w, COV_CODE[ct], source.n_threads)
+                data = source.init_sample(random_state) if ct == "tied" else data
+            else:
+                data = source.init_sample(random_state)
+                nk, s1, s2, centres, one_row_each = initial_statistics(
+                    data.X, self.init_params, self.n_components, random_state,
+                    data.sample_weight, COV_CODE[ct],
+                    data.centre if self.init_params == "random" else None,
+                    data.mean_variance if self.init_params == "kmeans" else None,
+                    data.n_threads,
+                )
+            stats = GaussianStats.from_leaf(ct, centres, _leaf(nk, s1, s2), 0)
+            nk, means, covariances = parameters_from_stats(stats, ct, self.reg_covar)
             if ct == "tied" and one_row_each:
                 # One row per component has no within-component scatter: the
                 # shared covariance starts as the data's covariance.
-                nk, means = _gaussian.means_from_stats(nk, s1, centres)
-                d = data.X.shape[1]
+                d = centres.shape[1]
                 covariances = data.scatter[0] / data.total_weight + self.reg_covar * np.eye(d)
-            else:
-                nk, means, covariances = _gaussian.PARAMETERS_FROM_STATS[ct](
-                    nk, s1, s2, centres, self.reg_covar,
-                    data.scatter if ct == "tied" else None)
             # Normalise by the responsibilities' own mass: k-means++ and
             # random_from_data cover only n_components rows (scikit-learn
             # divides by n_samples there and starts from weights that do
@@ -385,41 +423,46 @@ class GaussianMixture(ParamsMixin):
         prec = np.ascontiguousarray(self.precisions_cholesky_, dtype=dtype).ravel()
         return means, prec, log_norm
 
-    def _em_step(self, data):
-        """One fused E-step (kernel) and the closed-form M-step; returns the
-        mean log-likelihood of the parameters before the update."""
-        X = data.X
+    def _estep(self, source, kernel_model):
+        """Statistics of every row of the source under the current
+        parameters, centred at the current means (one fused kernel pass per
+        chunk, folded into one reducer: the same bits for any chunking in
+        whole blocks)."""
         ct = self.covariance_type
         code = COV_CODE[ct]
-        k, d = self.n_components, X.shape[1]
-        means, prec, log_norm = self._kernel_parameters(X.dtype)
+        means, prec, log_norm = kernel_model
+        k, d = means.shape
         centres = np.ascontiguousarray(self.means_, dtype=np.float64)
-        nk, s1 = np.empty(k), np.empty((k, d))
-        s2 = np.empty(_kernels.s2_size(code, k, d))
-        try:
-            loglik = _kernels.estep(code, X, means, prec, log_norm, data.sample_weight,
-                                    centres, nk, s1, s2, data.n_threads)
-        except _kernels.NonFiniteLogLikelihoodError as exc:
-            raise ValueError(f"EM failed: {exc}") from None
-        nk_raw = nk
-        nk, new_means, covariances = _gaussian.PARAMETERS_FROM_STATS[ct](
-            nk, s1, s2, centres, self.reg_covar, data.scatter if ct == "tied" else None
-        )
-        weights = nk / nk.sum()
-        if self.on_degenerate == "reseed":
-            # Re-seeds go to the samples worst explained by the parameters
-            # this E-step used.
-            weights, new_means, covariances = _repair.reseed(
-                data.repair, data, nk_raw, weights, new_means, covariances, ct,
-                self.reg_covar, (code, means, prec, log_norm))
-        self.weights_ = weights
-        self.means_ = new_means
-        self.covariances_ = covariances
-        self.precisions_cholesky_ = _gaussian.PRECISION_CHOLESKY[ct](covariances)
-        return loglik / data.total_weight
+        red = _kernels.stats_reducer(code, k, d)
+        count = 0
+        for chunk in source.chunks():
+            try:
+                _kernels.estep_into(red, code, chunk.X, means, prec, log_norm,
+                                    chunk.sample_weight, centres, source.n_threads)
+            except _kernels.NonFiniteLogLikelihoodError as exc:
+                where = "" if source.in_memory else f" in chunk {chunk.index} of X"
+                raise ValueError(f"EM failed{where}: {exc}") from None
+            count += chunk.X.shape[0]
+        return GaussianStats.from_leaf(ct, centres, red.total(), count)
 
-    def _get_parameters(self):
-        return (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+    def _mstep(self, stats, source, kernel_model=None):
+        """Parameters from statistics (and, under on_degenerate='reseed',
+        re-seeded components, which need the source); assigned only once
+        all are computed, so a failure leaves the model as it was."""
+        ct = self.covariance_type
+        nk, means, covariances = parameters_from_stats(stats, ct, self.reg_covar)
+        weights = nk / nk.sum()
+        if self.on_degenerate == "reseed" and source is not None:
+            # Re-seeds go to the samples worst explained by the parameters
+            # the E-step used.
+            weights, means, covariances = _repair.reseed(
+                self._repair_state, source, stats.nk, weights, means, covariances, ct,
+                self.reg_covar, (COV_CODE[ct],) + tuple(kernel_model))
+        prec_chol = _gaussian.PRECISION_CHOLESKY[ct](covariances)
+        self.weights_ = weights
+        self.means_ = means
+        self.covariances_ = covariances
+        self.precisions_cholesky_ = prec_chol
 
     def _set_parameters(self, params):
         self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
@@ -429,47 +472,135 @@ class GaussianMixture(ParamsMixin):
         self.precisions_ = _gaussian.precisions_from_cholesky(
             self.precisions_cholesky_, self.covariance_type)
 
-    # ------------------------------------------------------------- predict
-    def _check_fitted_X(self, X):
+    # ------------------------------------------------ statistics interface
+    def accumulate(self, X, sample_weight=None):
+        """Sufficient statistics of X under the current parameters (the
+        E-step), centred at the current means.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a data source
+            (np.memmap, h5py/zarr array, a callable returning chunks).
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        stats : gmscore.GaussianStats
+            Merge statistics of several parts with ``+``; ``maximize``
+            turns them into parameters.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gmscore import GaussianMixture
+        >>> X = np.random.RandomState(0).randn(600, 2)
+        >>> gm = GaussianMixture(2, random_state=0).fit(X)
+        >>> stats = gm.accumulate(X[:300]) + gm.accumulate(X[300:])
+        >>> gm.maximize(stats).means_.shape
+        (2, 2)
+        """
         check_is_fitted(self, ("means_", "precisions_cholesky_"))
-        X = check_array(X)
-        check_n_features(self, X)
-        return X
+        source = as_source(X, sample_weight=sample_weight, multi_pass=False,
+                           n_threads=effective_n_threads(self.n_threads))
+        self._check_source_features(source)
+        with single_threaded_blas():
+            return self._estep(source, self._kernel_parameters(source.dtype))
 
-    def _log_prob_rows(self, X, proba=False, labels=False):
-        """Per-sample log-likelihood, and the posterior probabilities and
-        most probable components when asked, in one kernel pass (no N x K
-        array besides the probabilities)."""
-        means, prec, log_norm = self._kernel_parameters(X.dtype)
-        n = X.shape[0]
-        lse = np.empty(n)
-        out = np.empty((n, self.n_components)) if proba else None
-        lab = np.empty(n, dtype=np.int64) if labels else None
+    def maximize(self, stats):
+        """The M-step: set the parameters from ``stats`` (GaussianStats of
+        this model's covariance type and size, e.g. from ``accumulate``),
+        with ``reg_covar`` added as in ``fit``. Returns self.
+
+        Statistics about other centres are used as they are (the M-step is
+        exact for any centres). On error the model is left as it was.
+        """
+        validate_params(self, self._parameter_constraints)
+        if not isinstance(stats, GaussianStats):
+            raise TypeError(f"maximize takes GaussianStats, got {type(stats).__name__}")
+        if stats.kind != self.covariance_type or stats.n_components != self.n_components:
+            raise ValueError(
+                f"these are {stats.kind} statistics of {stats.n_components} components; "
+                f"this model is {self.covariance_type} with {self.n_components}")
+        if hasattr(self, "n_features_in_") and stats.n_features != self.n_features_in_:
+            raise ValueError(f"the statistics have {stats.n_features} features, the model "
+                             f"{self.n_features_in_}")
+        if not (stats.weight_sum > 0 and np.isfinite(stats.nk).all()):
+            raise ValueError("the statistics hold no (finite) sample weight")
+        saved = fitted_state(self)
+        try:
+            self._mstep(stats, None)
+            self._set_parameters(self._em_params())
+            self.n_features_in_ = stats.n_features
+        except BaseException:
+            restore_fitted_state(self, saved)
+            raise
+        return self
+
+    # ------------------------------------------------------------- predict
+    def _fitted_source(self, X):
+        check_is_fitted(self, ("means_", "precisions_cholesky_"))
+        source = as_source(X, multi_pass=False, n_threads=effective_n_threads(self.n_threads))
+        self._check_source_features(source)
+        return source
+
+    def _check_source_features(self, source):
+        if source.n_features is not None and hasattr(self, "n_features_in_") \
+                and source.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {source.n_features} features, but GaussianMixture is expecting "
+                f"{self.n_features_in_} features as input.")
+
+    def _row_passes(self, source, proba=False, labels=False):
+        """Per chunk of the source: the rows' log-likelihoods and, when
+        asked, posterior probabilities and most probable components, in one
+        kernel pass (no N x K array besides the probabilities)."""
+        kernel = {}
         with single_threaded_blas():  # the kernel calls BLAS from its threads
-            _kernels.log_prob_rows(COV_CODE[self.covariance_type], X, means, prec, log_norm,
-                                   lse, out, lab, effective_n_threads(self.n_threads))
-        return lse, out, lab
+            for chunk in source.chunks():
+                self._check_source_features(source)
+                X = chunk.X
+                if X.dtype not in kernel:
+                    kernel[X.dtype] = self._kernel_parameters(X.dtype)
+                means, prec, log_norm = kernel[X.dtype]
+                n = X.shape[0]
+                lse = np.empty(n)
+                out = np.empty((n, self.n_components)) if proba else None
+                lab = np.empty(n, dtype=np.int64) if labels else None
+                _kernels.log_prob_rows(COV_CODE[self.covariance_type], X, means, prec,
+                                       log_norm, lse, out, lab, source.n_threads)
+                yield lse, out, lab
 
-    def _predict_validated(self, X):
-        return self._log_prob_rows(X, labels=True)[2]
+    def _rows(self, source, which, **kwargs):
+        parts = [p[which] for p in self._row_passes(source, **kwargs)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _predict_source(self, source):
+        return self._rows(source, 2, labels=True)
 
     def score_samples(self, X):
-        """Log-likelihood of each sample, shape (n_samples,)."""
-        X = self._check_fitted_X(X)
-        return self._log_prob_rows(X)[0]
+        """Log-likelihood of each sample, shape (n_samples,). X may be any
+        data source (see ``fit``)."""
+        return self._rows(self._fitted_source(X), 0)
+
+    def _total_log_likelihood(self, X):
+        total, n = 0.0, 0
+        for lse, _, _ in self._row_passes(self._fitted_source(X)):
+            total += float(lse.sum())
+            n += lse.shape[0]
+        return total, n
 
     def score(self, X, y=None):
         """Mean log-likelihood per sample."""
-        return float(self.score_samples(X).mean())
+        total, n = self._total_log_likelihood(X)
+        return total / n
 
     def predict(self, X):
         """Most probable component of each sample, shape (n_samples,)."""
-        return self._predict_validated(self._check_fitted_X(X))
+        return self._predict_source(self._fitted_source(X))
 
     def predict_proba(self, X):
         """Posterior probability of each component, shape (n_samples, n_components)."""
-        X = self._check_fitted_X(X)
-        return self._log_prob_rows(X, proba=True)[1]
+        return self._rows(self._fitted_source(X), 1, proba=True)
 
     def sample(self, n_samples=1):
         """Draw samples; returns (X (n_samples, n_features), labels (n_samples,))."""
@@ -496,13 +627,13 @@ class GaussianMixture(ParamsMixin):
 
     def bic(self, X):
         """Bayesian information criterion on X (lower is better)."""
-        X = self._check_fitted_X(X)
-        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+        total, n = self._total_log_likelihood(X)
+        return -2 * (total / n) * n + self._n_parameters() * np.log(n)
 
     def aic(self, X):
         """Akaike information criterion on X (lower is better)."""
-        X = self._check_fitted_X(X)
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+        total, n = self._total_log_likelihood(X)
+        return -2 * (total / n) * n + 2 * self._n_parameters()
 
     # ------------------------------------------------------------- verbose
     def _verbose_init_begin(self, n_init):

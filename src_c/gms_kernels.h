@@ -81,7 +81,8 @@ struct gms_reducer; /* gms_reduce.h */
  * hard `labels` (N), or neither (then K must be 1 and every sample counts).
  *
  * gms_estep_into / gms_accumulate_into fold their rows into a reducer
- * (gms_reduce.h, leaf layout nk, s1, s2, log-likelihood) that may already
+ * (gms_reduce.h, leaf layout nk, s1, s2, log-likelihood, total sample
+ * weight) that may already
  * hold earlier chunks: the rows continue the reducer's block numbering, so
  * chunks of whole blocks give the bits of one call over all rows.
  * gms_estep / gms_accumulate are the one-call forms. s2 holds, about each

@@ -344,7 +344,8 @@ int FN(gms_log_prob_rows)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
  * block order by one thread, and the reducer combines the leaves in its
  * fixed tree. Leaves are processed in waves (their buffers are the only
  * memory that grows with the threads); the wave size changes no result.
- * A leaf's layout: nk (k), s1 (k*d), s2 (s2n), log-likelihood (1).
+ * A leaf's layout: nk (k), s1 (k*d), s2 (s2n), log-likelihood (1), total
+ * sample weight of the rows (1).
  */
 typedef struct {
     int cov_type, estep;
@@ -364,6 +365,7 @@ static int FN(pass_blocks)(const FN(pass) *a, ptrdiff_t b0, ptrdiff_t b1, double
 {
     const ptrdiff_t d = a->d, k = a->k, s2n = gms_s2_size(a->cov_type, k, d);
     double *a_nk = acc, *a_s1 = acc + k, *a_s2 = a_s1 + k * d, *a_ll = a_s2 + s2n;
+    double *a_w = a_ll + 1;
     const int tiled = a->cov_type == GMS_DIAG || a->cov_type == GMS_SPHERICAL;
     const ptrdiff_t kr = tiled ? gms_tiled_k(k) : k;
     int bad = 0;
@@ -372,6 +374,13 @@ static int FN(pass_blocks)(const FN(pass) *a, ptrdiff_t b0, ptrdiff_t b1, double
         const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, a->n - start);
         const REAL *Xb = a->X + start * d;
         const double *sw = a->sample_weight ? a->sample_weight + start : NULL;
+        if (sw) {
+            double wsum = 0.0;
+            for (ptrdiff_t i = 0; i < nr; ++i) wsum += sw[i];
+            *a_w += wsum;
+        } else {
+            *a_w += (double)nr;
+        }
         if (a->estep) {
             /* log-densities component-major, then the responsibilities
              * (times sample weights) in the layout accumulate_block wants */
@@ -401,7 +410,7 @@ static int FN(pass_blocks)(const FN(pass) *a, ptrdiff_t b0, ptrdiff_t b1, double
 static int FN(stats_pass)(const FN(pass) *a, gms_reducer *red, int n_threads)
 {
     const ptrdiff_t d = a->d, k = a->k;
-    const ptrdiff_t stride = k + k * d + gms_s2_size(a->cov_type, k, d) + 1;
+    const ptrdiff_t stride = k + k * d + gms_s2_size(a->cov_type, k, d) + 2;
     if (red->stride != stride || red->leaf_units != GMS_LEAF_BLOCKS) return GMS_ERR_ARG;
     const ptrdiff_t nb = gms_n_blocks(a->n);
     int64_t first;
@@ -549,7 +558,7 @@ int FN(gms_estep)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
     if (FN(check_pass)(cov_type, n, d, k)) return GMS_ERR_ARG;
     const ptrdiff_t s2n = gms_s2_size(cov_type, k, d);
     gms_reducer red;
-    if (gms_reducer_init(&red, k + k * d + s2n + 1, GMS_LEAF_BLOCKS) != GMS_OK) {
+    if (gms_reducer_init(&red, k + k * d + s2n + 2, GMS_LEAF_BLOCKS) != GMS_OK) {
         gms_reducer_free(&red);
         return GMS_ERR_NOMEM;
     }
@@ -566,7 +575,7 @@ int FN(gms_accumulate)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
     if (FN(check_pass)(cov_type, n, d, k)) return GMS_ERR_ARG;
     const ptrdiff_t s2n = gms_s2_size(cov_type, k, d);
     gms_reducer red;
-    if (gms_reducer_init(&red, k + k * d + s2n + 1, GMS_LEAF_BLOCKS) != GMS_OK) {
+    if (gms_reducer_init(&red, k + k * d + s2n + 2, GMS_LEAF_BLOCKS) != GMS_OK) {
         gms_reducer_free(&red);
         return GMS_ERR_NOMEM;
     }

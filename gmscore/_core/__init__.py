@@ -1,1 +1,3 @@
-"""Building blocks below the estimators: nothing here imports them."""
+"""The layer every model stands on (nothing here imports the estimators):
+statistics values, the EM driver, data sources and the covariance-type
+table."""

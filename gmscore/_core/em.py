@@ -1,0 +1,53 @@
+"""The one EM driver of every model: restarts, best-of selection, the
+family's convergence policy, restore on failure, BLAS pinning.
+
+A model supplies the hooks (scikit-learn's BaseMixture and hmmlearn's
+BaseHMM have the same shape):
+
+- ``_em_start(source, random_state, index) -> run``: initialise (or keep
+  the parameters, for a warm start) and return the restart's ``run``,
+  whose ``record(value)`` takes one iteration's objective, whose
+  ``converged`` says when to stop and whose ``score`` ranks restarts;
+- ``_em_iterate(source, run) -> value``: one E-step (statistics from the
+  current parameters) and M-step (parameters from the statistics);
+- ``_em_end(run)``: the restart is over (verbose output);
+- ``_em_params()`` / ``_em_adopt(params, run)``: copy out the fitted
+  parameters, and install the best restart's;
+- ``_em_state()`` / ``_em_restore(state)``: everything a fit may change,
+  so that a failed fit leaves the model exactly as it was.
+"""
+from .._threads import single_threaded_blas
+
+
+def fit_em(model, source, n_init, max_iter, random_state):
+    """Fit ``model`` on ``source``; returns the best restart's run."""
+    saved = model._em_state()
+    try:
+        with single_threaded_blas():
+            best = best_params = None
+            for index in range(n_init):
+                run = model._em_start(source, random_state, index)
+                for _ in range(max_iter):
+                    run.record(model._em_iterate(source, run))
+                    if run.converged:
+                        break
+                model._em_end(run)
+                if best is None or run.score > best.score:
+                    best, best_params = run, model._em_params()
+            model._em_adopt(best_params, best)
+        return best
+    except BaseException:
+        model._em_restore(saved)
+        raise
+
+
+def fitted_state(model):
+    """The fitted attributes (trailing underscore) and the private ones a
+    fit may set, for ``_em_state``."""
+    return {k: v for k, v in vars(model).items() if k.endswith("_")}
+
+
+def restore_fitted_state(model, state):
+    for name in [k for k in vars(model) if k.endswith("_")]:
+        delattr(model, name)
+    vars(model).update(state)
