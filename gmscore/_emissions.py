@@ -16,6 +16,7 @@ import numpy as np
 from scipy import linalg
 
 from . import _gaussian, _kernels
+from ._core.stats import GaussianStats
 from ._gaussian import COV_CODE, COV_TYPES
 from ._init import kmeans
 from ._validation import interval, options
@@ -27,7 +28,7 @@ MIN_DENOMINATOR = 1e-5
 
 
 def _work_array(data, name, shape):
-    """A fit's reusable work array (see FitData.buffer), or a fresh one."""
+    """A fit's reusable work array (see Source.buffer), or a fresh one."""
     return np.empty(shape) if data is None else data.buffer(name, shape)
 
 
@@ -181,25 +182,42 @@ class GaussianEmissions:
                                    np.ascontiguousarray(log_norm), out, n_threads)
         return out, None
 
-    def _accumulate_emissions(self, stats, data, posteriors, extra):
+    def _emission_accumulator(self, source):
         if not ("m" in self.params or "c" in self.params):
-            return
-        ct = self.covariance_type
-        k, d = self.n_components, data.X.shape[1]
-        code = COV_CODE[ct]
-        nk, s1 = np.empty(k), np.empty((k, d))
-        s2 = np.empty(_kernels.s2_size(code, k, d))
-        centres = np.ascontiguousarray(self.means_, dtype=np.float64)
-        _kernels.accumulate(code, data.X, posteriors, None, None, centres, nk, s1, s2,
-                            data.n_threads)
-        stats.update(post=nk, s1=s1, s2=s2, centres=centres)
+            return None
+        code = COV_CODE[self.covariance_type]
+        k, d = self.means_.shape
+        return _kernels.stats_reducer(code, k, d), np.ascontiguousarray(self.means_,
+                                                                         dtype=np.float64)
 
-    def _do_emission_mstep(self, stats, data):
+    def _accumulate_emissions(self, acc, chunk, posteriors, extra, n_threads):
+        if acc is None:
+            return
+        red, centres = acc
+        _kernels.accumulate_into(red, COV_CODE[self.covariance_type], chunk.X, posteriors,
+                                 None, None, centres, n_threads)
+
+    def _emission_stats(self, acc, count):
+        if acc is None:
+            return None
+        red, centres = acc
+        return GaussianStats.from_leaf(self.covariance_type, centres, red.total(), count)
+
+    def _check_emission_stats(self, em):
+        if not ("m" in self.params or "c" in self.params):
+            return
+        if em is None or em.kind != self.covariance_type or em.centres.shape != np.shape(
+                self.means_):
+            raise ValueError(
+                f"the statistics' emission part must be {self.covariance_type} statistics "
+                f"of shape {np.shape(self.means_)} (from this model's accumulate)")
+
+    def _do_emission_mstep(self, em):
         if not ("m" in self.params or "c" in self.params):
             return
         ct = self.covariance_type
-        k, d = self.n_components, data.X.shape[1]
-        post, s1, s2, centres = stats["post"], stats["s1"], stats["s2"], stats["centres"]
+        k, d = em.centres.shape
+        post, s1, centres = em.nk, em.s1, em.centres
         lam = _broadcast(self.means_weight, (k, 1), "means_weight")
         mu0 = _broadcast(self.means_prior, (k, d), "means_prior")
         obs = s1 + post[:, None] * centres          # sum_t gamma_tk x_t
@@ -214,7 +232,7 @@ class GaussianEmissions:
         meandiff = means - mu0
         cw = _as_float(self.covars_weight, "covars_weight")
         if ct in ("diag", "spherical"):
-            c_n = lam * meandiff**2 + _gaussian.diag_scatter_about(means, post, s1, s2, centres)
+            c_n = lam * meandiff**2 + em.recentred(means).s2
             c_d = np.maximum(cw - 1, 0) + post[:, None]
             prior = _broadcast(self.covars_prior, (k, d), "covars_prior")
             cov = (prior + c_n) / np.maximum(c_d, MIN_DENOMINATOR)
@@ -225,13 +243,12 @@ class GaussianEmissions:
             outer = lam_k[:, None, None] * meandiff[:, :, None] * meandiff[:, None, :]
             cvweight = np.maximum(cw - d, 0)
             if ct == "full":
-                c_n = outer + _gaussian.full_scatter_about(means, post, s1, s2, centres)
+                c_n = outer + em.recentred(means).s2
                 prior = _broadcast(self.covars_prior, (k, d, d), "covars_prior")
                 den = np.broadcast_to(cvweight, (k,)) + post
                 cov = (prior + c_n) / np.maximum(den, MIN_DENOMINATOR)[:, None, None]
             else:
-                c_n = outer.sum(axis=0) + _gaussian.pooled_scatter_about(
-                    means, post, s1, centres, data.scatter)
+                c_n = outer.sum(axis=0) + em.recentred(means).s2
                 prior = _broadcast(self.covars_prior, (d, d), "covars_prior")
                 cov = (prior + c_n) / max(float(np.max(cvweight)) + post.sum(), MIN_DENOMINATOR)
         self._covars_ = _floor_covariances(cov, ct, self.min_covar)
@@ -373,27 +390,43 @@ class GMMEmissions:
         _kernels.group_logsumexp(comp, framelogprob, n_threads)
         return framelogprob, (comp, framelogprob)
 
-    def _accumulate_emissions(self, stats, data, posteriors, extra):
+    def _emission_kind(self):
+        # tied states pool over their own mixtures only: full statistics
+        return "full" if self.covariance_type in ("full", "tied") else "diag"
+
+    def _emission_accumulator(self, source):
+        k, m, d = self.means_.shape
+        code = COV_CODE[self._emission_kind()]
+        return (_kernels.stats_reducer(code, k * m, d),
+                np.ascontiguousarray(self.means_.reshape(k * m, d), dtype=np.float64))
+
+    def _accumulate_emissions(self, acc, chunk, posteriors, extra, n_threads):
         k, m, d = self.means_.shape
         comp, framelogprob = extra
-        stats["post_sum"] = posteriors.sum(axis=0)
         # responsibilities of every (state, mixture) pair, in place: gamma_tk
         # times the mixture posterior within state k (the weights that
         # _frame_log_likelihood left in comp)
-        _kernels.mixture_responsibilities(comp, posteriors, data.n_threads)
-        resp = comp.reshape(comp.shape[0], k * m)
-        code_type = "full" if self.covariance_type in ("full", "tied") else "diag"
-        code = COV_CODE[code_type]
-        nk, s1 = np.empty(k * m), np.empty((k * m, d))
-        s2 = np.empty(_kernels.s2_size(code, k * m, d))
-        centres = np.ascontiguousarray(self.means_.reshape(k * m, d), dtype=np.float64)
-        _kernels.accumulate(code, data.X, resp, None, None, centres, nk, s1, s2, data.n_threads)
-        stats.update(post_mix=nk, s1=s1, s2=s2, centres=centres)
+        _kernels.mixture_responsibilities(comp, posteriors, n_threads)
+        red, centres = acc
+        _kernels.accumulate_into(red, COV_CODE[self._emission_kind()], chunk.X,
+                                 comp.reshape(comp.shape[0], k * m), None, None, centres,
+                                 n_threads)
 
-    def _do_emission_mstep(self, stats, data):
+    def _emission_stats(self, acc, count):
+        red, centres = acc
+        return GaussianStats.from_leaf(self._emission_kind(), centres, red.total(), count)
+
+    def _check_emission_stats(self, em):
+        k, m, d = np.shape(self.means_)
+        if em is None or em.kind != self._emission_kind() or em.centres.shape != (k * m, d):
+            raise ValueError(
+                f"the statistics' emission part must be {self._emission_kind()} statistics "
+                f"of {k * m} components in {d} features (from this model's accumulate)")
+
+    def _do_emission_mstep(self, em):
         ct = self.covariance_type
         k, m, d = self.means_.shape
-        nk, s1, s2, centres = stats["post_mix"], stats["s1"], stats["s2"], stats["centres"]
+        nk, s1, centres = em.nk, em.s1, em.centres
         post_mix = nk.reshape(k, m)
         w_prior = _broadcast(self.weights_prior, (k, m), "weights_prior")
         lam = _broadcast(self.means_weight, (k, m), "means_weight")
@@ -414,22 +447,22 @@ class GMMEmissions:
         c_prior, c_weight = self._covars_priors(d)
         centred = self.means_ - mu0
         if ct == "full":
-            scatter = _gaussian.symmetric_from_upper(s2, k * m, d).reshape(k, m, d, d)
+            scatter = em.s2.reshape(k, m, d, d)
             c_n = (np.transpose(c_prior, (0, 1, 3, 2))
                    + lam[:, :, None, None] * centred[..., :, None] * centred[..., None, :]
                    + scatter)
             c_d = (post_mix + 1 + c_weight + d + 1)[:, :, None, None]
         elif ct == "tied":
-            scatter = _gaussian.symmetric_from_upper(s2, k * m, d).reshape(k, m, d, d).sum(axis=1)
+            scatter = em.s2.reshape(k, m, d, d).sum(axis=1)
             c_n = (np.einsum("ij,ijk,ijl->ikl", lam, centred, centred)
                    + np.transpose(c_prior, (0, 2, 1)) + scatter)
-            c_d = (stats["post_sum"] + m + c_weight + d + 1)[:, None, None]
+            c_d = (post_mix.sum(axis=1) + m + c_weight + d + 1)[:, None, None]
         elif ct == "diag":
-            scatter = s2.reshape(k, m, d)
+            scatter = em.s2.reshape(k, m, d)
             c_n = lam[:, :, None] * centred**2 + 2 * c_weight + scatter
             c_d = post_mix[:, :, None] + 1 + 2 * (c_prior + 1)
         else:
-            scatter = s2.reshape(k, m, d).sum(axis=2)
+            scatter = em.s2.reshape(k, m, d).sum(axis=2)
             c_n = lam * (centred**2).sum(axis=2) + 2 * c_weight + scatter
             c_d = d * (post_mix + 1) + 2 * (c_prior + 1)
         cov = c_n / np.maximum(c_d, MIN_DENOMINATOR)

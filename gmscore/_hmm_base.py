@@ -12,10 +12,12 @@ from scipy import linalg
 
 from . import _hmmc
 from ._base import ParamsMixin
+from ._core.em import fit_em, fitted_state, restore_fitted_state
+from ._core.sources import as_source
+from ._core.stats import ChainStats
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     boolean,
-    check_array,
     check_is_fitted,
     check_random_state,
     interval,
@@ -151,6 +153,40 @@ def _check_distribution(value, name, shape):
     return arr
 
 
+class _ChainRun:
+    """One restart's Baum-Welch run, judged by its ConvergenceMonitor."""
+
+    def __init__(self, monitor, n_features):
+        self.monitor = monitor
+        self.n_features = n_features
+
+    def record(self, log_prob):
+        self.monitor.report(log_prob)
+
+    @property
+    def converged(self):
+        return self.monitor.converged
+
+    @property
+    def score(self):
+        return self.monitor.history[-1] if self.monitor.history else -np.inf
+
+
+class _InitData:
+    """What an initialisation reads, computed on first use: the source's
+    init_sample (all rows of an in-memory source)."""
+
+    def __init__(self, source, random_state):
+        self._source, self._rs, self._sample = source, random_state, None
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._sample is None:
+            self._sample = self._source.init_sample(self._rs)
+        return getattr(self._sample, name)
+
+
 class BaseHMM(ParamsMixin):
     """Baum-Welch, scoring, decoding and sampling for a hidden Markov chain.
 
@@ -196,8 +232,12 @@ class BaseHMM(ParamsMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            All sequences, concatenated.
+        X : array-like of shape (n_samples, n_features), or a data source
+            All sequences, concatenated; or an np.memmap / h5py / zarr
+            array, a list of per-sequence arrays, or a callable returning a
+            fresh iterator of sequences (arrays) or of (X, lengths) chunks
+            on every call: read chunk by chunk, never split inside a
+            sequence (see ``gmscore._core.sources``).
         lengths : array-like of int, shape (n_sequences,), optional
             Lengths of the sequences in X (default: one sequence).
 
@@ -206,40 +246,54 @@ class BaseHMM(ParamsMixin):
         self
         """
         self._validate_hyperparameters()
-        X = check_array(X)
-        offsets = lengths_to_offsets(lengths, X.shape[0])
-        if X.shape[0] < self.n_components and self._needs_init("m", "means_"):
+        source = as_source(X, lengths=lengths, sequences=True,
+                           n_threads=effective_n_threads(self.n_threads))
+        if not source.in_memory:
+            source.ensure_scanned()
+        if source.n_samples < self.n_components and self._needs_init("m", "means_"):
             raise ValueError(
-                f"X has {X.shape[0]} samples but n_components={self.n_components}; "
+                f"X has {source.n_samples} samples but n_components={self.n_components}; "
                 "initialising the means needs at least one sample per state"
             )
-        from ._fitdata import FitData
-
-        data = FitData(X, None, effective_n_threads(self.n_threads))
-        data.offsets = offsets
-        rs = check_random_state(self.random_state)
-        start = self._snapshot()
-        best = None
-        with single_threaded_blas():
-            for _ in range(self.n_init):
-                self._restore(start)
-                self._init(data, rs)
-                self._check(X.shape[1])
-                monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose,
-                                             _ROUNDING[X.dtype.type])
-                for _ in range(self.n_iter):
-                    stats, log_prob = self._do_estep(data)
-                    self._do_mstep(stats, data)
-                    monitor.report(log_prob)
-                    if monitor.converged:
-                        break
-                final = monitor.history[-1] if monitor.history else -np.inf
-                if best is None or final > best[0]:
-                    best = (final, self._snapshot(), monitor)
-        self._restore(best[1])
-        self.monitor_ = best[2]
-        self.n_features_in_ = X.shape[1]
+        fit_em(self, source, self.n_init, self.n_iter, check_random_state(self.random_state))
         return self
+
+    # EM driver hooks (gmscore._core.em)
+    def _em_state(self):
+        state = fitted_state(self)
+        if "n_features" in vars(self):
+            state["n_features"] = self.n_features
+        return state
+
+    def _em_restore(self, state):
+        vars(self).pop("n_features", None)
+        restore_fitted_state(self, state)
+
+    def _em_start(self, source, random_state, index):
+        if index == 0:
+            self._start_params = self._snapshot()
+        self._restore(self._start_params)
+        self._init(_InitData(source, random_state), random_state)
+        self._check(source.n_features)
+        return _ChainRun(ConvergenceMonitor(self.tol, self.n_iter, self.verbose,
+                                            _ROUNDING[source.dtype.type]), source.n_features)
+
+    def _em_iterate(self, source, run):
+        stats = self._estep(source)
+        self._do_mstep(stats)
+        return stats.loglik
+
+    def _em_end(self, run):
+        pass
+
+    def _em_params(self):
+        return self._snapshot()
+
+    def _em_adopt(self, params, run):
+        self._restore(params)
+        self.monitor_ = run.monitor
+        self.n_features_in_ = run.n_features
+        del self._start_params
 
     def _fitted_param_names(self):
         return ("startprob_", "transmat_") + self._emission_param_names
@@ -272,75 +326,161 @@ class BaseHMM(ParamsMixin):
         self.transmat_ = _check_distribution(self.transmat_, "transmat_", (k, k))
         self._check_emissions(n_features)
 
-    def _forward_backward(self, framelogprob, offsets, posteriors, start, trans, n_threads):
+    def _check_chunk_features(self, chunk):
+        n_features = self._n_features_of_emissions()
+        if chunk.X.shape[1] != n_features:
+            raise ValueError(
+                f"X has {chunk.X.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {n_features} features as input.")
+
+    def _forward_backward(self, framelogprob, offsets, posteriors, start, trans, n_threads,
+                          reducer=None, first_sequence=0):
         seq_ll = np.empty(len(offsets) - 1)
         try:
-            _hmmc.forward_backward(self.implementation, framelogprob, offsets,
-                                   self.startprob_, self.transmat_, posteriors, start,
-                                   trans, seq_ll, n_threads)
+            if reducer is not None:
+                _hmmc.forward_backward_into(reducer, self.implementation, framelogprob,
+                                            offsets, self.startprob_, self.transmat_,
+                                            posteriors, seq_ll, n_threads)
+            else:
+                _hmmc.forward_backward(self.implementation, framelogprob, offsets,
+                                       self.startprob_, self.transmat_, posteriors, start,
+                                       trans, seq_ll, n_threads)
         except _hmmc.UnderflowError as exc:
-            bad = np.flatnonzero(np.isnan(seq_ll))[:5].tolist()
+            bad = (np.flatnonzero(np.isnan(seq_ll))[:5] + first_sequence).tolist()
             raise ValueError(f"{exc} (sequences {bad})") from None
         except _hmmc.ImpossibleSequenceError as exc:
             if posteriors is None:  # scoring: zero probability is an answer
                 return seq_ll
-            bad = np.flatnonzero(~np.isfinite(seq_ll))[:5].tolist()
+            bad = (np.flatnonzero(~np.isfinite(seq_ll))[:5] + first_sequence).tolist()
             raise ValueError(f"{exc} (sequences {bad})") from None
         return seq_ll
 
-    def _do_estep(self, data):
-        X, offsets = data.X, data.offsets
+    def _estep(self, source):
+        """Chain and emission statistics of every sequence of the source
+        under the current parameters: per chunk, emission log-likelihoods,
+        forward-backward (each sequence's counts folded into one reducer in
+        sequence order) and the emission statistics (one reducer over the
+        rows)."""
         k = self.n_components
-        framelogprob, extra = self._frame_log_likelihood(X, data.n_threads, data)
-        posteriors = data.buffer("posteriors", (X.shape[0], k))
-        start, trans = np.empty(k), np.empty((k, k))
-        seq_ll = self._forward_backward(framelogprob, offsets, posteriors, start, trans,
-                                        data.n_threads)
-        del framelogprob
-        stats = {"start": start, "trans": trans, "nobs": len(offsets) - 1}
-        self._accumulate_emissions(stats, data, posteriors, extra)
-        return stats, float(seq_ll.sum())
+        chain = _hmmc.chain_reducer(k)
+        acc = self._emission_accumulator(source)
+        seq_ll, n_seq, count = [], 0, 0
+        for chunk in source.chunks():
+            self._check_chunk_features(chunk)
+            framelogprob, extra = self._frame_log_likelihood(chunk.X, source.n_threads, source)
+            posteriors = source.buffer("posteriors", (chunk.X.shape[0], k))
+            seq_ll.append(self._forward_backward(framelogprob, chunk.offsets, posteriors,
+                                                 None, None, source.n_threads, chain, n_seq))
+            del framelogprob
+            self._accumulate_emissions(acc, chunk, posteriors, extra, source.n_threads)
+            n_seq += len(chunk.offsets) - 1
+            count += chunk.X.shape[0]
+        t = chain.total()
+        return ChainStats(t[:k], t[k:k + k * k].reshape(k, k), np.concatenate(seq_ll),
+                          self._emission_stats(acc, count), loglik=t[-1])
 
-    def _do_mstep(self, stats, data):
+    # ------------------------------------------------ statistics interface
+    def accumulate(self, X, lengths=None):
+        """Expected sufficient statistics of X under the current parameters
+        (the E-step of Baum-Welch).
+
+        Returns
+        -------
+        stats : gmscore.ChainStats
+            Start and transition counts, per-sequence log-likelihoods and
+            the emission statistics; merge parts with ``+``, and turn them
+            into parameters with ``maximize``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gmscore import GaussianHMM
+        >>> X = np.random.RandomState(0).randn(400, 2)
+        >>> model = GaussianHMM(2, random_state=0).fit(X, [200, 200])
+        >>> stats = model.accumulate(X[:200]) + model.accumulate(X[200:])
+        >>> model = model.maximize(stats)        # one Baum-Welch M-step
+        """
+        check_is_fitted(self, ("startprob_", "transmat_"))
+        self._validate_hyperparameters()
+        self._check()
+        source = as_source(X, lengths=lengths, sequences=True, multi_pass=False,
+                           n_threads=effective_n_threads(self.n_threads))
+        with single_threaded_blas():
+            return self._estep(source)
+
+    def maximize(self, stats):
+        """The M-step: update the parameters named in ``params`` from
+        ``stats`` (ChainStats, e.g. from ``accumulate``), with the same
+        priors and floors as ``fit``. Returns self; on error the model is
+        left as it was."""
+        check_is_fitted(self, ("startprob_", "transmat_"))
+        self._validate_hyperparameters()
+        if not isinstance(stats, ChainStats):
+            raise TypeError(f"maximize takes ChainStats, got {type(stats).__name__}")
+        if stats.n_components != self.n_components:
+            raise ValueError(f"the statistics are for {stats.n_components} states, the model "
+                             f"has {self.n_components}")
+        saved = self._em_state()
+        try:
+            self._check()
+            self._check_emission_stats(stats.emissions)
+            self._do_mstep(stats)
+        except BaseException:
+            self._em_restore(saved)
+            raise
+        return self
+
+    def _do_mstep(self, stats):
         # A Dirichlet prior below 1 can push counts negative: clip at zero.
         # Exact zeros in startprob_/transmat_ stay zero; a row with no mass
         # at all keeps its previous values instead of becoming 0/0.
         if "s" in self.params:
-            sp = np.maximum(np.asarray(self.startprob_prior, dtype=float) - 1 + stats["start"], 0)
+            sp = np.maximum(np.asarray(self.startprob_prior, dtype=float) - 1 + stats.start, 0)
             sp = np.where(self.startprob_ == 0, 0, sp)
             if sp.sum() > 0:
                 self.startprob_ = sp / sp.sum()
         if "t" in self.params:
-            tm = np.maximum(np.asarray(self.transmat_prior, dtype=float) - 1 + stats["trans"], 0)
+            tm = np.maximum(np.asarray(self.transmat_prior, dtype=float) - 1 + stats.trans, 0)
             tm = np.where(self.transmat_ == 0, 0, tm)
             rows = tm.sum(axis=1)
             ok = rows > 0
             new = np.array(self.transmat_, copy=True)
             new[ok] = tm[ok] / rows[ok, None]
             self.transmat_ = new
-        self._do_emission_mstep(stats, data)
+        self._do_emission_mstep(stats.emissions)
 
     # ------------------------------------------------------------- inference
-    def _validated(self, X, lengths):
+    def _validated_source(self, X, lengths):
         check_is_fitted(self, ("startprob_", "transmat_"))
         self._check()
-        X = check_array(X)
-        n_features = self._n_features_of_emissions()
-        if X.shape[1] != n_features:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is "
-                f"expecting {n_features} features as input."
-            )
-        return X, lengths_to_offsets(lengths, X.shape[0])
+        return as_source(X, lengths=lengths, sequences=True, multi_pass=False,
+                         n_threads=effective_n_threads(self.n_threads))
+
+    def _chunk_passes(self, source):
+        """Per chunk: (chunk, frame log-likelihoods, index of its first
+        sequence)."""
+        first = 0
+        for chunk in source.chunks():
+            self._check_chunk_features(chunk)
+            with single_threaded_blas():  # the kernels call BLAS from their threads
+                framelogprob, _ = self._frame_log_likelihood(chunk.X, source.n_threads)
+            yield chunk, framelogprob, first
+            first += len(chunk.offsets) - 1
 
     def _score(self, X, lengths, compute_posteriors):
-        X, offsets = self._validated(X, lengths)
-        n_threads = effective_n_threads(self.n_threads)
-        with single_threaded_blas():  # the kernels call BLAS from their threads
-            framelogprob, _ = self._frame_log_likelihood(X, n_threads)
-        posteriors = np.empty_like(framelogprob) if compute_posteriors else None
-        seq_ll = self._forward_backward(framelogprob, offsets, posteriors, None, None, n_threads)
-        return float(seq_ll.sum()), posteriors
+        """(total log-likelihood, posteriors or None, rows) over a source."""
+        source = self._validated_source(X, lengths)
+        total, parts, rows = 0.0, [], 0
+        for chunk, framelogprob, first in self._chunk_passes(source):
+            posteriors = np.empty_like(framelogprob) if compute_posteriors else None
+            seq_ll = self._forward_backward(framelogprob, chunk.offsets, posteriors, None,
+                                            None, source.n_threads, first_sequence=first)
+            total += float(seq_ll.sum())
+            parts.append(posteriors)
+            rows += chunk.X.shape[0]
+        if not compute_posteriors:
+            return total, None, rows
+        return total, parts[0] if len(parts) == 1 else np.concatenate(parts), rows
 
     def score(self, X, lengths=None):
         """Log-likelihood of X under the model (sum over sequences)."""
@@ -348,7 +488,7 @@ class BaseHMM(ParamsMixin):
 
     def score_samples(self, X, lengths=None):
         """(log-likelihood, state posteriors of shape (n_samples, n_components))."""
-        return self._score(X, lengths, True)
+        return self._score(X, lengths, True)[:2]
 
     def predict_proba(self, X, lengths=None):
         """State posteriors, shape (n_samples, n_components)."""
@@ -374,15 +514,16 @@ class BaseHMM(ParamsMixin):
         if algorithm == "map":
             _, posteriors = self.score_samples(X, lengths)
             return float(posteriors.max(axis=1).sum()), posteriors.argmax(axis=1)
-        X, offsets = self._validated(X, lengths)
-        n_threads = effective_n_threads(self.n_threads)
-        with single_threaded_blas():
-            framelogprob, _ = self._frame_log_likelihood(X, n_threads)
-        states = np.empty(X.shape[0], dtype=np.int64)
-        seq_lp = np.empty(len(offsets) - 1)
-        _hmmc.viterbi(framelogprob, offsets, self.startprob_, self.transmat_, states,
-                      seq_lp, n_threads)
-        return float(seq_lp.sum()), states
+        source = self._validated_source(X, lengths)
+        total, parts = 0.0, []
+        for chunk, framelogprob, _ in self._chunk_passes(source):
+            states = np.empty(chunk.X.shape[0], dtype=np.int64)
+            seq_lp = np.empty(len(chunk.offsets) - 1)
+            _hmmc.viterbi(framelogprob, chunk.offsets, self.startprob_, self.transmat_,
+                          states, seq_lp, source.n_threads)
+            total += float(seq_lp.sum())
+            parts.append(states)
+        return total, parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def predict(self, X, lengths=None):
         """Most likely state of each sample (by ``algorithm``)."""
@@ -434,4 +575,5 @@ class BaseHMM(ParamsMixin):
 
     def bic(self, X, lengths=None):
         """Bayesian information criterion: -2 log L + n_parameters log(n_samples)."""
-        return -2 * self.score(X, lengths) + self._n_parameters() * np.log(len(X))
+        log_lik, _, rows = self._score(X, lengths, False)
+        return -2 * log_lik + self._n_parameters() * np.log(rows)
