@@ -102,7 +102,7 @@ def collapsed_components(nk_raw, means, min_mass):
 
 def min_mass(data):
     """Collapse threshold for nk: COLLAPSED_MASS average samples."""
-    return COLLAPSED_MASS * data.total_weight / data.X.shape[0]
+    return COLLAPSED_MASS * data.total_weight / data.n_samples
 
 
 # ------------------------------------------------------ worst explained
@@ -119,35 +119,39 @@ def _logsumexp_rows_inplace(a):
     return vals
 
 
-def worst_explained(X, sample_weight, log_prob_rows, n_components, count):
-    """Indices (and values) of the ``count`` samples with the lowest
-    log-likelihood ``logsumexp(log_prob_rows(X[a:b]), axis=1)``, lowest
-    first, ties broken by index. Rows of zero weight are never picked
-    unless nothing else is left; a NaN log-likelihood counts as the lowest.
-    ``log_prob_rows(rows, out)`` fills ``out`` of shape
-    (len(rows), n_components). Works on fixed-size chunks of rows (the
-    chunk size depends only on n_components)."""
-    n = X.shape[0]
-    chunk = max(64, _SCAN_ELEMENTS // max(1, n_components))
-    buf = np.empty((min(chunk, n), n_components))
+def worst_explained(source, log_prob_rows, n_components, count):
+    """Global row indices (and values) of the ``count`` rows of ``source``
+    with the lowest log-likelihood ``logsumexp(log_prob_rows(rows), axis=1)``,
+    lowest first, ties broken by index. Rows of zero weight are never
+    picked unless nothing else is left; a NaN log-likelihood counts as the
+    lowest. ``log_prob_rows(rows, out)`` fills ``out`` of shape
+    (len(rows), n_components). Works on fixed-size pieces of each chunk
+    (the piece size depends only on n_components)."""
+    piece = max(64, _SCAN_ELEMENTS // max(1, n_components))
+    buf = None
     best_vals = np.empty(0)
     best_idx = np.empty(0, dtype=np.intp)
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        out = buf[: stop - start]
-        log_prob_rows(X[start:stop], out)
-        vals = _logsumexp_rows_inplace(out)
-        if sample_weight is not None:
-            vals[sample_weight[start:stop] <= 0] = np.inf
-        if vals.size > count:
-            kth = np.partition(vals, count - 1)[count - 1]
-            cand = np.flatnonzero(vals <= kth)
-        else:
-            cand = np.arange(vals.size)
-        all_vals = np.concatenate([best_vals, vals[cand]])
-        all_idx = np.concatenate([best_idx, cand + start])
-        order = np.lexsort((all_idx, all_vals))[:count]
-        best_vals, best_idx = all_vals[order], all_idx[order]
+    for chunk in source.chunks():
+        X, sw = chunk.X, chunk.sample_weight
+        n = X.shape[0]
+        if buf is None or buf.shape[0] < min(piece, n):
+            buf = np.empty((min(piece, n), n_components))
+        for start in range(0, n, piece):
+            stop = min(start + piece, n)
+            out = buf[: stop - start]
+            log_prob_rows(X[start:stop], out)
+            vals = _logsumexp_rows_inplace(out)
+            if sw is not None:
+                vals[sw[start:stop] <= 0] = np.inf
+            if vals.size > count:
+                kth = np.partition(vals, count - 1)[count - 1]
+                cand = np.flatnonzero(vals <= kth)
+            else:
+                cand = np.arange(vals.size)
+            all_vals = np.concatenate([best_vals, vals[cand]])
+            all_idx = np.concatenate([best_idx, cand + chunk.start + start])
+            order = np.lexsort((all_idx, all_vals))[:count]
+            best_vals, best_idx = all_vals[order], all_idx[order]
     return best_idx, best_vals
 
 
@@ -176,8 +180,7 @@ def place_reseeds(data, kernel_model, covariance_type, count, replacement, weigh
     weight ``weight``). One at a time keeps several re-seeded components off
     the same (e.g. duplicated) point. Returns (rows, log-likelihoods)."""
     code, means, prec, log_norm = kernel_model
-    X = data.X
-    d = X.shape[1]
+    d = data.n_features
     new_prec, new_log_norm = _new_component_kernel_terms(
         replacement, covariance_type, weight, kernel_model, d)
     rows, lls = [], []
@@ -188,10 +191,11 @@ def place_reseeds(data, kernel_model, covariance_type, count, replacement, weigh
         def log_prob_rows(block, out, m=cur_means, p=cur_prec, ln=cur_norm):
             _kernels.weighted_log_prob(code, block, m, p, ln, out, data.n_threads)
 
-        idx, val = worst_explained(X, data.sample_weight, log_prob_rows, k, 1)
+        idx, val = worst_explained(data, log_prob_rows, k, 1)
         rows.append(int(idx[0]))
         lls.append(float(val[0]))
-        cur_means = np.ascontiguousarray(np.vstack([cur_means, X[idx[:1]].astype(means.dtype)]))
+        row = data.take(idx[:1])[0]
+        cur_means = np.ascontiguousarray(np.vstack([cur_means, row.astype(means.dtype)]))
         cur_norm = np.ascontiguousarray(np.append(cur_norm, new_log_norm))
         if new_prec is not None:
             cur_prec = np.ascontiguousarray(np.concatenate([cur_prec, new_prec]))
@@ -325,7 +329,8 @@ def reseed(state, data, nk_raw, weights, means, covariances, covariance_type, re
             _check_replacement(repl, covariance_type, f"component(s) {_describe(idx)}")
             covariances[idx] = repl
         rows, lls = place_reseeds(data, kernel_model, covariance_type, idx.size, repl, w0)
-        means[idx] = data.X[rows].astype(np.float64)
+        for c, r in zip(idx, rows):
+            means[c] = data.take([r])[0][0]
         keep = ~reseed_mask
         kept = weights[keep].sum() if keep.any() else 0.0
         if keep.any() and np.isfinite(kept) and kept > 0:

@@ -23,6 +23,7 @@ from gmscore import (
     GaussianMixture,
 )
 from gmscore import _repair
+from gmscore._core.sources import ArraySource, as_source
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
 MODELS = ("gmm", "ghmm", "gmmhmm")
@@ -618,11 +619,18 @@ def test_worst_explained_matches_brute_force_with_ties(count, monkeypatch):
         out[:] = table[start:start + len(rows)]
 
     vals = _repair._logsumexp_rows_inplace(table.copy())
-    for elements in (64, 300, 1 << 18):  # chunk sizes 64, 100, all rows
+    for elements in (64, 300, 1 << 18):  # pieces of 64, 100, all rows
         monkeypatch.setattr(_repair, "_SCAN_ELEMENTS", elements)
         for w in (None, weights):
-            idx, got = _repair.worst_explained(X, w, log_prob_rows, k, count)
-            assert_array_equal(idx, _brute_worst(vals, w, count))
+            expected = _brute_worst(vals, w, count)
+            idx, got = _repair.worst_explained(ArraySource(X, w), log_prob_rows, k, count)
+            assert_array_equal(idx, expected)
+            # the same rows streamed in uneven chunks: global indices
+            cuts = [0, 1, 250, 251, 700, n]
+            parts = [(X[a:b], None if w is None else w[a:b]) for a, b in zip(cuts, cuts[1:])]
+            streamed = as_source(lambda: iter(parts))
+            idx, got = _repair.worst_explained(streamed, log_prob_rows, k, count)
+            assert_array_equal(idx, expected)
 
 
 def test_worst_explained_allocates_no_samples_by_components_array():
@@ -642,7 +650,7 @@ def test_worst_explained_allocates_no_samples_by_components_array():
 
     tracemalloc.start()
     try:
-        idx, vals = _repair.worst_explained(X, None, log_prob_rows, k, 5)
+        idx, vals = _repair.worst_explained(ArraySource(X), log_prob_rows, k, 5)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
