@@ -12,7 +12,7 @@ from scipy import linalg
 
 from . import _hmmc
 from ._base import ParamsMixin
-from ._core.em import fit_em, fitted_state, restore_fitted_state
+from ._core.em import fit_em, model_state, restore_model_state
 from ._core.sources import as_source
 from ._core.stats import ChainStats
 from ._threads import effective_n_threads, single_threaded_blas
@@ -260,14 +260,10 @@ class BaseHMM(ParamsMixin):
 
     # EM driver hooks (gmscore._core.em)
     def _em_state(self):
-        state = fitted_state(self)
-        if "n_features" in vars(self):
-            state["n_features"] = self.n_features
-        return state
+        return model_state(self)
 
     def _em_restore(self, state):
-        vars(self).pop("n_features", None)
-        restore_fitted_state(self, state)
+        restore_model_state(self, state)
 
     def _em_start(self, source, random_state, index):
         if index == 0:

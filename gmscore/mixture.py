@@ -9,7 +9,7 @@ import numpy as np
 from . import _gaussian, _kernels, _repair
 from ._base import ParamsMixin
 from ._gaussian import COV_CODE, COV_TYPES
-from ._core.em import fit_em, fitted_state, restore_fitted_state
+from ._core.em import fit_em, model_state, restore_model_state
 from ._core.gaussian_mstep import parameters_from_stats
 from ._core.sources import ArraySource, as_source
 from ._core.stats import GaussianStats
@@ -266,7 +266,6 @@ class GaussianMixture(ParamsMixin):
         warm = self.warm_start and hasattr(self, "converged_")
         if warm:
             self._check_warm_start_model(source.n_features)
-        self._inits = self._checked_inits(source.n_features)
         run = fit_em(self, source, self.n_init if not warm else 1, self.max_iter,
                      check_random_state(self.random_state))
         if not run.converged and self.max_iter > 0:
@@ -280,12 +279,14 @@ class GaussianMixture(ParamsMixin):
 
     # EM driver hooks (gmscore._core.em)
     def _em_state(self):
-        return fitted_state(self)
+        return model_state(self)
 
     def _em_restore(self, state):
-        restore_fitted_state(self, state)
+        restore_model_state(self, state)
 
     def _em_start(self, source, random_state, index):
+        if index == 0:
+            self._inits = self._checked_inits(source.n_features)
         self._verbose_init_begin(index)
         warm = self.warm_start and hasattr(self, "converged_")
         self._repair_state = _repair.RepairState(self.n_components)
@@ -526,13 +527,13 @@ class GaussianMixture(ParamsMixin):
                              f"{self.n_features_in_}")
         if not (stats.weight_sum > 0 and np.isfinite(stats.nk).all()):
             raise ValueError("the statistics hold no (finite) sample weight")
-        saved = fitted_state(self)
+        saved = model_state(self)
         try:
             self._mstep(stats, None)
             self._set_parameters(self._em_params())
             self.n_features_in_ = stats.n_features
         except BaseException:
-            restore_fitted_state(self, saved)
+            restore_model_state(self, saved)
             raise
         return self
 

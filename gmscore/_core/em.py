@@ -13,8 +13,9 @@ BaseHMM have the same shape):
 - ``_em_end(run)``: the restart is over (verbose output);
 - ``_em_params()`` / ``_em_adopt(params, run)``: copy out the fitted
   parameters, and install the best restart's;
-- ``_em_state()`` / ``_em_restore(state)``: everything a fit may change,
-  so that a failed fit leaves the model exactly as it was.
+- ``_em_state()`` / ``_em_restore(state)``: everything a fit may change
+  (``model_state``), so that a failed fit leaves the model exactly as it
+  was.
 """
 from .._threads import single_threaded_blas
 
@@ -41,13 +42,13 @@ def fit_em(model, source, n_init, max_iter, random_state):
         raise
 
 
-def fitted_state(model):
-    """The fitted attributes (trailing underscore) and the private ones a
-    fit may set, for ``_em_state``."""
-    return {k: v for k, v in vars(model).items() if k.endswith("_")}
+def model_state(model):
+    """Every attribute of ``model`` (a shallow copy: fits replace arrays,
+    they never write into them), for ``_em_state``."""
+    return dict(vars(model))
 
 
-def restore_fitted_state(model, state):
-    for name in [k for k in vars(model) if k.endswith("_")]:
-        delattr(model, name)
+def restore_model_state(model, state):
+    """Put back what model_state copied, dropping anything added since."""
+    vars(model).clear()
     vars(model).update(state)
