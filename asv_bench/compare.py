@@ -5,7 +5,8 @@ hmmlearn (H1-H3), on the workloads of the design.
     python asv_bench/compare.py [--quick] [--workloads G1,H2] [--repeat R]
                                 [--n-iter N] [--threads T]
                                 [--implementation log|scaling]
-                                [--peakmem [--peer-blas-threads B] | --predict]
+                                [--peakmem [--peer-blas-threads B] | --predict
+                                 | --outofcore]
 
 For each workload both libraries start from the same parameters and run
 exactly N iterations: GMMs from gmscore's k-means initialisation (seed 0,
@@ -27,6 +28,13 @@ peak RSS during the fit, data included: M1 < 0.6 GB, M2 < 1 GB).
 --predict instead times the prediction paths on the same data (GMM:
 predict_proba, score_samples; HMM: decode with Viterbi, score_samples) of
 models fitted (untimed) with one iteration from the shared start.
+--outofcore instead runs the out-of-core workloads of benchmarks/oocore.py
+(O1: GaussianMixture full, N=50M, D=16, K=16; O2: GaussianHMM diag,
+10,000 x 1,000 frames, D=10, K=8; float32 data written in chunks to a
+temporary file and fitted from an np.memmap of it, and from an in-memory
+copy; O1 also by scikit-learn at N=10M), each fit in a fresh subprocess,
+with the sampled peak RssAnon and seconds per iteration, and checks the
+ratios and the anonymous-memory ceiling of the design.
 """
 import argparse
 import json
@@ -43,7 +51,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchmarks import common  # noqa: E402
+from benchmarks import common, oocore  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -68,6 +76,9 @@ def parse_args(argv=None):
                       help="measure the peak RSS of fits (G2, M1, M2) instead of timing")
     mode.add_argument("--predict", action="store_true",
                       help="time the prediction paths instead of the fits")
+    mode.add_argument("--outofcore", action="store_true",
+                      help="out-of-core workloads O1, O2: memmap vs in-memory fits, "
+                           "s/iteration and sampled peak RssAnon")
     p.add_argument("--peer-blas-threads", type=int, default=1,
                    help="--peakmem: BLAS threads of scikit-learn / hmmlearn (default 1: BLAS "
                         "threads do not change their memory, and multi-threaded OpenBLAS stalls "
@@ -79,7 +90,26 @@ def parse_args(argv=None):
     p.add_argument("--peakmem-workload", default="G2", help=argparse.SUPPRESS)
     p.add_argument("--peakmem-dtype", default="float64", help=argparse.SUPPRESS)
     p.add_argument("--start-file", help=argparse.SUPPRESS)
+    # Internal: the child process of --outofcore.
+    p.add_argument("--outofcore-child", help=argparse.SUPPRESS)
+    p.add_argument("--data-file", help=argparse.SUPPRESS)
+    p.add_argument("--rows", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--source", default="memmap", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.outofcore or args.outofcore_child:
+        args.profile = "fast" if args.quick else "regular"
+        if args.repeat is None:
+            args.repeat = 1
+        args.workloads = [w.strip().upper() for w in (args.workloads or "O1,O2").split(",")
+                          if w.strip()]
+        unknown = [w for w in args.workloads if w not in oocore.WORKLOADS]
+        if unknown:
+            p.error(f"unknown workloads {unknown}; with --outofcore choose from "
+                    f"{list(oocore.WORKLOADS)}")
+        if args.repeat < 1 or (args.n_iter is not None and args.n_iter < 1) \
+                or args.threads < 1:
+            p.error("--repeat, --n-iter and --threads must be >= 1")
+        return args
     args.profile = "fast" if args.quick else "regular"
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
@@ -594,15 +624,213 @@ def run_peakmem(args):
               f"{'all met' if all(verdicts) else 'MISSED'}")
 
 
+# ------------------------------------------------------------------ out-of-core
+def outofcore_cases(name, profile):
+    """(library, source, rows) of the --outofcore fits of ``name``: O1 the
+    memmap at full N and at the in-memory N, the in-memory copy, and
+    scikit-learn on the in-memory copy; O2 the memmap and the copy."""
+    n_all = oocore.get_workload(name, profile).n_samples
+    n_small = oocore.small_rows(name, profile)
+    if name == "O1":
+        return [("gmscore", "memmap", n_all), ("gmscore", "memmap", n_small),
+                ("gmscore", "memory", n_small), ("sklearn", "memory", n_small)]
+    return [("gmscore", "memmap", n_all), ("gmscore", "memory", n_all)]
+
+
+def outofcore_child(args):
+    """One fit of ``--outofcore-child`` (library) in this fresh process:
+    print its figures (seconds, MiB) as JSON."""
+    library, name = args.outofcore_child, args.workloads[0]
+    if library == "gmscore":
+        import gmscore  # noqa: F401
+    else:
+        import sklearn.mixture  # noqa: F401
+    n_iter = args.n_iter or oocore.default_n_iter(name)
+    est = oocore.make_estimator(library, name, n_threads=args.threads, n_iter=n_iter,
+                                profile=args.profile)
+    X = oocore.load_data(args.source, name, args.data_file, args.profile, args.rows)
+    lengths = oocore.lengths(name, args.profile, args.rows)
+    # gmscore pins BLAS to 1 thread inside its fits and uses n_threads; the
+    # peer's only threading is BLAS, pinned to --threads.
+    r = oocore.measure_fit(est, X, lengths, blas_threads=args.threads)
+    r.update(library=library, workload=name, source=args.source, rows=args.rows,
+             data_mib=X.nbytes / MIB, n_iter=n_iter, memmap=isinstance(X, np.memmap))
+    print(json.dumps(r))
+
+
+def run_outofcore_child(args, name, library, source, rows, path):
+    cmd = [sys.executable, os.path.abspath(__file__), "--outofcore-child", library,
+           "--workloads", name, "--data-file", path, "--rows", str(rows),
+           "--source", source, "--threads", str(args.threads)] \
+        + (["--n-iter", str(args.n_iter)] if args.n_iter else []) \
+        + (["--quick"] if args.quick else [])
+    failed = {"library": library, "workload": name, "source": source, "rows": rows}
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.peakmem_timeout)
+    except subprocess.TimeoutExpired:
+        return {**failed, "error": f"timed out after {args.peakmem_timeout:g} s"}
+    if proc.returncode != 0:
+        if proc.returncode < 0:
+            why = f"killed by signal {-proc.returncode}"
+            if -proc.returncode == 9:
+                why += " (out of memory?)"
+        else:
+            tail = proc.stderr.strip().splitlines()[-1:] or [""]
+            why = f"exit status {proc.returncode}: {tail[0][:200]}"
+        return {**failed, "error": why, "seconds": time.perf_counter() - t0}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+#: A longer gap between two RssAnon samples is flagged: the sampler thread
+#: waited that long for the GIL (or the CPU), so a short peak may be missed.
+MAX_SAMPLE_GAP_MS = 100.0
+
+
+def _loadavg():
+    try:
+        return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def _verdict(ok, quick):
+    return "n/a (--quick)" if quick else ("met" if ok else "MISSED")
+
+
+def run_outofcore(args):
+    print(f"profile: {args.profile}  ("
+          + (f"N and sequences / {oocore.FAST_DIVISOR}: smoke test, the targets do not apply"
+             if args.quick else "full sizes") + f"); median of {args.repeat} fit(s) per "
+          "gmscore configuration (scikit-learn: one), each in a fresh subprocess")
+    print(f"dtype: {oocore.DTYPE} data (raw C-order file, opened read-only as np.memmap; "
+          "'memory' = np.array(memmap), a plain in-memory copy made before the fit); "
+          "identical starting parameters from the generating model, fixed iteration count, tol=0")
+    print(f"threads: gmscore n_threads={args.threads}; scikit-learn's BLAS pinned to "
+          f"{args.threads} threads with threadpoolctl")
+    print(f"memory: RssAnon (anonymous pages; the memmap's file-backed pages do not count) "
+          f"sampled every {oocore.SAMPLE_INTERVAL * 1e3:g} ms by a background thread during the "
+          "fit; VmHWM (total RSS, file pages included) reset just before the fit, for reference")
+    print("s/it = fit time / n_iter (validation and any final E-step included); the data file "
+          "has just been written, so the memmap reads come from the page cache, not the disk")
+    print(f"load average at start (1, 5, 15 min): {_loadavg()}")
+    print()
+    rows, summary = [], []
+    tmp = tempfile.mkdtemp(prefix="gmscore-outofcore-", dir=tempfile.gettempdir())
+    try:
+        for name in args.workloads:
+            w = oocore.get_workload(name, args.profile)
+            n_iter = args.n_iter or oocore.default_n_iter(name)
+            path = os.path.join(tmp, oocore.data_filename(name, args.profile))
+            size_mb = w.n_samples * w.n_features * np.dtype(oocore.DTYPE).itemsize / 1e6
+            print(f"{name}: {w.description}, {oocore.DTYPE}: writing {size_mb:.0f} MB to "
+                  f"{path} ...", flush=True)
+            print(f"  written in {oocore.write_data(name, path, args.profile):.1f} s; "
+                  f"{n_iter} iterations per fit", flush=True)
+            results = {}
+            cases = outofcore_cases(name, args.profile)
+            for rep in range(args.repeat):
+                for case in cases:
+                    if case[0] != "gmscore" and rep > 0:
+                        continue
+                    r = run_outofcore_child(args, name, *case, path)
+                    results.setdefault(case, []).append(r)
+                    err = r.get("error")
+                    print(f"  {case[0]} {case[1]} N={case[2]:_}: "
+                          + (f"FAILED: {err}" if err else
+                             f"{r['seconds'] / r['n_iter']:.4g} s/it, peak RssAnon "
+                             f"{r['peak_anon']:.1f} MiB"), flush=True)
+            os.remove(path)
+            spi, anon = {}, {}
+            for case, rs in results.items():
+                good = [r for r in rs if not r.get("error")]
+                library, source, n = case
+                if not good:
+                    rows.append([name, library, source, f"{n:_}"] + ["-"] * 9
+                                + [f"FAILED: {rs[-1].get('error')}"])
+                    continue
+                spi[case] = statistics.median(r["seconds"] / r["n_iter"] for r in good)
+                anon[case] = max(r["peak_anon"] for r in good)
+                worst = max(good, key=lambda r: r["peak_anon"])
+                rows.append([name, library, source, f"{n:_}", f"{good[0]['data_mib']:.0f}",
+                             f"{spi[case]:.4g}", f"{1e6 * spi[case] / n:.4g}",
+                             f"{worst['anon_before']:.1f}", f"{anon[case]:.1f}",
+                             f"{anon[case] - worst['anon_before']:.1f}",
+                             f"{worst['peak_file']:.1f}",
+                             f"{max(r['vmhwm'] for r in good):.1f}",
+                             f"{worst['n_samples']} / {worst['max_gap_ms']:.0f}",
+                             "sampler starved: peak RssAnon may be missed, see VmHWM"
+                             if worst["max_gap_ms"] > MAX_SAMPLE_GAP_MS else ""])
+            summary += outofcore_summary(args, name, cases, spi, anon)
+    finally:
+        for f in os.listdir(tmp):
+            os.remove(os.path.join(tmp, f))
+        os.rmdir(tmp)
+    print()
+    print(f"load average at end (1, 5, 15 min): {_loadavg()}")
+    print()
+    print_table(["workload", "library", "data", "N", "X MiB", "s/it", "s/it per 1M rows",
+                 "RssAnon before fit MiB", "peak RssAnon MiB", "anon increment MiB",
+                 "peak RssFile MiB", "VmHWM MiB", "samples / max gap ms", "note"], rows)
+    print()
+    print_table(["workload", "measure", "value", "target", "verdict"], summary)
+    print()
+    print("peak RssAnon is the process's (interpreter, libraries and, for 'memory', the "
+          "in-memory copy of the data included); the ceiling is on the out-of-core fit's")
+    if args.quick:
+        print("--quick: the targets only apply to the full sizes")
+
+
+def outofcore_summary(args, name, cases, spi, anon):
+    """Rows (workload, measure, value, target, verdict) of the ratios."""
+    q = args.quick
+    out = []
+    n_all = oocore.get_workload(name, args.profile).n_samples
+    n_small = oocore.small_rows(name, args.profile)
+    big, small = ("gmscore", "memmap", n_all), ("gmscore", "memmap", n_small)
+    mem = ("gmscore", "memory", n_small)
+    ceiling_mib = oocore.ANON_CEILING / MIB
+    if small in spi and mem in spi:
+        ratio = spi[small] / spi[mem]
+        out.append([name, f"s/it memmap / in-memory, same N={n_small:_}", f"{ratio:.2f}x",
+                    f"<= {oocore.RATIO_TARGET:g}x", _verdict(ratio <= oocore.RATIO_TARGET, q)])
+    if big != small and big in spi and mem in spi:
+        ratio = (spi[big] / n_all) / (spi[mem] / n_small)
+        out.append([name, f"s/it per row memmap N={n_all:_} / in-memory N={n_small:_}",
+                    f"{ratio:.2f}x", f"<= {oocore.RATIO_TARGET:g}x",
+                    _verdict(ratio <= oocore.RATIO_TARGET, q)])
+    if big in anon:
+        out.append([name, f"peak RssAnon memmap N={n_all:_}",
+                    f"{anon[big]:.1f} MiB ({anon[big] * MIB / 1e9:.3f} GB)",
+                    f"<= {oocore.ANON_CEILING / 1e9:g} GB ({ceiling_mib:.1f} MiB)",
+                    _verdict(anon[big] <= ceiling_mib, q)])
+    if mem in anon:
+        out.append([name, f"peak RssAnon in-memory N={n_small:_} (data included)",
+                    f"{anon[mem]:.1f} MiB", "-", ""])
+    sk = ("sklearn", "memory", n_small)
+    if sk in spi and mem in spi:
+        out.append([name, f"scikit-learn s/it / gmscore in-memory s/it, N={n_small:_}",
+                    f"{spi[sk] / spi[mem]:.2f}x", "-", ""])
+        out.append([name, f"scikit-learn peak RssAnon, N={n_small:_}",
+                    f"{anon[sk]:.1f} MiB ({anon[sk] / anon[mem]:.1f}x gmscore in-memory)",
+                    "-", ""])
+    return out
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.peakmem_child:
         peakmem_child(args)
         return 0
+    if args.outofcore_child:
+        outofcore_child(args)
+        return 0
     print_machine(args)
     print()
     if args.peakmem:
         run_peakmem(args)
+    elif args.outofcore:
+        run_outofcore(args)
     elif args.predict:
         run_predictions(args)
     else:

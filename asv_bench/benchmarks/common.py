@@ -215,17 +215,15 @@ def gmm_generator(w):
     }
 
 
-def make_blocked_gmm_data(w, dtype="float64"):
-    """Draw the ``w.n_samples`` points of a memory GMM workload directly into
-    a ``dtype`` array, :data:`GEN_BLOCK` rows at a time: besides the result,
-    only one block of float64 draws is ever allocated (the sequence of draws
-    depends on GEN_BLOCK, not on ``dtype``: float32 data is float64 data
-    rounded)."""
+def gmm_blocks(w):
+    """The ``w.n_samples`` points of a memory GMM workload (M1, O1) as
+    consecutive float64 blocks of :data:`GEN_BLOCK` rows (the last one
+    shorter): the whole data set is never allocated at once, and the sequence
+    of draws depends on GEN_BLOCK only."""
     gen = gmm_generator(w)
     chols = np.linalg.cholesky(gen["covariances"])
     rng = np.random.default_rng([w.seed, 1])
     n, d = w.n_samples, w.n_features
-    X = np.empty((n, d), dtype=dtype)
     for lo in range(0, n, GEN_BLOCK):
         m = min(GEN_BLOCK, n - lo)
         labels = rng.choice(w.n_components, size=m, p=gen["weights"])
@@ -233,7 +231,19 @@ def make_blocked_gmm_data(w, dtype="float64"):
         for j in range(w.n_components):
             rows = np.flatnonzero(labels == j)
             block[rows] = block[rows] @ chols[j].T + gen["means"][j]
-        X[lo:lo + m] = block
+        yield block
+
+
+def make_blocked_gmm_data(w, dtype="float64"):
+    """Draw the ``w.n_samples`` points of a memory GMM workload directly into
+    a ``dtype`` array, :data:`GEN_BLOCK` rows at a time (:func:`gmm_blocks`):
+    besides the result, only one block of float64 draws is ever allocated
+    (float32 data is float64 data rounded)."""
+    X = np.empty((w.n_samples, w.n_features), dtype=dtype)
+    lo = 0
+    for block in gmm_blocks(w):
+        X[lo:lo + len(block)] = block
+        lo += len(block)
     return X
 
 
