@@ -13,11 +13,10 @@ nothing, so fits agree with hmmlearn's; on collapsing states it keeps the
 covariances positive definite.
 """
 import numpy as np
-from scipy import linalg
 
-from . import _gaussian, _kernels
+from . import _kernels
 from ._core.stats import GaussianStats
-from ._gaussian import COV_CODE, COV_TYPES
+from ._core.covariance import COV_TYPES, COVARIANCE
 from ._init import kmeans
 from ._validation import interval, options
 
@@ -32,18 +31,6 @@ def _work_array(data, name, shape):
     return np.empty(shape) if data is None else data.buffer(name, shape)
 
 
-def _is_positive_definite(m):
-    """Whether a Cholesky factorisation of m succeeds: the criterion of the
-    precision factors themselves. (eigvalsh is not used: its absolute error,
-    about eps times the largest eigenvalue, calls a positive definite matrix
-    indefinite when features differ in scale by ~1e8 or more.)"""
-    try:
-        linalg.cholesky(m, lower=True, check_finite=False)
-    except (linalg.LinAlgError, ValueError):
-        return False
-    return True
-
-
 def _floor_covariances(cov, covariance_type, min_covar):
     """Apply the min_covar floor described in the module docstring."""
     if covariance_type in ("diag", "spherical"):
@@ -54,9 +41,9 @@ def _floor_covariances(cov, covariance_type, min_covar):
     eye = np.eye(d)
     # Only a matrix with an eigenvalue below min_covar is lifted; whether it
     # has one is decided by a Cholesky of m - min_covar I (scale-robust, see
-    # _is_positive_definite), so badly scaled but well floored matrices are
-    # left exactly as they are.
-    low_idx = np.flatnonzero([not _is_positive_definite(m - min_covar * eye) for m in mats])
+    # gmscore._core.covariance), so badly scaled but well floored matrices
+    # are left exactly as they are.
+    low_idx = np.flatnonzero(~COVARIANCE["full"].is_positive_definite(mats - min_covar * eye))
     if low_idx.size:
         low = np.linalg.eigvalsh(mats[low_idx])[:, 0]
         lift = np.where(low < min_covar, min_covar - low, 0.0)
@@ -92,7 +79,7 @@ def _broadcast(value, shape, name):
 
 def _precision_factors(covariances, covariance_type):
     try:
-        return _gaussian.PRECISION_CHOLESKY[covariance_type](covariances)
+        return COVARIANCE[covariance_type].precision_cholesky(covariances)
     except ValueError:
         raise ValueError(
             f"covars_ must be symmetric, positive-definite ({covariance_type}); "
@@ -107,13 +94,13 @@ def _validate_covariances(cov, covariance_type, shape, name="covars_"):
     if not np.isfinite(cov).all():
         raise ValueError(f"{name} contains NaN or infinity")
     if covariance_type in ("diag", "spherical"):
-        if (cov <= 0).any():
+        if not COVARIANCE[covariance_type].is_positive_definite(cov).all():
             raise ValueError(f"{covariance_type!r} {name} must be positive")
         return cov
     mats = cov.reshape((-1,) + cov.shape[-2:])
-    for m in mats:
-        if not np.allclose(m, m.T) or not _is_positive_definite(m):
-            raise ValueError(f"{covariance_type!r} {name} must be symmetric, positive-definite")
+    if not (all(np.allclose(m, m.T) for m in mats)
+            and COVARIANCE["full"].is_positive_definite(mats).all()):
+        raise ValueError(f"{covariance_type!r} {name} must be symmetric, positive-definite")
     return cov
 
 
@@ -130,9 +117,7 @@ class GaussianEmissions:
         }
 
     def _covars_shape(self, n_features):
-        k, d = self.n_components, n_features
-        return {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[
-            self.covariance_type]
+        return COVARIANCE[self.covariance_type].shape(self.n_components, n_features)
 
     def _n_features_of_emissions(self):
         return np.shape(self.means_)[1]
@@ -174,18 +159,18 @@ class GaussianEmissions:
         ct = self.covariance_type
         k, d = self.n_components, X.shape[1]
         prec = _precision_factors(self._covars_, ct)
-        log_det = _gaussian.log_det_cholesky(prec, ct, d)
+        log_det = COVARIANCE[ct].log_det_cholesky(prec, d)
         log_norm = np.broadcast_to(log_det - 0.5 * d * LOG_2PI, (k,)).astype(np.float64)
         out = _work_array(data, "framelogprob", (X.shape[0], k))
-        _kernels.weighted_log_prob(COV_CODE[ct], X, np.ascontiguousarray(self.means_, dtype=X.dtype),
-                                   np.ascontiguousarray(prec, dtype=X.dtype).ravel(),
+        means, flat = COVARIANCE[ct].kernel_arguments(self.means_, prec, X.dtype)
+        _kernels.weighted_log_prob(COVARIANCE[ct].code, X, means, flat,
                                    np.ascontiguousarray(log_norm), out, n_threads)
         return out, None
 
     def _emission_accumulator(self, source):
         if not ("m" in self.params or "c" in self.params):
             return None
-        code = COV_CODE[self.covariance_type]
+        code = COVARIANCE[self.covariance_type].code
         k, d = self.means_.shape
         return _kernels.stats_reducer(code, k, d), np.ascontiguousarray(self.means_,
                                                                          dtype=np.float64)
@@ -194,7 +179,7 @@ class GaussianEmissions:
         if acc is None:
             return
         red, centres = acc
-        _kernels.accumulate_into(red, COV_CODE[self.covariance_type], chunk.X, posteriors,
+        _kernels.accumulate_into(red, COVARIANCE[self.covariance_type].code, chunk.X, posteriors,
                                  None, None, centres, n_threads)
 
     def _emission_stats(self, acc, count):
@@ -259,8 +244,7 @@ class GaussianEmissions:
 
     def _emission_n_parameters(self):
         k, d = self.n_components, self._n_features_of_emissions()
-        return k * d + {"spherical": k, "diag": k * d, "full": k * d * (d + 1) // 2,
-                        "tied": d * (d + 1) // 2}[self.covariance_type]
+        return k * d + COVARIANCE[self.covariance_type].n_parameters(k, d)
 
 
 class GMMEmissions:
@@ -294,9 +278,9 @@ class GMMEmissions:
         }
 
     def _covars_shape(self, n_features):
-        k, m, d = self.n_components, self.n_mix, n_features
-        return {"full": (k, m, d, d), "tied": (k, d, d), "diag": (k, m, d),
-                "spherical": (k, m)}[self.covariance_type]
+        # per state, the covariances of an n_mix-component mixture
+        return (self.n_components,) + COVARIANCE[self.covariance_type].shape(self.n_mix,
+                                                                             n_features)
 
     def _n_features_of_emissions(self):
         return np.shape(self.means_)[2]
@@ -370,7 +354,7 @@ class GMMEmissions:
             cov = cov.reshape((k * m,) + cov.shape[2:])
             code_type = ct
         prec = _precision_factors(cov, code_type)
-        log_det = _gaussian.log_det_cholesky(prec, code_type, d)
+        log_det = COVARIANCE[code_type].log_det_cholesky(prec, d)
         return code_type, prec, log_det
 
     def _frame_log_likelihood(self, X, n_threads, data=None):
@@ -380,10 +364,10 @@ class GMMEmissions:
             log_w = np.log(self.weights_).ravel()
         log_norm = np.ascontiguousarray(log_w + log_det - 0.5 * d * LOG_2PI)
         comp = _work_array(data, "components", (X.shape[0], k * m))
-        _kernels.weighted_log_prob(COV_CODE[code_type], X,
-                                   np.ascontiguousarray(self.means_.reshape(k * m, d), dtype=X.dtype),
-                                   np.ascontiguousarray(prec, dtype=X.dtype).ravel(),
-                                   log_norm, comp, n_threads)
+        means, flat = COVARIANCE[code_type].kernel_arguments(self.means_.reshape(k * m, d),
+                                                             prec, X.dtype)
+        _kernels.weighted_log_prob(COVARIANCE[code_type].code, X, means, flat, log_norm, comp,
+                                   n_threads)
         comp = comp.reshape(X.shape[0], k, m)
         framelogprob = _work_array(data, "framelogprob", (X.shape[0], k))
         # comp becomes the within-state mixture weights, from the same exps
@@ -396,7 +380,7 @@ class GMMEmissions:
 
     def _emission_accumulator(self, source):
         k, m, d = self.means_.shape
-        code = COV_CODE[self._emission_kind()]
+        code = COVARIANCE[self._emission_kind()].code
         return (_kernels.stats_reducer(code, k * m, d),
                 np.ascontiguousarray(self.means_.reshape(k * m, d), dtype=np.float64))
 
@@ -408,7 +392,7 @@ class GMMEmissions:
         # _frame_log_likelihood left in comp)
         _kernels.mixture_responsibilities(comp, posteriors, n_threads)
         red, centres = acc
-        _kernels.accumulate_into(red, COV_CODE[self._emission_kind()], chunk.X,
+        _kernels.accumulate_into(red, COVARIANCE[self._emission_kind()].code, chunk.X,
                                  comp.reshape(comp.shape[0], k * m), None, None, centres,
                                  n_threads)
 
@@ -492,6 +476,4 @@ class GMMEmissions:
 
     def _emission_n_parameters(self):
         k, m, d = self.n_components, self.n_mix, self._n_features_of_emissions()
-        return (k * m * d + (m - 1)
-                + {"spherical": k * m, "diag": k * m * d, "full": k * m * d * (d + 1) // 2,
-                   "tied": k * d * (d + 1) // 2}[self.covariance_type])
+        return k * m * d + (m - 1) + k * COVARIANCE[self.covariance_type].n_parameters(m, d)

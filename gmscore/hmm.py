@@ -2,6 +2,7 @@
 hmmlearn.hmm.GMMHMM on gmscore's compiled kernels."""
 import numpy as np
 
+from ._core.covariance import COVARIANCE
 from ._emissions import GaussianEmissions, GMMEmissions, _as_float
 from ._hmm_base import BaseHMM
 
@@ -110,15 +111,8 @@ class GaussianHMM(GaussianEmissions, BaseHMM):
     def covars_(self):
         """Covariances as full matrices, shape (n_components, D, D)."""
         cov = np.asarray(self._covars_)
-        k = self.n_components
-        if self.covariance_type == "full":
-            return cov
-        if self.covariance_type == "tied":
-            return np.tile(cov, (k, 1, 1))
         d = np.shape(self.means_)[1] if hasattr(self, "means_") else cov.shape[-1]
-        if self.covariance_type == "diag":
-            return np.stack([np.diag(c) for c in cov])
-        return np.ravel(cov)[:, None, None] * np.eye(d)[None]
+        return COVARIANCE[self.covariance_type].as_full(cov, self.n_components, d)
 
     @covars_.setter
     def covars_(self, covars):

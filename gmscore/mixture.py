@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _gaussian, _kernels, _repair
 from ._base import ParamsMixin
-from ._gaussian import COV_CODE, COV_TYPES
+from ._core.covariance import COV_TYPES, COVARIANCE
 from ._core.em import fit_em, model_state, restore_model_state
 from ._core.gaussian_mstep import parameters_from_stats
 from ._core.sources import ArraySource, as_source
@@ -327,14 +327,13 @@ class GaussianMixture(ParamsMixin):
                 f"{self.n_features_in_} features as input."
             )
         k, d = self.means_.shape
-        expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}
         if self.n_components != k:
             raise ValueError(
                 f"warm_start=True continues the previous fit, which has {k} components, "
                 f"but n_components is now {self.n_components}; set warm_start=False "
                 "to fit a new model"
             )
-        if np.shape(self.precisions_cholesky_) != expected[self.covariance_type]:
+        if np.shape(self.precisions_cholesky_) != COVARIANCE[self.covariance_type].shape(k, d):
             raise ValueError(
                 "warm_start=True continues the previous fit, but covariance_type "
                 f"changed to {self.covariance_type!r}; set warm_start=False to fit a new model"
@@ -369,13 +368,13 @@ class GaussianMixture(ParamsMixin):
                 data = ArraySource(X, w, None, source.n_threads)
                 picked = np.arange(self.n_components)
                 nk, s1, s2, centres, one_row_each = rows_statistics(
-                    X, picked, w, COV_CODE[ct], source.n_threads)
+                    X, picked, w, COVARIANCE[ct].code, source.n_threads)
                 data = source.init_sample(random_state) if ct == "tied" else data
             else:
                 data = source.init_sample(random_state)
                 nk, s1, s2, centres, one_row_each = initial_statistics(
                     data.X, self.init_params, self.n_components, random_state,
-                    data.sample_weight, COV_CODE[ct],
+                    data.sample_weight, COVARIANCE[ct].code,
                     data.centre if self.init_params == "random" else None,
                     data.mean_variance if self.init_params == "kmeans" else None,
                     data.n_threads,
@@ -397,13 +396,13 @@ class GaussianMixture(ParamsMixin):
             if inits["means"] is not None:
                 means = inits["means"]
         if inits["precisions"] is not None:
-            prec_chol = _gaussian.precision_cholesky_from_precisions(inits["precisions"], ct)
-            covariances = _gaussian.covariances_from_cholesky(prec_chol, ct)
+            prec_chol = COVARIANCE[ct].precision_cholesky_from_precisions(inits["precisions"])
+            covariances = COVARIANCE[ct].covariances_from_cholesky(prec_chol)
         else:
             if self.on_degenerate == "reseed":
                 covariances = _repair.repair_initial_covariances(
                     covariances, ct, data, self.reg_covar)
-            prec_chol = _gaussian.PRECISION_CHOLESKY[ct](covariances)
+            prec_chol = COVARIANCE[ct].precision_cholesky(covariances)
         self.weights_ = np.asarray(weights, dtype=np.float64)
         self.means_ = np.asarray(means, dtype=np.float64)
         self.covariances_ = covariances
@@ -414,14 +413,14 @@ class GaussianMixture(ParamsMixin):
         per-component log normaliser including the log weights."""
         ct = self.covariance_type
         d = self.means_.shape[1]
-        log_det = _gaussian.log_det_cholesky(self.precisions_cholesky_, ct, d)
+        log_det = COVARIANCE[ct].log_det_cholesky(self.precisions_cholesky_, d)
         with np.errstate(divide="ignore"):
             log_w = np.log(self.weights_)
         log_norm = np.ascontiguousarray(log_w + log_det - 0.5 * d * LOG_2PI, dtype=np.float64)
         if log_norm.shape == ():
             log_norm = np.full(self.n_components, float(log_norm))
-        means = np.ascontiguousarray(self.means_, dtype=dtype)
-        prec = np.ascontiguousarray(self.precisions_cholesky_, dtype=dtype).ravel()
+        means, prec = COVARIANCE[ct].kernel_arguments(self.means_, self.precisions_cholesky_,
+                                                      dtype)
         return means, prec, log_norm
 
     def _estep(self, source, kernel_model):
@@ -430,7 +429,7 @@ class GaussianMixture(ParamsMixin):
         chunk, folded into one reducer: the same bits for any chunking in
         whole blocks)."""
         ct = self.covariance_type
-        code = COV_CODE[ct]
+        code = COVARIANCE[ct].code
         means, prec, log_norm = kernel_model
         k, d = means.shape
         centres = np.ascontiguousarray(self.means_, dtype=np.float64)
@@ -458,8 +457,8 @@ class GaussianMixture(ParamsMixin):
             # the E-step used.
             weights, means, covariances = _repair.reseed(
                 self._repair_state, source, stats.nk, weights, means, covariances, ct,
-                self.reg_covar, (COV_CODE[ct],) + tuple(kernel_model))
-        prec_chol = _gaussian.PRECISION_CHOLESKY[ct](covariances)
+                self.reg_covar, (COVARIANCE[ct].code,) + tuple(kernel_model))
+        prec_chol = COVARIANCE[ct].precision_cholesky(covariances)
         self.weights_ = weights
         self.means_ = means
         self.covariances_ = covariances
@@ -468,10 +467,10 @@ class GaussianMixture(ParamsMixin):
     def _set_parameters(self, params):
         self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
         if self.covariances_ is None:
-            self.covariances_ = _gaussian.covariances_from_cholesky(
-                self.precisions_cholesky_, self.covariance_type)
-        self.precisions_ = _gaussian.precisions_from_cholesky(
-            self.precisions_cholesky_, self.covariance_type)
+            self.covariances_ = COVARIANCE[self.covariance_type].covariances_from_cholesky(
+                self.precisions_cholesky_)
+        self.precisions_ = COVARIANCE[self.covariance_type].precisions_from_cholesky(
+            self.precisions_cholesky_)
 
     # ------------------------------------------------ statistics interface
     def accumulate(self, X, sample_weight=None):
@@ -567,7 +566,7 @@ class GaussianMixture(ParamsMixin):
                 lse = np.empty(n)
                 out = np.empty((n, self.n_components)) if proba else None
                 lab = np.empty(n, dtype=np.int64) if labels else None
-                _kernels.log_prob_rows(COV_CODE[self.covariance_type], X, means, prec,
+                _kernels.log_prob_rows(COVARIANCE[self.covariance_type].code, X, means, prec,
                                        log_norm, lse, out, lab, source.n_threads)
                 yield lse, out, lab
 
@@ -614,8 +613,8 @@ class GaussianMixture(ParamsMixin):
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_)
         X = np.vstack([
-            _gaussian.sample_component(rng, self.means_[k], self.covariances_,
-                                       self.covariance_type, k, int(c))
+            COVARIANCE[self.covariance_type].sample(rng, self.means_[k], self.covariances_, k,
+                                                    int(c))
             for k, c in enumerate(counts)
         ])
         y = np.concatenate([np.full(int(c), k, dtype=np.int64) for k, c in enumerate(counts)])
@@ -623,7 +622,7 @@ class GaussianMixture(ParamsMixin):
 
     def _n_parameters(self):
         k, d = self.means_.shape
-        cov = _gaussian.n_covariance_parameters(self.covariance_type, k, d)
+        cov = COVARIANCE[self.covariance_type].n_parameters(k, d)
         return int(cov + k * d + k - 1)
 
     def bic(self, X):

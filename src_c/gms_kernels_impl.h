@@ -422,10 +422,12 @@ static int FN(stats_pass)(const FN(pass) *a, gms_reducer *red, int n_threads)
 #ifdef _OPENMP
     threads = gms_clamp_threads(n_threads, n_leaves);
 #endif
-    /* a few leaves per thread per wave, within ~64 MB of leaf buffers */
-    int64_t wave = 4 * (int64_t)threads;
-    const int64_t by_memory = ((int64_t)64 << 20) / (int64_t)(stride * sizeof(double));
-    if (wave > by_memory) wave = by_memory > threads ? by_memory : threads;
+    /* many leaves per wave (each wave ends in a barrier), within ~32 MB of
+     * leaf buffers, and at least one per thread */
+    int64_t wave = 256;
+    const int64_t by_memory = ((int64_t)32 << 20) / (int64_t)(stride * sizeof(double));
+    if (wave > by_memory) wave = by_memory;
+    if (wave < threads) wave = threads;
     if (wave > n_leaves) wave = n_leaves;
     double *leaves = (double *)malloc((size_t)wave * (size_t)stride * sizeof(double));
     if (leaves == NULL) return GMS_ERR_NOMEM;

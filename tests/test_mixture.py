@@ -349,24 +349,20 @@ def test_n_threads_none_follows_openmp_limits():
 def test_fit_pins_blas_to_one_thread_and_restores_it():
     from threadpoolctl import threadpool_info
 
-    from gmscore import _gaussian
     from gmscore._core.covariance import COVARIANCE
 
     seen = []
-    original = _gaussian.PRECISION_CHOLESKY["full"]
+    original = COVARIANCE["full"].precision_cholesky
 
     def spy(cov):
         seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
         return original(cov)
 
     before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-    # both the table entry and _gaussian's alias dict, whichever the mixture calls
-    _gaussian.PRECISION_CHOLESKY["full"] = spy
     COVARIANCE["full"].precision_cholesky = spy
     try:
         fit_quiet(GaussianMixture(2, max_iter=2, tol=0, random_state=0), make_blobs(k=2))
     finally:
-        _gaussian.PRECISION_CHOLESKY["full"] = original
         del COVARIANCE["full"].precision_cholesky  # the class's method again
     assert seen and set(seen) == {1}
     assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before

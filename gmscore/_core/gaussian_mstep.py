@@ -11,7 +11,9 @@ from the statistics about c_k exactly (GaussianStats.recentred):
 """
 import numpy as np
 
-from .._gaussian import NK_EPS
+# scikit-learn adds 10 * eps to every component's mass so that empty
+# components do not divide by zero; the same convention keeps fits equal.
+NK_EPS = 10 * np.finfo(np.float64).eps
 
 
 def _means(stats):

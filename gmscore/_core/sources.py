@@ -29,7 +29,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .. import _kernels
-from .._gaussian import COV_CODE
+from .covariance import COVARIANCE
 from .._validation import check_array, check_sample_weight
 
 # Target size of a chunk read from an array-like (bytes of X).
@@ -215,7 +215,7 @@ class Source:
     # -- global moments (initialisation, repairs), one pass each, cached
     def _moments(self, cov_type, centre):
         d = self.n_features
-        code = COV_CODE[cov_type]
+        code = COVARIANCE[cov_type].code
         red = _kernels.stats_reducer(code, 1, d)
         c = np.zeros((1, d)) if centre is None else centre[None, :]
         for ch in self.chunks():

@@ -23,11 +23,15 @@ arrays, no pickle).
 """
 import numpy as np
 
-from .._gaussian import symmetric_from_upper
-
 # Accumulator kinds: spherical components keep per-feature sums (the mean
 # over features is taken by the M-step), as the kernels compute them.
 STATS_KINDS = ("full", "tied", "diag", "spherical")
+
+
+def symmetric_from_upper(s2, k, d):
+    """(K, D, D) symmetric matrices from the kernels' upper triangles."""
+    s2 = s2.reshape(k, d, d)
+    return np.triu(s2) + np.transpose(np.triu(s2, 1), (0, 2, 1))
 
 
 def _same(a, b):
