@@ -123,9 +123,8 @@ class GaussianEmissions:
         return np.shape(self.means_)[1]
 
     def _init_emissions(self, data, rs):
-        X = data.X
         if self._needs_init("m", "means_"):
-            _, centres = kmeans(X, self.n_components, rs, None, data.n_threads,
+            _, centres = kmeans(data.X, self.n_components, rs, None, data.n_threads,
                                 feature_variance=data.mean_variance)
             self.means_ = centres
         # covars_ is a property over _covars_, so test the stored attribute
@@ -286,10 +285,10 @@ class GMMEmissions:
         return np.shape(self.means_)[2]
 
     def _init_emissions(self, data, rs):
-        X = data.X
-        k, m, d = self.n_components, self.n_mix, X.shape[1]
+        k, m, d = self.n_components, self.n_mix, data.n_features
         cv = None
         if self._needs_init("m", "means_"):
+            X = data.X
             labels, centres = kmeans(X, k, rs, None, data.n_threads,
                                      feature_variance=data.mean_variance)
             main_centroid = centres.mean(axis=0)

@@ -182,6 +182,8 @@ class _InitData:
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
+        if name in ("n_features", "n_threads", "dtype"):  # known without reading rows
+            return getattr(self._source, name)
         if self._sample is None:
             self._sample = self._source.init_sample(self._rs)
         return getattr(self._sample, name)
