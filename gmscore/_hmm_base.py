@@ -193,11 +193,14 @@ class BaseHMM(ParamsMixin):
     """Baum-Welch, scoring, decoding and sampling for a hidden Markov chain.
 
     Emission mixins provide: ``_emission_letters``, ``_emission_param_names``,
-    ``_check_emissions(n_features)``, ``_init_emissions(data, rs)``,
+    ``_check_emissions(n_features)``, ``_init_emissions(data, rs)`` (data:
+    the rows an initialisation reads, see _InitData),
     ``_frame_log_likelihood(X, n_threads, data=None) -> (N x K, extra)``
-    (work arrays from ``data.buffer`` when fitting),
-    ``_accumulate_emissions(stats, data, posteriors, extra)``,
-    ``_do_emission_mstep(stats, data)``, ``_sample_emissions(state, n, rs)``,
+    (work arrays from ``data.buffer`` when fitting), the statistics hooks
+    ``_emission_accumulator(source)``, ``_accumulate_emissions(acc, chunk,
+    posteriors, extra, n_threads)``, ``_emission_stats(acc, count) ->
+    GaussianStats`` and ``_check_emission_stats(stats)``, the M-step
+    ``_do_emission_mstep(stats)``, ``_sample_emissions(state, n, rs)``,
     ``_emission_n_parameters()`` and ``_n_features_of_emissions()``.
     """
 

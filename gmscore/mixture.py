@@ -227,7 +227,13 @@ class GaussianMixture(ParamsMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or a data source
+            An in-memory array; an np.memmap, h5py.Dataset or zarr.Array
+            (read in chunks, never copied whole); or a callable returning a
+            fresh iterator of 2-D chunks or (X, sample_weight) tuples on
+            every call. Chunks of whole 256-row blocks give the in-memory
+            result bit for bit; a streamed source is initialised on a
+            uniform sample of at most 131,072 rows (see README).
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; integer weights give the same fit as
