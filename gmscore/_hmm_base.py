@@ -370,8 +370,16 @@ class BaseHMM(ParamsMixin):
             self._check_chunk_features(chunk)
             framelogprob, extra = self._frame_log_likelihood(chunk.X, source.n_threads, source)
             posteriors = source.buffer("posteriors", (chunk.X.shape[0], k))
-            seq_ll.append(self._forward_backward(framelogprob, chunk.offsets, posteriors,
-                                                 None, None, source.n_threads, chain, n_seq))
+            try:
+                seq_ll.append(self._forward_backward(framelogprob, chunk.offsets, posteriors,
+                                                     None, None, source.n_threads, chain,
+                                                     n_seq))
+            except ValueError:
+                if not source.in_memory and not np.isfinite(chunk.X).all():
+                    raise ValueError(
+                        f"chunk {chunk.index} of X contains NaN or infinity (it was finite "
+                        "when first read: the source changed between passes)") from None
+                raise
             del framelogprob
             self._accumulate_emissions(acc, chunk, posteriors, extra, source.n_threads)
             n_seq += len(chunk.offsets) - 1
@@ -421,11 +429,13 @@ class BaseHMM(ParamsMixin):
         if stats.n_components != self.n_components:
             raise ValueError(f"the statistics are for {stats.n_components} states, the model "
                              f"has {self.n_components}")
+        stats.check_valid()
         saved = self._em_state()
         try:
             self._check()
             self._check_emission_stats(stats.emissions)
             self._do_mstep(stats)
+            self._check()   # the new parameters must be usable, or nothing changes
         except BaseException:
             self._em_restore(saved)
             raise

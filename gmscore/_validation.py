@@ -184,9 +184,10 @@ def check_finite(arr, name):
         )
 
 
-def check_sample_weight(sample_weight, n_samples):
+def check_sample_weight(sample_weight, n_samples, positive_sum=True):
     """Validate ``sample_weight``: None, a scalar or n_samples non-negative
-    finite numbers with a positive sum. Returns float64 or None."""
+    finite numbers (with a positive sum, unless ``positive_sum`` is False:
+    one chunk of a stream may weigh nothing). Returns float64 or None."""
     if sample_weight is None:
         return None
     if np.isscalar(sample_weight) and not isinstance(sample_weight, str):
@@ -207,7 +208,7 @@ def check_sample_weight(sample_weight, n_samples):
             "sample_weight must be non-negative; found negative weights "
             f"(min {sw.min():g})"
         )
-    if not sw.sum() > 0:
+    if positive_sum and not sw.sum() > 0:
         raise ValueError("sample_weight sums to zero; at least one sample needs a positive weight")
     return sw
 

@@ -368,9 +368,12 @@ class GaussianMixture(ParamsMixin):
             data = source
         else:
             if self.init_params == "random_from_data" and not source.in_memory:
-                rows = np.sort(random_state.choice(source.n_samples, size=self.n_components,
-                                                   replace=False))
-                X, w = source.take(rows)
+                drawn = random_state.choice(source.n_samples, size=self.n_components,
+                                            replace=False)
+                order = np.argsort(drawn)          # take() reads sorted rows
+                X, w = source.take(drawn[order])
+                back = np.argsort(order)           # components in the order drawn
+                X, w = X[back], None if w is None else w[back]
                 data = ArraySource(X, w, None, source.n_threads)
                 picked = np.arange(self.n_components)
                 nk, s1, s2, centres, one_row_each = rows_statistics(
@@ -429,23 +432,31 @@ class GaussianMixture(ParamsMixin):
                                                       dtype)
         return means, prec, log_norm
 
-    def _estep(self, source, kernel_model):
+    def _estep(self, source, kernel_model=None):
         """Statistics of every row of the source under the current
         parameters, centred at the current means (one fused kernel pass per
         chunk, folded into one reducer: the same bits for any chunking in
-        whole blocks)."""
+        whole blocks). ``kernel_model``: the parameters in the kernels'
+        layout for the source's dtype, made from the first chunk if None."""
         ct = self.covariance_type
         code = COVARIANCE[ct].code
-        means, prec, log_norm = kernel_model
-        k, d = means.shape
+        k, d = self.means_.shape
         centres = np.ascontiguousarray(self.means_, dtype=np.float64)
         red = _kernels.stats_reducer(code, k, d)
         count = 0
         for chunk in source.chunks():
+            self._check_source_features(source)
+            if kernel_model is None:
+                kernel_model = self._kernel_parameters(chunk.X.dtype)
+            means, prec, log_norm = kernel_model
             try:
                 _kernels.estep_into(red, code, chunk.X, means, prec, log_norm,
                                     chunk.sample_weight, centres, source.n_threads)
             except _kernels.NonFiniteLogLikelihoodError as exc:
+                if not np.isfinite(chunk.X).all():  # only a source that changed
+                    raise ValueError(
+                        f"chunk {chunk.index} of X contains NaN or infinity (it was finite "
+                        "when first read: the source changed between passes)") from None
                 where = "" if source.in_memory else f" in chunk {chunk.index} of X"
                 raise ValueError(f"EM failed{where}: {exc}") from None
             count += chunk.X.shape[0]
@@ -510,7 +521,7 @@ class GaussianMixture(ParamsMixin):
                            n_threads=effective_n_threads(self.n_threads))
         self._check_source_features(source)
         with single_threaded_blas():
-            return self._estep(source, self._kernel_parameters(source.dtype))
+            return self._estep(source)
 
     def maximize(self, stats):
         """The M-step: set the parameters from ``stats`` (GaussianStats of
@@ -530,8 +541,9 @@ class GaussianMixture(ParamsMixin):
         if hasattr(self, "n_features_in_") and stats.n_features != self.n_features_in_:
             raise ValueError(f"the statistics have {stats.n_features} features, the model "
                              f"{self.n_features_in_}")
-        if not (stats.weight_sum > 0 and np.isfinite(stats.nk).all()):
-            raise ValueError("the statistics hold no (finite) sample weight")
+        stats.check_valid()
+        if not stats.weight_sum > 0:
+            raise ValueError("the statistics hold no sample weight")
         saved = model_state(self)
         try:
             self._mstep(stats, None)

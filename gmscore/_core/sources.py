@@ -62,7 +62,7 @@ def _where(index, start, rows):
 
 def _compute_dtype(dtype, what):
     """The dtype the kernels read for input of ``dtype``."""
-    dtype = np.dtype(dtype)
+    dtype = np.dtype(dtype).newbyteorder("=")  # big-endian files read as native
     if dtype in (np.float32, np.float64):
         return dtype
     if dtype.kind in "biu" or dtype == np.float16:
@@ -75,12 +75,29 @@ def _compute_dtype(dtype, what):
 def _is_array_like(X):
     """A chunked array-like: sliced, never converted whole."""
     if isinstance(X, np.memmap):
-        return True
+        return X.ndim == 2
     if isinstance(X, np.ndarray):
         return False
     shape = getattr(X, "shape", None)
     return (shape is not None and hasattr(X, "dtype") and hasattr(X, "__getitem__")
             and not hasattr(X, "iloc") and not hasattr(X, "nnz") and len(tuple(shape)) == 2)
+
+
+def _is_chunk_tuple(item):
+    return (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], np.ndarray)
+            and item[0].ndim == 2)
+
+
+def _is_reiterable(X):
+    """A list of (X, weights-or-lengths) chunk tuples, or an object that is
+    iterable again and again but is no array (a user's chunk collection)."""
+    if isinstance(X, list):
+        return bool(X) and all(_is_chunk_tuple(item) for item in X)
+    if isinstance(X, (tuple, str, bytes, dict, set, frozenset, range, np.ndarray)):
+        return False
+    return (hasattr(X, "__iter__") and not hasattr(X, "__next__")
+            and not any(hasattr(X, a) for a in ("__array__", "__array_interface__", "shape",
+                                                 "dtype", "iloc", "__len__")))
 
 
 def _is_one_shot(X):
@@ -114,17 +131,23 @@ class Source:
             raise ValueError(
                 f"{_where(index, start, 0)} of X has shape {X.shape}; every chunk must be "
                 "2-D (n_rows, n_features); reshape a 1-D chunk with chunk.reshape(-1, 1)")
+        if X.shape[0] == 0:
+            return X  # skipped by chunks(): an empty chunk fixes neither width nor dtype
         dtype = _compute_dtype(X.dtype, f"{_where(index, start, X.shape[0])} of X")
+        if X.shape[1] == 0:
+            raise ValueError(f"{_where(index, start, X.shape[0])} of X has no features")
         if self.n_features is None:
             self.n_features, self.dtype = X.shape[1], dtype
+        changed = " (the source changed between passes)" if self.passes else ""
         if X.shape[1] != self.n_features:
             raise ValueError(
                 f"{_where(index, start, X.shape[0])} of X has {X.shape[1]} features, but "
-                f"the first chunk had {self.n_features}; every chunk must have the same width")
+                f"the first chunk had {self.n_features}{changed}; every chunk must have the "
+                "same width")
         if dtype != self.dtype:
             raise TypeError(
                 f"{_where(index, start, X.shape[0])} of X has dtype {X.dtype}, but the first "
-                f"chunk had {self.dtype}; every chunk must have the same dtype")
+                f"chunk had {self.dtype}{changed}; every chunk must have the same dtype")
         X = np.ascontiguousarray(X, dtype=dtype)
         if finite and X.size and not np.isfinite(X).all():
             raise ValueError(
@@ -136,7 +159,7 @@ class Source:
         if w is None:
             return None
         try:
-            return check_sample_weight(w, rows)
+            return check_sample_weight(w, rows, positive_sum=False)
         except ValueError as exc:
             raise ValueError(f"{_where(index, start, rows)}: {exc}") from None
 
@@ -147,9 +170,11 @@ class Source:
         rows = self._rows_seen
         if self._signature is None:
             if total == 0:
+                one_shot = getattr(self, "one_shot", False)
                 raise ValueError(
-                    "X gave no rows" + (" (a callable source must return a fresh iterator "
-                                        "on every call)" if not self.in_memory else ""))
+                    "X gave no rows" + ("" if self.in_memory or one_shot else
+                                        " (a callable source must return a fresh iterator "
+                                        "on every call)"))
             self._signature = rows
             self.n_samples = total
             self.n_sequences = n_sequences
@@ -158,20 +183,22 @@ class Source:
             self._mismatch(rows)
         self.passes += 1
 
-    def _mismatch(self, rows):
+    def _mismatch(self, seen):
         first = self._signature
-        for i, (a, b) in enumerate(zip(rows, first)):
+        fix = ("; the source must give the same rows every time it is read (a callable "
+               "must return a fresh iterator over the same data on every call)")
+        for i, (a, b) in enumerate(zip(seen, first)):
             if a != b:
+                what = (f"{a[0]} rows in {a[1]} sequences" if self.sequences else
+                        f"{a[0]} rows")
+                was = f"{b[0]} rows in {b[1]} sequences" if self.sequences else f"{b[0]}"
                 raise ValueError(
-                    f"X changed between passes: its non-empty chunk {i} has {a} rows in "
-                    f"pass {self.passes + 1} but had {b} in the first pass; the source "
-                    "must give the same rows every time it is read (a callable must "
-                    "return a fresh iterator over the same data on every call)")
+                    f"X changed between passes: its non-empty chunk {i} has {what} in "
+                    f"pass {self.passes + 1} but had {was} in the first pass" + fix)
         raise ValueError(
-            f"X changed between passes: pass {self.passes + 1} gave {sum(rows)} rows in "
-            f"{len(rows)} non-empty chunks, the first pass {sum(first)} rows in "
-            f"{len(first)}; the source must give the same rows every time it is read "
-            "(a callable must return a fresh iterator over the same data on every call)")
+            f"X changed between passes: pass {self.passes + 1} gave "
+            f"{sum(a[0] for a in seen)} rows in {len(seen)} non-empty chunks, the first pass "
+            f"{sum(b[0] for b in first)} rows in {len(first)}" + fix)
 
     def chunks(self):
         """One pass over the data: an iterator of Chunk."""
@@ -183,16 +210,21 @@ class Source:
             rows = chunk.X.shape[0]
             if rows == 0:
                 continue
+            # rows and sequences of each chunk: a pass must repeat the first
+            entry = (rows, 0 if chunk.offsets is None else len(chunk.offsets) - 1)
             if self._signature is not None:
                 i = len(self._rows_seen)
-                if i >= len(self._signature) or rows != self._signature[i]:
-                    self._mismatch(self._rows_seen + [rows])
-            self._rows_seen.append(rows)
+                if i >= len(self._signature) or entry != self._signature[i]:
+                    self._mismatch(self._rows_seen + [entry])
+            self._rows_seen.append(entry)
             total += rows
             n_seq += 0 if chunk.offsets is None else len(chunk.offsets) - 1
             weight += rows if chunk.sample_weight is None else float(chunk.sample_weight.sum())
             yield chunk
         self._end_pass(total, n_seq, weight)
+        if not weight > 0:
+            raise ValueError("sample_weight sums to zero; at least one sample needs a "
+                             "positive weight")
 
     # -- helpers built on passes
     def take(self, rows):
@@ -302,7 +334,7 @@ class ArraySource(Source):
         self.n_samples = X.shape[0]
         self.n_sequences = None if offsets is None else len(offsets) - 1
         self.total_weight = float(X.shape[0] if sample_weight is None else sample_weight.sum())
-        self._signature = [X.shape[0]] if X.shape[0] else []
+        self._signature = [(X.shape[0], self.n_sequences or 0)] if X.shape[0] else []
 
     def _raw_chunks(self, first):
         yield Chunk(0, 0, self.X, self.sample_weight, self.offsets)
@@ -507,6 +539,10 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
                              "(X_chunk, sample_weight_chunk) tuples")
         return _with_lengths(CallableSource(X, sequences, None, n_threads), lengths,
                              sequences, None)
+    if _is_reiterable(X):
+        items = X
+        return _with_lengths(CallableSource(lambda: iter(items), sequences, None, n_threads),
+                             lengths, sequences, None)
     if sequences and isinstance(X, (list, tuple)) and X and all(
             np.ndim(x) == 2 for x in X[:1]) and all(
             isinstance(x, np.ndarray) or _is_array_like(x) for x in X):

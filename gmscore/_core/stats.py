@@ -81,6 +81,8 @@ class GaussianStats:
         self.loglik = float(loglik)
         self.weight_sum = float(self.nk.sum() if weight_sum is None else weight_sum)
         self.count = float(self.weight_sum if count is None else count)
+        if self.centres.ndim != 2:
+            raise ValueError(f"centres must have shape (K, D), got {self.centres.shape}")
         k, d = self.centres.shape
         want = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k, d)}[kind]
         if self.nk.shape != (k,) or self.s1.shape != (k, d) or self.s2.shape != want:
@@ -174,6 +176,20 @@ class GaussianStats:
         return (self.centres, self.nk, self.s1, self.s2,
                 np.array([self.loglik, self.weight_sum, self.count]))
 
+    def __radd__(self, other):
+        if isinstance(other, (int, float)) and other == 0:  # sum([a, b, ...])
+            return self
+        return NotImplemented
+
+    def check_valid(self, what="statistics"):
+        """Raise ValueError unless every sum is finite and the masses are
+        non-negative (what an M-step or a file may be given)."""
+        if not all(np.isfinite(a).all() for a in self._arrays()):
+            raise ValueError(f"the {what} hold NaN or infinity")
+        if (self.nk < 0).any() or self.weight_sum < 0 or self.count < 0:
+            raise ValueError(f"the {what} hold negative masses")
+        return self
+
     def copy(self):
         return GaussianStats(self.kind, self.centres, self.nk, self.s1, self.s2,
                              self.loglik, self.weight_sum, self.count)
@@ -262,6 +278,23 @@ class ChainStats:
         return ChainStats(self.start + other.start, self.trans + other.trans,
                           np.concatenate([self.seq_loglik, other.seq_loglik]), em,
                           self.loglik + other.loglik)
+
+    def __radd__(self, other):
+        if isinstance(other, (int, float)) and other == 0:  # sum([a, b, ...])
+            return self
+        return NotImplemented
+
+    def check_valid(self, what="statistics"):
+        """Raise ValueError unless the counts are finite and non-negative
+        and the emission statistics valid."""
+        arrays = (self.start, self.trans, self.seq_loglik, np.array([self.loglik]))
+        if not all(np.isfinite(a).all() for a in arrays):
+            raise ValueError(f"the {what} hold NaN or infinity")
+        if (self.start < 0).any() or (self.trans < 0).any():
+            raise ValueError(f"the {what} hold negative counts")
+        if self.emissions is not None:
+            self.emissions.check_valid(what)
+        return self
 
     def __eq__(self, other):
         return (isinstance(other, ChainStats) and _same(self.start, other.start)

@@ -36,10 +36,14 @@ def save_stats(stats, path):
 
 def load_stats(path):
     """Read statistics written by ``stats.save`` (never unpickles)."""
+    if isinstance(path, (str, os.PathLike)) and not os.path.exists(path):
+        raise FileNotFoundError(f"no statistics file at {os.fspath(path)!r}")
     try:
         with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise ValueError("a single array, not an .npz archive")
             arrays = {name: z[name] for name in z.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, KeyError) as exc:
         raise ValueError(f"not a gmscore statistics file: {exc}") from None
     tag = str(arrays.pop("format", ""))
     parts = tag.split(":")
@@ -53,9 +57,16 @@ def load_stats(path):
         if parts[1] == "gaussian":
             if parts[2] == "none":
                 raise ValueError("Gaussian statistics need a kind")
-            return GaussianStats._from_arrays(parts[2], arrays, "e_")
-        em = None if parts[2] == "none" else GaussianStats._from_arrays(parts[2], arrays, "e_")
-        return ChainStats(arrays["start"], arrays["trans"], arrays["seq_loglik"], em,
-                          float(arrays["loglik"][0]))
+            stats = GaussianStats._from_arrays(parts[2], arrays, "e_")
+        else:
+            em = (None if parts[2] == "none"
+                  else GaussianStats._from_arrays(parts[2], arrays, "e_"))
+            if arrays["loglik"].shape != (1,):
+                raise ValueError("malformed loglik entry")
+            stats = ChainStats(arrays["start"], arrays["trans"], arrays["seq_loglik"], em,
+                               float(arrays["loglik"][0]))
     except KeyError as exc:
         raise ValueError(f"statistics file: missing entry {exc}") from None
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ValueError(f"statistics file: {exc}") from None
+    return stats.check_valid("statistics in the file")
