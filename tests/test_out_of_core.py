@@ -652,3 +652,21 @@ def test_load_stats_refuses_broken_files(tmp_path):
         gmscore.load_stats(tmp_path / "neg.npz")
     with pytest.raises(FileNotFoundError):
         gmscore.load_stats(tmp_path / "missing.npz")
+
+
+@pytest.mark.parametrize("kind", ["memmap", "h5py", "zarr"])
+def test_random_from_data_reads_only_the_chosen_rows(kind, tmp_path, monkeypatch):
+    X = mixture_data(n=2048)
+    src = {"memmap": lambda: memmap_of(tmp_path, X)[0], "h5py": lambda: h5_of(tmp_path, X),
+           "zarr": lambda: zarr_of(tmp_path, X)}[kind]()
+    kw = dict(init_params="random_from_data", max_iter=2, tol=0, random_state=4)
+    ref = quiet_fit(GaussianMixture(3, **kw), X)
+    passes = []
+    real = sources.ArrayLikeSource._raw_chunks
+    monkeypatch.setattr(sources.ArrayLikeSource, "_raw_chunks",
+                        lambda self, first: passes.append(1) or real(self, first))
+    got = quiet_fit(GaussianMixture(3, **kw), src)
+    # the check pass and two E-steps: the initialisation read no chunk
+    assert len(passes) == 3
+    for a, b in zip(mixture_params(got), mixture_params(ref)):
+        assert_array_equal(a, b)

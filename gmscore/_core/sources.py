@@ -398,13 +398,31 @@ class ArrayLikeSource(Source):
             yield Chunk(i, lo, X, w, off)
 
     def take(self, rows):
-        rows = np.asarray(rows, dtype=np.int64)
-        if isinstance(self.X, np.memmap) or rows.size == 0:
-            X = np.asarray(self.X[rows.astype(np.intp)])
-            w = None if self.sample_weight is None else np.asarray(self.sample_weight[rows])
-            X = self._check_chunk(X, 0, 0, True)
-            return X, (None if w is None else self._check_weight(w, 0, 0, len(rows)))
-        return super().take(rows)
+        """Only the chosen rows are read: memmaps and h5py datasets take a
+        sorted index array, zarr arrays an orthogonal selection."""
+        rows = np.asarray(rows, dtype=np.intp)
+        X = _select_rows(self.X, rows)
+        if X is None:
+            return super().take(rows)
+        w = None
+        if self.sample_weight is not None:
+            w = _select_rows(self.sample_weight, rows)
+            w = np.asarray(self.sample_weight)[rows] if w is None else np.asarray(w)
+            w = self._check_weight(w, 0, 0, len(rows))
+        if rows.size == 0:
+            return np.empty((0, self.n_features), self.dtype), w
+        return self._check_chunk(X, 0, 0, True), w
+
+
+def _select_rows(arr, rows):
+    """arr[rows] for sorted unique rows, or None when the array-like cannot
+    index that way (then a pass over the chunks picks them)."""
+    try:
+        if hasattr(arr, "oindex"):          # zarr
+            return np.asarray(arr.oindex[rows])
+        return np.asarray(arr[rows])        # np.memmap, h5py (increasing indices)
+    except Exception:  # noqa: BLE001 - any array-like's indexing error
+        return None
 
 
 class CallableSource(Source):
