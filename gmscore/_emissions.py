@@ -166,13 +166,18 @@ class GaussianEmissions:
                                    np.ascontiguousarray(log_norm), out, n_threads)
         return out, None
 
-    def _emission_accumulator(self, source):
+    def _emission_accumulator(self, source, centres=None):
         if not ("m" in self.params or "c" in self.params):
             return None
         code = COVARIANCE[self.covariance_type].code
         k, d = self.means_.shape
-        return _kernels.stats_reducer(code, k, d), np.ascontiguousarray(self.means_,
+        centres = self.means_ if centres is None else centres
+        return _kernels.stats_reducer(code, k, d), np.ascontiguousarray(centres,
                                                                          dtype=np.float64)
+
+    def _better_emission_centres(self, em):
+        # the M-step re-centres the scatter on the new means
+        return None if em is None or "c" not in self.params else em.better_centres()
 
     def _accumulate_emissions(self, acc, chunk, posteriors, extra, n_threads):
         if acc is None:
@@ -377,7 +382,12 @@ class GMMEmissions:
         # tied states pool over their own mixtures only: full statistics
         return "full" if self.covariance_type in ("full", "tied") else "diag"
 
-    def _emission_accumulator(self, source):
+    def _better_emission_centres(self, em):
+        # the M-step takes the scatter about the E-step's centres (as
+        # hmmlearn does): nothing is re-centred, nothing to lose
+        return None
+
+    def _emission_accumulator(self, source, centres=None):
         k, m, d = self.means_.shape
         code = COVARIANCE[self._emission_kind()].code
         return (_kernels.stats_reducer(code, k * m, d),

@@ -14,7 +14,7 @@ from . import _hmmc
 from ._base import ParamsMixin
 from ._core.em import fit_em, model_state, restore_model_state
 from ._core.sources import as_source
-from ._core.stats import ChainStats
+from ._core.stats import ChainStats, GaussianStats
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     boolean,
@@ -105,7 +105,13 @@ class ConvergenceMonitor:
 
 
 def lengths_to_offsets(lengths, n_samples):
-    """Validate ``lengths`` and return the int64 row offsets (n_seq + 1)."""
+    """Validate ``lengths`` and return the int64 row offsets (n_seq + 1).
+
+    Checked in exact arithmetic: every entry is compared with n_samples in
+    its own dtype before any conversion (so uint64 2**64 - 1 or float 1e19
+    are reported as they are), and the sum is formed only once every entry
+    is known to lie in [1, n_samples], in float64 first, so that no int64
+    sum can wrap around."""
     if lengths is None:
         return np.array([0, n_samples], dtype=np.int64)
     arr = np.asarray(lengths)
@@ -119,26 +125,49 @@ def lengths_to_offsets(lengths, n_samples):
     if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
         raise ValueError(f"lengths must be integers, got dtype {arr.dtype}")
     if arr.dtype.kind == "f":
-        if not (np.isfinite(arr).all() and (arr == np.round(arr)).all()):
-            raise ValueError(f"lengths must be integers, got non-integer values {arr[arr != np.round(arr)][:5]}")
-    arr = arr.astype(np.int64)
-    if (arr <= 0).any():
-        bad = np.flatnonzero(arr <= 0)[:5].tolist()
+        bad = ~(np.isfinite(arr) & (arr == np.round(arr)))
+        if bad.any():
+            idx = np.flatnonzero(bad)[:5].tolist()
+            raise ValueError(f"lengths must be integers; entries {idx} are "
+                             f"{arr[idx].tolist()}")
+    low = arr <= 0
+    if low.any():
+        bad = np.flatnonzero(low)[:5].tolist()
         raise ValueError(
             f"lengths must be positive; sequences at positions {bad} have "
             f"length {arr[bad].tolist()}"
         )
-    total = int(arr.sum())
-    if total != n_samples:
+    high = arr > n_samples   # in the entries' own dtype: nothing has wrapped yet
+    if high.any():
+        bad = np.flatnonzero(high)[:5].tolist()
         raise ValueError(
-            f"lengths sum to {total} but X has {n_samples} samples; they must "
+            f"lengths at positions {bad} are {arr[bad].tolist()}, more than the "
+            f"{n_samples} samples of X; they must describe how the rows of X split "
+            "into sequences")
+    if arr.size > n_samples:
+        raise ValueError(f"lengths has {arr.size} sequences but X only {n_samples} samples")
+    approx = float(np.sum(arr, dtype=np.float64))
+    if abs(approx - n_samples) > 1e-9 * n_samples + 0.5:
+        raise ValueError(
+            f"lengths sum to {approx:.17g} but X has {n_samples} samples; they must "
             "describe how the rows of X split into sequences"
         )
-    return np.concatenate([[0], np.cumsum(arr)]).astype(np.int64)
+    offsets = np.zeros(arr.size + 1, dtype=np.int64)
+    np.cumsum(arr.astype(np.int64), out=offsets[1:])  # every entry <= n_samples, sum ~ n
+    if offsets[-1] != n_samples:
+        raise ValueError(
+            f"lengths sum to {int(offsets[-1])} but X has {n_samples} samples; they must "
+            "describe how the rows of X split into sequences"
+        )
+    return offsets
 
 
 def _check_distribution(value, name, shape):
-    arr = np.asarray(value, dtype=np.float64)
+    try:
+        # any memory layout: the kernels read C-contiguous rows
+        arr = np.ascontiguousarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of probabilities, got {value!r}") from None
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
     if not np.isfinite(arr).all() or (arr < 0).any():
@@ -216,8 +245,22 @@ class BaseHMM(ParamsMixin):
         "n_threads": interval(int, 1, none_ok=True),
     }
 
+    _prior_names = ("startprob_prior", "transmat_prior", "weights_prior", "means_prior",
+                    "means_weight", "covars_prior", "covars_weight")
+
     def _validate_hyperparameters(self):
         validate_params(self, {**self._base_constraints, **self._emission_constraints()})
+        for name in self._prior_names:
+            value = getattr(self, name, None)
+            if value is None:   # GMMHMM: hmmlearn's defaults per covariance type
+                continue
+            try:
+                arr = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} must be a number or an array of numbers, got "
+                                 f"{value!r}") from None
+            if not np.isfinite(arr).all():
+                raise ValueError(f"{name} must be finite, got {value!r}")
         letters = "st" + self._emission_letters
         for name in ("params", "init_params"):
             value = getattr(self, name)
@@ -282,6 +325,13 @@ class BaseHMM(ParamsMixin):
     def _em_iterate(self, source, run):
         stats = self._estep(source)
         self._do_mstep(stats)
+        try:   # a fit returns parameters its own methods accept, or raises
+            self._check()
+        except ValueError as exc:
+            raise ValueError(
+                f"Baum-Welch iteration {run.monitor.iter + 1} produced parameters the model "
+                f"cannot use ({exc}): a state collapsed onto too few distinct points; "
+                "increase min_covar, use fewer states, or check the data") from None
         return stats.loglik
 
     def _em_end(self, run):
@@ -361,10 +411,21 @@ class BaseHMM(ParamsMixin):
         under the current parameters: per chunk, emission log-likelihoods,
         forward-backward (each sequence's counts folded into one reducer in
         sequence order) and the emission statistics (one reducer over the
-        rows)."""
+        rows). Emission statistics that would lose digits when the M-step
+        re-centres them (means far from the data) are formed again about
+        better centres (see GaussianStats.better_centres)."""
+        stats = self._estep_about(source, None)
+        for _ in range(GaussianStats.MAX_CENTRING_PASSES - 1):
+            centres = self._better_emission_centres(stats.emissions)
+            if centres is None:
+                break
+            stats = self._estep_about(source, centres)
+        return stats
+
+    def _estep_about(self, source, centres):
         k = self.n_components
         chain = _hmmc.chain_reducer(k)
-        acc = self._emission_accumulator(source)
+        acc = self._emission_accumulator(source, centres)
         seq_ll, n_seq, count = [], 0, 0
         for chunk in source.chunks():
             self._check_chunk_features(chunk)

@@ -208,7 +208,13 @@ def check_sample_weight(sample_weight, n_samples, positive_sum=True):
             "sample_weight must be non-negative; found negative weights "
             f"(min {sw.min():g})"
         )
-    if positive_sum and not sw.sum() > 0:
+    with np.errstate(over="ignore"):
+        total = sw.sum()
+    if not np.isfinite(total):
+        raise ValueError(
+            f"sample_weight sums to infinity in float64 (largest weight {sw.max():g}); "
+            "rescale the weights, e.g. sample_weight / sample_weight.max()")
+    if positive_sum and not total > 0:
         raise ValueError("sample_weight sums to zero; at least one sample needs a positive weight")
     return sw
 

@@ -434,14 +434,26 @@ class GaussianMixture(ParamsMixin):
 
     def _estep(self, source, kernel_model=None):
         """Statistics of every row of the source under the current
-        parameters, centred at the current means (one fused kernel pass per
-        chunk, folded into one reducer: the same bits for any chunking in
-        whole blocks). ``kernel_model``: the parameters in the kernels'
-        layout for the source's dtype, made from the first chunk if None."""
+        parameters (one fused kernel pass per chunk, folded into one
+        reducer: the same bits for any chunking in whole blocks), centred
+        at the current means; when those are so far from the data that the
+        M-step's re-centring would lose digits, the same E-step runs again
+        centred at the components' new means (GaussianStats.better_centres).
+        ``kernel_model``: the parameters in the kernels' layout for the
+        source's dtype, made from the first chunk if None."""
+        stats = self._estep_about(source, kernel_model, self.means_)
+        for _ in range(GaussianStats.MAX_CENTRING_PASSES - 1):
+            centres = stats.better_centres()
+            if centres is None:
+                break
+            stats = self._estep_about(source, kernel_model, centres)
+        return stats
+
+    def _estep_about(self, source, kernel_model, centres):
         ct = self.covariance_type
         code = COVARIANCE[ct].code
         k, d = self.means_.shape
-        centres = np.ascontiguousarray(self.means_, dtype=np.float64)
+        centres = np.ascontiguousarray(centres, dtype=np.float64)
         red = _kernels.stats_reducer(code, k, d)
         count = 0
         for chunk in source.chunks():
@@ -555,8 +567,27 @@ class GaussianMixture(ParamsMixin):
         return self
 
     # ------------------------------------------------------------- predict
+    def _check_parameters(self):
+        """Parameters a prediction can use (they may have been set by hand):
+        finite, weights non-negative; else a clear error, never NaN."""
+        k = self.n_components
+        for name in ("weights_", "means_", "precisions_cholesky_"):
+            value = np.asarray(getattr(self, name), dtype=np.float64)
+            if not np.isfinite(value).all():
+                raise ValueError(f"{name} holds NaN or infinity; refit the model or set "
+                                 f"finite values")
+        if np.shape(self.weights_) != (k,) or (np.asarray(self.weights_) < 0).any():
+            raise ValueError(f"weights_ must be {k} non-negative numbers")
+        d = np.shape(self.means_)[-1]
+        if np.shape(self.means_) != (k, d) or np.shape(self.precisions_cholesky_) != \
+                COVARIANCE[self.covariance_type].shape(k, d):
+            raise ValueError("means_ / precisions_cholesky_ do not have the shapes "
+                             f"n_components={k} and covariance_type="
+                             f"{self.covariance_type!r} imply")
+
     def _fitted_source(self, X):
         check_is_fitted(self, ("means_", "precisions_cholesky_"))
+        self._check_parameters()
         source = as_source(X, multi_pass=False, n_threads=effective_n_threads(self.n_threads))
         self._check_source_features(source)
         return source
@@ -586,6 +617,14 @@ class GaussianMixture(ParamsMixin):
                 lab = np.empty(n, dtype=np.int64) if labels else None
                 _kernels.log_prob_rows(COVARIANCE[self.covariance_type].code, X, means, prec,
                                        log_norm, lse, out, lab, source.n_threads)
+                if not np.isfinite(lse).all():
+                    # every component's log-density overflowed (inf - inf
+                    # would make NaN probabilities): an error, never NaN
+                    bad = (np.flatnonzero(~np.isfinite(lse))[:5] + chunk.start).tolist()
+                    raise ValueError(
+                        f"samples {bad} of X have no finite log-likelihood under the model "
+                        "(their squared Mahalanobis distance to every component overflows "
+                        "float64); scale the input data")
                 yield lse, out, lab
 
     def _rows(self, source, which, **kwargs):

@@ -182,6 +182,27 @@ static inline void forward_step(const hmm_model *m, const double *restrict prev,
  * Log-space forward-backward of one sequence (T x K rows of f). `post`
  * holds the forward lattice and is turned into posteriors in place.
  */
+/* Transition counts of one step in log space, normalised by their own
+ * log-sum-exp: trans_c[i, j] += exp(r_i + log A_ij + w_j - lse). */
+static void xi_log_space(const double *r, const double *log_A, const double *w, ptrdiff_t k,
+                         double *trans_c)
+{
+    double top = -INFINITY;
+    for (ptrdiff_t i = 0; i < k; ++i)
+        for (ptrdiff_t j = 0; j < k; ++j) {
+            const double v = r[i] + log_A[i * k + j] + w[j];
+            if (v > top) top = v;
+        }
+    if (top == -INFINITY) return;
+    double sum = 0.0;
+    for (ptrdiff_t i = 0; i < k; ++i)
+        for (ptrdiff_t j = 0; j < k; ++j) sum += exp(r[i] + log_A[i * k + j] + w[j] - top);
+    const double lse = top + log(sum);
+    for (ptrdiff_t i = 0; i < k; ++i)
+        for (ptrdiff_t j = 0; j < k; ++j)
+            trans_c[i * k + j] += exp(r[i] + log_A[i * k + j] + w[j] - lse);
+}
+
 GMS_HOT static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t T,
                                  double *post, double *start_c, double *trans_c,
                                  fb_work *wk)
@@ -213,28 +234,34 @@ GMS_HOT static double fb_log_one(const hmm_model *m, const double *f, ptrdiff_t 
                 for (ptrdiff_t j = 0; j < k; ++j) beta[j] = -INFINITY;
             } else {
                 for (ptrdiff_t j = 0; j < k; ++j) c[j] = gms_exp_nonpositive(w[j] - m2);
-                if (trans_c != NULL) {
-                    const double m1 = gms_hmm_max_of(row, k);
-                    const double scale = m1 + m2 - loglik;
+                mat_vec(m->AT, c, k, b); /* b_i = sum_j A_ij c_j */
+                const double m1 = gms_hmm_max_of(row, k);
+                if (trans_c != NULL && m1 > -INFINITY) {
+                    /* xi_t(i, j) = alpha_t(i) A_ij e_t+1(j) beta_t+1(j) / P,
+                     * normalised per step (the numerators sum to P at every
+                     * t) rather than by the global log-likelihood, whose
+                     * absolute rounding error (eps |log P|) would scale
+                     * every count by up to e^(eps |log P|): with
+                     * a_i = e^(alpha_i - m1), the sum is sum_i a_i b_i. */
+                    double norm = 0.0;
+                    for (ptrdiff_t i = 0; i < k; ++i) {
+                        a[i] = gms_exp_nonpositive(row[i] - m1);
+                        norm += a[i] * b[i];
+                    }
                     /* the linear form only while the exps' flushed terms
-                     * (below e^-708) stay below e^-108 after scaling */
-                    if (m1 > -INFINITY && scale < 600.0) {
-                        const double sc = exp(scale);
-                        for (ptrdiff_t i = 0; i < k; ++i) a[i] = gms_exp_nonpositive(row[i] - m1) * sc;
+                     * (below e^-708 each) are negligible against the sum */
+                    if (norm >= 0x1p-100) {
+                        const double inv = 1.0 / norm;
                         for (ptrdiff_t i = 0; i < k; ++i) {
-                            const double ai = a[i];
+                            const double ai = a[i] * inv;
                             const double *restrict Ai = A + i * k;
                             double *restrict Xi = trans_c + i * k;
                             for (ptrdiff_t j = 0; j < k; ++j) Xi[j] += ai * Ai[j] * c[j];
                         }
-                    } else if (m1 > -INFINITY) {
-                        for (ptrdiff_t i = 0; i < k; ++i)
-                            for (ptrdiff_t j = 0; j < k; ++j)
-                                trans_c[i * k + j] +=
-                                    exp(row[i] + m->log_A[i * k + j] + w[j] - loglik);
+                    } else {
+                        xi_log_space(row, m->log_A, w, k, trans_c);
                     }
                 }
-                mat_vec(m->AT, c, k, b); /* b_i = sum_j A_ij c_j */
                 int fix = 0;
                 for (ptrdiff_t i = 0; i < k; ++i) {
                     const int ok = b[i] >= GMS_LOG_REDO;

@@ -142,6 +142,38 @@ class GaussianStats:
         return GaussianStats(self.kind, centres, nk, s1 - nk[:, None] * dm, s2,
                              self.loglik, self.weight_sum, self.count)
 
+    def better_centres(self, max_loss=2.0 ** 10):
+        """Centres to accumulate about again, or None when these keep the
+        digits: re-centring the second moments on the components' own
+        means m = c + s1 / n subtracts n (m - c)^2 from every variance, and
+        when that leaves less than 1/max_loss of it (centres far from the
+        data: a bad start, a mean 1e6 away) the difference has lost
+        log2(max_loss) bits or more. Then the statistics should be formed
+        about m instead (the same E-step, other centres)."""
+        nk = self.nk
+        has = nk > 0
+        dm = np.where(has[:, None], self.s1 / np.where(has, nk, 1.0)[:, None], 0.0)
+        if self.kind == "full":
+            about_c = np.diagonal(self.s2, axis1=1, axis2=2)
+        elif self.kind == "tied":
+            about_c = np.diag(self.s2)[None, :]
+        else:
+            about_c = self.s2
+        shift = nk[:, None] * dm * dm          # n d^2 per component and feature
+        if self.kind == "tied":
+            shift = shift.sum(axis=0, keepdims=True)
+        about_m = about_c - shift
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lost = np.where(about_c > 0, about_c / about_m, 1.0)
+        if np.all((lost >= 0) & (lost <= max_loss)) and np.all(np.isfinite(lost)):
+            return None
+        return self.centres + dm
+
+    # Passes an E-step may take to find centres that keep the digits: each
+    # pass's centres are within ~eps * |previous centres| of the data, so a
+    # start 1e100 away needs about 100 / 16 + 1 of them.
+    MAX_CENTRING_PASSES = 8
+
     def scaled(self, factor):
         """Every sum times ``factor`` (for online EM's discounting)."""
         f = float(factor)
