@@ -18,6 +18,7 @@ ARRAY_PREFIX = "arrays/"
 _MAX_DEPTH = 64                 # nesting of values in the metadata
 _ARRAY_KINDS = "biufc"          # bool, int, uint, float, complex
 _SCALAR_KINDS = "biuf"          # numpy scalars kept in the JSON (exactly)
+MAX_INT_DIGITS = 100            # of an integer in the metadata (uint64 needs 20)
 
 
 class ModelFileError(ValueError):
@@ -29,6 +30,27 @@ def _object_classes():
     from ._hmm_base import ConvergenceMonitor
 
     return {"ConvergenceMonitor": ConvergenceMonitor}
+
+
+def _object_attributes(cls):
+    """The instance attributes an object of a whitelisted class may have:
+    those its constructor sets (a crafted file must not set class-level
+    names such as ``_template`` on the instance)."""
+    return frozenset(vars(cls(tol=0.01, n_iter=10, verbose=False)))
+
+
+def _check_object_attribute(cls, name, where):
+    if name not in _object_attributes(cls):
+        raise ModelFileError(
+            f"{name!r} is not an attribute of a saved {cls.__name__} (at {where}); "
+            f"it has {', '.join(sorted(_object_attributes(cls)))} only")
+
+
+def int_digits(value):
+    """Decimal digits of a Python int, without converting a huge one."""
+    if value.bit_length() > 14000:  # over 4200 digits: Python refuses str() at 4300
+        return None
+    return len(str(abs(value)))
 
 
 class Encoder:
@@ -66,6 +88,11 @@ class Encoder:
         if t is bool:
             return {"type": "bool", "value": value}
         if t is int:
+            digits = int_digits(value)
+            if digits is None or digits > MAX_INT_DIGITS:
+                size = f"{digits}" if digits is not None else f"more than {MAX_INT_DIGITS}"
+                raise TypeError(f"{_where(path)} is an integer of {size} digits; gmscore's "
+                                f"model format stores integers of at most {MAX_INT_DIGITS}")
             return {"type": "int", "value": value}
         if t is float:
             return {"type": "float", "value": _float_to_json(value)}
@@ -106,6 +133,7 @@ class Encoder:
                 for k, v in vars(value).items():
                     try:
                         check_name(cls, k, path + (k,))
+                        _check_object_attribute(cls, k, _where(path))
                     except ModelFileError as exc:
                         raise TypeError(f"cannot save: {exc}") from None
                     state[k] = self.encode(v, path + (k,))
@@ -283,6 +311,7 @@ class Decoder:
             obj = cls.__new__(cls)
             for k, v in node["state"].items():
                 check_name(cls, k, ("attributes", where, k))
+                _check_object_attribute(cls, k, where)
                 vars(obj)[k] = self.decode(v, f"{where}.{k}")
             return obj
         raise ModelFileError(f"unknown value type {t!r} at {where}")

@@ -44,13 +44,14 @@ An uncompressed ("stored") zip archive, readable with any zip tool, holding:
     name order, each as (length, name, length, bytes) with 8-byte
     little-endian lengths, after the tag ``b"gmscore-model digest v1\\0"``.
 
-What is stored: the hyper-parameters from ``get_params()`` and *every*
-other attribute in the instance ``__dict__`` (fitted arrays, ``converged_``,
-``n_iter_``, ``lower_bound_``, ``lower_bounds_``, ``n_features_in_``,
-``n_features``, ``monitor_`` with its history, iteration count, tol,
-n_iter, verbose flag and rounding precision, ...). A value that the format
-cannot represent exactly makes ``save`` raise a TypeError that names it:
-a model is never saved with data silently dropped. A model whose fitted
+What is stored: the hyper-parameters from ``get_params()`` and the fitted
+attributes of the class (``_FITTED_ATTRIBUTES``: the fitted arrays,
+``converged_``, ``n_iter_``, ``lower_bound_``, ``lower_bounds_``,
+``n_features_in_``, ``n_features``, ``monitor_`` with its history,
+iteration count, tol, n_iter, verbose flag and rounding precision, ...).
+Any other instance attribute, or a value that the format cannot represent
+exactly, makes ``save`` raise a TypeError that names it: a model is never
+saved with data silently dropped. A model whose fitted
 arrays do not match its hyper-parameters (``n_components`` changed after
 ``fit``, say) is refused with a ValueError, since its file would not load.
 
@@ -62,15 +63,29 @@ Unfitted models can be saved: the file then holds the hyper-parameters
 only (``"fitted": false``) and loads as an unfitted model.
 
 Loading checks, in order, and raises a ValueError that says what is wrong
-(a missing path raises FileNotFoundError): the file is a zip archive that
-is not truncated or corrupt (zip CRCs), its entries are stored and not
-duplicated, ``metadata.json`` is JSON with ``format`` "gmscore-model"; the
+(a missing path raises FileNotFoundError): the archive's end record
+announces at most ``MAX_ENTRIES`` entries and a central directory of at
+most ``MAX_DIRECTORY_BYTES`` (read before the zip reader builds one object
+per entry); the file is a zip archive that is not truncated or corrupt
+(zip CRCs), its entries are stored and not duplicated, ``metadata.json``
+is at most ``MAX_METADATA_BYTES`` and nests at most ``MAX_JSON_DEPTH``
+deep (both checked before parsing), holds no integer over
+``MAX_INT_DIGITS`` digits and no float that overflows, and is JSON with
+``format`` "gmscore-model"; the
 ``format_version`` is one this gmscore reads; the digest matches; the class
 is whitelisted; every node is well formed; every array entry exists, has
 the dtype and shape its node declares and a permitted dtype; no entry is
-left unused; hyper-parameter and attribute names are valid; the fitted
-arrays have the shapes the hyper-parameters imply (so that a crafted file
-cannot make the compiled kernels read out of bounds).
+left unused; hyper-parameter names are the class's and attribute names are
+its fitted attributes (a file cannot set class-level names such as
+``_parameter_constraints`` on the instance); the fitted arrays have the
+shapes the hyper-parameters imply (so that a crafted file cannot make the
+compiled kernels read out of bounds); and the fitted values are ones fit
+produces: finite, weights, ``startprob_`` and ``transmat_`` rows on the
+simplex, covariances and precisions symmetric positive definite (the
+Cholesky test of ``COVARIANCE[ct].is_positive_definite``),
+``precisions_cholesky_`` upper triangular with a positive diagonal and
+consistent with ``precisions_`` and ``covariances_``. ``save`` applies
+the same checks and caps, so every file it writes loads.
 
 The digest detects corruption and edits by hand; it is not a signature (it
 has no key). Safety against crafted files comes from the reader itself.
@@ -82,14 +97,19 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import os
+import re
 import secrets
+import struct
 import zipfile
+from collections import Counter
 
 import numpy as np
 
 from ._core.covariance import COV_TYPES, COVARIANCE
-from ._model_values import ARRAY_PREFIX, Decoder, Encoder, ModelFileError, check_name
+from ._model_values import (ARRAY_PREFIX, MAX_INT_DIGITS, Decoder, Encoder, ModelFileError,
+                            check_name)
 
 FORMAT_NAME = "gmscore-model"
 FORMAT_VERSION = 1
@@ -103,11 +123,46 @@ _ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 _METADATA_KEYS = frozenset({"format", "format_version", "gmscore_version", "numpy_version",
                             "class", "fitted", "params", "attributes"})
+# Size caps, checked before anything is parsed (and by save, so that every
+# file save writes loads). A model holds a handful of arrays; the metadata
+# grows with lower_bounds_ (one float per EM iteration) and list-valued
+# hyper-parameters.
+MAX_ENTRIES = 4096
+MAX_DIRECTORY_BYTES = 4 << 20   # the zip's central directory
+MAX_METADATA_BYTES = 64 << 20
+MAX_JSON_DEPTH = 256            # values nest 64 deep, at most 3 JSON levels each
+_DIRECTORY_RECORD_BYTES = 46 + 32  # a central directory record, without its name
+
 _FITTED_MARKERS = {             # attributes whose presence means "fitted"
     "GaussianMixture": ("means_", "precisions_cholesky_"),
     "GaussianHMM": ("startprob_", "transmat_"),
     "GMMHMM": ("startprob_", "transmat_"),
 }
+
+
+# The instance attributes load restores besides the hyper-parameters: what
+# fit leaves on each class (the verbose timers of a GaussianMixture fit
+# included), and for the HMMs what hmmlearn-style code assigns by hand.
+_FITTED_ATTRIBUTES = {
+    "GaussianMixture": frozenset({
+        "weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
+        "converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_",
+        "_init_prev_time", "_iter_prev_time"}),
+    "GaussianHMM": frozenset({
+        "startprob_", "transmat_", "means_", "_covars_", "monitor_", "n_features_in_",
+        "n_features"}),
+    "GMMHMM": frozenset({
+        "startprob_", "transmat_", "weights_", "means_", "covars_", "monitor_",
+        "n_features_in_", "n_features"}),
+}
+
+
+def _check_fitted_name(cname, aname):
+    if aname not in _FITTED_ATTRIBUTES[cname]:
+        raise ModelFileError(
+            f"attribute {aname!r} is not a fitted attribute of {cname}; a {cname} file "
+            "holds the hyper-parameters and "
+            f"{', '.join(sorted(_FITTED_ATTRIBUTES[cname]))} only")
 
 
 def _model_classes():
@@ -163,6 +218,13 @@ def _serialise(model):
             f"hyper-parameters ({exc}); refit it or restore the hyper-parameters it "
             "was fitted with"
         ) from None
+    try:
+        _check_fitted_values(model)
+    except ModelFileError as exc:
+        raise ValueError(
+            f"cannot save this {name}: {exc}; gmscore.load would refuse the file, so "
+            "nothing was written"
+        ) from None
     enc = Encoder()
     params = model.get_params()
     meta_params = {}
@@ -177,6 +239,14 @@ def _serialise(model):
         except ModelFileError as exc:
             raise TypeError(f"cannot save {name}: {exc}") from None
         attributes[aname] = enc.encode(vars(model)[aname], ("attributes", aname))
+        try:
+            _check_fitted_name(name, aname)
+        except ModelFileError:
+            raise TypeError(
+                f"cannot save {name}: attribute {aname} is not a fitted attribute of {name}, "
+                "and gmscore's model format stores the hyper-parameters and "
+                f"{', '.join(sorted(_FITTED_ATTRIBUTES[name]))} only; delete it "
+                f"(del model.{aname}) or use pickle") from None
     metadata = {  # written in this order (the JSON keeps insertion order)
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -189,6 +259,18 @@ def _serialise(model):
     }
     members = {METADATA_ENTRY: json.dumps(metadata, separators=(",", ":"),
                                           allow_nan=False).encode("utf-8")}
+    if len(members[METADATA_ENTRY]) > MAX_METADATA_BYTES:
+        raise ValueError(
+            f"cannot save this {name}: its metadata.json would be "
+            f"{len(members[METADATA_ENTRY])} bytes, and gmscore.load reads at most "
+            f"{MAX_METADATA_BYTES} (long lists in the hyper-parameters? pass arrays instead)")
+    n_entries = len(enc.arrays) + 2
+    directory = sum(_DIRECTORY_RECORD_BYTES + len(e.encode("utf-8")) for e in enc.arrays)
+    if n_entries > MAX_ENTRIES or directory > MAX_DIRECTORY_BYTES:
+        raise ValueError(
+            f"cannot save this {name}: its file would have {n_entries} entries "
+            f"(one per array), and gmscore.load reads at most {MAX_ENTRIES}; store "
+            "list-of-array hyper-parameters as one stacked array")
     for entry, arr in enc.arrays.items():
         members[entry] = _npy_bytes(arr)
     members[DIGEST_ENTRY] = _digest(members).encode("ascii")
@@ -273,13 +355,61 @@ def _json_constant(name):
     raise ModelFileError(f"metadata.json contains {name}, which is not JSON")
 
 
+def _json_int(text):
+    # before int(): Python's own limit (4300 digits) raises a bare ValueError
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_INT_DIGITS:
+        raise ModelFileError(f"metadata.json has an integer of {digits} digits; at most "
+                             f"{MAX_INT_DIGITS} are allowed")
+    return int(text)
+
+
+def _json_float(text):
+    value = float(text)
+    if not math.isfinite(value):  # save writes non-finite floats as strings
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ModelFileError(f"metadata.json has the number {shown}, which overflows a float")
+    return value
+
+
+# A JSON string: quote, then runs of plain characters and escapes, quote.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_OPENERS = np.zeros(256, dtype=np.int8)
+_OPENERS[[ord("["), ord("{")]] = 1
+_OPENERS[[ord("]"), ord("}")]] = -1
+_DEPTH_BLOCK = 1 << 20
+
+
+def _json_depth(raw):
+    """How deep arrays and objects nest in the JSON text ``raw``, in one
+    linear pass that parses nothing (brackets inside strings do not count),
+    in blocks so that memory stays small."""
+    skeleton = np.frombuffer(_JSON_STRING.sub(b'""', raw), dtype=np.uint8)
+    depth = deepest = 0
+    for start in range(0, skeleton.size, _DEPTH_BLOCK):
+        steps = _OPENERS[skeleton[start:start + _DEPTH_BLOCK]]
+        steps = steps[steps != 0].astype(np.int64)
+        if steps.size:
+            running = np.cumsum(steps) + depth
+            deepest = max(deepest, int(running.max()))
+            depth = int(running[-1])
+    return deepest
+
+
 def _parse_metadata(raw):
+    if len(raw) > MAX_METADATA_BYTES:
+        raise ModelFileError(f"metadata.json is {len(raw)} bytes; a gmscore model file's "
+                             f"is at most {MAX_METADATA_BYTES}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ModelFileError("metadata.json is not UTF-8 text") from None
+    if _json_depth(raw) > MAX_JSON_DEPTH:
+        raise ModelFileError(f"metadata.json nests arrays and objects more than "
+                             f"{MAX_JSON_DEPTH} deep; gmscore model files never do")
     try:
-        meta = json.loads(text, object_pairs_hook=_json_pairs, parse_constant=_json_constant)
+        meta = json.loads(text, object_pairs_hook=_json_pairs, parse_constant=_json_constant,
+                          parse_int=_json_int, parse_float=_json_float)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"metadata.json is not valid JSON ({exc})") from None
     if type(meta) is not dict or meta.get("format") != FORMAT_NAME:
@@ -302,13 +432,60 @@ def _parse_metadata(raw):
     return meta
 
 
+_EOCD = struct.Struct("<4s4H2LH")           # end of central directory record
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
+
+
+def _refuse_entries(count):
+    raise ModelFileError(f"the archive has {count} entries; a gmscore model file has at "
+                         f"most {MAX_ENTRIES}")
+
+
+def _check_directory_size(fileobj):
+    """Refuse an archive whose end record announces too many entries or too
+    big a central directory, before the zip reader builds one object per
+    entry. Anything unreadable here is left for the zip reader to report."""
+    fileobj.seek(0, os.SEEK_END)
+    size = fileobj.tell()
+    tail_start = max(0, size - (_EOCD.size + 0xFFFF))
+    fileobj.seek(tail_start)
+    tail = fileobj.read()
+    pos = tail.rfind(b"PK\x05\x06")
+    if pos < 0 or len(tail) - pos < _EOCD.size:
+        return
+    _, _, _, _, count, dir_size, _, _ = _EOCD.unpack_from(tail, pos)
+    if count == 0xFFFF or dir_size == 0xFFFFFFFF:  # zip64: the counts are elsewhere
+        if tail_start + pos < _ZIP64_LOCATOR.size:
+            return
+        fileobj.seek(tail_start + pos - _ZIP64_LOCATOR.size)
+        locator = fileobj.read(_ZIP64_LOCATOR.size)
+        if len(locator) < _ZIP64_LOCATOR.size or locator[:4] != b"PK\x06\x07":
+            return
+        offset = _ZIP64_LOCATOR.unpack(locator)[2]
+        fileobj.seek(offset)
+        record = fileobj.read(_ZIP64_EOCD.size)
+        if len(record) < _ZIP64_EOCD.size or record[:4] != b"PK\x06\x06":
+            return
+        count, dir_size = _ZIP64_EOCD.unpack(record)[7:9]
+    if count > MAX_ENTRIES:
+        _refuse_entries(count)
+    if dir_size > MAX_DIRECTORY_BYTES:
+        raise ModelFileError(f"the archive has a central directory of {dir_size} bytes; a "
+                             f"gmscore model file's is at most {MAX_DIRECTORY_BYTES}")
+
+
 def _read_members(fileobj):
     """All entries of the zip archive, CRC-checked, as name -> bytes."""
+    _check_directory_size(fileobj)
     with zipfile.ZipFile(fileobj, "r") as zf:
         infos = zf.infolist()
-        names = [i.filename for i in infos]
-        if len(set(names)) != len(names):
-            dup = sorted({n for n in names if names.count(n) > 1})
+        if len(infos) > MAX_ENTRIES:  # the end record undercounted them
+            _refuse_entries(len(infos))
+        counts = Counter(i.filename for i in infos)
+        names = set(counts)
+        if len(names) != len(infos):
+            dup = sorted(n for n, c in counts.items() if c > 1)
             raise ModelFileError(f"the archive has duplicate entries {dup}")
         for info in infos:
             if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
@@ -317,6 +494,10 @@ def _read_members(fileobj):
         for required in (METADATA_ENTRY, DIGEST_ENTRY):
             if required not in names:
                 raise ModelFileError(f"the archive has no {required!r} entry")
+        meta_size = zf.getinfo(METADATA_ENTRY).file_size
+        if meta_size > MAX_METADATA_BYTES:  # before reading it
+            raise ModelFileError(f"metadata.json is {meta_size} bytes; a gmscore model "
+                                 f"file's is at most {MAX_METADATA_BYTES}")
         return {info.filename: zf.read(info) for info in infos}
 
 
@@ -390,6 +571,135 @@ def _check_fitted_shapes(model):
             raise ModelFileError(f"{attr}={value!r} disagrees with means_ ({d} features)")
 
 
+# ------------------------------------------------------ fitted values
+# A relative tolerance for the arrays that describe the same Gaussians
+# (fit computes precisions_ and covariances_ from precisions_cholesky_, or
+# the other way round, in float64; rounding stays orders of magnitude
+# below this even for badly conditioned covariances).
+_CONSISTENCY_RTOL = 1e-6
+_SIMPLEX_ATOL = 1e-8            # as scikit-learn checks weights_init
+_INDEX_LABELS = {               # what the leading axes of a covariance array count
+    ("GaussianMixture", "tied"): (), "GaussianMixture": ("component",),
+    ("GaussianHMM", "tied"): (), "GaussianHMM": ("state",),
+    ("GMMHMM", "tied"): ("state",), "GMMHMM": ("state", "component"),
+}
+
+
+def _values(model, attr):
+    """The attribute as float64, refused unless finite (its shape is checked)."""
+    arr = np.asarray(vars(model)[attr], dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise ModelFileError(f"{attr} contains NaN or infinity")
+    return arr
+
+
+def _check_simplex(arr, attr):
+    """Probabilities: non-negative, summing to one (per row of a matrix)."""
+    if (arr < 0).any():
+        raise ModelFileError(f"{attr} has negative entries; it holds probabilities")
+    sums = arr.sum(axis=-1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > _SIMPLEX_ATOL)
+    if bad.size:
+        if arr.ndim == 1:
+            raise ModelFileError(f"{attr} must sum to 1 (it sums to {float(sums):.10g})")
+        row = np.unravel_index(bad[0], sums.shape)
+        row = row[0] if len(row) == 1 else row
+        raise ModelFileError(f"{attr} rows must sum to 1 (row {row} sums to "
+                             f"{float(sums.flat[bad[0]]):.10g})")
+
+
+def _where_bad(ok, labels):
+    bad = np.argwhere(~np.asarray(ok, dtype=bool))[0]
+    if not labels:
+        return "the shared matrix"
+    return ", ".join(f"{label} {i}" for label, i in zip(labels, bad))
+
+
+def _check_positive_definite(arr, attr, ct, labels, what="is not positive definite",
+                             symmetric=True):
+    entry = COVARIANCE[ct]
+    ok = entry.is_positive_definite(arr)
+    if not np.all(ok):
+        raise ModelFileError(f"{attr} {what} ({_where_bad(ok, labels)})")
+    if symmetric and ct in ("full", "tied"):
+        # Cholesky reads the lower triangle only; the kernels read the
+        # whole matrix. Off-diagonal gaps relative to sqrt(a_ii a_jj).
+        if _relative_gap(arr, np.swapaxes(arr, -1, -2), ct) > _CONSISTENCY_RTOL:
+            raise ModelFileError(f"{attr} is not symmetric")
+
+
+def _relative_gap(a, b, ct):
+    """max |a - b| relative to b's scale: b_ii for vectors of variances or
+    precisions, sqrt(b_ii b_jj) for matrices (invariant to feature scales)."""
+    if ct in ("full", "tied"):
+        diag = np.abs(np.diagonal(b, axis1=-2, axis2=-1))
+        scale = np.sqrt(diag[..., :, None] * diag[..., None, :])
+    else:
+        scale = np.abs(b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.abs(a - b) / scale
+    return float(np.nanmax(np.where(a == b, 0.0, gap), initial=0.0))
+
+
+def _check_factor(u, ct, labels):
+    """precisions_cholesky_: U upper triangular with positive diagonal, so
+    that U U^T is positive definite (for a triangular U the Cholesky test
+    reads the diagonal only); 1 / sqrt(variance) > 0 for diag/spherical."""
+    if ct in ("full", "tied") and np.tril(u, -1).any():
+        raise ModelFileError("precisions_cholesky_ is not upper triangular (it holds U, "
+                             "with precisions_ = U U^T, as scikit-learn does)")
+    _check_positive_definite(np.triu(u) if ct in ("full", "tied") else u,
+                             "precisions_cholesky_", ct, labels,
+                             "is not the factor of positive definite precisions",
+                             symmetric=False)
+
+
+def _check_mixture_consistency(model, ct, u):
+    entry = COVARIANCE[ct]
+    if "precisions_" in vars(model):
+        gap = _relative_gap(_values(model, "precisions_"), entry.precisions_from_cholesky(u), ct)
+        if gap > _CONSISTENCY_RTOL:
+            raise ModelFileError(
+                f"precisions_cholesky_ and precisions_ disagree (relative gap {gap:.3g}; "
+                "precisions_ must be U U^T for U = precisions_cholesky_)")
+    if "covariances_" in vars(model):
+        cov = _values(model, "covariances_")
+        # U U^T = inv(cov)  <=>  U^T cov U = I: a residual free of the scales
+        if ct == "full":
+            gap = np.abs(np.einsum("kji,kjl,klm->kim", u, cov, u) - np.eye(u.shape[-1])).max()
+        elif ct == "tied":
+            gap = np.abs(u.T @ cov @ u - np.eye(u.shape[-1])).max()
+        else:
+            gap = np.abs(cov * u**2 - 1.0).max()
+        if gap > _CONSISTENCY_RTOL:
+            raise ModelFileError(
+                f"precisions_cholesky_ and covariances_ disagree (relative gap {gap:.3g}; "
+                "covariances_ must be the inverse of U U^T for U = precisions_cholesky_)")
+
+
+def _check_fitted_values(model):
+    """Refuse fitted values fit could not have produced (called after
+    _check_fitted_shapes): every parameter finite, probabilities on the
+    simplex, covariances and precisions positive definite, and a
+    GaussianMixture's three descriptions of its covariances consistent."""
+    name = type(model).__name__
+    ct = model.covariance_type
+    present = vars(model)
+    for attr in ("weights_", "startprob_", "transmat_"):
+        if attr in present:
+            _check_simplex(_values(model, attr), attr)
+    if "means_" in present:
+        _values(model, "means_")
+    labels = _INDEX_LABELS.get((name, ct), _INDEX_LABELS[name])
+    for attr in ("covariances_", "precisions_", "_covars_", "covars_"):
+        if attr in present and (attr != "covars_" or name == "GMMHMM"):
+            _check_positive_definite(_values(model, attr), attr, ct, labels)
+    if "precisions_cholesky_" in present:
+        u = _values(model, "precisions_cholesky_")
+        _check_factor(u, ct, labels)
+        _check_mixture_consistency(model, ct, u)
+
+
 def _deserialise(members):
     meta = _parse_metadata(members[METADATA_ENTRY])
     stored = members[DIGEST_ENTRY]
@@ -426,12 +736,14 @@ def _deserialise(members):
         if aname in valid:
             raise ModelFileError(f"attribute {aname!r} is a hyper-parameter name")
         check_name(cls, aname, ("attributes", aname))
+        _check_fitted_name(cname, aname)
         vars(model)[aname] = decoder.decode(node, f"attributes.{aname}")
     unused = sorted(n for n in members
                     if n not in decoder.used and n not in (METADATA_ENTRY, DIGEST_ENTRY))
     if unused:
         raise ModelFileError(f"the archive has unexpected entries {unused}")
     _check_fitted_shapes(model)
+    _check_fitted_values(model)
     fitted = all(hasattr(model, a) for a in _FITTED_MARKERS[cname])
     if meta["fitted"] is not fitted:
         raise ModelFileError(f"metadata.json says fitted={meta['fitted']!r}, but the stored "

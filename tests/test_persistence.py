@@ -292,24 +292,33 @@ def test_hmm_array_priors_round_trip(tmp_path):
     assert_same_model(gmmhmm, loaded)
 
 
-def test_special_floats_and_extra_attributes_round_trip(tmp_path):
+def test_special_floats_and_unusual_values_round_trip(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = GaussianMixture(2, max_iter=0, random_state=0).fit(X64)
     assert model.lower_bound_ == -np.inf
-    # attributes the format must keep exactly, whatever their type
-    model.extra_ = {"floats": [np.nan, -0.0, np.inf, 1e-310, 0.1],
-                    "numpy": (np.float32(0.1), np.int8(-3), np.uint64(2**64 - 1),
-                              np.bool_(True), np.float16(0.5)),
-                    "misc": [None, True, 2**80, "ünïcode", deque([1.5], maxlen=3)],
-                    "arrays": [np.arange(6, dtype=">i4").reshape(2, 3),
-                               np.asfortranarray(np.ones((2, 3))), np.array(1 + 2j),
-                               np.zeros((0, 3)), np.array([True, False])]}
-    model.note = "not ending in an underscore, kept too"
+    # values the format must keep exactly, whatever their type; set_params
+    # takes any value, so a hyper-parameter carries them (only hyper-
+    # parameters and the class's fitted attributes are stored)
+    zoo = {"floats": [np.nan, -0.0, np.inf, 1e-310, 0.1],
+           "numpy": (np.float32(0.1), np.int8(-3), np.uint64(2**64 - 1),
+                     np.bool_(True), np.float16(0.5)),
+           "misc": [None, True, 2**80, "ünïcode", deque([1.5], maxlen=3)],
+           "arrays": [np.arange(6, dtype=">i4").reshape(2, 3),
+                      np.asfortranarray(np.ones((2, 3))), np.array(1 + 2j),
+                      np.zeros((0, 3)), np.array([True, False])]}
+    model.set_params(means_init=zoo)
     loaded = _roundtrip(model, tmp_path)
     assert_same_model(model, loaded)
-    assert loaded.extra_["arrays"][0].dtype.str == ">i4"
-    assert loaded.extra_["arrays"][1].flags.writeable
+    assert loaded.means_init["arrays"][0].dtype.str == ">i4"
+    assert loaded.means_init["arrays"][1].flags.writeable
+    # other instance attributes are refused, by name, and nothing is written
+    for name in ("extra_", "note"):
+        setattr(model, name, 1.0)
+        with pytest.raises(TypeError, match=rf"attribute {name} is not a fitted attribute"):
+            model.save(tmp_path / "extra")
+        delattr(model, name)
+    assert not (tmp_path / "extra").exists()
 
 
 def test_unfitted_models_save_their_hyper_parameters(tmp_path):
@@ -598,8 +607,8 @@ def test_no_code_executes_on_load(tmp_path, saved, where):
     if where == "array":
         members["arrays/attributes/means_.npy"] = payload
     elif where == "scalar-array":
-        meta["attributes"]["hidden_"] = {"type": "ndarray", "entry": "arrays/h.npy",
-                                         "dtype": "|O", "shape": [1]}
+        meta["attributes"]["n_features_in_"] = {"type": "ndarray", "entry": "arrays/h.npy",
+                                                "dtype": "|O", "shape": [1]}
         members["arrays/h.npy"] = payload
     else:
         meta["params"]["random_state"] = {
@@ -717,9 +726,9 @@ def test_malformed_metadata(tmp_path, saved, case, message):
     elif case == "unknown-object":
         attrs["monitor_"]["class"] = "Popen"
     elif case == "bad-scalar-dtype":
-        attrs["x_"] = {"type": "numpy_scalar", "dtype": "O", "value": 1}
+        attrs["n_features_in_"] = {"type": "numpy_scalar", "dtype": "O", "value": 1}
     elif case == "scalar-overflow":
-        attrs["x_"] = {"type": "numpy_scalar", "dtype": "|i1", "value": 300}
+        attrs["n_features_in_"] = {"type": "numpy_scalar", "dtype": "|i1", "value": 300}
     elif case == "shape-mismatch":
         attrs["means_"]["shape"] = [3, 4]
     elif case == "wrong-shape":
@@ -734,7 +743,7 @@ def test_malformed_metadata(tmp_path, saved, case, message):
         node = {"type": "none"}
         for _ in range(70):
             node = {"type": "list", "items": [node]}
-        attrs["deep_"] = node
+        meta["params"]["means_prior"] = node
     elif case == "covariance-type":
         meta["params"]["covariance_type"]["value"] = "diag"
     elif case == "n-features":
@@ -742,7 +751,7 @@ def test_malformed_metadata(tmp_path, saved, case, message):
     elif case == "fitted-flag":
         meta["fitted"] = False
     elif case == "entry-twice":
-        attrs["y_"] = dict(attrs["means_"])
+        meta["params"]["means_prior"] = dict(attrs["means_"])  # decoded before means_
     if raw is None:
         raw = json.dumps(meta).encode()
     members["metadata.json"] = raw
