@@ -1,30 +1,42 @@
 """gmscore: fast, exact Gaussian mixture models with compiled,
-multi-threaded kernels and the scikit-learn API."""
+multi-threaded kernels and the scikit-learn API.
+
+The public names load on first use (PEP 562), so ``import gmscore`` costs
+little more than numpy; ``from gmscore import GaussianMixture`` loads the
+compiled kernels (and scipy.linalg, whose BLAS they call).
+"""
+import importlib
 
 __version__ = "0.1.0"
 
-from ._config import get_config, show_config
-from ._core.stats import ChainStats, GaussianStats
-from ._core.stats_io import load_stats
-from ._hmm_base import ConvergenceMonitor, LikelihoodDecreaseWarning
-from ._persistence import load
-from ._repair import DegenerateComponentWarning
-from .hmm import GMMHMM, GaussianHMM
-from .mixture import ConvergenceWarning, GaussianMixture
+# public name -> the module that defines it
+_PUBLIC = {
+    "GaussianMixture": ".mixture",
+    "ConvergenceWarning": ".mixture",
+    "GaussianHMM": ".hmm",
+    "GMMHMM": ".hmm",
+    "ConvergenceMonitor": "._hmm_base",
+    "LikelihoodDecreaseWarning": "._hmm_base",
+    "GaussianStats": "._core.stats",
+    "ChainStats": "._core.stats",
+    "load_stats": "._core.stats_io",
+    "DegenerateComponentWarning": "._repair",
+    "get_config": "._config",
+    "show_config": "._config",
+    "load": "._persistence",
+}
 
-__all__ = [
-    "GaussianMixture",
-    "GaussianHMM",
-    "GMMHMM",
-    "ConvergenceMonitor",
-    "GaussianStats",
-    "ChainStats",
-    "load_stats",
-    "ConvergenceWarning",
-    "DegenerateComponentWarning",
-    "LikelihoodDecreaseWarning",
-    "get_config",
-    "show_config",
-    "load",
-    "__version__",
-]
+__all__ = list(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name):
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gmscore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

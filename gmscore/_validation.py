@@ -4,6 +4,7 @@ Every failure is a ValueError or TypeError whose message says what is wrong
 and how to fix it.
 """
 import numbers
+import sys
 
 import numpy as np
 
@@ -12,17 +13,28 @@ class InvalidParameterError(ValueError, TypeError):
     """A hyper-parameter has an invalid type or value."""
 
 
-try:  # be the exception scikit-learn users (and its checks) already catch
-    from sklearn.exceptions import NotFittedError as _NotFittedBase
-except ImportError:  # pragma: no cover - scikit-learn is optional
-    _NOT_FITTED_BASES = (ValueError, AttributeError)
-else:  # itself a ValueError and an AttributeError
-    _NOT_FITTED_BASES = (_NotFittedBase,)
-
-
-class NotFittedError(*_NOT_FITTED_BASES):
+class NotFittedError(ValueError, AttributeError):
     """The estimator is used before ``fit`` (a ValueError and an
-    AttributeError; also scikit-learn's NotFittedError when it is installed)."""
+    AttributeError; what is raised is also scikit-learn's NotFittedError
+    once scikit-learn is imported, see ``also_sklearn``)."""
+
+
+_DUAL = {}
+
+
+def also_sklearn(ours, name):
+    """``ours``, or, when the program has imported scikit-learn, a subclass
+    of both ``ours`` and ``sklearn.exceptions.<name>``: code written for
+    scikit-learn catches or filters it, and gmscore does not import
+    scikit-learn itself (``import gmscore`` stays light)."""
+    sk = sys.modules.get("sklearn.exceptions")
+    theirs = getattr(sk, name, None) if sk is not None else None
+    if theirs is None:
+        return ours
+    if (ours, theirs) not in _DUAL:
+        _DUAL[ours, theirs] = type(ours.__name__, (ours, theirs), {
+            "__module__": ours.__module__, "__doc__": ours.__doc__})
+    return _DUAL[ours, theirs]
 
 
 # ---------------------------------------------------------------- hyper-params
@@ -235,7 +247,7 @@ def check_random_state(seed):
 
 def check_is_fitted(estimator, attributes):
     if not all(hasattr(estimator, a) for a in attributes):
-        raise NotFittedError(
+        raise also_sklearn(NotFittedError, "NotFittedError")(
             f"This {type(estimator).__name__} instance is not fitted yet. Call "
             "'fit' with appropriate arguments before using this estimator."
         )

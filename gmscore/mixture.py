@@ -16,6 +16,7 @@ from ._core.stats import GaussianStats
 from ._init import initial_statistics, rows_statistics
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
+    also_sklearn,
     array_like_or_none,
     boolean,
     check_is_fitted,
@@ -30,13 +31,9 @@ LOG_2PI = np.log(2.0 * np.pi)
 
 
 class ConvergenceWarning(UserWarning):
-    """EM stopped at ``max_iter`` before the lower bound converged."""
-
-
-try:  # be the same warning class scikit-learn users already filter
-    from sklearn.exceptions import ConvergenceWarning  # noqa: F811
-except ImportError:  # pragma: no cover - scikit-learn is optional
-    pass
+    """EM stopped at ``max_iter`` before the lower bound converged (what is
+    issued is also scikit-learn's ConvergenceWarning once scikit-learn is
+    imported, so filters written for either catch it)."""
 
 
 def _leaf(nk, s1, s2):
@@ -279,7 +276,7 @@ class GaussianMixture(ParamsMixin):
                 "Best performing initialization did not converge. Try different "
                 "init parameters, or increase max_iter, tol, or check for "
                 "degenerate data.",
-                ConvergenceWarning,
+                also_sklearn(ConvergenceWarning, "ConvergenceWarning"),
             )
         return source
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gmscore import ConvergenceWarning, GaussianMixture
+from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
 
 sklearn_mixture = pytest.importorskip("sklearn.mixture")
 SkGaussianMixture = sklearn_mixture.GaussianMixture
@@ -30,7 +31,7 @@ def rel_diff(a, b):
 def shared_start(X, k, covariance_type, seed=0):
     """Starting parameters both libraries accept (from 2 sklearn EM steps)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", SkConvergenceWarning)
         sk = SkGaussianMixture(k, covariance_type=covariance_type, random_state=seed,
                                max_iter=2).fit(X)
     return dict(weights_init=sk.weights_, means_init=sk.means_,
@@ -40,6 +41,7 @@ def shared_start(X, k, covariance_type, seed=0):
 def fit_quiet(model, X, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", SkConvergenceWarning)
         return model.fit(X, **kw)
 
 
