@@ -33,9 +33,13 @@ def check_weights(weights, n_components):
             "The parameter 'weights' should be in the range [0, 1], but got "
             f"max value {np.nanmax(w):.5f}, min value {np.nanmin(w):.5f}"
         )
-    if not abs(1.0 - w.sum()) <= 1e-8:
+    # normalised as scikit-learn checks it: the sum in the input's own
+    # precision (float32 weights that sum to one in float32 are accepted)
+    own = np.asarray(weights)
+    total = (own.astype(np.float32).sum() if own.dtype == np.float32 else w.sum())
+    if not abs(1.0 - float(total)) <= 1e-8:
         raise ValueError(
-            f"The parameter 'weights' should be normalized, but got sum(weights) = {w.sum():.5f}"
+            f"The parameter 'weights' should be normalized, but got sum(weights) = {total:.5f}"
         )
     return w
 

@@ -296,7 +296,9 @@ class GaussianMixture(ParamsMixin):
         if not warm:
             self._initialize(source, random_state, self._inits)
         self.n_features_in_ = source.n_features
-        return _MixtureRun(self.tol, self.lower_bound_ if warm else -np.inf)
+        run = _MixtureRun(self.tol, self.lower_bound_ if warm else -np.inf)
+        run.dtype = source.dtype
+        return run
 
     def _em_iterate(self, source, run):
         kernel_model = self._kernel_parameters(source.dtype)
@@ -316,6 +318,12 @@ class GaussianMixture(ParamsMixin):
 
     def _em_adopt(self, params, run):
         self._set_parameters(params)
+        if run.dtype == np.float32:
+            # scikit-learn keeps float32 input's dtype in the fitted
+            # parameters (every sum over samples was float64 all the same)
+            for name in ("weights_", "means_", "covariances_", "precisions_",
+                         "precisions_cholesky_"):
+                setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
         self.converged_ = run.converged
         self.n_iter_ = run.n_iter
         self.lower_bound_ = run.score
@@ -386,7 +394,8 @@ class GaussianMixture(ParamsMixin):
                     data.n_threads,
                 )
             stats = GaussianStats.from_leaf(ct, centres, _leaf(nk, s1, s2), 0)
-            nk, means, covariances = parameters_from_stats(stats, ct, self.reg_covar)
+            nk, means, covariances = parameters_from_stats(
+                stats, ct, self.reg_covar, floor=self.on_degenerate == "raise")
             if ct == "tied" and one_row_each:
                 # One row per component has no within-component scatter: the
                 # shared covariance starts as the data's covariance.
@@ -419,9 +428,10 @@ class GaussianMixture(ParamsMixin):
         per-component log normaliser including the log weights."""
         ct = self.covariance_type
         d = self.means_.shape[1]
-        log_det = COVARIANCE[ct].log_det_cholesky(self.precisions_cholesky_, d)
+        log_det = COVARIANCE[ct].log_det_cholesky(
+            np.asarray(self.precisions_cholesky_, dtype=np.float64), d)
         with np.errstate(divide="ignore"):
-            log_w = np.log(self.weights_)
+            log_w = np.log(np.asarray(self.weights_, dtype=np.float64))
         log_norm = np.ascontiguousarray(log_w + log_det - 0.5 * d * LOG_2PI, dtype=np.float64)
         if log_norm.shape == ():
             log_norm = np.full(self.n_components, float(log_norm))
@@ -476,7 +486,8 @@ class GaussianMixture(ParamsMixin):
         re-seeded components, which need the source); assigned only once
         all are computed, so a failure leaves the model as it was."""
         ct = self.covariance_type
-        nk, means, covariances = parameters_from_stats(stats, ct, self.reg_covar)
+        nk, means, covariances = parameters_from_stats(
+            stats, ct, self.reg_covar, floor=self.on_degenerate == "raise")
         weights = nk / nk.sum()
         if self.on_degenerate == "reseed" and source is not None:
             # Re-seeds go to the samples worst explained by the parameters
@@ -626,7 +637,12 @@ class GaussianMixture(ParamsMixin):
 
     def _rows(self, source, which, **kwargs):
         parts = [p[which] for p in self._row_passes(source, **kwargs)]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if which == 2:
+            return out
+        # scikit-learn's dtype: float32 only when both X and the model are
+        return out.astype(np.result_type(source.dtype, np.asarray(self.means_).dtype),
+                          copy=False)
 
     def _predict_source(self, source):
         return self._rows(source, 2, labels=True)

@@ -210,7 +210,13 @@ def test_float32_matches_float64_on_well_scaled_data(covariance_type):
     start = shared_start(X, 3, covariance_type)
     f64 = fit_quiet(GaussianMixture(3, max_iter=20, tol=0, **start), X)
     f32 = fit_quiet(GaussianMixture(3, max_iter=20, tol=0, **start), X.astype(np.float32))
-    assert f32.means_.dtype == np.float64
+    # scikit-learn's dtypes: float32 parameters and outputs for float32 data
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        assert getattr(f32, name).dtype == np.float32, name
+        assert getattr(f64, name).dtype == np.float64, name
+    X32 = X.astype(np.float32)
+    assert f32.predict_proba(X32).dtype == f32.score_samples(X32).dtype == np.float32
+    assert f32.predict_proba(X).dtype == f64.predict_proba(X32).dtype == np.float64
     assert rel_diff(f32.lower_bounds_, f64.lower_bounds_) < 1e-4
     np.testing.assert_allclose(f32.means_, f64.means_, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(f32.covariances_, f64.covariances_, rtol=1e-3, atol=1e-4)
