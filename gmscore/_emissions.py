@@ -59,6 +59,13 @@ def _data_covariance(data, min_covar):
     return cov + min_covar * np.eye(cov.shape[0])
 
 
+def _check_covariance_type(covariance_type):
+    """hmmlearn's ValueError for a covariance_type set after construction."""
+    if not isinstance(covariance_type, str) or covariance_type not in COV_TYPES:
+        raise ValueError(f"covariance_type must be one of {list(COV_TYPES)}, got "
+                         f"{covariance_type!r}")
+
+
 def _as_float(value, name):
     try:
         return np.asarray(value, dtype=np.float64)
@@ -127,8 +134,8 @@ class GaussianEmissions:
             _, centres = kmeans(data.X, self.n_components, rs, None, data.n_threads,
                                 feature_variance=data.mean_variance)
             self.means_ = centres
-        # covars_ is a property over _covars_, so test the stored attribute
-        if "c" in self.init_params or not hasattr(self, "_covars_"):
+        # covars_ is a property over _covars_ (hasattr is False when unset)
+        if self._needs_init("c", "covars_"):
             cv = _data_covariance(data, self.min_covar)
             k = self.n_components
             self._covars_ = {
@@ -139,6 +146,7 @@ class GaussianEmissions:
             }[self.covariance_type]()
 
     def _check_emissions(self, n_features=None):
+        _check_covariance_type(self.covariance_type)
         if not hasattr(self, "means_") or not hasattr(self, "_covars_"):
             raise ValueError("means_ and covars_ must be set (fit the model or assign them)")
         means = _as_float(self.means_, "means_")
@@ -151,7 +159,11 @@ class GaussianEmissions:
             raise ValueError("means_ contains NaN or infinity")
         self.means_ = means
         self.n_features = means.shape[1]
-        self._covars_ = _validate_covariances(self._covars_, self.covariance_type,
+        cov = _as_float(self._covars_, "covars_")
+        if self.covariance_type == "diag" and cov.shape == (self.n_components, 1):
+            # hmmlearn broadcasts one variance per state over the features
+            cov = np.repeat(cov, means.shape[1], axis=1)
+        self._covars_ = _validate_covariances(cov, self.covariance_type,
                                               self._covars_shape(means.shape[1]))
 
     def _frame_log_likelihood(self, X, n_threads, data=None):
@@ -319,6 +331,7 @@ class GMMEmissions:
             }[self.covariance_type]()
 
     def _check_emissions(self, n_features=None):
+        _check_covariance_type(self.covariance_type)
         for name in ("weights_", "means_", "covars_"):
             if not hasattr(self, name):
                 raise ValueError(f"{name} must be set (fit the model or assign it)")

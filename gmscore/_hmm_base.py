@@ -3,6 +3,8 @@ lengths handling, the Baum-Welch loop with ``n_init`` restarts and its
 convergence monitor, start/transition M-step, scoring, decoding and
 sampling. Emission models plug in through the methods listed on BaseHMM
 (see _emissions.py)."""
+import copy
+import logging
 import sys
 import warnings
 from collections import deque
@@ -22,11 +24,14 @@ from ._validation import (
     check_random_state,
     interval,
     options,
+    real_number,
     random_state_like,
     validate_params,
 )
 
 DECODER_ALGORITHMS = ("viterbi", "map")
+
+_log = logging.getLogger(__name__)
 
 # Relative jitter of the total log-likelihood that is rounding: float32
 # input has its quadratic forms rounded to ~1e-7 before the float64 sums.
@@ -47,10 +52,20 @@ class ConvergenceMonitor:
     iter : int
         Iterations performed.
     converged : bool
-        True when the last gain is below ``tol`` and not a drop. Unlike
-        hmmlearn, reaching ``n_iter`` is not convergence, and a drop in
-        log-likelihood is reported (a LikelihoodDecreaseWarning) rather than
-        counted as convergence.
+        hmmlearn's meaning: ``n_iter`` iterations were run, or the last gain
+        was below ``tol`` (a drop included).
+    converged_by_tol : bool
+        The stricter meaning: the last gain was below ``tol`` and was not a
+        drop beyond rounding (never with ``tol <= 0``: then ``n_iter``
+        iterations run). Baum-Welch stops on this (a drop is reported
+        with a LikelihoodDecreaseWarning, never taken as convergence); a
+        monitor subclass that overrides ``converged`` (hmmlearn's documented
+        extension) is stopped by its own ``converged``.
+
+    A model creates its ``monitor_`` at construction, as hmmlearn does; fit
+    runs a copy of it (reset), so a subclass or a hand-set ``tol`` on
+    ``monitor_`` is honoured, and ``tol``/``n_iter``/``verbose`` changed
+    with ``set_params`` are too (unless the monitor's own were set).
     """
 
     _header = "{:>10s} {:>16s} {:>16s}".format("iteration", "log-likelihood", "gain")
@@ -96,11 +111,17 @@ class ConvergenceMonitor:
 
     @property
     def converged(self):
+        """hmmlearn's: n_iter reached, or the last gain below tol."""
+        return (self.iter == self.n_iter or
+                (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol))
+
+    @property
+    def converged_by_tol(self):
+        """The last gain below tol and not a drop beyond rounding (never
+        with tol <= 0: that runs n_iter iterations)."""
         if len(self.history) < 2:
             return False
         delta = self.history[-1] - self.history[-2]
-        # tol=0 means "run n_iter iterations"; a drop beyond rounding is
-        # never convergence.
         return self.tol > 0 and -self._precision * max(1.0, abs(self.history[-1])) <= delta < self.tol
 
 
@@ -182,6 +203,23 @@ def _check_distribution(value, name, shape):
     return arr
 
 
+class _MonitorOnFirstUse:
+    """``monitor_`` as hmmlearn has it, from construction: made on first
+    access from the model's tol / n_iter / verbose and kept in the instance
+    (a non-data descriptor, so assigning a monitor of one's own works), yet
+    ``__init__`` sets no attribute besides the parameters (scikit-learn's
+    rule)."""
+
+    instance_value = True   # persistence: the instance's monitor_ is data
+
+    def __get__(self, model, owner=None):
+        if model is None:
+            return self
+        monitor = ConvergenceMonitor(model.tol, model.n_iter, model.verbose)
+        vars(model)["monitor_"] = monitor
+        return monitor
+
+
 class _ChainRun:
     """One restart's Baum-Welch run, judged by its ConvergenceMonitor."""
 
@@ -194,7 +232,10 @@ class _ChainRun:
 
     @property
     def converged(self):
-        return self.monitor.converged
+        m = self.monitor
+        if type(m).converged is ConvergenceMonitor.converged:
+            return m.converged_by_tol      # ours: a drop is no convergence
+        return m.converged                 # a user's monitor decides itself
 
     @property
     def score(self):
@@ -233,12 +274,14 @@ class BaseHMM(ParamsMixin):
     ``_emission_n_parameters()`` and ``_n_features_of_emissions()``.
     """
 
+    monitor_ = _MonitorOnFirstUse()
+
     _base_constraints = {
         "n_components": interval(int, 1),
         "algorithm": options(*DECODER_ALGORITHMS),
         "random_state": random_state_like(),
         "n_iter": interval(int, 0),
-        "tol": interval(float, 0.0),
+        "tol": real_number(),
         "verbose": boolean(),
         "implementation": options("log", "scaling"),
         "n_init": interval(int, 1),
@@ -317,10 +360,37 @@ class BaseHMM(ParamsMixin):
         if index == 0:
             self._start_params = self._snapshot()
         self._restore(self._start_params)
-        self._init(_InitData(source, random_state), random_state)
+        self._init(_InitData(source, random_state), random_state, warn=index == 0)
         self._check(source.n_features)
-        return _ChainRun(ConvergenceMonitor(self.tol, self.n_iter, self.verbose,
-                                            _ROUNDING[source.dtype.type]), source.n_features)
+        return _ChainRun(self._fresh_monitor(source.dtype), source.n_features)
+
+    def _fresh_monitor(self, dtype):
+        """A reset copy of ``monitor_`` for one restart, as hmmlearn runs
+        its monitor: its class, ``tol`` and ``verbose`` are the monitor's
+        (``set_params`` keeps them in step with the model's), its
+        ``n_iter`` the model's."""
+        monitor = copy.copy(self.monitor_)
+        monitor.history = deque()
+        monitor.n_iter = self.n_iter
+        if isinstance(monitor, ConvergenceMonitor):
+            monitor._precision = _ROUNDING[dtype.type]
+        monitor._reset()
+        return monitor
+
+    def __sklearn_is_fitted__(self):
+        # monitor_ exists from construction: fitted means the chain is set
+        return hasattr(self, "startprob_") and hasattr(self, "transmat_")
+
+    def set_params(self, **params):
+        """Set hyper-parameters (unknown names raise ValueError); ``tol``,
+        ``n_iter`` and ``verbose`` also update ``monitor_``."""
+        super().set_params(**params)
+        monitor = vars(self).get("monitor_")
+        if monitor is not None:
+            for name in ("tol", "n_iter", "verbose"):
+                if name in params:
+                    setattr(monitor, name, params[name])
+        return self
 
     def _em_iterate(self, source, run):
         stats = self._estep(source)
@@ -361,15 +431,25 @@ class BaseHMM(ParamsMixin):
                 delattr(self, name)
 
     def _needs_init(self, code, name):
-        return code in self.init_params or not hasattr(self, name)
+        if code in self.init_params:
+            if getattr(self, "_warn_overwrite", False) and hasattr(self, name):
+                _log.warning(   # hmmlearn's notice, through logging as there
+                    "Even though the %r attribute is set, it will be overwritten during "
+                    "initialization because 'init_params' contains %r", name, code)
+            return True
+        return not hasattr(self, name)
 
-    def _init(self, data, rs):
+    def _init(self, data, rs, warn=False):
         k = self.n_components
-        if self._needs_init("s", "startprob_"):
-            self.startprob_ = rs.dirichlet(np.full(k, 1.0 / k))
-        if self._needs_init("t", "transmat_"):
-            self.transmat_ = rs.dirichlet(np.full(k, 1.0 / k), size=k)
-        self._init_emissions(data, rs)
+        self._warn_overwrite = warn
+        try:
+            if self._needs_init("s", "startprob_"):
+                self.startprob_ = rs.dirichlet(np.full(k, 1.0 / k))
+            if self._needs_init("t", "transmat_"):
+                self.transmat_ = rs.dirichlet(np.full(k, 1.0 / k), size=k)
+            self._init_emissions(data, rs)
+        finally:
+            del self._warn_overwrite
 
     def _check(self, n_features=None):
         k = self.n_components

@@ -166,8 +166,10 @@ def check_name(cls, name, path):
     if type(name) is not str or not name.isidentifier() or name.startswith("__"):
         raise ModelFileError(f"invalid attribute name {name!r} at {_where(path)}")
     attr = getattr(cls, name, None)
-    if attr is not None and (callable(attr) or hasattr(attr, "__set__")
-                             or hasattr(attr, "__get__")):
+    # a class default made on first use (HMM monitor_) is meant to be
+    # overridden by the instance's value
+    if attr is not None and not getattr(attr, "instance_value", False) and (
+            callable(attr) or hasattr(attr, "__set__") or hasattr(attr, "__get__")):
         raise ModelFileError(f"attribute name {name!r} at {_where(path)} would shadow "
                          f"{cls.__name__}.{name}")
 

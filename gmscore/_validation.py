@@ -64,6 +64,15 @@ def interval(kind, low, high=None, *, low_open=False, none_ok=False):
     return check, desc
 
 
+def real_number():
+    """Constraint: any real number but NaN (hmmlearn's tol: -inf never stops)."""
+    def check(v):
+        return (isinstance(v, numbers.Real) and not isinstance(v, bool)
+                and not np.isnan(v))
+
+    return check, "a real number (not NaN)"
+
+
 def options(*values):
     """Constraint: one of the given strings."""
     desc = "a str among {" + ", ".join(repr(v) for v in values) + "}"

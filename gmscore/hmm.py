@@ -34,7 +34,9 @@ _COMMON_DOC = """
 
 
 class GaussianHMM(GaussianEmissions, BaseHMM):
-    """Hidden Markov model with Gaussian emissions (hmmlearn's API).
+    # built from the shared part: an explicit __doc__ (a concatenation is
+    # no docstring, and help() would show nothing)
+    __doc__ = """Hidden Markov model with Gaussian emissions (hmmlearn's API).
 
     Parameters
     ----------
@@ -126,7 +128,7 @@ class GaussianHMM(GaussianEmissions, BaseHMM):
 
 
 class GMMHMM(GMMEmissions, BaseHMM):
-    """Hidden Markov model whose states emit Gaussian mixtures (hmmlearn's API).
+    __doc__ = """Hidden Markov model whose states emit Gaussian mixtures (hmmlearn's API).
 
     Parameters
     ----------

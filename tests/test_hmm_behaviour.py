@@ -554,31 +554,36 @@ def test_not_verbose_prints_nothing(capsys):
 def test_converged_flag(kind):
     X, lengths, _ = _hmm_data(_varied_lengths(10), seed=22)
     model = _make(kind, "diag", n_iter=200, tol=1e-2, random_state=0).fit(X, lengths)
-    assert model.monitor_.converged
+    assert model.monitor_.converged and model.monitor_.converged_by_tol
     assert model.monitor_.iter < 200
     assert len(model.monitor_.history) == model.monitor_.iter
     h = model.monitor_.history
     assert 0 <= h[-1] - h[-2] < 1e-2
-    # tol=0: exactly n_iter iterations and never "converged"
+    # tol=0: exactly n_iter iterations; hmmlearn's 'converged' (n_iter
+    # reached) but not converged by tol
     model = _make(kind, "diag", n_iter=7, tol=0, random_state=0).fit(X, lengths)
     assert model.monitor_.iter == 7
     assert len(model.monitor_.history) == 7
-    assert not model.monitor_.converged
-    # hitting n_iter with tol>0 is not convergence either
+    assert model.monitor_.converged and not model.monitor_.converged_by_tol
+    # hitting n_iter with tol>0: the same
     model = _make(kind, "diag", n_iter=2, tol=1e-12, random_state=0).fit(X, lengths)
     assert model.monitor_.iter == 2
-    assert not model.monitor_.converged
+    assert model.monitor_.converged and not model.monitor_.converged_by_tol
+    # tol=-inf (hmmlearn's way to run every iteration) is accepted
+    model = _make(kind, "diag", n_iter=3, tol=-np.inf, random_state=0).fit(X, lengths)
+    assert model.monitor_.iter == 3 and not model.monitor_.converged_by_tol
 
 
 def test_monitor_drop_warns_and_is_not_convergence():
     monitor = ConvergenceMonitor(tol=10.0, n_iter=10, verbose=False)
     monitor.report(-100.0)
-    assert not monitor.converged
+    assert not monitor.converged and not monitor.converged_by_tol
     monitor.report(-99.0)
-    assert monitor.converged
+    assert monitor.converged and monitor.converged_by_tol
     with pytest.warns(LikelihoodDecreaseWarning, match="lowered the log-likelihood"):
         monitor.report(-150.0)
-    assert not monitor.converged
+    # hmmlearn counts a drop below tol as converged; the strict flag does not
+    assert monitor.converged and not monitor.converged_by_tol
     assert list(monitor.history) == [-100.0, -99.0, -150.0]
     assert monitor.iter == 3
     # a drop within rounding is neither a warning nor a non-convergence
@@ -587,7 +592,7 @@ def test_monitor_drop_warns_and_is_not_convergence():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         monitor.report(-1e6 - 1e-9)
-    assert monitor.converged
+    assert monitor.converged_by_tol
 
 
 # --------------------------------------------------------------------- sample
@@ -893,7 +898,8 @@ BAD_HYPER = [
     ("both", dict(n_components=2.5), "n_components"),
     ("both", dict(covariance_type="foo"), "covariance_type"),
     ("both", dict(n_iter=-1), "n_iter"),
-    ("both", dict(tol=-1), "tol"),
+    ("both", dict(tol=np.nan), "tol"),
+    ("both", dict(tol="1e-3"), "tol"),
     ("both", dict(implementation="bad"), "implementation"),
     ("both", dict(algorithm="bad"), "algorithm"),
     ("both", dict(params="stz"), "unknown letters"),
@@ -1006,7 +1012,8 @@ def test_clone_and_params(kind, data):
     cloned = base.clone(model)
     assert type(cloned) is type(model)
     assert cloned.get_params() == model.get_params()
-    assert not hasattr(cloned, "monitor_") and not hasattr(cloned, "startprob_")
+    # a fresh monitor (hmmlearn creates one at construction), no parameters
+    assert not hasattr(cloned, "startprob_") and not cloned.monitor_.history
     cloned.fit(X, lengths)
     assert_array_equal(cloned.predict(X, lengths), model.predict(X, lengths))
     assert cloned.set_params(n_iter=7, tol=0.5) is cloned
