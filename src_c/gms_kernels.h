@@ -44,6 +44,12 @@ enum gms_cov_type { GMS_FULL = 0, GMS_TIED = 1, GMS_DIAG = 2, GMS_SPHERICAL = 3 
 #define GMS_MAX_BANDS 4
 /* Upper bound on reduction slots (each owns one set of accumulators). */
 #define GMS_MAX_SLOTS 16
+/* Doubles of statistics scratch one thread holds (4 MiB): the full and
+ * tied statistics of a block are formed in row groups sized from D (and K)
+ * to fit, so a thread's work memory is O(GMS_BLOCK_ROWS x D) plus this,
+ * never O(GMS_BLOCK_ROWS x D^2). The groups depend on D and K only, so
+ * the results do not depend on the thread count or on chunking. */
+#define GMS_SCRATCH_DOUBLES ((ptrdiff_t)1 << 19)
 
 /* Number of double entries of the second-moment accumulator for a type. */
 ptrdiff_t gms_s2_size(int cov_type, ptrdiff_t n_components, ptrdiff_t n_features);

@@ -171,18 +171,19 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
     return GMS_OK;
 }
 
-/* Doubles of scratch accumulate_block needs: full, the scaled centred rows
- * of the sparse path or the row products P and S = R^T P (plus g and y) of
- * the dense one; diag and spherical, tile-major centres and the block's
- * features in pairs; tied, none. */
+/* Doubles of scratch accumulate_block needs: full and tied, the scaled
+ * centred rows of one rank update of the sparse path, or (full) the row
+ * products P and S = R^T P (plus g and y) of one dense sub-block, both
+ * within GMS_SCRATCH_DOUBLES unless one row of D alone exceeds it; diag
+ * and spherical, tile-major centres and the block's features in pairs. */
 static ptrdiff_t FN(accumulate_scratch)(int cov_type, ptrdiff_t d, ptrdiff_t k)
 {
     if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL)
         return d * gms_tiled_k(k) + GMS_BLOCK_ROWS * (d + 1);
-    const ptrdiff_t rows = GMS_BLOCK_ROWS * d;
+    const ptrdiff_t rows = gms_sparse_rows(d) * d;
     if (cov_type == GMS_TIED) return rows;
-    const ptrdiff_t q = d + d * (d + 1) / 2 + 1;
-    const ptrdiff_t dense = (GMS_BLOCK_ROWS + k) * q + 2 * d;
+    const ptrdiff_t sub = gms_dense_rows(d, k);
+    const ptrdiff_t dense = sub ? (sub + k) * gms_dense_q(d) + 2 * d : 0;
     return rows > dense ? rows : dense;
 }
 
@@ -260,12 +261,23 @@ GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t 
         FN(accumulate_diag)(X, nr, d, k, R, centres, nk, s1, s2, zd);
         return;
     }
-    if (cov_type == GMS_FULL && gms_blas_dgemm != NULL) {
+    const ptrdiff_t sub = cov_type == GMS_FULL && gms_blas_dgemm != NULL ? gms_dense_rows(d, k)
+                                                                          : 0;
+    if (sub > 0) {
         ptrdiff_t nz = 0;
         for (ptrdiff_t i = 0; i < nr * k; ++i) nz += R[i] != 0.0;
-        if (2 * nz > nr * k && FN(accumulate_full_dense)(X, nr, d, k, R, centres, nk, s1, s2,
-                                                        zd) == 0)
+        if (2 * nz > nr * k) {
+            /* sub-blocks of `sub` rows in order (fixed by D and K), each
+             * on the sparse path when the dense one refuses it */
+            for (ptrdiff_t i0 = 0; i0 < nr; i0 += sub) {
+                const ptrdiff_t m = gms_min(sub, nr - i0);
+                if (FN(accumulate_full_dense)(X + i0 * d, m, d, k, R + i0 * k, centres, nk, s1,
+                                              s2, zd) != 0)
+                    FN(accumulate_sparse)(cov_type, X + i0 * d, m, d, k, R + i0 * k, centres,
+                                          nk, s1, s2, zd);
+            }
             return;
+        }
     }
     FN(accumulate_sparse)(cov_type, X, nr, d, k, R, centres, nk, s1, s2, zd);
 }
