@@ -219,6 +219,40 @@ static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
     return GMS_OK;
 }
 
+/* Bytes FN(prepare) allocates (shared by the threads). */
+static size_t FN(prep_bytes)(int cov_type, ptrdiff_t d, ptrdiff_t k)
+{
+    if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL)
+        return (size_t)(2 * d * gms_tiled_k(k)) * sizeof(REAL);
+    size_t bytes = (size_t)(k * d + d) * sizeof(REAL) + (size_t)d * sizeof(double);
+    if (cov_type == GMS_FULL) {
+        const int nb = FN(bands_for)(d);
+        for (int s = 0; s < nb; ++s) {
+            const ptrdiff_t b0 = (ptrdiff_t)s * d / nb, b1 = (ptrdiff_t)(s + 1) * d / nb;
+            bytes += (size_t)(b1 * k * (b1 - b0)) * sizeof(REAL);
+        }
+    }
+    return bytes;
+}
+
+/* Bytes FN(work_alloc) allocates (per thread); it covers the accumulate
+ * passes' R and zd too. Mirrors work_alloc. */
+static size_t FN(work_bytes)(int cov_type, ptrdiff_t d, ptrdiff_t k)
+{
+    ptrdiff_t chunk = 1;
+    if (cov_type == GMS_FULL) {
+        chunk = GMS_CHUNK_COLS / d > 0 ? GMS_CHUNK_COLS / d : 1;
+        if (chunk > k) chunk = k;
+    }
+    const ptrdiff_t zcols = cov_type == GMS_FULL ? chunk * d : d;
+    const ptrdiff_t qrows = cov_type == GMS_FULL ? chunk : 1;
+    const ptrdiff_t qsize = GMS_BLOCK_ROWS * qrows > 32 * d ? GMS_BLOCK_ROWS * qrows : 32 * d;
+    const ptrdiff_t kt = gms_tiled_k(k);
+    return (size_t)(GMS_BLOCK_ROWS * d + GMS_BLOCK_ROWS * zcols) * sizeof(REAL) +
+           (size_t)(GMS_BLOCK_ROWS * kt + FN(accumulate_scratch)(cov_type, d, k) + qsize +
+                    GMS_BLOCK_ROWS * (kt + 2)) * sizeof(double);
+}
+
 #include "gms_dense_impl.h"
 #include "gms_diag_impl.h"
 

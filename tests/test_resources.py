@@ -21,6 +21,7 @@ import pytest
 
 from gmscore import _kernels
 from gmscore._gaussian import COV_CODE
+from gmscore._threads import reserve_fit_memory
 
 resource = pytest.importorskip("resource")
 if not os.path.exists("/proc/self/status"):
@@ -90,6 +91,22 @@ def test_full_statistics_fit_a_tight_address_space():
         print("OK")
     """)
     assert rc == 0 and out.strip() == "OK", (rc, out, err[-2000:])
+
+
+@pytest.mark.parametrize("cov_type", ["full", "tied"])
+def test_per_thread_work_memory_is_bounded_in_d(cov_type):
+    """Per thread: O(block x D) + GMS_SCRATCH_DOUBLES (+ the thread's own
+    statistics leaf, K x D x D for full), never O(block x D^2)."""
+    k = 2
+    for d in (10, 100, 500, 2000, 3000):
+        shared, per_thread = _kernels.fit_work_bytes(COV_CODE[cov_type], k, d, 3000)
+        leaf = 8 * (k + k * d + _kernels.s2_size(COV_CODE[cov_type], k, d) + 2)
+        block_rows = _kernels.BLOCK_ROWS
+        bound = leaf + 8 * (_kernels.SCRATCH_DOUBLES + 8 * block_rows * (d + 16))
+        assert per_thread <= bound, (d, per_thread, bound)
+    # the D = 2000 case of the issue: ~13 MB of scratch besides the 64 MB leaf
+    _, per_thread = _kernels.fit_work_bytes(0, 2, 2000, 3000)
+    assert per_thread - 8 * (2 + 2 * 2000 + 2 * 2000**2 + 2) < 16 << 20
 
 
 def ref_full_s2(X, r, centres):
@@ -164,3 +181,60 @@ def test_sparse_statistics_in_row_groups(cov_type):
                                    atol=1e-11 * np.abs(ref[c]).max())
     for a, b in zip(run_accumulate(code, X, resp, centres, 2), (nk, s1, s2)):
         np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------- item 12: claim before the fit
+def test_reserve_fit_memory_in_process():
+    assert reserve_fit_memory("full", 3, 10, 1, n_samples=1000) == 1
+    assert reserve_fit_memory(COV_CODE["diag"], 3, 10, 2, n_samples=1000) in (1, 2)
+    with pytest.raises(ValueError):
+        reserve_fit_memory("full", 3, 10, 0)
+
+
+def test_reserve_fit_memory_reduces_threads_then_refuses():
+    """300 MiB of address space: room for the calling thread and one more
+    (64 MiB of BLAS buffers, then 136 MiB of stack, arena and buffers per
+    started thread) but not for two more; a model that needs more than
+    the limit is refused with a MemoryError that says what it needs."""
+    rc, out, err = run_limited("""
+        from gmscore import _kernels
+        from gmscore._threads import reserve_fit_memory
+        limit_address_space(300)
+        assert _kernels.reserve_trial(0, 0, 1)
+        assert not _kernels.reserve_trial(0, 0, 3)
+        print("threads", reserve_fit_memory("diag", 2, 3, 3, n_samples=100))
+        try:
+            reserve_fit_memory("full", 2, 2000, 1, n_samples=3000, extra_bytes=1 << 30)
+        except MemoryError as e:
+            print("refused", "RLIMIT_AS" in str(e))
+    """, timeout=60)
+    assert rc == 0, (rc, out, err[-2000:])
+    assert out.split() == ["threads", "2", "refused", "True"], (out, err[-2000:])
+
+
+@pytest.mark.parametrize("extra_mib", [5, 60, 130])
+def test_fit_under_an_address_space_limit_fails_cleanly(extra_mib):
+    """A cold process (no OpenMP thread, no BLAS buffer yet) whose address
+    space is limited to a little more than it holds: with the fit's memory
+    and threads claimed first, the fit raises MemoryError or succeeds
+    (with the threads it could have). Without it (and before the scratch
+    fix), 5 MiB made libgomp abort the process ("Thread creation failed")
+    and 60 or 130 MiB left OpenBLAS retrying its buffer allocation
+    forever."""
+    rc, out, err = run_limited(f"""
+        from gmscore.mixture import GaussianMixture
+        from gmscore._threads import reserve_fit_memory
+        import warnings
+        warnings.simplefilter("ignore")
+        X = np.random.default_rng(0).standard_normal((3000, 200))
+        limit_address_space({extra_mib})
+        try:
+            t = reserve_fit_memory("full", 4, 200, 2, n_samples=len(X))
+            GaussianMixture(4, max_iter=2, n_threads=t, random_state=0).fit(X)
+            print("fitted", t)
+        except MemoryError:
+            print("MemoryError")
+    """, timeout=60)
+    assert rc is not None, f"the fit hung: {err[-2000:]}"
+    assert rc == 0, (rc, out, err[-2000:])
+    assert out.split()[0] in ("fitted", "MemoryError"), (out, err[-2000:])
