@@ -27,6 +27,13 @@ cdef extern from "gms_kernels.h" nogil:
     void gms_fast_exp_log(const double *x, Py_ssize_t n, double *out_exp, double *out_log)
     int gms_omp_max_threads()
     int gms_has_openmp()
+    int GMS_SCRATCH_DOUBLES
+    size_t GMS_BLAS_HEADROOM
+    int gms_fit_work_bytes(int cov_type, Py_ssize_t k, Py_ssize_t d, int64_t n,
+                           size_t *shared, size_t *per_thread)
+    size_t gms_thread_headroom()
+    int gms_reserve_trial(size_t shared, size_t per_thread, int n_threads)
+    int gms_warm_threads(int n_threads)
 
     int gms_weighted_log_prob_d(int, const double *, Py_ssize_t, Py_ssize_t,
                                 Py_ssize_t, const double *, const double *,
@@ -134,6 +141,50 @@ def fast_exp_log(const double[::1] x, double[::1] out_exp, double[::1] out_log):
     _expect(out_exp.shape[0] == x.shape[0] and out_log.shape[0] == x.shape[0], "lengths")
     if x.shape[0]:
         gms_fast_exp_log(&x[0], x.shape[0], &out_exp[0], &out_log[0])
+
+
+SCRATCH_DOUBLES = GMS_SCRATCH_DOUBLES
+# bytes of BLAS buffers counted for the thread that starts a fit
+BLAS_HEADROOM = GMS_BLAS_HEADROOM
+
+
+def fit_work_bytes(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features,
+                   int64_t n_samples):
+    """(shared, per_thread): bytes of work memory the kernels' passes over
+    n_samples rows allocate, once and for each thread."""
+    cdef size_t shared = 0, per_thread = 0
+    _check(gms_fit_work_bytes(cov_type, n_components, n_features, n_samples, &shared,
+                              &per_thread))
+    return int(shared), int(per_thread)
+
+
+def thread_headroom():
+    """Bytes one thread takes besides the kernels' work memory (stack,
+    malloc arena, BLAS buffers)."""
+    return int(gms_thread_headroom())
+
+
+def reserve_trial(size_t shared, size_t per_thread, int n_threads):
+    """True when `shared` + n_threads x (per_thread + thread_headroom())
+    bytes can be mapped now (they are released before returning)."""
+    cdef int rc
+    with nogil:
+        rc = gms_reserve_trial(shared, per_thread, n_threads)
+    if rc == GMS_ERR_ARG:
+        raise ValueError("reserve_trial: n_threads out of range")
+    return rc == GMS_OK
+
+
+def warm_threads(int n_threads):
+    """Start n_threads OpenMP threads, each making one small allocation and
+    one small BLAS call; returns the number started. Call only after
+    reserve_trial said there is room: thread creation failure aborts."""
+    cdef int started
+    if n_threads < 1:
+        raise ValueError("warm_threads needs n_threads >= 1")
+    with nogil:
+        started = gms_warm_threads(n_threads)
+    return started
 
 
 def s2_size(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features):

@@ -189,15 +189,35 @@ GMS_HOT static int FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdif
     return 0;
 }
 
+/* s2c (row-major upper) += Z^T Z for the m rows of Z (m x d): a
+ * column-major lower SYRK, or plain loops without BLAS. */
+static void FN(rank_update)(const double *Z, int m, ptrdiff_t d, double *s2c)
+{
+    if (gms_blas_dsyrk != NULL) {
+        char lo = 'L', no = 'N';
+        int n_ = (int)d, k_ = m, lda = (int)d;
+        double one = 1.0;
+        gms_blas_dsyrk(&lo, &no, &n_, &k_, &one, (double *)Z, &lda, &one, s2c, &n_);
+    } else {
+        for (int i = 0; i < m; ++i) {
+            const double *z = Z + (ptrdiff_t)i * d;
+            for (ptrdiff_t a = 0; a < d; ++a)
+                for (ptrdiff_t b = a; b < d; ++b) s2c[a * d + b] += z[a] * z[b];
+        }
+    }
+}
+
 /* Full/tied statistics of a block with sparse responsibilities: per
- * component, skipping the rows it does not own; second moments by a
- * rank-m update (SYRK) of the scaled centred rows (tied: every component's
- * into the one pooled D x D, each about its own centre). */
+ * component, skipping the rows it does not own; second moments by rank
+ * updates (SYRK) of the scaled centred rows, gms_sparse_rows(d) at a time
+ * (tied: every component's into the one pooled D x D, each about its own
+ * centre). */
 GMS_HOT static void FN(accumulate_sparse)(int cov_type, const REAL *X, ptrdiff_t nr,
                                           ptrdiff_t d, ptrdiff_t k, const double *R,
                                           const double *centres, double *nk, double *s1,
                                           double *s2, double *zd)
 {
+    const int group = (int)gms_sparse_rows(d);
     for (ptrdiff_t c = 0; c < k; ++c) {
         const double *cen = centres + c * d;
         double *s1c = s1 + c * d;
@@ -220,22 +240,13 @@ GMS_HOT static void FN(accumulate_sparse)(int cov_type, const REAL *X, ptrdiff_t
             } else {
                 for (ptrdiff_t j = 0; j < d; ++j) s1c[j] += r * ((double)x[j] - cen[j]);
             }
-            ++m;
-        }
-        nk[c] += tot;
-        if (m == 0) continue;
-        /* s2c (row-major upper) += zd^T zd: column-major lower SYRK */
-        if (gms_blas_dsyrk != NULL) {
-            char lo = 'L', no = 'N';
-            int n_ = (int)d, k_ = m, lda = (int)d;
-            double one = 1.0;
-            gms_blas_dsyrk(&lo, &no, &n_, &k_, &one, zd, &lda, &one, s2c, &n_);
-        } else {
-            for (int i = 0; i < m; ++i) {
-                const double *z = zd + (ptrdiff_t)i * d;
-                for (ptrdiff_t a = 0; a < d; ++a)
-                    for (ptrdiff_t b = a; b < d; ++b) s2c[a * d + b] += z[a] * z[b];
+            if (++m == group && cov_type != GMS_DIAG && cov_type != GMS_SPHERICAL) {
+                FN(rank_update)(zd, m, d, s2c);
+                m = 0;
             }
         }
+        nk[c] += tot;
+        if (m > 0 && cov_type != GMS_DIAG && cov_type != GMS_SPHERICAL)
+            FN(rank_update)(zd, m, d, s2c);
     }
 }

@@ -96,6 +96,37 @@ static inline void gms_put_weights(double *R, ptrdiff_t i, ptrdiff_t nr, ptrdiff
     }
 }
 
+/*
+ * Row groups of the full/tied statistics (see GMS_SCRATCH_DOUBLES). The
+ * dense full path (accumulate_full_dense) forms q = D + D (D + 1) / 2 + 1
+ * doubles per row; it works on sub-blocks of GMS_BLOCK_ROWS >> s rows, the
+ * largest that fit the budget with its K x q product and 2 D doubles, and
+ * is not used (0) when fewer than GMS_DENSE_MIN_ROWS rows fit: the sparse
+ * path then takes every block (its rank updates do the same arithmetic
+ * with less overhead than small sub-blocks; measured on AVX-512, D = 100
+ * to 600). The sparse path's rank updates take up to gms_sparse_rows(d)
+ * scaled rows at a time.
+ */
+#define GMS_DENSE_MIN_ROWS 64
+
+static inline ptrdiff_t gms_dense_q(ptrdiff_t d) { return d + d * (d + 1) / 2 + 1; }
+
+static inline ptrdiff_t gms_dense_rows(ptrdiff_t d, ptrdiff_t k)
+{
+    const ptrdiff_t q = gms_dense_q(d);
+    if (q > GMS_SCRATCH_DOUBLES) return 0;
+    const ptrdiff_t fit = (GMS_SCRATCH_DOUBLES - 2 * d) / q - k;
+    ptrdiff_t rows = GMS_BLOCK_ROWS;
+    while (rows > fit && rows >= 2 * GMS_DENSE_MIN_ROWS) rows /= 2;
+    return rows <= fit ? rows : 0;
+}
+
+static inline ptrdiff_t gms_sparse_rows(ptrdiff_t d)
+{
+    const ptrdiff_t rows = GMS_SCRATCH_DOUBLES / d;
+    return rows < 1 ? 1 : (rows > GMS_BLOCK_ROWS ? GMS_BLOCK_ROWS : rows);
+}
+
 static inline ptrdiff_t gms_n_blocks(ptrdiff_t n)
 {
     return (n + GMS_BLOCK_ROWS - 1) / GMS_BLOCK_ROWS;
@@ -420,3 +451,45 @@ void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk)
 #undef REAL
 #undef SFX
 #undef GMS_GEMM
+
+/* ------------------------------------------------- a fit's work memory */
+int gms_fit_work_bytes(int cov_type, ptrdiff_t k, ptrdiff_t d, int64_t n, size_t *shared,
+                       size_t *per_thread)
+{
+    if (k < 1 || d < 1 || n < 0 || cov_type < GMS_FULL || cov_type > GMS_SPHERICAL)
+        return GMS_ERR_ARG;
+    const size_t leaf = (size_t)(k + k * d + gms_s2_size(cov_type, k, d) + 2) * sizeof(double);
+    /* stats_pass: a wave of up to 256 leaves (and no more than the pass
+     * has; n == 0: unknown) within ~32 MB, at least one per thread
+     * (counted with the thread) */
+    int64_t leaves = (gms_n_blocks((ptrdiff_t)n) + GMS_LEAF_BLOCKS - 1) / GMS_LEAF_BLOCKS;
+    size_t wave = ((size_t)32 << 20) / leaf;
+    if (wave > 256) wave = 256;
+    if (n > 0 && wave > (size_t)leaves) wave = (size_t)leaves;
+    /* the reducer: its stack (floor(log2 leaves) + 1 sums), its open leaf,
+     * and the total a one-call form unpacks */
+    size_t sums = 3;
+    while (leaves > 1) {
+        leaves >>= 1;
+        ++sums;
+    }
+    /* double input needs the most; float is counted for completeness */
+    const size_t prep_d = prep_bytes_d(cov_type, d, k), prep_f = prep_bytes_f(cov_type, d, k);
+    const size_t work_d = work_bytes_d(cov_type, d, k), work_f = work_bytes_f(cov_type, d, k);
+    *shared = (prep_d > prep_f ? prep_d : prep_f) + (wave + sums) * leaf;
+    *per_thread = (work_d > work_f ? work_d : work_f) + leaf;
+    return GMS_OK;
+}
+
+/* One small BLAS call (rank update of a 2 x 2), so that the BLAS library
+ * sets up its buffers for the calling thread. */
+void gms_blas_touch(void)
+{
+    double a[4] = {1.0, 0.0, 0.0, 1.0}, c[4] = {0.0, 0.0, 0.0, 0.0};
+    if (gms_blas_dsyrk != NULL) {
+        char lo = 'L', no = 'N';
+        int n_ = 2, k_ = 2, lda = 2;
+        double one = 1.0;
+        gms_blas_dsyrk(&lo, &no, &n_, &k_, &one, a, &lda, &one, c, &n_);
+    }
+}

@@ -44,6 +44,12 @@ enum gms_cov_type { GMS_FULL = 0, GMS_TIED = 1, GMS_DIAG = 2, GMS_SPHERICAL = 3 
 #define GMS_MAX_BANDS 4
 /* Upper bound on reduction slots (each owns one set of accumulators). */
 #define GMS_MAX_SLOTS 16
+/* Doubles of statistics scratch one thread holds (4 MiB): the full and
+ * tied statistics of a block are formed in row groups sized from D (and K)
+ * to fit, so a thread's work memory is O(GMS_BLOCK_ROWS x D) plus this,
+ * never O(GMS_BLOCK_ROWS x D^2). The groups depend on D and K only, so
+ * the results do not depend on the thread count or on chunking. */
+#define GMS_SCRATCH_DOUBLES ((ptrdiff_t)1 << 19)
 
 /* Number of double entries of the second-moment accumulator for a type. */
 ptrdiff_t gms_s2_size(int cov_type, ptrdiff_t n_components, ptrdiff_t n_features);
@@ -73,6 +79,42 @@ void gms_fast_exp_log(const double *x, ptrdiff_t n, double *out_exp, double *out
 int gms_omp_max_threads(void);
 /* 1 when built with OpenMP. */
 int gms_has_openmp(void);
+
+/*
+ * A fit's memory and threads, claimed up front (gms_resources.c).
+ *
+ * gms_fit_work_bytes: the work memory the passes over n rows of a model
+ * with k components and d features allocate: `shared` once (prepared
+ * parameters, a wave of statistics leaves, the reducer) and `per_thread`
+ * for each thread (block scratch and its own leaf). Not counted: the
+ * caller's arrays and the M-step's.
+ *
+ * gms_thread_headroom: bytes a thread the fit starts takes besides the
+ * kernels' own: its stack (the default thread stack size, or
+ * OMP_STACKSIZE), a malloc arena (GMS_ARENA_HEADROOM) and the BLAS
+ * libraries' per-thread buffers (GMS_BLAS_HEADROOM; OpenBLAS maps 32 MiB
+ * per thread and library).
+ *
+ * gms_reserve_trial: maps, then releases, `shared`, per_thread +
+ * GMS_BLAS_HEADROOM for the calling thread and per_thread + headroom for
+ * each of the n_threads - 1 others; GMS_ERR_NOMEM when they cannot be had
+ * (an address-space limit, strict overcommit). Nothing stays claimed.
+ *
+ * gms_warm_threads: runs one parallel region of n_threads threads, each
+ * making one small allocation and one small BLAS call, so that the
+ * threads, their arenas and their BLAS buffers exist (and stay) before a
+ * fit needs them: neither OpenMP thread creation nor the BLAS library's
+ * first allocation on a thread can report failure. Call it only after
+ * gms_reserve_trial succeeded. Returns the number of threads started.
+ */
+#define GMS_ARENA_HEADROOM ((size_t)64 << 20)
+#define GMS_BLAS_HEADROOM ((size_t)64 << 20)
+#define GMS_MAX_TRIAL_THREADS 1024
+int gms_fit_work_bytes(int cov_type, ptrdiff_t k, ptrdiff_t d, int64_t n, size_t *shared,
+                       size_t *per_thread);
+size_t gms_thread_headroom(void);
+int gms_reserve_trial(size_t shared, size_t per_thread, int n_threads);
+int gms_warm_threads(int n_threads);
 
 struct gms_reducer; /* gms_reduce.h */
 

@@ -171,18 +171,19 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
     return GMS_OK;
 }
 
-/* Doubles of scratch accumulate_block needs: full, the scaled centred rows
- * of the sparse path or the row products P and S = R^T P (plus g and y) of
- * the dense one; diag and spherical, tile-major centres and the block's
- * features in pairs; tied, none. */
+/* Doubles of scratch accumulate_block needs: full and tied, the scaled
+ * centred rows of one rank update of the sparse path, or (full) the row
+ * products P and S = R^T P (plus g and y) of one dense sub-block, both
+ * within GMS_SCRATCH_DOUBLES unless one row of D alone exceeds it; diag
+ * and spherical, tile-major centres and the block's features in pairs. */
 static ptrdiff_t FN(accumulate_scratch)(int cov_type, ptrdiff_t d, ptrdiff_t k)
 {
     if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL)
         return d * gms_tiled_k(k) + GMS_BLOCK_ROWS * (d + 1);
-    const ptrdiff_t rows = GMS_BLOCK_ROWS * d;
+    const ptrdiff_t rows = gms_sparse_rows(d) * d;
     if (cov_type == GMS_TIED) return rows;
-    const ptrdiff_t q = d + d * (d + 1) / 2 + 1;
-    const ptrdiff_t dense = (GMS_BLOCK_ROWS + k) * q + 2 * d;
+    const ptrdiff_t sub = gms_dense_rows(d, k);
+    const ptrdiff_t dense = sub ? (sub + k) * gms_dense_q(d) + 2 * d : 0;
     return rows > dense ? rows : dense;
 }
 
@@ -216,6 +217,40 @@ static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
         return GMS_ERR_NOMEM;
     }
     return GMS_OK;
+}
+
+/* Bytes FN(prepare) allocates (shared by the threads). */
+static size_t FN(prep_bytes)(int cov_type, ptrdiff_t d, ptrdiff_t k)
+{
+    if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL)
+        return (size_t)(2 * d * gms_tiled_k(k)) * sizeof(REAL);
+    size_t bytes = (size_t)(k * d + d) * sizeof(REAL) + (size_t)d * sizeof(double);
+    if (cov_type == GMS_FULL) {
+        const int nb = FN(bands_for)(d);
+        for (int s = 0; s < nb; ++s) {
+            const ptrdiff_t b0 = (ptrdiff_t)s * d / nb, b1 = (ptrdiff_t)(s + 1) * d / nb;
+            bytes += (size_t)(b1 * k * (b1 - b0)) * sizeof(REAL);
+        }
+    }
+    return bytes;
+}
+
+/* Bytes FN(work_alloc) allocates (per thread); it covers the accumulate
+ * passes' R and zd too. Mirrors work_alloc. */
+static size_t FN(work_bytes)(int cov_type, ptrdiff_t d, ptrdiff_t k)
+{
+    ptrdiff_t chunk = 1;
+    if (cov_type == GMS_FULL) {
+        chunk = GMS_CHUNK_COLS / d > 0 ? GMS_CHUNK_COLS / d : 1;
+        if (chunk > k) chunk = k;
+    }
+    const ptrdiff_t zcols = cov_type == GMS_FULL ? chunk * d : d;
+    const ptrdiff_t qrows = cov_type == GMS_FULL ? chunk : 1;
+    const ptrdiff_t qsize = GMS_BLOCK_ROWS * qrows > 32 * d ? GMS_BLOCK_ROWS * qrows : 32 * d;
+    const ptrdiff_t kt = gms_tiled_k(k);
+    return (size_t)(GMS_BLOCK_ROWS * d + GMS_BLOCK_ROWS * zcols) * sizeof(REAL) +
+           (size_t)(GMS_BLOCK_ROWS * kt + FN(accumulate_scratch)(cov_type, d, k) + qsize +
+                    GMS_BLOCK_ROWS * (kt + 2)) * sizeof(double);
 }
 
 #include "gms_dense_impl.h"
@@ -260,12 +295,23 @@ GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t 
         FN(accumulate_diag)(X, nr, d, k, R, centres, nk, s1, s2, zd);
         return;
     }
-    if (cov_type == GMS_FULL && gms_blas_dgemm != NULL) {
+    const ptrdiff_t sub = cov_type == GMS_FULL && gms_blas_dgemm != NULL ? gms_dense_rows(d, k)
+                                                                          : 0;
+    if (sub > 0) {
         ptrdiff_t nz = 0;
         for (ptrdiff_t i = 0; i < nr * k; ++i) nz += R[i] != 0.0;
-        if (2 * nz > nr * k && FN(accumulate_full_dense)(X, nr, d, k, R, centres, nk, s1, s2,
-                                                        zd) == 0)
+        if (2 * nz > nr * k) {
+            /* sub-blocks of `sub` rows in order (fixed by D and K), each
+             * on the sparse path when the dense one refuses it */
+            for (ptrdiff_t i0 = 0; i0 < nr; i0 += sub) {
+                const ptrdiff_t m = gms_min(sub, nr - i0);
+                if (FN(accumulate_full_dense)(X + i0 * d, m, d, k, R + i0 * k, centres, nk, s1,
+                                              s2, zd) != 0)
+                    FN(accumulate_sparse)(cov_type, X + i0 * d, m, d, k, R + i0 * k, centres,
+                                          nk, s1, s2, zd);
+            }
             return;
+        }
     }
     FN(accumulate_sparse)(cov_type, X, nr, d, k, R, centres, nk, s1, s2, zd);
 }

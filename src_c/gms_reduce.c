@@ -25,10 +25,10 @@ void gms_reducer_free(gms_reducer *r)
 
 int gms_reducer_reserve(gms_reducer *r, int64_t more)
 {
-    /* a binary counter of L leaves holds at most bits(L) sums, plus the
-     * one being pushed */
+    /* before the push of leaf j < L the counter holds popcount(j) <=
+     * floor(log2 L) sums; the push writes one more */
     int64_t leaves = r->units / r->leaf_units + (more > 0 ? more : 0);
-    int need = 2;
+    int need = 1;
     while (leaves > 1) {
         leaves >>= 1;
         ++need;
