@@ -17,7 +17,7 @@ from ._base import ParamsMixin
 from ._core.em import fit_em, model_state, restore_model_state
 from ._core.sources import as_source
 from ._core.stats import ChainStats, GaussianStats
-from ._threads import effective_n_threads, single_threaded_blas
+from ._threads import effective_n_threads, reserve_fit_memory, single_threaded_blas
 from ._validation import (
     boolean,
     check_is_fitted,
@@ -346,6 +346,15 @@ class BaseHMM(ParamsMixin):
                 f"X has {source.n_samples} samples but n_components={self.n_components}; "
                 "initialising the means needs at least one sample per state"
             )
+        # the fit's work memory and threads, claimed before any kernel or
+        # BLAS call; the chain's per-frame arrays (about 4 x rows x states
+        # doubles) come on top of the emission kernels'
+        k = self.n_components * getattr(self, "n_mix", 1)
+        kind = self._emission_kind() if hasattr(self, "_emission_kind") else self.covariance_type
+        rows = source.largest_chunk_rows()
+        source.n_threads = reserve_fit_memory(kind, k, source.n_features, source.n_threads,
+                                              n_samples=rows,
+                                              extra_bytes=32 * rows * self.n_components)
         fit_em(self, source, self.n_init, self.n_iter, check_random_state(self.random_state))
         return self
 

@@ -14,7 +14,7 @@ from ._core.gaussian_mstep import parameters_from_stats
 from ._core.sources import ArraySource, as_source
 from ._core.stats import GaussianStats
 from ._init import initial_statistics, rows_statistics
-from ._threads import effective_n_threads, single_threaded_blas
+from ._threads import effective_n_threads, reserve_fit_memory, single_threaded_blas
 from ._validation import (
     also_sklearn,
     array_like_or_none,
@@ -266,6 +266,11 @@ class GaussianMixture(ParamsMixin):
                 "Expected n_samples >= n_components but got "
                 f"n_components = {self.n_components}, n_samples = {source.n_samples}"
             )
+        # the fit's work memory and threads, claimed before any kernel or
+        # BLAS call (a MemoryError, or fewer threads, rather than a crash)
+        source.n_threads = reserve_fit_memory(self.covariance_type, self.n_components,
+                                              source.n_features, source.n_threads,
+                                              n_samples=source.largest_chunk_rows())
         warm = self.warm_start and hasattr(self, "converged_")
         if warm:
             self._check_warm_start_model(source.n_features)

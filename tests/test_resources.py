@@ -238,3 +238,29 @@ def test_fit_under_an_address_space_limit_fails_cleanly(extra_mib):
     assert rc is not None, f"the fit hung: {err[-2000:]}"
     assert rc == 0, (rc, out, err[-2000:])
     assert out.split()[0] in ("fitted", "MemoryError"), (out, err[-2000:])
+
+
+@pytest.mark.parametrize("model", ["mixture", "hmm"])
+@pytest.mark.parametrize("extra_mib", [5, 60, 130])
+def test_plain_fit_under_an_address_space_limit_fails_cleanly(model, extra_mib):
+    """The same with a plain fit: GaussianMixture.fit and GaussianHMM.fit
+    claim their memory and threads themselves."""
+    make = ("GaussianMixture(4, max_iter=2, n_threads=2, random_state=0).fit(X)"
+            if model == "mixture" else
+            "GaussianHMM(4, covariance_type='full', n_iter=2, n_threads=2, "
+            "random_state=0).fit(X, [1000] * 3)")
+    rc, out, err = run_limited(f"""
+        from gmscore import GaussianMixture, GaussianHMM
+        import warnings
+        warnings.simplefilter("ignore")
+        X = np.random.default_rng(0).standard_normal((3000, 200))
+        limit_address_space({extra_mib})
+        try:
+            {make}
+            print("fitted")
+        except MemoryError:
+            print("MemoryError")
+    """, timeout=90)
+    assert rc is not None, f"the fit hung: {err[-2000:]}"
+    assert rc == 0, (rc, out, err[-2000:])
+    assert out.split()[0] in ("fitted", "MemoryError"), (out, err[-2000:])

@@ -313,6 +313,13 @@ class Source:
         X, w = self.take(rows)
         return ArraySource(X, w, None, self.n_threads)
 
+    def largest_chunk_rows(self):
+        """Rows of the largest chunk a pass hands the kernels (known after
+        a first pass; an upper bound before)."""
+        if self._signature:
+            return max(rows for rows, _ in self._signature)
+        return self.n_samples or 0
+
     def ensure_scanned(self):
         """Make sure a first pass (the checks, the row count) has run."""
         if self._signature is None:
