@@ -258,6 +258,10 @@ class GaussianEmissions:
         cov = self.covars_[state]
         return rs.multivariate_normal(self.means_[state], cov, n)
 
+    def _emission_fit_scalars(self, d=None):
+        k, d = self.n_components, d or self._n_features_of_emissions()
+        return {"m": k * d, "c": COVARIANCE[self.covariance_type].n_parameters(k, d)}
+
     def _emission_n_parameters(self):
         k, d = self.n_components, self._n_features_of_emissions()
         return k * d + COVARIANCE[self.covariance_type].n_parameters(k, d)
@@ -495,6 +499,11 @@ class GMMEmissions:
                    "spherical": lambda: self.covars_[state, j] * np.eye(d)}[ct]()
             out[idx] = rs.multivariate_normal(self.means_[state, j], cov, idx.size)
         return out
+
+    def _emission_fit_scalars(self, d=None):
+        k, m, d = self.n_components, self.n_mix, d or self._n_features_of_emissions()
+        return {"m": k * m * d, "c": k * COVARIANCE[self.covariance_type].n_parameters(m, d),
+                "w": k * (m - 1)}
 
     def _emission_n_parameters(self):
         k, m, d = self.n_components, self.n_mix, self._n_features_of_emissions()

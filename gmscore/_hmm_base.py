@@ -8,6 +8,7 @@ import logging
 import sys
 import warnings
 from collections import deque
+from contextlib import contextmanager
 
 import numpy as np
 from scipy import linalg
@@ -346,6 +347,7 @@ class BaseHMM(ParamsMixin):
                 f"X has {source.n_samples} samples but n_components={self.n_components}; "
                 "initialising the means needs at least one sample per state"
             )
+        self._warn_degenerate(source)
         # the fit's work memory and threads, claimed before any kernel or
         # BLAS call; the chain's per-frame arrays (about 4 x rows x states
         # doubles) come on top of the emission kernels'
@@ -369,7 +371,7 @@ class BaseHMM(ParamsMixin):
         if index == 0:
             self._start_params = self._snapshot()
         self._restore(self._start_params)
-        self._init(_InitData(source, random_state), random_state, warn=index == 0)
+        self._init_parameters(_InitData(source, random_state), random_state, warn=index == 0)
         self._check(source.n_features)
         return _ChainRun(self._fresh_monitor(source.dtype), source.n_features)
 
@@ -448,7 +450,23 @@ class BaseHMM(ParamsMixin):
             return True
         return not hasattr(self, name)
 
-    def _init(self, data, rs, warn=False):
+    def _init(self, X, lengths=None):
+        """hmmlearn's hook: initialise what ``init_params`` names from X
+        (with ``random_state``), as fit does before Baum-Welch."""
+        self._validate_hyperparameters()
+        source = as_source(X, lengths=lengths, sequences=True,
+                           n_threads=effective_n_threads(self.n_threads))
+        rs = check_random_state(self.random_state)
+        with single_threaded_blas():
+            self._init_parameters(_InitData(source, rs), rs, warn=True)
+        self.n_features = source.n_features
+
+    def _get_n_fit_scalars_per_param(self, n_features=None):
+        """hmmlearn's hook: free scalars per parameter letter."""
+        k = self.n_components
+        return {"s": k - 1, "t": k * (k - 1), **self._emission_fit_scalars(n_features)}
+
+    def _init_parameters(self, data, rs, warn=False):
         k = self.n_components
         self._warn_overwrite = warn
         try:
@@ -561,10 +579,9 @@ class BaseHMM(ParamsMixin):
         """
         check_is_fitted(self, ("startprob_", "transmat_"))
         self._validate_hyperparameters()
-        self._check()
         source = as_source(X, lengths=lengths, sequences=True, multi_pass=False,
                            n_threads=effective_n_threads(self.n_threads))
-        with single_threaded_blas():
+        with self._checked_parameters(), single_threaded_blas():
             return self._estep(source)
 
     def maximize(self, stats):
@@ -611,9 +628,36 @@ class BaseHMM(ParamsMixin):
         self._do_emission_mstep(stats.emissions)
 
     # ------------------------------------------------------------- inference
+    def _warn_degenerate(self, source):
+        """hmmlearn's notice (through logging) when there are fewer rows
+        than free parameters to fit."""
+        try:
+            counts = self._get_n_fit_scalars_per_param(source.n_features)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            return
+        n_params = sum(counts.get(letter, 0) for letter in self.params)
+        if source.n_samples < n_params:
+            _log.warning("Fitting a model with %d free scalar parameters with only %d data "
+                         "points will result in a degenerate solution.", n_params,
+                         source.n_samples)
+
+    @contextmanager
+    def _checked_parameters(self):
+        """Validated, kernel-ready parameters for the duration of a call
+        that must not change the model (scoring, decoding, sampling): what
+        _check converts is put back as the user left it afterwards."""
+        names = self._fitted_param_names() + ("n_features",)
+        before = {n: vars(self)[n] for n in names if n in vars(self)}
+        try:
+            self._check()
+            yield
+        finally:
+            for n in names:
+                vars(self).pop(n, None)
+            vars(self).update(before)
+
     def _validated_source(self, X, lengths):
         check_is_fitted(self, ("startprob_", "transmat_"))
-        self._check()
         return as_source(X, lengths=lengths, sequences=True, multi_pass=False,
                          n_threads=effective_n_threads(self.n_threads))
 
@@ -632,13 +676,14 @@ class BaseHMM(ParamsMixin):
         """(total log-likelihood, posteriors or None, rows) over a source."""
         source = self._validated_source(X, lengths)
         total, parts, rows = 0.0, [], 0
-        for chunk, framelogprob, first in self._chunk_passes(source):
-            posteriors = np.empty_like(framelogprob) if compute_posteriors else None
-            seq_ll = self._forward_backward(framelogprob, chunk.offsets, posteriors, None,
-                                            None, source.n_threads, first_sequence=first)
-            total += float(seq_ll.sum())
-            parts.append(posteriors)
-            rows += chunk.X.shape[0]
+        with self._checked_parameters():
+            for chunk, framelogprob, first in self._chunk_passes(source):
+                posteriors = np.empty_like(framelogprob) if compute_posteriors else None
+                seq_ll = self._forward_backward(framelogprob, chunk.offsets, posteriors, None,
+                                                None, source.n_threads, first_sequence=first)
+                total += float(seq_ll.sum())
+                parts.append(posteriors)
+                rows += chunk.X.shape[0]
         if not compute_posteriors:
             return total, None, rows
         return total, parts[0] if len(parts) == 1 else np.concatenate(parts), rows
@@ -677,13 +722,14 @@ class BaseHMM(ParamsMixin):
             return float(posteriors.max(axis=1).sum()), posteriors.argmax(axis=1)
         source = self._validated_source(X, lengths)
         total, parts = 0.0, []
-        for chunk, framelogprob, _ in self._chunk_passes(source):
-            states = np.empty(chunk.X.shape[0], dtype=np.int64)
-            seq_lp = np.empty(len(chunk.offsets) - 1)
-            _hmmc.viterbi(framelogprob, chunk.offsets, self.startprob_, self.transmat_,
-                          states, seq_lp, source.n_threads)
-            total += float(seq_lp.sum())
-            parts.append(states)
+        with self._checked_parameters():
+            for chunk, framelogprob, _ in self._chunk_passes(source):
+                states = np.empty(chunk.X.shape[0], dtype=np.int64)
+                seq_lp = np.empty(len(chunk.offsets) - 1)
+                _hmmc.viterbi(framelogprob, chunk.offsets, self.startprob_, self.transmat_,
+                              states, seq_lp, source.n_threads)
+                total += float(seq_lp.sum())
+                parts.append(states)
         return total, parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def predict(self, X, lengths=None):
@@ -699,7 +745,10 @@ class BaseHMM(ParamsMixin):
         state_sequence : ndarray of shape (n_samples,)
         """
         check_is_fitted(self, ("startprob_", "transmat_"))
-        self._check()
+        with self._checked_parameters():
+            return self._sample(n_samples, random_state, currstate)
+
+    def _sample(self, n_samples, random_state, currstate):
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
         k = self.n_components

@@ -85,3 +85,119 @@ def test_sklearn_issue_18216_start_fits(ct):
     # the collapsed components' variance is at the resolution of their values
     assert (np.ravel(ours.covariances_)[:2 if ct == "spherical" else 6]
             <= 4 * np.finfo(float).eps * np.max(means**2)).all()
+
+
+# ------------------------------------------------------------- hmmlearn
+from hmmlearn import hmm as hl  # noqa: E402
+from gmscore import GMMHMM, ConvergenceMonitor, GaussianHMM  # noqa: E402
+
+
+def _hmm_data(seed=0):
+    rng = np.random.RandomState(seed)
+    X = np.concatenate([rng.randn(60, 2), rng.randn(60, 2) + 5])
+    return X, [60, 60]
+
+
+def test_monitor_exists_from_construction_and_is_honoured():
+    X, lengths = _hmm_data()
+    for cls in (GaussianHMM, hl.GaussianHMM):
+        model = cls(2, n_iter=50, tol=1e-2)
+        assert model.monitor_.tol == 1e-2 and not model.monitor_.history
+    # a hand-set tol on the monitor is what fit uses, as in hmmlearn
+    ours, ref = GaussianHMM(2, n_iter=50, random_state=0), hl.GaussianHMM(2, n_iter=50)
+    ours.monitor_.tol = ref.monitor_.tol = 1e3
+    ours.fit(X, lengths)
+    assert ours.monitor_.iter == 2 and ours.monitor_.converged
+
+    class StopAtThree(ConvergenceMonitor):   # hmmlearn's documented extension
+        @property
+        def converged(self):
+            return self.iter >= 3
+
+    model = GaussianHMM(2, n_iter=50, tol=-np.inf, random_state=0)
+    model.monitor_ = StopAtThree(model.tol, model.n_iter, model.verbose)
+    model.fit(X, lengths)
+    assert type(model.monitor_) is StopAtThree and model.monitor_.iter == 3
+    # set_params keeps the monitor in step
+    model = GaussianHMM(2).set_params(tol=0.5, n_iter=4)
+    assert (model.monitor_.tol, model.monitor_.n_iter) == (0.5, 4)
+    # scikit-learn's rules still hold: nothing set in __init__, unfitted
+    assert "monitor_" not in vars(GaussianHMM(2))
+    from sklearn.utils.validation import check_is_fitted
+
+    with pytest.raises(SkNotFittedError):
+        check_is_fitted(GaussianHMM(2))
+
+
+def test_converged_has_hmmlearns_meaning_and_any_tol_is_accepted():
+    X, lengths = _hmm_data(1)
+    ours = GaussianHMM(2, n_iter=3, tol=1e-12, random_state=0).fit(X, lengths)
+    ref = hl.GaussianHMM(2, n_iter=3, tol=1e-12, random_state=0).fit(X, lengths)
+    assert ours.monitor_.converged == ref.monitor_.converged is True   # n_iter reached
+    assert not ours.monitor_.converged_by_tol
+    for tol in (-np.inf, -1.0, 0.0):
+        assert GaussianHMM(2, n_iter=4, tol=tol, random_state=0).fit(X, lengths).monitor_.iter == 4
+
+
+def test_overwrite_and_degenerate_notices_are_logged(caplog):
+    X, lengths = _hmm_data(2)
+    model = GaussianHMM(2, n_iter=2, random_state=0)
+    model.startprob_ = np.array([0.5, 0.5])
+    with caplog.at_level("WARNING"):
+        model.fit(X, lengths)
+    assert any("'startprob_' attribute is set, it will be overwritten" in r.getMessage()
+               for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        GaussianHMM(3, covariance_type="full", n_iter=1, random_state=0).fit(X[:10])
+    assert any("degenerate solution" in r.getMessage() for r in caplog.records)
+
+
+def test_bad_covariance_type_set_later_and_covariance_shapes():
+    X, lengths = _hmm_data(3)
+    model = GaussianHMM(2, random_state=0).fit(X, lengths)
+    model.covariance_type = "bad_covariance_type"
+    with pytest.raises(ValueError, match="covariance_type must be one of"):
+        model.score(X)
+    model = GaussianHMM(2, covariance_type="diag", init_params="")
+    model.startprob_, model.transmat_ = np.full(2, 0.5), np.full((2, 2), 0.5)
+    model.means_ = np.zeros((2, 2))
+    model.covars_ = np.array([[2.0], [3.0]])     # hmmlearn accepts one variance per state
+    full = GaussianHMM(2, covariance_type="diag", init_params="")
+    full.startprob_, full.transmat_, full.means_ = model.startprob_, model.transmat_, model.means_
+    full.covars_ = np.array([[2.0, 2.0], [3.0, 3.0]])
+    # broadcast over the features (hmmlearn's own density then counts the
+    # normaliser of one feature only; ours is the density of these variances)
+    assert model.score(X) == full.score(X)
+
+
+def test_scoring_does_not_mutate_the_model():
+    X, lengths = _hmm_data(4)
+    model = GaussianHMM(2, init_params="")
+    model.startprob_ = [0.5, 0.5]                        # a list, as a user may set it
+    model.transmat_ = np.asfortranarray([[0.9, 0.1], [0.2, 0.8]])
+    model.means_ = np.array([[0.0, 0.0], [5.0, 5.0]], dtype=np.float32)
+    model.covars_ = np.ones((2, 2))
+    before = {k: v for k, v in vars(model).items()}
+    model.score(X, lengths)
+    model.decode(X, lengths)
+    model.predict_proba(X, lengths)
+    model.sample(5, random_state=0)
+    assert vars(model).keys() == before.keys()
+    for k, v in before.items():
+        assert vars(model)[k] is v, k
+
+
+def test_hmmlearn_hooks_with_hmmlearns_signatures():
+    X, lengths = _hmm_data(5)
+    for cls in (GaussianHMM, GMMHMM):
+        model = cls(2, random_state=0)
+        model._init(X, lengths)      # hmmlearn: initialise from X
+        model._check()
+        assert model.means_.shape[0] == 2 and model.transmat_.shape == (2, 2)
+        assert set(model._get_n_fit_scalars_per_param()) >= {"s", "t", "m", "c"}
+
+
+def test_help_shows_the_hmm_parameters():
+    for cls in (GaussianHMM, GMMHMM):
+        assert cls.__doc__ and "n_components" in cls.__doc__ and "n_init" in cls.__doc__
