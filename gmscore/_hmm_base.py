@@ -21,12 +21,14 @@ from ._core.stats import ChainStats, GaussianStats
 from ._threads import effective_n_threads, reserve_fit_memory, single_threaded_blas
 from ._validation import (
     boolean,
+    check_feature_names,
     check_is_fitted,
     check_random_state,
     interval,
     options,
     real_number,
     random_state_like,
+    set_feature_names,
     validate_params,
 )
 
@@ -358,6 +360,7 @@ class BaseHMM(ParamsMixin):
                                               n_samples=rows,
                                               extra_bytes=32 * rows * self.n_components)
         fit_em(self, source, self.n_init, self.n_iter, check_random_state(self.random_state))
+        set_feature_names(self, source.feature_names)
         return self
 
     # EM driver hooks (gmscore._core.em)
@@ -581,6 +584,7 @@ class BaseHMM(ParamsMixin):
         self._validate_hyperparameters()
         source = as_source(X, lengths=lengths, sequences=True, multi_pass=False,
                            n_threads=effective_n_threads(self.n_threads))
+        check_feature_names(self, source.feature_names)
         with self._checked_parameters(), single_threaded_blas():
             return self._estep(source)
 
@@ -658,8 +662,10 @@ class BaseHMM(ParamsMixin):
 
     def _validated_source(self, X, lengths):
         check_is_fitted(self, ("startprob_", "transmat_"))
-        return as_source(X, lengths=lengths, sequences=True, multi_pass=False,
-                         n_threads=effective_n_threads(self.n_threads))
+        source = as_source(X, lengths=lengths, sequences=True, multi_pass=False,
+                           n_threads=effective_n_threads(self.n_threads))
+        check_feature_names(self, source.feature_names)
+        return source
 
     def _chunk_passes(self, source):
         """Per chunk: (chunk, frame log-likelihoods, index of its first

@@ -98,6 +98,10 @@ class Encoder:
             return {"type": "float", "value": _float_to_json(value)}
         if t is str:
             return {"type": "str", "value": value}
+        if t is np.ndarray and value.dtype == object and value.ndim == 1 and all(
+                type(v) is str for v in value):
+            # feature_names_in_: scikit-learn's object array of strings
+            return {"type": "str_array", "items": list(value)}
         if t is np.ndarray:
             return self._array(value, path)
         if isinstance(value, np.generic) and t is value.dtype.type:
@@ -258,6 +262,12 @@ class Decoder:
             if type(value) is not {"bool": bool, "int": int, "str": str}[t]:
                 raise ModelFileError(f"malformed {t} {value!r} at {where}")
             return value
+        if t == "str_array":
+            self._fields(node, where, "items")
+            items = node["items"]
+            if type(items) is not list or not all(type(v) is str for v in items):
+                raise ModelFileError(f"malformed string array at {where}")
+            return np.array(items, dtype=object)
         if t == "float":
             self._fields(node, where, "value")
             return float(self._number(node["value"], where))

@@ -115,6 +115,68 @@ def validate_params(estimator, constraints):
 
 
 # ----------------------------------------------------------------------- data
+# ------------------------------------------------------------ feature names
+def feature_names(X):
+    """Column names of a data frame (scikit-learn's rule: all strings, or
+    none are names), as an object array, else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "iloc"):
+        return None
+    names = np.asarray(columns, dtype=object)
+    is_str = np.array([isinstance(c, str) for c in names], dtype=bool)
+    if is_str.all() and names.size:
+        return names
+    if is_str.any():
+        types = sorted({type(c).__name__ for c in names})
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, "
+            f"but your input has {types} as feature name / column name types. Convert "
+            "them all to strings, e.g. X.columns = X.columns.astype(str)")
+    return None
+
+
+def set_feature_names(estimator, names):
+    """fit: record X's names (scikit-learn's ``feature_names_in_``), or
+    forget those of an earlier fit."""
+    if names is None:
+        vars(estimator).pop("feature_names_in_", None)
+    else:
+        estimator.feature_names_in_ = names
+
+
+def check_feature_names(estimator, names):
+    """After fit: scikit-learn's semantics, an error when the names differ
+    (or are reordered), a warning when only one side has names."""
+    import warnings
+
+    fitted = getattr(estimator, "feature_names_in_", None)
+    cls = type(estimator).__name__
+    if fitted is None and names is None:
+        return
+    if names is not None and fitted is None:
+        warnings.warn(f"X has feature names, but {cls} was fitted without feature names",
+                      UserWarning, stacklevel=4)
+        return
+    if names is None:
+        warnings.warn(f"X does not have valid feature names, but {cls} was fitted with "
+                      "feature names", UserWarning, stacklevel=4)
+        return
+    if len(fitted) == len(names) and (fitted == names).all():
+        return
+    unseen = [n for n in names if n not in set(fitted)]
+    missing = [n for n in fitted if n not in set(names)]
+    if not unseen and not missing:
+        raise ValueError("The feature names should match those that were passed during "
+                         "fit.\nFeature names must be in the same order as they were in fit.")
+    msg = "The feature names should match those that were passed during fit.\n"
+    if unseen:
+        msg += "Feature names unseen at fit time:\n- " + "\n- ".join(map(str, unseen[:5])) + "\n"
+    if missing:
+        msg += ("Feature names seen at fit time, yet now missing:\n- "
+                + "\n- ".join(map(str, missing[:5])) + "\n")
+    raise ValueError(msg)
+
+
 def check_array(X, *, name="X", dtypes=(np.float64, np.float32), ensure_2d=True,
                 min_samples=1, min_features=1, copy=False):
     """Validate a dense numeric array and return it C-contiguous.

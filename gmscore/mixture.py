@@ -19,6 +19,8 @@ from ._validation import (
     also_sklearn,
     array_like_or_none,
     boolean,
+    check_feature_names,
+    set_feature_names,
     check_is_fitted,
     check_random_state,
     interval,
@@ -276,6 +278,7 @@ class GaussianMixture(ParamsMixin):
             self._check_warm_start_model(source.n_features)
         run = fit_em(self, source, self.n_init if not warm else 1, self.max_iter,
                      check_random_state(self.random_state))
+        set_feature_names(self, source.feature_names)
         if not run.converged and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different "
@@ -544,6 +547,7 @@ class GaussianMixture(ParamsMixin):
         check_is_fitted(self, ("means_", "precisions_cholesky_"))
         source = as_source(X, sample_weight=sample_weight, multi_pass=False,
                            n_threads=effective_n_threads(self.n_threads))
+        check_feature_names(self, source.feature_names)
         self._check_source_features(source)
         with single_threaded_blas():
             return self._estep(source)
@@ -602,6 +606,7 @@ class GaussianMixture(ParamsMixin):
         check_is_fitted(self, ("means_", "precisions_cholesky_"))
         self._check_parameters()
         source = as_source(X, multi_pass=False, n_threads=effective_n_threads(self.n_threads))
+        check_feature_names(self, source.feature_names)
         self._check_source_features(source)
         return source
 

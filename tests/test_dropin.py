@@ -201,3 +201,50 @@ def test_hmmlearn_hooks_with_hmmlearns_signatures():
 def test_help_shows_the_hmm_parameters():
     for cls in (GaussianHMM, GMMHMM):
         assert cls.__doc__ and "n_components" in cls.__doc__ and "n_init" in cls.__doc__
+
+
+# ------------------------------------------------------ feature names
+pd = pytest.importorskip("pandas")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: GaussianMixture(3, random_state=0),
+    lambda: GaussianHMM(3, random_state=0),
+    lambda: GMMHMM(2, n_mix=2, random_state=0)])
+def test_feature_names_follow_sklearn(make):
+    from sklearn.datasets import load_iris
+
+    iris = load_iris(as_frame=True).frame.drop(columns="target")
+    model = make().fit(iris)
+    assert list(model.feature_names_in_) == list(iris.columns)
+    reordered = iris[iris.columns[::-1]]
+    with pytest.raises(ValueError, match="same order"):
+        model.predict(reordered)
+    renamed = iris.rename(columns={iris.columns[0]: "other"})
+    with pytest.raises(ValueError, match="unseen at fit time:\n- other"):
+        model.score(renamed)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        model.predict(iris.to_numpy())
+    unnamed = make().fit(iris.to_numpy())
+    assert not hasattr(unnamed, "feature_names_in_")
+    with pytest.warns(UserWarning, match="fitted without feature names"):
+        unnamed.predict(iris)
+    # a refit without names forgets them
+    model.fit(iris.to_numpy())
+    assert not hasattr(model, "feature_names_in_")
+    with pytest.raises(TypeError, match="string names"):
+        make().fit(pd.DataFrame(iris.to_numpy(), columns=["a", 1, "b", 2]))
+
+
+def test_feature_names_survive_save_and_load(tmp_path):
+    from sklearn.datasets import load_iris
+
+    iris = load_iris(as_frame=True).frame.drop(columns="target")
+    for model in (GaussianMixture(2, random_state=0), GaussianHMM(2, random_state=0)):
+        model.fit(iris)
+        model.save(tmp_path / "m.gmscore")
+        loaded = gmscore.load(tmp_path / "m.gmscore")
+        assert loaded.feature_names_in_.dtype == object
+        assert list(loaded.feature_names_in_) == list(iris.columns)
+        with pytest.raises(ValueError, match="same order"):
+            loaded.predict(iris[iris.columns[::-1]])

@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import _kernels
 from .covariance import COVARIANCE
-from .._validation import check_array, check_sample_weight
+from .._validation import check_array, check_sample_weight, feature_names
 
 # Target size of a chunk read from an array-like (bytes of X).
 CHUNK_BYTES = 32 << 20
@@ -117,6 +117,7 @@ class Source:
         self.n_samples = None       # known after a first pass (or from a shape)
         self.n_sequences = None
         self.total_weight = None
+        self.feature_names = None   # a data frame's column names
         self._signature = None      # rows per non-empty chunk of the first pass
         self.passes = 0
 
@@ -587,13 +588,16 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
 
             offsets = lengths_to_offsets(lengths, int(X.shape[0]))
         return ArrayLikeSource(X, sample_weight, offsets, n_threads)
+    names = feature_names(X)
     X = check_array(X, min_samples=min_samples)
     if sequences:
         from .._hmm_base import lengths_to_offsets
 
         offsets = lengths_to_offsets(lengths, X.shape[0])
     sw = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
-    return ArraySource(X, sw, offsets, n_threads)
+    source = ArraySource(X, sw, offsets, n_threads)
+    source.feature_names = names
+    return source
 
 
 def _with_lengths(src, lengths, sequences, _):
