@@ -469,6 +469,8 @@ class GaussianMixture(ParamsMixin):
         code = COVARIANCE[ct].code
         k, d = self.means_.shape
         centres = np.ascontiguousarray(centres, dtype=np.float64)
+        if getattr(source, "distributed", False):
+            return self._estep_distributed(source, kernel_model, centres)
         red = _kernels.stats_reducer(code, k, d)
         count = 0
         for chunk in source.chunks():
@@ -488,6 +490,25 @@ class GaussianMixture(ParamsMixin):
                 raise ValueError(f"EM failed{where}: {exc}") from None
             count += chunk.X.shape[0]
         return GaussianStats.from_leaf(ct, centres, red.total(), count)
+
+    def _estep_distributed(self, source, kernel_model, centres):
+        """The E-step on a cluster (gmscore.dask): every chunk's statistics
+        where it lives, added on the client in the kernels' tree."""
+        from .dask import _chunk_estep, tree_sum
+
+        self._check_source_features(source)
+        if kernel_model is None:
+            kernel_model = self._kernel_parameters(source.dtype)
+        code = COVARIANCE[self.covariance_type].code
+        parts = source.map_stats(_chunk_estep, (code,) + tuple(kernel_model) + (centres,))
+        bad = [i for i, p in enumerate(parts) if p is None]
+        if bad:
+            raise ValueError(
+                f"EM failed in chunk {bad[0]} of X: a sample has a non-finite log-likelihood "
+                "under the current parameters (its squared Mahalanobis distance "
+                "overflows); scale the input data")
+        return GaussianStats.from_leaf(self.covariance_type, centres, tree_sum(parts),
+                                       source.n_samples)
 
     def _mstep(self, stats, source, kernel_model=None):
         """Parameters from statistics (and, under on_degenerate='reseed',
@@ -646,6 +667,13 @@ class GaussianMixture(ParamsMixin):
                 yield lse, out, lab
 
     def _rows(self, source, which, **kwargs):
+        if getattr(source, "distributed", False):   # lazy, chunked as X's rows
+            payload = (COVARIANCE[self.covariance_type].code,) + tuple(
+                self._kernel_parameters(source.dtype)) + (self.n_components,)
+            out = source.map_rows(payload, which, self.n_components)
+            if which == 2:
+                return out
+            return out.astype(np.result_type(source.dtype, np.asarray(self.means_).dtype))
         parts = [p[which] for p in self._row_passes(source, **kwargs)]
         out = parts[0] if len(parts) == 1 else np.concatenate(parts)
         if which == 2:
@@ -663,8 +691,12 @@ class GaussianMixture(ParamsMixin):
         return self._rows(self._fitted_source(X), 0)
 
     def _total_log_likelihood(self, X):
+        source = self._fitted_source(X)
+        if getattr(source, "distributed", False):
+            return float(self._rows(source, 0).sum(dtype=np.float64).compute()), \
+                source.n_samples
         total, n = 0.0, 0
-        for lse, _, _ in self._row_passes(self._fitted_source(X)):
+        for lse, _, _ in self._row_passes(source):
             total += float(lse.sum())
             n += lse.shape[0]
         return total, n

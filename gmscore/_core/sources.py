@@ -550,6 +550,14 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
     the caller reads the data more than once (fit)."""
     if isinstance(X, Source):
         return X
+    if type(X).__module__.split(".")[0] == "dask":
+        if sequences:
+            raise TypeError(
+                "the hidden Markov models do not read dask arrays yet; pass an "
+                "np.memmap, h5py or zarr array with lengths, or a callable of sequences")
+        from ..dask import DaskSource   # the only module that imports dask
+
+        return DaskSource(X, sample_weight, n_threads)
     offsets = None
     if _is_one_shot(X):
         if multi_pass:
