@@ -14,6 +14,7 @@ timeout, so that a failure cannot take the test process with it.
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import numpy as np
@@ -54,8 +55,9 @@ def run_limited(body, timeout=120):
     code = _PRELUDE + textwrap.dedent(body)
     env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="1")
     try:
+        # from outside the source tree, so the installed package is imported
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           timeout=timeout, env=env)
+                           timeout=timeout, env=env, cwd=tempfile.gettempdir())
     except subprocess.TimeoutExpired as e:
         return None, e.stdout or "", e.stderr or ""
     return p.returncode, p.stdout, p.stderr
