@@ -533,6 +533,10 @@ class BaseHMM(ParamsMixin):
         return stats
 
     def _estep_about(self, source, centres):
+        if getattr(source, "distributed", False):   # gmscore.dask: chunks on workers
+            from .dask import combine_chain_stats
+
+            return combine_chain_stats(source.map_sequences((self, "estep", centres)))
         k = self.n_components
         chain = _hmmc.chain_reducer(k)
         acc = self._emission_accumulator(source, centres)
@@ -681,6 +685,13 @@ class BaseHMM(ParamsMixin):
     def _score(self, X, lengths, compute_posteriors):
         """(total log-likelihood, posteriors or None, rows) over a source."""
         source = self._validated_source(X, lengths)
+        if getattr(source, "distributed", False):
+            with self._checked_parameters():
+                parts = source.map_sequences(
+                    (self, "posteriors" if compute_posteriors else "score", None))
+            total = float(np.sum([p[0] for p in parts]))
+            post = np.concatenate([p[1] for p in parts]) if compute_posteriors else None
+            return total, post, source.n_samples
         total, parts, rows = 0.0, [], 0
         with self._checked_parameters():
             for chunk, framelogprob, first in self._chunk_passes(source):
@@ -727,6 +738,10 @@ class BaseHMM(ParamsMixin):
             _, posteriors = self.score_samples(X, lengths)
             return float(posteriors.max(axis=1).sum()), posteriors.argmax(axis=1)
         source = self._validated_source(X, lengths)
+        if getattr(source, "distributed", False):
+            with self._checked_parameters():
+                parts = source.map_sequences((self, "viterbi", None))
+            return float(np.sum([p[0] for p in parts])), np.concatenate([p[1] for p in parts])
         total, parts = 0.0, []
         with self._checked_parameters():
             for chunk, framelogprob, _ in self._chunk_passes(source):

@@ -30,7 +30,9 @@ import dask
 import dask.array as da
 
 from . import _kernels
-from ._core.sources import Chunk, Source, _compute_dtype
+from ._core.sources import ArraySource, Chunk, Source, _compute_dtype, _sequence_cuts
+from ._core.stats import ChainStats, GaussianStats
+from ._threads import single_threaded_blas
 from ._validation import check_sample_weight
 
 LEAF_ROWS = _kernels.BLOCK_ROWS * _kernels.LEAF_BLOCKS
@@ -104,13 +106,52 @@ def _finite_rows(X):
     return np.array([np.isfinite(X).all()])
 
 
+def _hmm_chunk(X, offsets, payload):
+    """One chunk of whole sequences on a worker: the model's own local
+    E-step (ChainStats) or inference ('score', 'posteriors', 'viterbi')."""
+    model, what, arg = payload
+    source = ArraySource(np.ascontiguousarray(X), None, np.asarray(offsets, np.int64), 1)
+    with single_threaded_blas():
+        if what == "estep":
+            return model._estep_about(source, arg)
+        if what == "viterbi":
+            return model.decode(source, algorithm="viterbi")
+        return model._score(source, None, what == "posteriors")[:2]
+
+
+def _vector(stats):
+    em = stats.emissions
+    parts = [stats.start, stats.trans.ravel(), [stats.loglik]]
+    if em is not None:
+        parts += [em.nk, em.s1.ravel(), em.s2.ravel(), [em.loglik, em.weight_sum, em.count]]
+    return np.concatenate(parts)
+
+
+def combine_chain_stats(parts):
+    """The chunks' ChainStats added in the kernels' tree (the sequences'
+    log-likelihoods in order)."""
+    first = parts[0]
+    k = first.n_components
+    total = tree_sum([_vector(p) for p in parts])
+    start, trans, ll = total[:k], total[k:k + k * k].reshape(k, k), total[k + k * k]
+    em = None
+    if first.emissions is not None:
+        e = first.emissions
+        kk, d = e.centres.shape
+        rest = total[k + k * k + 1:]
+        nk, s1 = rest[:kk], rest[kk:kk + kk * d].reshape(kk, d)
+        s2 = rest[kk + kk * d:-3].reshape(e.s2.shape)
+        em = GaussianStats(e.kind, e.centres, nk, s1, s2, *rest[-3:])
+    return ChainStats(start, trans, np.concatenate([p.seq_loglik for p in parts]), em, ll)
+
+
 class DaskSource(Source):
     """A dask array; see the module docstring."""
 
     distributed = True
 
-    def __init__(self, X, sample_weight=None, n_threads=1):
-        super().__init__(False, n_threads)
+    def __init__(self, X, sample_weight=None, n_threads=1, offsets=None):
+        super().__init__(offsets is not None, n_threads)
         if X.ndim != 2:
             raise ValueError(f"X must be a 2-D dask array (n_samples, n_features), got "
                              f"{X.ndim} dimensions")
@@ -119,9 +160,18 @@ class DaskSource(Source):
         self.dtype = _compute_dtype(X.dtype, "X")
         n, d = (int(s) for s in X.shape)
         rows = exact_chunk_rows(int(max(X.chunks[0])))
-        # rows only, equal chunks of whole statistics leaves: bit-for-bit
-        # equal to the single-process fit
-        X = X.astype(self.dtype).rechunk((rows, d))
+        self.offsets = offsets
+        if offsets is not None:
+            # whole sequences per chunk (about as many rows as before)
+            cuts = _sequence_cuts(offsets, rows)
+            sizes = tuple(int(offsets[b] - offsets[a]) for a, b in zip(cuts, cuts[1:]))
+            self._local_offsets = [offsets[a:b + 1] - offsets[a]
+                                   for a, b in zip(cuts, cuts[1:])]
+            X = X.astype(self.dtype).rechunk((sizes, d))
+        else:
+            # rows only, equal chunks of whole statistics leaves: bit for
+            # bit the single-process fit
+            X = X.astype(self.dtype).rechunk((rows, d))
         self.n_samples, self.n_features = n, d
         if sample_weight is not None:
             if is_dask_array(sample_weight):
@@ -171,6 +221,16 @@ class DaskSource(Source):
             self.total_weight = float(total)
         self._checked = True
 
+    def map_sequences(self, payload):
+        """A function of each chunk of whole sequences, on the workers,
+        the model sent once; one compute."""
+        self.check_values()
+        params = dask.delayed(payload, traverse=False)
+        xs = self.X.to_delayed().ravel()
+        tasks = [dask.delayed(_hmm_chunk)(x, off, params)
+                 for x, off in zip(xs, self._local_offsets)]
+        return dask.compute(*tasks)
+
     def map_rows(self, payload, which, k):
         params = dask.delayed(payload, traverse=False)
         chunks = self.X.chunks[0]
@@ -194,7 +254,8 @@ class DaskSource(Source):
         for i, (x, w) in enumerate(zip(xs, ws)):
             X, W = dask.compute(x, w)
             X = self._check_chunk(X, i, start, first)
-            yield Chunk(i, start, X, None if W is None else np.asarray(W), None)
+            off = None if self.offsets is None else self._local_offsets[i]
+            yield Chunk(i, start, X, None if W is None else np.asarray(W), off)
             start += X.shape[0]
 
     def take(self, rows):

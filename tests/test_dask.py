@@ -81,10 +81,6 @@ def test_bad_dask_input_names_the_chunk(client):
     gm.fit(X)
     with pytest.raises(ValueError, match="2 features, but GaussianMixture is expecting 3"):
         gm.predict(da.from_array(X[:, :2], chunks=2048))
-    with pytest.raises(TypeError, match="do not read dask arrays yet"):
-        from gmscore import GaussianHMM
-
-        GaussianHMM(2).fit(da.from_array(X, chunks=2048))
 
 
 def test_tree_sum_is_the_kernels_tree():
@@ -104,3 +100,27 @@ def test_tree_sum_is_the_kernels_tree():
         _kernels.accumulate_into(red, 2, X[start:start + rows], None, None, None, c, 1)
         parts.append(red.total())
     assert_array_equal(tree_sum(parts), one.total())
+
+
+@pytest.mark.parametrize("cls,ct", [("GaussianHMM", "full"), ("GaussianHMM", "diag"),
+                                    ("GMMHMM", "diag"), ("GMMHMM", "tied")])
+def test_cluster_hmm_fit_equals_the_single_process_fit(client, cls, ct):
+    import gmscore
+
+    rng = np.random.RandomState(6)
+    lengths = rng.randint(50, 400, size=30)
+    X = rng.randn(lengths.sum(), 2) + np.repeat(rng.randint(0, 3, size=30), lengths)[:, None]
+    kw = dict(covariance_type=ct, n_iter=4, tol=0, random_state=0)
+    if cls == "GMMHMM":
+        kw["n_mix"] = 2
+    ref = getattr(gmscore, cls)(3, **kw).fit(X, lengths)
+    dx = da.from_array(X, chunks=1500)          # chunks realigned to whole sequences
+    got = getattr(gmscore, cls)(3, **kw).fit(dx, lengths)
+    for name in ("startprob_", "transmat_", "means_", "covars_"):
+        np.testing.assert_allclose(getattr(got, name), getattr(ref, name), rtol=1e-11,
+                                   atol=1e-12)
+    np.testing.assert_allclose(got.monitor_.history, ref.monitor_.history, rtol=1e-13)
+    assert got.score(dx, lengths) == pytest.approx(ref.score(X, lengths), rel=1e-12)
+    assert_array_equal(got.predict(dx, lengths), got.predict(X, lengths))
+    np.testing.assert_allclose(got.predict_proba(dx, lengths), got.predict_proba(X, lengths),
+                               rtol=0, atol=1e-13)

@@ -551,12 +551,12 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
     if isinstance(X, Source):
         return X
     if type(X).__module__.split(".")[0] == "dask":
-        if sequences:
-            raise TypeError(
-                "the hidden Markov models do not read dask arrays yet; pass an "
-                "np.memmap, h5py or zarr array with lengths, or a callable of sequences")
         from ..dask import DaskSource   # the only module that imports dask
 
+        if sequences:
+            from .._hmm_base import lengths_to_offsets
+
+            return DaskSource(X, None, n_threads, lengths_to_offsets(lengths, int(X.shape[0])))
         return DaskSource(X, sample_weight, n_threads)
     offsets = None
     if _is_one_shot(X):
