@@ -18,10 +18,12 @@ states: one ``_compute_log_likelihood`` call on all of X; one compiled
 forward-backward pass; S calls of ``_accumulate_sufficient_statistics``
 (one per sequence, as hmmlearn makes them). hmmlearn also hands that method
 the forward and backward lattices; the compiled pass does not keep them, so
-they are recomputed here in numpy, a Python loop over the frames of each
-sequence (about 2 N small numpy calls per iteration). A subclass whose
-accumulation does not read them sets ``_needs_lattices = False`` and gets
-``None`` for both, which skips that loop.
+they are recomputed here in numpy: a Python loop over frame positions,
+each step vectorised over the sequences that long (2 T small numpy calls
+per iteration, T the longest sequence; many short sequences cost little,
+one long sequence about 10 us per frame). A subclass whose accumulation
+does not read them sets ``_needs_lattices = False`` and gets ``None`` for
+both, which skips that loop.
 """
 import numbers
 import string
@@ -83,47 +85,64 @@ def _check_frame_log_likelihood(flp, n_frames, n_components):
     return arr
 
 
-def _log_lattices(flp, startprob, transmat):
-    """hmmlearn's log-space lattices of one sequence: log alpha and log beta.
+def _by_length(offsets):
+    """Sequence starts, ends and lengths, longest first, and per step t the
+    number of sequences longer than t (those still active at step t)."""
+    starts = offsets[:-1]
+    lengths = np.diff(offsets)
+    order = np.argsort(-lengths, kind="stable")
+    starts, lengths = starts[order], lengths[order]
+    active = np.searchsorted(-lengths, -np.arange(int(lengths[0])), side="left")
+    return starts, starts + lengths - 1, active
+
+
+def _log_lattices(flp, offsets, startprob, transmat):
+    """hmmlearn's log-space lattices of every sequence (rows as in flp):
 
         log alpha_0 = log pi + l_0,  log alpha_t = logsumexp_i(log alpha_{t-1,i} + log A_ij) + l_t
         log beta_{T-1} = 0,          log beta_t = logsumexp_j(log A_ij + l_{t+1,j} + log beta_{t+1,j})
-    """
-    n, k = flp.shape
+
+    One numpy step per frame position, over all sequences that long."""
+    starts, ends, active = _by_length(offsets)
     with np.errstate(divide="ignore"):
         log_start, log_trans = np.log(startprob), np.log(transmat)
-    fwd = np.empty((n, k))
-    bwd = np.empty((n, k))
-    fwd[0] = log_start + flp[0]
-    for t in range(1, n):
-        fwd[t] = np.logaddexp.reduce(fwd[t - 1][:, None] + log_trans, axis=0) + flp[t]
-    bwd[n - 1] = 0.0
-    for t in range(n - 2, -1, -1):
-        bwd[t] = np.logaddexp.reduce(log_trans + (flp[t + 1] + bwd[t + 1])[None, :], axis=1)
+    fwd = np.empty_like(flp)
+    bwd = np.empty_like(flp)
+    fwd[starts] = log_start + flp[starts]
+    bwd[ends] = 0.0
+    for t in range(1, len(active)):
+        r = starts[:active[t]] + t
+        fwd[r] = np.logaddexp.reduce(fwd[r - 1][:, :, None] + log_trans, axis=1) + flp[r]
+        r = ends[:active[t]] - t
+        bwd[r] = np.logaddexp.reduce(log_trans + (flp[r + 1] + bwd[r + 1])[:, None, :], axis=2)
     return fwd, bwd
 
 
-def _scaled_lattices(frameprob, startprob, transmat):
-    """hmmlearn's scaled lattices of one sequence, with c_t = 1 / (mass of
-    the unscaled forward step):
+def _scaled_lattices(frameprob, offsets, startprob, transmat):
+    """hmmlearn's scaled lattices of every sequence, with c_t = 1 / (mass
+    of the unscaled forward step):
 
         alpha_0 = c_0 pi * p_0,  alpha_t = c_t (alpha_{t-1} A) * p_t
         beta_{T-1} = c_{T-1},    beta_t = c_t A (p_{t+1} * beta_{t+1})
     """
-    n, k = frameprob.shape
-    fwd = np.empty((n, k))
-    bwd = np.empty((n, k))
-    scale = np.empty(n)
-    step = startprob * frameprob[0]
-    for t in range(n):
-        if t:
-            step = (fwd[t - 1] @ transmat) * frameprob[t]
-        total = step.sum()
-        scale[t] = 1.0 / total if total > 0 else np.inf
-        fwd[t] = step * scale[t]
-    bwd[n - 1] = scale[n - 1]
-    for t in range(n - 2, -1, -1):
-        bwd[t] = scale[t] * (transmat @ (frameprob[t + 1] * bwd[t + 1]))
+    starts, ends, active = _by_length(offsets)
+    fwd = np.empty_like(frameprob)
+    bwd = np.empty_like(frameprob)
+    scale = np.empty(frameprob.shape[0])
+
+    def forward_step(r, step):
+        with np.errstate(divide="ignore"):
+            scale[r] = 1.0 / step.sum(axis=1)
+        fwd[r] = step * scale[r, None]
+
+    forward_step(starts, startprob * frameprob[starts])
+    for t in range(1, len(active)):
+        r = starts[:active[t]] + t
+        forward_step(r, (fwd[r - 1] @ transmat) * frameprob[r])
+    bwd[ends] = scale[ends, None]
+    for t in range(1, len(active)):
+        r = ends[:active[t]] - t
+        bwd[r] = scale[r, None] * ((frameprob[r + 1] * bwd[r + 1]) @ transmat.T)
     return fwd, bwd
 
 
@@ -464,12 +483,11 @@ class BaseHMM(_ChainBase):
         return _check_frame_log_likelihood(self._compute_log_likelihood(X), X.shape[0],
                                            self.n_components), None
 
-    def _sequence_lattices(self, lattice):
+    def _lattices(self, lattice, offsets):
         if not self._needs_lattices:
             return None, None
-        if self.implementation == "log":
-            return _log_lattices(lattice, self.startprob_, self.transmat_)
-        return _scaled_lattices(lattice, self.startprob_, self.transmat_)
+        make = _log_lattices if self.implementation == "log" else _scaled_lattices
+        return make(lattice, offsets, self.startprob_, self.transmat_)
 
     def _estep_sequences(self, data):
         k = self.n_components
@@ -486,10 +504,11 @@ class BaseHMM(_ChainBase):
                 lattice = np.exp(flp)
         stats = self._initialize_sufficient_statistics()
         self._estep_begin()
+        fwd, bwd = self._lattices(lattice, offsets)
         for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
-            fwd, bwd = self._sequence_lattices(lattice[a:b])
-            self._accumulate_sufficient_statistics(stats, X[a:b], lattice[a:b],
-                                                   posteriors[a:b], fwd, bwd)
+            self._accumulate_sufficient_statistics(
+                stats, X[a:b], lattice[a:b], posteriors[a:b],
+                None if fwd is None else fwd[a:b], None if bwd is None else bwd[a:b])
         # hmmlearn counts starts and transitions of the parameters it updates
         if "s" in self.params:
             stats["start"] = stats["start"] + start

@@ -290,25 +290,27 @@ def test_estep_statistics_and_lattices_match_hmmlearn(implementation):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-300)
 
 
-@pytest.mark.parametrize("n", [1, 2, 7, 40])
-def test_numpy_lattices_match_hmmlearn_kernels(n):
-    rs = np.random.RandomState(n)
+@pytest.mark.parametrize("lengths", [[1], [2], [40], [7, 1, 40, 3, 40, 2]])
+def test_numpy_lattices_match_hmmlearn_kernels(lengths):
+    rs = np.random.RandomState(len(lengths))
     k = 4
     sp, tm = rs.dirichlet(np.ones(k)), rs.dirichlet(np.ones(k), size=k)
     tm[0, 1] = 0.0   # a forbidden transition
     tm[0] /= tm[0].sum()
-    flp = rs.normal(-3, 2, (n, k))
-    _, fwd = hmmlearn_hmmc.forward_log(sp, tm, flp)
-    bwd = hmmlearn_hmmc.backward_log(sp, tm, flp)
-    ours = _log_lattices(flp, sp, tm)
-    np.testing.assert_allclose(ours[0], fwd, rtol=1e-12)
-    np.testing.assert_allclose(ours[1], bwd, rtol=1e-12, atol=1e-12)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    flp = rs.normal(-3, 2, (offsets[-1], k))
     fp = np.exp(flp)
-    _, fwd, scale = hmmlearn_hmmc.forward_scaling(sp, tm, fp)
-    bwd = hmmlearn_hmmc.backward_scaling(sp, tm, fp, scale)
-    ours = _scaled_lattices(fp, sp, tm)
-    np.testing.assert_allclose(ours[0], fwd, rtol=1e-12)
-    np.testing.assert_allclose(ours[1], bwd, rtol=1e-12)
+    ours_log = _log_lattices(flp, offsets, sp, tm)
+    ours_scaled = _scaled_lattices(fp, offsets, sp, tm)
+    for a, b in zip(offsets[:-1], offsets[1:]):
+        _, fwd = hmmlearn_hmmc.forward_log(sp, tm, flp[a:b])
+        bwd = hmmlearn_hmmc.backward_log(sp, tm, flp[a:b])
+        np.testing.assert_allclose(ours_log[0][a:b], fwd, rtol=1e-12)
+        np.testing.assert_allclose(ours_log[1][a:b], bwd, rtol=1e-12, atol=1e-12)
+        _, fwd, scale = hmmlearn_hmmc.forward_scaling(sp, tm, fp[a:b])
+        bwd = hmmlearn_hmmc.backward_scaling(sp, tm, fp[a:b], scale)
+        np.testing.assert_allclose(ours_scaled[0][a:b], fwd, rtol=1e-12)
+        np.testing.assert_allclose(ours_scaled[1][a:b], bwd, rtol=1e-12)
 
 
 def test_lattices_can_be_switched_off():
