@@ -172,7 +172,9 @@ class BaseHMM(_ChainBase):
     ``_get_n_fit_scalars_per_param()``
         Free scalars per parameter letter, chain letters included (AIC, BIC
         and the 'degenerate solution' notice).
-    ``_initialize_sufficient_statistics()``, ``_accumulate_sufficient_statistics(stats, X, lattice, posteriors, fwdlattice, bwdlattice)``
+    ``_initialize_sufficient_statistics()``
+        The statistics dict (``super()`` gives 'nobs', 'start', 'trans').
+    ``_accumulate_sufficient_statistics(stats, X, lattice, posteriors, fwdlattice, bwdlattice)``
         The E-step statistics, accumulated once per sequence: ``X`` and
         ``posteriors`` are that sequence's; ``lattice`` its
         log-likelihoods (implementation='log') or likelihoods ('scaling');
