@@ -15,6 +15,7 @@ _PUBLIC = {
     "ConvergenceWarning": ".mixture",
     "GaussianHMM": ".hmm",
     "GMMHMM": ".hmm",
+    "BaseHMM": "._custom_hmm",
     "ConvergenceMonitor": "._hmm_base",
     "LikelihoodDecreaseWarning": "._hmm_base",
     "GaussianStats": "._core.stats",
