@@ -34,6 +34,11 @@ cdef extern from "gms_kernels.h" nogil:
     size_t gms_thread_headroom()
     int gms_reserve_trial(size_t shared, size_t per_thread, int n_threads)
     int gms_warm_threads(int n_threads)
+    int gms_blas_threads_bound()
+    const char *gms_blas_threads_library()
+    void gms_blas_pin()
+    void gms_blas_unpin()
+    int gms_blas_pin_depth()
 
     int gms_weighted_log_prob_d(int, const double *, Py_ssize_t, Py_ssize_t,
                                 Py_ssize_t, const double *, const double *,
@@ -86,9 +91,44 @@ cdef extern from "gms_kernels.h" nogil:
                                const double *, const double *, const double *,
                                double *, double *, int)
 
-# The kernels call these from their OpenMP threads; the estimators keep
-# BLAS single-threaded around every kernel call (see _threads.py).
+# The kernels call these from their OpenMP threads. Registering them also
+# finds their library's thread-count functions; when it does, every kernel
+# that calls BLAS holds that library at one thread while it runs (see
+# blas_pin and _threads.py), and otherwise the callers limit BLAS.
 gms_set_blas(<void *>dgemm, <void *>sgemm, <void *>dsyrk)
+
+
+def blas_pins_itself():
+    """True when the kernels hold their BLAS library at one thread
+    themselves, around each call that uses it."""
+    return bool(gms_blas_threads_bound())
+
+
+def blas_library():
+    """The file of the BLAS library the kernels call and pin, or None when
+    its thread count could not be found (then blas_pins_itself is False)."""
+    cdef const char *path = gms_blas_threads_library()
+    return None if path == NULL else path.decode("utf-8", "surrogateescape")
+
+
+def blas_pin():
+    """Hold the kernels' BLAS library at one thread until the matching
+    blas_unpin; nestable and shared by every thread (a reference count
+    under a lock: the first holder saves the count, the last restores it).
+    Does nothing when blas_pins_itself() is False."""
+    with nogil:
+        gms_blas_pin()
+
+
+def blas_unpin():
+    """Release one blas_pin."""
+    with nogil:
+        gms_blas_unpin()
+
+
+def blas_pin_depth():
+    """How many holders the pin has now (tests)."""
+    return gms_blas_pin_depth()
 
 BLOCK_ROWS = GMS_BLOCK_ROWS
 MAX_SLOTS = GMS_MAX_SLOTS

@@ -434,6 +434,7 @@ void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk)
     gms_blas_dgemm = (gms_dgemm_fn)dgemm;
     gms_blas_sgemm = (gms_sgemm_fn)sgemm;
     gms_blas_dsyrk = (gms_dsyrk_fn)dsyrk;
+    gms_blas_threads_bind(dgemm != NULL ? dgemm : dsyrk);
 }
 
 #define REAL double

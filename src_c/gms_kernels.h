@@ -61,6 +61,23 @@ ptrdiff_t gms_s2_size(int cov_type, ptrdiff_t n_components, ptrdiff_t n_features
  */
 void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk);
 
+/*
+ * The thread count of the BLAS library behind the registered routines
+ * (gms_blas_threads.c). bind finds the library's get/set functions from
+ * one of its routines (1 when found; gms_set_blas calls it); the kernels
+ * that call BLAS hold it at one thread between gms_blas_pin and
+ * gms_blas_unpin, a process-wide reference count under a lock: the first
+ * holder saves the count and sets one thread, the last restores it.
+ * Without a bound library (MKL, a BLAS without these functions, no dladdr)
+ * pin and unpin do nothing and the callers limit BLAS themselves.
+ */
+int gms_blas_threads_bind(void *routine);
+int gms_blas_threads_bound(void);
+const char *gms_blas_threads_library(void); /* its file, or NULL */
+void gms_blas_pin(void);
+void gms_blas_unpin(void);
+int gms_blas_pin_depth(void); /* holders now (tests) */
+
 /* Mixture states (comp: n x k x m component log-densities, log weights
  * included): out = log-sum-exp over each state's m components, and comp
  * becomes the within-state weights exp(comp - out) in place (0 for an

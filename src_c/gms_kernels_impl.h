@@ -316,6 +316,15 @@ GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t 
     FN(accumulate_sparse)(cov_type, X, nr, d, k, R, centres, nk, s1, s2, zd);
 }
 
+/* Whether a pass of this covariance type calls BLAS from its threads (the
+ * full and tied products, the full statistics' rank updates); such a pass
+ * holds the BLAS library at one thread while it runs (gms_blas_pin). */
+static int FN(calls_blas)(int cov_type)
+{
+    return (cov_type == GMS_FULL || cov_type == GMS_TIED) &&
+           (GMS_GEMM != NULL || gms_blas_dgemm != NULL || gms_blas_dsyrk != NULL);
+}
+
 /*
  * One pass of log-densities over X in blocks: with lse NULL, out receives
  * them (weighted_log_prob); otherwise per row lse gets their log-sum-exp,
@@ -334,6 +343,8 @@ static int FN(log_prob_pass)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t
         return GMS_ERR_NOMEM;
     int failed = 0;
     const ptrdiff_t nb = gms_n_blocks(n);
+    const int blas = FN(calls_blas)(cov_type);
+    if (blas) gms_blas_pin();
     (void)n_threads;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(gms_clamp_threads(n_threads, nb))
@@ -360,6 +371,7 @@ static int FN(log_prob_pass)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t
         }
         if (ok) FN(work_free)(&w);
     }
+    if (blas) gms_blas_unpin();
     FN(release)(&p);
     return failed ? GMS_ERR_NOMEM : GMS_OK;
 }
@@ -480,6 +492,8 @@ static int FN(stats_pass)(const FN(pass) *a, gms_reducer *red, int n_threads)
     const int tiled = a->cov_type == GMS_DIAG || a->cov_type == GMS_SPHERICAL;
     const ptrdiff_t kr = tiled ? gms_tiled_k(k) : k;
     int failed = 0, nonfinite = 0;
+    const int blas = FN(calls_blas)(a->cov_type);
+    if (blas) gms_blas_pin();
     (void)n_threads;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
@@ -538,6 +552,7 @@ static int FN(stats_pass)(const FN(pass) *a, gms_reducer *red, int n_threads)
             free(zd);
         }
     }
+    if (blas) gms_blas_unpin();
     free(leaves);
     red->units = u0 + nb;
     if (failed) return GMS_ERR_NOMEM;

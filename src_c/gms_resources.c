@@ -114,6 +114,7 @@ int gms_warm_threads(int n_threads)
 {
     if (n_threads < 1) return GMS_ERR_ARG;
     int started = 1;
+    gms_blas_pin(); /* the threads' BLAS calls run on their own threads */
     (void)n_threads;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads)
@@ -128,5 +129,6 @@ int gms_warm_threads(int n_threads)
         started = omp_get_num_threads();
 #endif
     }
+    gms_blas_unpin();
     return started;
 }

@@ -24,6 +24,11 @@ def fit_em(model, source, n_init, max_iter, random_state):
     """Fit ``model`` on ``source``; returns the best restart's run."""
     saved = model._em_state()
     try:
+        # the kernels' BLAS at one thread (only it, where the kernels found
+        # its thread count; see _threads): the kernels call it from their
+        # threads, and the M-step's small triangular solves and factorisations
+        # run far slower threaded (OpenBLAS threads a 16 x 16 trsm) while
+        # the OpenMP threads spin between passes
         with single_threaded_blas():
             best = best_params = None
             for index in range(n_init):
