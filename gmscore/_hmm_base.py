@@ -15,10 +15,16 @@ from scipy import linalg
 
 from . import _hmmc
 from ._base import ParamsMixin
+from ._core.covariance import COVARIANCE
 from ._core.em import fit_em, model_state, restore_model_state
 from ._core.sources import as_source
 from ._core.stats import ChainStats, GaussianStats
-from ._threads import effective_n_threads, reserve_fit_memory, single_threaded_blas
+from ._threads import (
+    effective_n_threads,
+    fit_n_threads,
+    reserve_fit_memory,
+    single_threaded_blas,
+)
 from ._validation import (
     boolean,
     check_feature_names,
@@ -356,6 +362,8 @@ class BaseHMM(ParamsMixin):
         k = self.n_components * getattr(self, "n_mix", 1)
         kind = self._emission_kind() if hasattr(self, "_emission_kind") else self.covariance_type
         rows = source.largest_chunk_rows()
+        # one thread for a small problem unless n_threads says otherwise
+        source.n_threads = fit_n_threads(self.n_threads, rows, k, source.n_features, kind)
         source.n_threads = reserve_fit_memory(kind, k, source.n_features, source.n_threads,
                                               n_samples=rows,
                                               extra_bytes=32 * rows * self.n_components)
@@ -589,6 +597,7 @@ class BaseHMM(ParamsMixin):
         source = as_source(X, lengths=lengths, sequences=True, multi_pass=False,
                            n_threads=effective_n_threads(self.n_threads))
         check_feature_names(self, source.feature_names)
+        self._size_threads(source)
         with self._checked_parameters(), single_threaded_blas():
             return self._estep(source)
 
@@ -669,7 +678,17 @@ class BaseHMM(ParamsMixin):
         source = as_source(X, lengths=lengths, sequences=True, multi_pass=False,
                            n_threads=effective_n_threads(self.n_threads))
         check_feature_names(self, source.feature_names)
+        self._size_threads(source)
         return source
+
+    def _size_threads(self, source):
+        """One thread for a small call when n_threads is None."""
+        kind = (self._emission_kind() if hasattr(self, "_emission_kind")
+                else self.covariance_type)
+        if source.n_samples and source.n_features and kind in COVARIANCE:
+            k = self.n_components * getattr(self, "n_mix", 1)
+            source.n_threads = fit_n_threads(self.n_threads, source.largest_chunk_rows(), k,
+                                             source.n_features, kind)
 
     def _chunk_passes(self, source):
         """Per chunk: (chunk, frame log-likelihoods, index of its first

@@ -14,7 +14,12 @@ from ._core.gaussian_mstep import parameters_from_stats
 from ._core.sources import ArraySource, as_source
 from ._core.stats import GaussianStats
 from ._init import initial_statistics, rows_statistics
-from ._threads import effective_n_threads, reserve_fit_memory, single_threaded_blas
+from ._threads import (
+    effective_n_threads,
+    fit_n_threads,
+    reserve_fit_memory,
+    single_threaded_blas,
+)
 from ._validation import (
     also_sklearn,
     array_like_or_none,
@@ -268,8 +273,12 @@ class GaussianMixture(ParamsMixin):
                 "Expected n_samples >= n_components but got "
                 f"n_components = {self.n_components}, n_samples = {source.n_samples}"
             )
+        # one thread for a small problem unless n_threads says otherwise;
         # the fit's work memory and threads, claimed before any kernel or
         # BLAS call (a MemoryError, or fewer threads, rather than a crash)
+        source.n_threads = fit_n_threads(self.n_threads, source.largest_chunk_rows(),
+                                         self.n_components, source.n_features,
+                                         self.covariance_type)
         source.n_threads = reserve_fit_memory(self.covariance_type, self.n_components,
                                               source.n_features, source.n_threads,
                                               n_samples=source.largest_chunk_rows())
@@ -570,6 +579,7 @@ class GaussianMixture(ParamsMixin):
                            n_threads=effective_n_threads(self.n_threads))
         check_feature_names(self, source.feature_names)
         self._check_source_features(source)
+        self._size_threads(source)
         with single_threaded_blas():
             return self._estep(source)
 
@@ -628,8 +638,16 @@ class GaussianMixture(ParamsMixin):
         self._check_parameters()
         source = as_source(X, multi_pass=False, n_threads=effective_n_threads(self.n_threads))
         check_feature_names(self, source.feature_names)
+        self._size_threads(source)
         self._check_source_features(source)
         return source
+
+    def _size_threads(self, source):
+        """One thread for a small call when n_threads is None."""
+        if source.n_samples and self.covariance_type in COVARIANCE:
+            source.n_threads = fit_n_threads(self.n_threads, source.largest_chunk_rows(),
+                                             self.n_components, self.means_.shape[1],
+                                             self.covariance_type)
 
     def _check_source_features(self, source):
         if source.n_features is not None and hasattr(self, "n_features_in_") \
