@@ -26,6 +26,7 @@ from ._threads import (
     single_threaded_blas,
 )
 from ._validation import (
+    aligned,
     boolean,
     check_feature_names,
     check_is_fitted,
@@ -195,7 +196,7 @@ def lengths_to_offsets(lengths, n_samples):
 def _check_distribution(value, name, shape):
     try:
         # any memory layout: the kernels read C-contiguous rows
-        arr = np.ascontiguousarray(value, dtype=np.float64)
+        arr = aligned(value, np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be an array of probabilities, got {value!r}") from None
     if arr.shape != shape:

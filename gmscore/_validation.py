@@ -115,6 +115,13 @@ def validate_params(estimator, constraints):
 
 
 # ----------------------------------------------------------------------- data
+def aligned(arr, dtype=None):
+    """C-contiguous and aligned (the kernels read doubles and floats at
+    their natural alignment; a buffer unpickled from a byte stream, or a
+    memmap at an odd offset, may not be): a copy only when needed."""
+    return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
 # ------------------------------------------------------------ feature names
 def feature_names(X):
     """Column names of a data frame (scikit-learn's rule: all strings, or
@@ -246,7 +253,7 @@ def check_array(X, *, name="X", dtypes=(np.float64, np.float32), ensure_2d=True,
     check_finite(arr, name)
     if copy:
         return np.array(arr, order="C", copy=True)
-    return np.ascontiguousarray(arr)
+    return aligned(arr)
 
 
 def check_finite(arr, name):

@@ -33,7 +33,7 @@ from . import _kernels
 from ._core.sources import ArraySource, Chunk, Source, _compute_dtype, _sequence_cuts
 from ._core.stats import ChainStats, GaussianStats
 from ._threads import single_threaded_blas
-from ._validation import check_sample_weight
+from ._validation import aligned, check_sample_weight
 
 LEAF_ROWS = _kernels.BLOCK_ROWS * _kernels.LEAF_BLOCKS
 
@@ -74,7 +74,9 @@ def _chunk_estep(X, w, payload):
     """One chunk's E-step statistics (the total of its own reducer)."""
     code, means, prec, log_norm, centres = payload
     k, d = centres.shape
-    X = np.ascontiguousarray(X)
+    # chunks arriving over the wire can sit at any byte offset
+    X = aligned(X)
+    w = None if w is None else aligned(w, np.float64)
     red = _kernels.stats_reducer(code, k, d)
     if X.shape[0]:
         try:
@@ -88,7 +90,7 @@ def _chunk_rows(X, payload, which):
     """log_prob_rows on one chunk: 0 the log-likelihoods, 1 the
     probabilities, 2 the labels."""
     code, means, prec, log_norm, k = payload
-    X = np.ascontiguousarray(X)
+    X = aligned(X)
     n = X.shape[0]
     lse = np.empty(n)
     out = np.empty((n, k)) if which == 1 else None
@@ -110,7 +112,7 @@ def _hmm_chunk(X, offsets, payload):
     """One chunk of whole sequences on a worker: the model's own local
     E-step (ChainStats) or inference ('score', 'posteriors', 'viterbi')."""
     model, what, arg = payload
-    source = ArraySource(np.ascontiguousarray(X), None, np.asarray(offsets, np.int64), 1)
+    source = ArraySource(aligned(X), None, aligned(offsets, np.int64), 1)
     with single_threaded_blas():
         if what == "estep":
             return model._estep_about(source, arg)

@@ -21,6 +21,7 @@ from ._threads import (
     single_threaded_blas,
 )
 from ._validation import (
+    aligned,
     also_sklearn,
     array_like_or_none,
     boolean,
@@ -477,7 +478,7 @@ class GaussianMixture(ParamsMixin):
         ct = self.covariance_type
         code = COVARIANCE[ct].code
         k, d = self.means_.shape
-        centres = np.ascontiguousarray(centres, dtype=np.float64)
+        centres = aligned(centres, np.float64)
         if getattr(source, "distributed", False):
             return self._estep_distributed(source, kernel_model, centres)
         red = _kernels.stats_reducer(code, k, d)

@@ -172,3 +172,24 @@ def test_messages_name_the_real_cause():
             GaussianHMM(2, **kw).fit(X, [100, 100])
     with pytest.raises(ValueError, match="weights_prior must be finite"):
         GMMHMM(2, weights_prior=np.nan).fit(X)
+
+
+def test_misaligned_input_is_read_aligned(tmp_path):
+    """A buffer at an odd byte offset (a chunk received over the wire, a
+    memmap with offset=1): the kernels read doubles at their alignment, so
+    such input is copied aligned (UBSan reported the misaligned loads)."""
+    Y = np.random.RandomState(9).randn(2000, 3)
+    raw = bytearray(Y.nbytes + 1)
+    X = np.frombuffer(raw, dtype=np.float64, offset=1, count=Y.size).reshape(Y.shape)
+    X[:] = Y
+    assert not X.flags.aligned
+    ref = GaussianMixture(2, max_iter=3, tol=0, random_state=0).fit(Y)
+    got = GaussianMixture(2, max_iter=3, tol=0, random_state=0).fit(X)
+    assert_array_equal(got.means_, ref.means_)
+    path = tmp_path / "odd.dat"
+    path.write_bytes(b"\0" + Y.tobytes())
+    mm = np.memmap(path, dtype=np.float64, mode="r", offset=1, shape=Y.shape)
+    assert not mm.flags.aligned
+    assert_array_equal(GaussianMixture(2, max_iter=3, tol=0, random_state=0).fit(mm).means_,
+                       ref.means_)
+    assert_array_equal(ref.predict(X), ref.predict(Y))

@@ -22,6 +22,12 @@ code it replaced, so the numbers are bitwise unchanged.
 import numpy as np
 from scipy import linalg
 
+
+def aligned(arr, dtype=None):
+    """C-contiguous and aligned, as the kernels read them (a copy only when
+    needed; see gmscore._validation.aligned)."""
+    return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
 PRECISION_ERROR = (
     "Fitting the mixture model failed because some components have "
     "ill-defined empirical covariance (for instance caused by singleton "
@@ -110,11 +116,11 @@ class CovarianceType:
     def kernel_factor(self, prec_chol, dtype):
         """The precision factors as the kernels read them: flat,
         C-contiguous, in ``dtype`` (the data's)."""
-        return np.ascontiguousarray(prec_chol, dtype=dtype).ravel()
+        return aligned(prec_chol, dtype).ravel()
 
     def kernel_arguments(self, means, prec_chol, dtype):
         """(means (K, D), flat precision factors), C-contiguous in ``dtype``."""
-        return np.ascontiguousarray(means, dtype=dtype), self.kernel_factor(prec_chol, dtype)
+        return aligned(means, dtype), self.kernel_factor(prec_chol, dtype)
 
 
 class _Full(CovarianceType):

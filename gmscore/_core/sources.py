@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import _kernels
 from .covariance import COVARIANCE
-from .._validation import check_array, check_sample_weight, feature_names
+from .._validation import aligned, check_array, check_sample_weight, feature_names
 
 # Target size of a chunk read from an array-like (bytes of X).
 CHUNK_BYTES = 32 << 20
@@ -149,7 +149,7 @@ class Source:
             raise TypeError(
                 f"{_where(index, start, X.shape[0])} of X has dtype {X.dtype}, but the first "
                 f"chunk had {self.dtype}{changed}; every chunk must have the same dtype")
-        X = np.ascontiguousarray(X, dtype=dtype)
+        X = aligned(X, dtype)
         if finite and X.size and not np.isfinite(X).all():
             raise ValueError(
                 f"{_where(index, start, X.shape[0])} of X contains NaN or infinity; "
