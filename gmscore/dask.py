@@ -257,12 +257,13 @@ class DaskSource(Source):
             X, W = dask.compute(x, w)
             X = self._check_chunk(X, i, start, first)
             off = None if self.offsets is None else self._local_offsets[i]
-            yield Chunk(i, start, X, None if W is None else np.asarray(W), off)
+            yield Chunk(i, start, X, None if W is None else aligned(W, np.float64), off)
             start += X.shape[0]
 
     def take(self, rows):
         rows = np.asarray(rows, dtype=np.intp)
-        X = np.asarray(self.X[rows].compute(), dtype=self.dtype)
-        w = None if self.sample_weight is None else np.asarray(
-            self.sample_weight[rows].compute())
+        # results arrive over the wire at any byte offset: aligned copies
+        X = aligned(self.X[rows].compute(), self.dtype)
+        w = None if self.sample_weight is None else aligned(
+            self.sample_weight[rows].compute(), np.float64)
         return X, w
