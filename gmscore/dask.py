@@ -70,9 +70,15 @@ def tree_sum(vectors):
     return out
 
 
+def _aligned_payload(payload):
+    """The parameters as a worker received them (unpickled arrays may sit
+    at any byte offset of the message), aligned for the kernels."""
+    return tuple(aligned(p) if isinstance(p, np.ndarray) else p for p in payload)
+
+
 def _chunk_estep(X, w, payload):
     """One chunk's E-step statistics (the total of its own reducer)."""
-    code, means, prec, log_norm, centres = payload
+    code, means, prec, log_norm, centres = _aligned_payload(payload)
     k, d = centres.shape
     # chunks arriving over the wire can sit at any byte offset
     X = aligned(X)
@@ -89,7 +95,7 @@ def _chunk_estep(X, w, payload):
 def _chunk_rows(X, payload, which):
     """log_prob_rows on one chunk: 0 the log-likelihoods, 1 the
     probabilities, 2 the labels."""
-    code, means, prec, log_norm, k = payload
+    code, means, prec, log_norm, k = _aligned_payload(payload)
     X = aligned(X)
     n = X.shape[0]
     lse = np.empty(n)
@@ -111,7 +117,10 @@ def _finite_rows(X):
 def _hmm_chunk(X, offsets, payload):
     """One chunk of whole sequences on a worker: the model's own local
     E-step (ChainStats) or inference ('score', 'posteriors', 'viterbi')."""
-    model, what, arg = payload
+    model, what, arg = _aligned_payload(payload)
+    for name, value in list(vars(model).items()):   # its parameters, unpickled
+        if isinstance(value, np.ndarray):
+            vars(model)[name] = aligned(value)
     source = ArraySource(aligned(X), None, aligned(offsets, np.int64), 1)
     with single_threaded_blas():
         if what == "estep":

@@ -82,6 +82,12 @@ def test_rows_fetched_from_workers_are_aligned(client):
     assert_array_equal(rows, X[::7])
     for chunk in src.chunks():
         assert chunk.X.flags.aligned and chunk.sample_weight.flags.aligned
+    # parameters unpickled on a worker, at an odd offset, are aligned first
+    from gmscore.dask import _aligned_payload
+
+    odd = np.frombuffer(bytearray(8 * 6 + 1), dtype=np.float64, offset=1, count=6)
+    assert not odd.flags.aligned
+    assert all(a.flags.aligned for a in _aligned_payload((0, odd, odd.reshape(2, 3)))[1:])
 
 
 def test_bad_dask_input_names_the_chunk(client):
