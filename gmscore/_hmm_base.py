@@ -16,7 +16,7 @@ from scipy import linalg
 from . import _hmmc
 from ._base import ParamsMixin
 from ._core.covariance import COVARIANCE
-from ._core.em import fit_em, model_state, restore_model_state
+from ._core.em import RestoresOnFailure, fit_em
 from ._core.sources import as_source
 from ._core.stats import ChainStats, GaussianStats
 from ._threads import (
@@ -269,7 +269,7 @@ class _InitData:
         return getattr(self._sample, name)
 
 
-class BaseHMM(ParamsMixin):
+class BaseHMM(RestoresOnFailure, ParamsMixin):
     """Baum-Welch, scoring, decoding and sampling for a hidden Markov chain.
 
     Emission mixins provide: ``_emission_letters``, ``_emission_param_names``,
@@ -372,13 +372,8 @@ class BaseHMM(ParamsMixin):
         set_feature_names(self, source.feature_names)
         return self
 
-    # EM driver hooks (gmscore._core.em)
-    def _em_state(self):
-        return model_state(self)
-
-    def _em_restore(self, state):
-        restore_model_state(self, state)
-
+    # EM driver hooks (gmscore._core.em; _em_state / _em_restore from
+    # RestoresOnFailure)
     def _em_start(self, source, random_state, index):
         if index == 0:
             self._start_params = self._snapshot()

@@ -9,7 +9,7 @@ import numpy as np
 from . import _gaussian, _kernels, _repair
 from ._base import ParamsMixin
 from ._core.covariance import COV_TYPES, COVARIANCE
-from ._core.em import fit_em, model_state, restore_model_state
+from ._core.em import RestoresOnFailure, fit_em, model_state, restore_model_state
 from ._core.gaussian_mstep import parameters_from_stats
 from ._core.sources import ArraySource, as_source
 from ._core.stats import GaussianStats
@@ -77,7 +77,7 @@ class _MixtureRun:
             self.converged = True
 
 
-class GaussianMixture(ParamsMixin):
+class GaussianMixture(RestoresOnFailure, ParamsMixin):
     """Gaussian mixture model fitted by EM.
 
     Same parameters, attributes and methods as
@@ -298,13 +298,8 @@ class GaussianMixture(ParamsMixin):
             )
         return source
 
-    # EM driver hooks (gmscore._core.em)
-    def _em_state(self):
-        return model_state(self)
-
-    def _em_restore(self, state):
-        restore_model_state(self, state)
-
+    # EM driver hooks (gmscore._core.em; _em_state / _em_restore from
+    # RestoresOnFailure)
     def _em_start(self, source, random_state, index):
         if index == 0:
             self._inits = self._checked_inits(source.n_features)

@@ -47,6 +47,17 @@ def fit_em(model, source, n_init, max_iter, random_state):
         raise
 
 
+class RestoresOnFailure:
+    """The ``_em_state`` / ``_em_restore`` hooks every model uses: all of
+    its attributes, put back exactly after a failed fit."""
+
+    def _em_state(self):
+        return model_state(self)
+
+    def _em_restore(self, state):
+        restore_model_state(self, state)
+
+
 def model_state(model):
     """Every attribute of ``model`` (a shallow copy: fits replace arrays,
     they never write into them), for ``_em_state``."""
