@@ -11,10 +11,12 @@ from ._base import ParamsMixin
 from ._core.covariance import COV_TYPES, COVARIANCE
 from ._core.em import RestoresOnFailure, fit_em, model_state, restore_model_state
 from ._core.gaussian_mstep import parameters_from_stats
+from ._core.prepared import PreparedMixture
 from ._core.sources import ArraySource, as_source
 from ._core.stats import GaussianStats
 from ._init import initial_statistics, rows_statistics
 from ._threads import (
+    SMALL_WORK,
     effective_n_threads,
     fit_n_threads,
     reserve_fit_memory,
@@ -26,6 +28,7 @@ from ._validation import (
     array_like_or_none,
     boolean,
     check_feature_names,
+    check_finite,
     set_feature_names,
     check_is_fitted,
     check_random_state,
@@ -36,6 +39,8 @@ from ._validation import (
 )
 
 LOG_2PI = np.log(2.0 * np.pi)
+# input dtypes the direct prediction path takes as they are
+_DIRECT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 
 class ConvergenceWarning(UserWarning):
@@ -178,6 +183,10 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
     >>> np.round(np.sort(gm.means_[:, 0]))
     array([0., 8.])
     """
+
+    # the prepared model of the predictions (gmscore._core.prepared): a slot,
+    # so that pickles, save and __dict__ never hold it
+    __slots__ = ("_prepared_cache",)
 
     _parameter_constraints = {
         "n_components": interval(int, 1),
@@ -629,9 +638,21 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
                              f"n_components={k} and covariance_type="
                              f"{self.covariance_type!r} imply")
 
-    def _fitted_source(self, X):
+    def _prepared(self):
+        """The prepared model: validated parameters in the kernels' layout,
+        made again only when a parameter or covariance_type/n_components
+        changed (assigned or written into)."""
         check_is_fitted(self, ("means_", "precisions_cholesky_"))
+        cache = getattr(self, "_prepared_cache", None)
+        if cache is not None and cache.matches(self):
+            return cache
         self._check_parameters()
+        cache = PreparedMixture(self, self._kernel_parameters)
+        self._prepared_cache = cache
+        return cache
+
+    def _fitted_source(self, X):
+        self._prepared()
         source = as_source(X, multi_pass=False, n_threads=effective_n_threads(self.n_threads))
         check_feature_names(self, source.feature_names)
         self._size_threads(source)
@@ -652,38 +673,72 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
                 f"X has {source.n_features} features, but GaussianMixture is expecting "
                 f"{self.n_features_in_} features as input.")
 
+    def _kernel_rows(self, X, kernel, n_threads, proba, labels, start=0):
+        """One kernel pass over the rows of X: (log-likelihoods, posterior
+        probabilities or None, most probable components or None), written
+        straight into the returned arrays."""
+        means, prec, log_norm = kernel
+        n = X.shape[0]
+        lse = np.empty(n)
+        out = np.empty((n, self.n_components)) if proba else None
+        lab = np.empty(n, dtype=np.int64) if labels else None
+        _kernels.log_prob_rows(COVARIANCE[self.covariance_type].code, X, means, prec,
+                               log_norm, lse, out, lab, n_threads)
+        if not np.isfinite(lse).all():
+            # NaN / infinity in X (the in-memory path leaves the finiteness
+            # check to this pass: the data layer's error), or every
+            # component's log-density overflowed (inf - inf would make NaN
+            # probabilities): an error, never NaN
+            check_finite(X, "X")
+            bad = (np.flatnonzero(~np.isfinite(lse))[:5] + start).tolist()
+            raise ValueError(
+                f"samples {bad} of X have no finite log-likelihood under the model "
+                "(their squared Mahalanobis distance to every component overflows "
+                "float64); scale the input data")
+        return lse, out, lab
+
+    def _direct_rows(self, X, proba=False, labels=False):
+        """The low-overhead path for an in-memory float array (one row or
+        millions): the prepared model, one kernel call, no data layer and no
+        separate finiteness pass over X. None when X needs the data layer."""
+        if type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _DIRECT_DTYPES \
+                or X.shape[0] < 1 or X.shape[1] < 1 or not X.flags.c_contiguous \
+                or not X.flags.aligned:
+            return None
+        prepared = self._prepared()
+        if getattr(self, "feature_names_in_", None) is not None:
+            check_feature_names(self, None)      # scikit-learn's warning
+        n, d = X.shape
+        if hasattr(self, "n_features_in_") and d != self.n_features_in_:
+            raise ValueError(f"X has {d} features, but GaussianMixture is expecting "
+                             f"{self.n_features_in_} features as input.")
+        ct, k = self.covariance_type, self.n_components
+        work = n * k * (d * d if ct in ("full", "tied") else d)
+        n_threads = 1 if self.n_threads is None and work < SMALL_WORK else \
+            fit_n_threads(self.n_threads, n, k, d, ct)
+        kernel = prepared.kernel(X.dtype)
+        if ct in ("full", "tied") and not _kernels.blas_pins_itself():
+            with single_threaded_blas():   # the kernel calls BLAS from its threads
+                rows = self._kernel_rows(X, kernel, n_threads, proba, labels)
+        else:                              # the kernel pins its BLAS itself
+            rows = self._kernel_rows(X, kernel, n_threads, proba, labels)
+        return rows, np.result_type(X.dtype, prepared.out_dtype)
+
     def _row_passes(self, source, proba=False, labels=False):
         """Per chunk of the source: the rows' log-likelihoods and, when
         asked, posterior probabilities and most probable components, in one
         kernel pass (no N x K array besides the probabilities)."""
-        kernel = {}
+        prepared = self._prepared()
         with single_threaded_blas():  # the kernel calls BLAS from its threads
             for chunk in source.chunks():
                 self._check_source_features(source)
-                X = chunk.X
-                if X.dtype not in kernel:
-                    kernel[X.dtype] = self._kernel_parameters(X.dtype)
-                means, prec, log_norm = kernel[X.dtype]
-                n = X.shape[0]
-                lse = np.empty(n)
-                out = np.empty((n, self.n_components)) if proba else None
-                lab = np.empty(n, dtype=np.int64) if labels else None
-                _kernels.log_prob_rows(COVARIANCE[self.covariance_type].code, X, means, prec,
-                                       log_norm, lse, out, lab, source.n_threads)
-                if not np.isfinite(lse).all():
-                    # every component's log-density overflowed (inf - inf
-                    # would make NaN probabilities): an error, never NaN
-                    bad = (np.flatnonzero(~np.isfinite(lse))[:5] + chunk.start).tolist()
-                    raise ValueError(
-                        f"samples {bad} of X have no finite log-likelihood under the model "
-                        "(their squared Mahalanobis distance to every component overflows "
-                        "float64); scale the input data")
-                yield lse, out, lab
+                yield self._kernel_rows(chunk.X, prepared.kernel(chunk.X.dtype),
+                                        source.n_threads, proba, labels, chunk.start)
 
     def _rows(self, source, which, **kwargs):
         if getattr(source, "distributed", False):   # lazy, chunked as X's rows
             payload = (COVARIANCE[self.covariance_type].code,) + tuple(
-                self._kernel_parameters(source.dtype)) + (self.n_components,)
+                self._prepared().kernel(source.dtype)) + (self.n_components,)
             out = source.map_rows(payload, which, self.n_components)
             if which == 2:
                 return out
@@ -699,12 +754,23 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
     def _predict_source(self, source):
         return self._rows(source, 2, labels=True)
 
+    def _predicted(self, X, which, proba=False, labels=False):
+        direct = self._direct_rows(X, proba, labels)
+        if direct is None:
+            return self._rows(self._fitted_source(X), which, proba=proba, labels=labels)
+        rows, dtype = direct
+        return rows[which] if which == 2 else rows[which].astype(dtype, copy=False)
+
     def score_samples(self, X):
         """Log-likelihood of each sample, shape (n_samples,). X may be any
         data source (see ``fit``)."""
-        return self._rows(self._fitted_source(X), 0)
+        return self._predicted(X, 0)
 
     def _total_log_likelihood(self, X):
+        direct = self._direct_rows(X)
+        if direct is not None:
+            lse = direct[0][0]
+            return float(lse.sum()), lse.shape[0]
         source = self._fitted_source(X)
         if getattr(source, "distributed", False):
             return float(self._rows(source, 0).sum(dtype=np.float64).compute()), \
@@ -722,11 +788,11 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
 
     def predict(self, X):
         """Most probable component of each sample, shape (n_samples,)."""
-        return self._predict_source(self._fitted_source(X))
+        return self._predicted(X, 2, labels=True)
 
     def predict_proba(self, X):
         """Posterior probability of each component, shape (n_samples, n_components)."""
-        return self._rows(self._fitted_source(X), 1, proba=True)
+        return self._predicted(X, 1, proba=True)
 
     def sample(self, n_samples=1):
         """Draw samples; returns (X (n_samples, n_features), labels (n_samples,))."""
