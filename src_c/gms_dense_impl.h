@@ -7,42 +7,58 @@
 /*
  * Full covariance with few features: z_b = sum_{a <= b} xs_a U_c[a, b] - V_c[b]
  * straight over U_c's triangle, 32 rows at a time (four independent
- * eight-lane accumulators, so the sums' add latency overlaps). At small D a
+ * eight-lane accumulators, so the sums' add latency overlaps; a group of
+ * at most 4 rows, as in a single-row prediction, in 4 lanes). At small D a
  * GEMM's packing costs more than its arithmetic, and this does only the
  * triangle's D (D + 1) / 2 products. The products are formed in the input
  * precision, as a GEMM in that precision would; the squares add up in
  * double. lp[i * si + c * sc]; xt: room for 32 * d values.
  */
+/* One group of rows i0 .. i0 + nl - 1 in `lanes` lanes (a constant after
+ * inlining; the padding lanes compute zeros). Each lane's sums run in the
+ * same order whatever the lane count, so a row gets the same bits alone
+ * or in a batch. */
+static inline __attribute__((always_inline)) void FN(full_small_group)(
+    const FN(prep) *p, const REAL *xs, ptrdiff_t i0, ptrdiff_t nl, double *lp, ptrdiff_t si,
+    ptrdiff_t sc, REAL *xt, const int lanes)
+{
+    const ptrdiff_t d = p->d, k = p->k;
+    for (ptrdiff_t a = 0; a < d; ++a)
+        for (ptrdiff_t l = 0; l < lanes; ++l)
+            xt[a * lanes + l] = l < nl ? xs[(i0 + l) * d + a] : 0;
+    for (ptrdiff_t c = 0; c < k; ++c) {
+        const REAL *U = p->prec + c * d * d;
+        const REAL *V = p->V + c * d;
+        double q[32] = {0.0};
+        for (ptrdiff_t b = 0; b < d; ++b) {
+            REAL z[32] = {0};
+            for (ptrdiff_t a = 0; a <= b; ++a) {
+                const REAL u = U[a * d + b];
+                const REAL *x = xt + a * lanes;
+                for (ptrdiff_t l = 0; l < lanes; ++l) z[l] += x[l] * u;
+            }
+            const double v = (double)V[b];
+            for (ptrdiff_t l = 0; l < lanes; ++l) {
+                const double t = (double)z[l] - v;
+                q[l] += t * t;
+            }
+        }
+        const double ln = p->log_norm[c];
+        for (ptrdiff_t l = 0; l < nl; ++l) lp[(i0 + l) * si + c * sc] = ln - 0.5 * q[l];
+    }
+}
+
 GMS_HOT static void FN(log_prob_full_small)(const FN(prep) *p, const REAL *xs, ptrdiff_t nr,
                                             double *lp, ptrdiff_t si, ptrdiff_t sc, REAL *xt)
 {
-    enum { LANES = 32 };
-    const ptrdiff_t d = p->d, k = p->k;
+    enum { LANES = 32, FEW = 4 };
     for (ptrdiff_t i0 = 0; i0 < nr; i0 += LANES) {
         const ptrdiff_t nl = nr - i0 < LANES ? nr - i0 : LANES;
-        for (ptrdiff_t a = 0; a < d; ++a)
-            for (ptrdiff_t l = 0; l < LANES; ++l)
-                xt[a * LANES + l] = l < nl ? xs[(i0 + l) * d + a] : 0;
-        for (ptrdiff_t c = 0; c < k; ++c) {
-            const REAL *U = p->prec + c * d * d;
-            const REAL *V = p->V + c * d;
-            double q[LANES] = {0.0};
-            for (ptrdiff_t b = 0; b < d; ++b) {
-                REAL z[LANES] = {0};
-                for (ptrdiff_t a = 0; a <= b; ++a) {
-                    const REAL u = U[a * d + b];
-                    const REAL *x = xt + a * LANES;
-                    for (ptrdiff_t l = 0; l < LANES; ++l) z[l] += x[l] * u;
-                }
-                const double v = (double)V[b];
-                for (ptrdiff_t l = 0; l < LANES; ++l) {
-                    const double t = (double)z[l] - v;
-                    q[l] += t * t;
-                }
-            }
-            const double ln = p->log_norm[c];
-            for (ptrdiff_t l = 0; l < nl; ++l) lp[(i0 + l) * si + c * sc] = ln - 0.5 * q[l];
-        }
+        /* a few rows (a single-row prediction) in few lanes */
+        if (nl <= FEW)
+            FN(full_small_group)(p, xs, i0, nl, lp, si, sc, xt, FEW);
+        else
+            FN(full_small_group)(p, xs, i0, nl, lp, si, sc, xt, LANES);
     }
 }
 

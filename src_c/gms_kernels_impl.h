@@ -136,11 +136,13 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
             p->band_off[s] = size;
             size += p->band_end[s + 1] * k * (p->band_end[s + 1] - p->band_end[s]);
         }
-        p->W = (REAL *)malloc((size_t)size * sizeof(REAL));
+        /* up to GMS_SMALL_D features the log-densities read U itself */
+        p->W = d > GMS_SMALL_D ? (REAL *)malloc((size_t)size * sizeof(REAL)) : NULL;
     } else {
         p->chunk = k;
     }
-    if (p->V == NULL || p->g == NULL || gd == NULL || (cov_type == GMS_FULL && p->W == NULL)) {
+    if (p->V == NULL || p->g == NULL || gd == NULL ||
+        (cov_type == GMS_FULL && d > GMS_SMALL_D && p->W == NULL)) {
         free(gd);
         FN(release)(p);
         return GMS_ERR_NOMEM;
@@ -156,7 +158,7 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
                 v += ((double)means[c * d + a] - (double)p->g[a]) * (double)U[a * d + b];
             p->V[c * d + b] = (REAL)v;
         }
-        if (cov_type == GMS_FULL)
+        if (p->W != NULL)
             /* band s: row-major (band_end[s+1]) x (K * width), component c's
              * columns at c * width */
             for (int s = 0; s < p->n_bands; ++s) {
@@ -213,6 +215,29 @@ static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
     /* responsibilities (tile-major for diag/spherical), then 2 per row */
     w->t = (double *)malloc((size_t)(GMS_BLOCK_ROWS * (gms_tiled_k(k) + 2)) * sizeof(double));
     if (!w->xs || !w->z || !w->lp || !w->zd || !w->q || !w->t) {
+        FN(work_free)(w);
+        return GMS_ERR_NOMEM;
+    }
+    return GMS_OK;
+}
+
+/* The scratch a prediction pass needs for blocks of up to `rows` rows
+ * (log_prob_block's only: no statistics buffers, and no GEMM output where
+ * full log-densities skip the GEMM), so that a call on a few rows
+ * allocates little. */
+static int FN(work_alloc_predict)(FN(work) *w, const FN(prep) *p, ptrdiff_t rows)
+{
+    const ptrdiff_t d = p->d, k = p->k;
+    const int gemm = p->cov_type == GMS_TIED || (p->cov_type == GMS_FULL && d > GMS_SMALL_D);
+    const ptrdiff_t zcols = p->cov_type == GMS_FULL ? p->chunk * d : d;
+    const ptrdiff_t qrows = p->cov_type == GMS_FULL ? p->chunk : 1;
+    const ptrdiff_t qsize = rows * qrows > 32 * d ? rows * qrows : 32 * d;
+    memset(w, 0, sizeof(*w));
+    w->xs = (REAL *)malloc((size_t)(rows * d) * sizeof(REAL));
+    w->z = (REAL *)malloc((size_t)(gemm ? rows * zcols : 1) * sizeof(REAL));
+    w->lp = (double *)malloc((size_t)(rows * gms_tiled_k(k)) * sizeof(double));
+    w->q = (double *)malloc((size_t)qsize * sizeof(double));
+    if (!w->xs || !w->z || !w->lp || !w->q) {
         FN(work_free)(w);
         return GMS_ERR_NOMEM;
     }
@@ -343,7 +368,9 @@ static int FN(log_prob_pass)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t
         return GMS_ERR_NOMEM;
     int failed = 0;
     const ptrdiff_t nb = gms_n_blocks(n);
-    const int blas = FN(calls_blas)(cov_type);
+    /* full log-densities up to GMS_SMALL_D features call no BLAS: no pin
+     * (taking it costs a library call each way, more than a few rows) */
+    const int blas = FN(calls_blas)(cov_type) && !(cov_type == GMS_FULL && d <= GMS_SMALL_D);
     if (blas) gms_blas_pin();
     (void)n_threads;
 #ifdef _OPENMP
@@ -351,7 +378,7 @@ static int FN(log_prob_pass)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t
 #endif
     {
         FN(work) w = {0};
-        const int ok = FN(work_alloc)(&w, &p) == GMS_OK;
+        const int ok = FN(work_alloc_predict)(&w, &p, gms_min(n, GMS_BLOCK_ROWS)) == GMS_OK;
         if (!ok) {
             gms_set_failed(&failed);
         }

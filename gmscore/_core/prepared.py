@@ -48,8 +48,11 @@ class PreparedMixture:
         if model.covariance_type != self.covariance_type or \
                 model.n_components != self.n_components:
             return False
-        for name, sig in zip(MIXTURE_PARAMETERS, self.signatures):
-            if _signature(getattr(model, name)) != sig:
+        for name, (dtype, shape, raw) in zip(MIXTURE_PARAMETERS, self.signatures):
+            value = getattr(model, name)
+            if type(value) is not np.ndarray:
+                value = np.asarray(value)
+            if value.shape != shape or value.dtype.str != dtype or value.tobytes() != raw:
                 return False
         return True
 
