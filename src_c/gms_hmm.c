@@ -481,6 +481,39 @@ int gms_hmm_forward_backward(int implementation, const double *framelogprob,
     return rc;
 }
 
+/* One Viterbi step for states [j0, j0 + nj): cur[j] = max_i (prev[i] +
+ * log_A[i, j]) + f[j] and its argmax (the first maximum wins, as with an
+ * argmax), in a fixed-size tile of `lanes` states that stays in registers
+ * (runtime-length arrays would round-trip through memory for every
+ * predecessor; this is what made the step slow). Every state's compares
+ * run over i in order, so the tile changes no result. */
+static inline __attribute__((always_inline)) void viterbi_tile(
+    const double *restrict log_A, ptrdiff_t k, const double *restrict prev,
+    const double *restrict ft, double *restrict cur, int32_t *restrict bpt, ptrdiff_t j0,
+    const int nj)
+{
+    double c[8];
+    int32_t b[8];
+    for (int l = 0; l < nj; ++l) {
+        c[l] = -INFINITY;
+        b[l] = 0;
+    }
+    for (ptrdiff_t i = 0; i < k; ++i) {
+        const double p = prev[i];
+        const double *restrict la = log_A + i * k + j0;
+        for (int l = 0; l < nj; ++l) {
+            const double v = p + la[l];
+            const int gt = v > c[l];
+            c[l] = gt ? v : c[l];
+            b[l] = gt ? (int32_t)i : b[l];
+        }
+    }
+    for (int l = 0; l < nj; ++l) {
+        cur[j0 + l] = c[l] + ft[j0 + l];
+        bpt[j0 + l] = b[l];
+    }
+}
+
 GMS_HOT static double viterbi_one(const hmm_model *m, const double *f, ptrdiff_t T,
                           int64_t *states, int32_t *bp, double *prev, double *cur)
 {
@@ -489,24 +522,19 @@ GMS_HOT static double viterbi_one(const hmm_model *m, const double *f, ptrdiff_t
     for (ptrdiff_t t = 1; t < T; ++t) {
         const double *ft = f + t * k;
         int32_t *bpt = bp + t * k;
-        /* best predecessor of every state; i runs outside so the inner
-         * loop is an elementwise compare-and-select over states (the first
-         * maximum wins, as with an argmax) */
-        for (ptrdiff_t j = 0; j < k; ++j) {
-            cur[j] = -INFINITY;
-            bpt[j] = 0;
+        ptrdiff_t j0 = 0;
+        for (; j0 + 8 <= k; j0 += 8) viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 8);
+        /* the last states in a tile of their own size (a constant per case) */
+        switch (k - j0) {
+        case 1: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 1); break;
+        case 2: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 2); break;
+        case 3: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 3); break;
+        case 4: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 4); break;
+        case 5: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 5); break;
+        case 6: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 6); break;
+        case 7: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 7); break;
+        default: break;
         }
-        for (ptrdiff_t i = 0; i < k; ++i) {
-            const double p = prev[i];
-            const double *la = m->log_A + i * k;
-            for (ptrdiff_t j = 0; j < k; ++j) {
-                const double v = p + la[j];
-                const int gt = v > cur[j];
-                cur[j] = gt ? v : cur[j];
-                bpt[j] = gt ? (int32_t)i : bpt[j];
-            }
-        }
-        for (ptrdiff_t j = 0; j < k; ++j) cur[j] += ft[j];
         double *tmp = prev;
         prev = cur;
         cur = tmp;
