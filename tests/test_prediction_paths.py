@@ -318,3 +318,147 @@ def test_other_dtypes_go_through_the_data_layer():
                                   gm.score_samples(X.astype(np.float16).astype(np.float64)))
     Xi = np.round(X).astype(np.int64)
     np.testing.assert_array_equal(gm.predict(Xi), gm.predict(Xi.astype(np.float64)))
+
+
+# ------------------------------------------------------------ HMM paths
+def hmm_params(k, d, seed, cov_type="diag"):
+    rng = np.random.RandomState(seed)
+    start = rng.dirichlet(np.ones(k))
+    trans = rng.dirichlet(np.ones(k), size=k) + 2 * np.eye(k)
+    trans /= trans.sum(axis=1, keepdims=True)
+    means = 3 * rng.randn(k, d)
+    if cov_type == "diag":
+        covars = 0.5 + rng.rand(k, d)
+    else:
+        a = rng.randn(k, d, d)
+        covars = a @ a.transpose(0, 2, 1) / d + np.eye(d)
+    return start, trans, means, covars
+
+
+def make_hmm(cls, k, d, seed, cov_type="diag", **kw):
+    start, trans, means, covars = hmm_params(k, d, seed, cov_type)
+    model = cls(k, covariance_type=cov_type, init_params="", **kw)
+    model.startprob_, model.transmat_, model.means_, model.covars_ = start, trans, means, covars
+    return model
+
+
+def hmm_frame_log_prob(model, X):
+    cov = model.covars_      # full (K, D, D) from either covariance type
+    return np.column_stack([stats.multivariate_normal(model.means_[c], cov[c]).logpdf(X)
+                            for c in range(model.n_components)]).reshape(len(X), -1)
+
+
+def numpy_viterbi(log_start, log_trans, flp):
+    """Log-space Viterbi, first maximum on ties (numpy's argmax)."""
+    T, k = flp.shape
+    delta = log_start + flp[0]
+    back = np.zeros((T, k), dtype=np.int64)
+    for t in range(1, T):
+        scores = delta[:, None] + log_trans
+        back[t] = scores.argmax(axis=0)
+        delta = scores.max(axis=0) + flp[t]
+    path = np.empty(T, dtype=np.int64)
+    path[-1] = delta.argmax()
+    for t in range(T - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return delta.max(), path
+
+
+def numpy_posteriors(log_start, log_trans, flp):
+    T, k = flp.shape
+    alpha = np.empty((T, k))
+    beta = np.zeros((T, k))
+    alpha[0] = log_start + flp[0]
+    for t in range(1, T):
+        alpha[t] = logsumexp(alpha[t - 1][:, None] + log_trans, axis=0) + flp[t]
+    for t in range(T - 2, -1, -1):
+        beta[t] = logsumexp(log_trans + flp[t + 1] + beta[t + 1], axis=1)
+    ll = logsumexp(alpha[-1])
+    return ll, np.exp(alpha + beta - ll)
+
+
+def split(X, lengths):
+    return np.split(X, np.cumsum(lengths)[:-1])
+
+
+# the tile boundaries of the Viterbi step (8 states per register tile)
+@pytest.mark.parametrize("k", [1, 2, 5, 7, 8, 9, 15, 16, 17])
+def test_viterbi_matches_numpy_and_hmmlearn(k):
+    model = make_hmm(GaussianHMM, k, 3, seed=k)
+    X, _ = model.sample(400, random_state=k)
+    lengths = [1, 2, 150, 247]
+    logp, states = model.decode(X, lengths)
+    with np.errstate(divide="ignore"):
+        ls, lt = np.log(model.startprob_), np.log(model.transmat_)
+    flp = hmm_frame_log_prob(model, X)
+    ref = [numpy_viterbi(ls, lt, f) for f in split(flp, lengths)]
+    np.testing.assert_array_equal(states, np.concatenate([r[1] for r in ref]))
+    assert abs(logp - sum(r[0] for r in ref)) < 1e-11 * abs(logp)
+    hmm = pytest.importorskip("hmmlearn.hmm")
+    h = hmm.GaussianHMM(k, covariance_type="diag", init_params="")
+    h.startprob_, h.transmat_, h.means_ = model.startprob_, model.transmat_, model.means_
+    h.covars_ = np.array([np.diag(c) for c in model.covars_])
+    h_logp, h_states = h.decode(X, lengths, algorithm="viterbi")
+    np.testing.assert_array_equal(states, h_states)
+    assert abs(logp - h_logp) < 1e-11 * abs(logp)
+
+
+@pytest.mark.parametrize("k", [3, 8, 11])
+def test_viterbi_ties_take_the_first_maximum(k):
+    # identical states and a uniform chain: every path ties, the first
+    # maximum (numpy's argmax) picks state 0 throughout, and structural
+    # zeros stay excluded
+    model = GaussianHMM(k, covariance_type="diag", init_params="")
+    model.startprob_ = np.full(k, 1.0 / k)
+    trans = np.full((k, k), 1.0 / k)
+    model.transmat_ = trans
+    model.means_ = np.zeros((k, 2))
+    model.covars_ = np.ones((k, 2))
+    X = np.random.RandomState(0).randn(60, 2)
+    _, states = model.decode(X)
+    np.testing.assert_array_equal(states, np.zeros(60, dtype=np.int64))
+    trans = np.full((k, k), 1.0 / (k - 1))
+    np.fill_diagonal(trans, 0.0)   # no self-transitions: states must alternate
+    model.transmat_ = trans
+    _, states = model.decode(X)
+    assert (np.diff(states) != 0).all()
+    with np.errstate(divide="ignore"):
+        ref = numpy_viterbi(np.log(model.startprob_), np.log(trans), hmm_frame_log_prob(model, X))
+    np.testing.assert_array_equal(states, ref[1])
+
+
+@pytest.mark.parametrize("cov_type", ["diag", "full"])
+@pytest.mark.parametrize("implementation", ["log", "scaling"])
+def test_hmm_score_samples_and_predict_proba_match_numpy(cov_type, implementation):
+    model = make_hmm(GaussianHMM, 4, 3, seed=3, cov_type=cov_type,
+                     implementation=implementation)
+    X, _ = model.sample(300, random_state=1)
+    lengths = [1, 99, 200]
+    ll, post = model.score_samples(X, lengths)
+    flp = hmm_frame_log_prob(model, X)
+    ref = [numpy_posteriors(np.log(model.startprob_), np.log(model.transmat_), f)
+           for f in split(flp, lengths)]
+    assert abs(ll - sum(r[0] for r in ref)) < 1e-11 * abs(ll)
+    np.testing.assert_allclose(post, np.vstack([r[1] for r in ref]), rtol=0, atol=1e-11)
+    np.testing.assert_array_equal(model.predict_proba(X, lengths), post)
+    assert model.score(X, lengths) == ll
+    _, map_states = model.decode(X, lengths, algorithm="map")
+    np.testing.assert_array_equal(map_states, post.argmax(axis=1))
+
+
+@pytest.mark.parametrize("cls", [GaussianHMM, GMMHMM])
+def test_hmm_prediction_thread_invariance(cls):
+    kw = {"n_mix": 3} if cls is GMMHMM else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rng = np.random.RandomState(0)
+        X = np.vstack([rng.randn(500, 3) + 4 * rng.randn(3) for _ in range(40)])
+        lengths = [500] * 40
+        one = cls(9, n_iter=2, random_state=0, n_threads=1, **kw).fit(X, lengths)
+        two = cls(9, n_iter=2, random_state=0, n_threads=2, **kw).fit(X, lengths)
+    a, b = one.decode(X, lengths), two.decode(X, lengths)
+    assert a[0] == b[0]
+    np.testing.assert_array_equal(a[1], b[1])
+    sa, sb = one.score_samples(X, lengths), two.score_samples(X, lengths)
+    assert sa[0] == sb[0]
+    np.testing.assert_array_equal(sa[1], sb[1])
