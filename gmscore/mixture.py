@@ -498,22 +498,15 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
 
     def _estep_distributed(self, source, kernel_model, centres):
         """The E-step on a cluster (gmscore.dask): every chunk's statistics
-        where it lives, added on the client in the kernels' tree."""
-        from .dask import _chunk_estep, tree_sum
+        where it lives, added on the workers in the kernels' tree."""
+        from .dask import _chunk_estep
 
         self._check_source_features(source)
         if kernel_model is None:
             kernel_model = self._kernel_parameters(source.dtype)
         code = COVARIANCE[self.covariance_type].code
-        parts = source.map_stats(_chunk_estep, (code,) + tuple(kernel_model) + (centres,))
-        bad = [i for i, p in enumerate(parts) if p is None]
-        if bad:
-            raise ValueError(
-                f"EM failed in chunk {bad[0]} of X: a sample has a non-finite log-likelihood "
-                "under the current parameters (its squared Mahalanobis distance "
-                "overflows); scale the input data")
-        return GaussianStats.from_leaf(self.covariance_type, centres, tree_sum(parts),
-                                       source.n_samples)
+        total = source.reduce_stats(_chunk_estep, (code,) + tuple(kernel_model) + (centres,))
+        return GaussianStats.from_leaf(self.covariance_type, centres, total, source.n_samples)
 
     def _mstep(self, stats, source, kernel_model=None):
         """Parameters from statistics (and, under on_degenerate='reseed',
@@ -707,8 +700,10 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
     def _total_log_likelihood(self, X):
         source = self._fitted_source(X)
         if getattr(source, "distributed", False):
-            return float(self._rows(source, 0).sum(dtype=np.float64).compute()), \
-                source.n_samples
+            from .dask import compute
+
+            total, = compute(self._rows(source, 0).sum(dtype=np.float64))
+            return float(total), source.n_samples
         total, n = 0.0, 0
         for lse, _, _ in self._row_passes(source):
             total += float(lse.sum())
