@@ -17,8 +17,10 @@ persist it), in chunks of 2^18 rows.
 
 Scheduler overhead per iteration = the iteration's wall time minus the
 kernel tasks' compute time divided by the number of workers (Dask's task
-stream gives each task's compute interval). From the per-row kernel time and
-that overhead the script projects an iteration on 1e10 rows and 100 workers
+stream gives each task's compute interval). Its fixed and per-task parts
+come from fits of a tiny data set (2,048-row chunks, D=2, K=2: kernel time
+negligible) in 2 and in 256 chunks. From the per-row kernel time and those
+two parts the script projects an iteration on 1e10 rows and 100 workers
 (assumptions printed with the figure).
 """
 import argparse
@@ -32,6 +34,7 @@ import numpy as np
 CHUNK_ROWS = 2 ** 18
 PROJECTED_ROWS = 1e10
 PROJECTED_WORKERS = 100
+PROJECTED_CHUNK_ROWS = 2 ** 20
 
 
 def gmm_block(i, rows, d, k, dtype):
@@ -112,16 +115,14 @@ def d1(client, n, n_iter, repeat, workers):
     single = per_iteration(lambda it: fit(X, it, 2), n_iter, repeat)
     clustered = per_iteration(lambda it: fit(dx, it, 1), n_iter, repeat)
     with get_task_stream(client) as ts:
-        t0 = time.perf_counter()
         a = fit(dx, n_iter + 1, 1)
-        wall = time.perf_counter() - t0
     b = fit(X, n_iter + 1, 2)
     kernel, tasks = kernel_seconds(ts.data, "_chunk_estep")
-    passes = n_iter + 2            # E-steps of the fit, and its final pass
+    passes = tasks / len(blocks)   # the fit's passes over X (one task per chunk)
     equal = all(np.array_equal(getattr(a, p), getattr(b, p))
                 for p in ("weights_", "means_", "covariances_"))
     return case("D1", f"GaussianMixture full N={n:_} D={d} K={k} float32", single, clustered,
-                kernel / passes, tasks // passes, workers, n, equal, 0.0 if equal else
+                kernel / passes, len(blocks), workers, n, equal, 0.0 if equal else
                 max_rel(a.means_, b.means_))
 
 
@@ -158,15 +159,44 @@ def d2(client, n_seq, n_iter, repeat, workers):
     single = per_iteration(lambda it: fit(X, it, 2), n_iter, repeat)
     clustered = per_iteration(lambda it: fit(dx, it, 1), n_iter, repeat)
     with get_task_stream(client) as ts:
-        t0 = time.perf_counter()
         a = fit(dx, n_iter + 1, 1)
-        wall = time.perf_counter() - t0
     b = fit(X, n_iter + 1, 2)
     kernel, tasks = kernel_seconds(ts.data, "_hmm_chunk_stats")
-    passes = n_iter + 1
+    from gmscore._core.sources import _sequence_cuts
+    from gmscore.dask import exact_chunk_rows
+
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    chunks = len(_sequence_cuts(offsets, exact_chunk_rows(per_block * frames))) - 1
+    passes = tasks / chunks        # the fit's passes over X (one task per chunk)
     return case("D2", f"GaussianHMM diag {n_seq:_}x{frames}, D={d}, K={k} float64", single,
-                clustered, kernel / passes, tasks // passes, workers, n_seq * frames,
+                clustered, kernel / passes, chunks, workers, n_seq * frames,
                 None, max_rel(a.means_, b.means_))
+
+
+def scheduler_cost(n_iter, repeat):
+    """(fixed seconds per iteration, seconds per task) of a Dask fit whose
+    kernels take no time: 2 and 256 chunks of 2048 rows."""
+    import dask.array as da
+
+    from gmscore import GaussianMixture
+
+    def per_it(n_chunks):
+        X = np.random.RandomState(7).standard_normal((2048 * n_chunks, 2))
+        dx = da.from_array(X, chunks=2048).persist()
+        start = dict(weights_init=[0.5, 0.5], means_init=[[-1.0, 0], [1.0, 0]],
+                     precisions_init=np.ones((2, 2)))
+
+        def fit(iters):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                GaussianMixture(2, covariance_type="diag", max_iter=iters, tol=0,
+                                n_threads=1, **start).fit(dx)
+        fit(1)
+        return per_iteration(fit, n_iter, repeat)
+
+    few, many = per_it(2), per_it(256)
+    per_task = max(many - few, 0.0) / 254
+    return few - 2 * per_task, per_task
 
 
 def max_rel(a, b):
@@ -177,16 +207,20 @@ def case(name, what, single, clustered, kernel_per_iter, tasks_per_iter, workers
          bitwise, rel):
     overhead = clustered - kernel_per_iter / workers
     row_seconds = kernel_per_iter / rows        # one kernel thread per task
-    projected_tasks = PROJECTED_ROWS / CHUNK_ROWS
-    per_task_overhead = max(overhead, 0.0) / max(tasks_per_iter, 1)
-    projected = (PROJECTED_ROWS * row_seconds / PROJECTED_WORKERS
-                 + per_task_overhead * projected_tasks)
     return dict(name=name, what=what, single_s_per_iter=single, dask_s_per_iter=clustered,
                 ratio=clustered / single, overhead_ms_per_iter=1e3 * overhead,
                 kernel_s_per_iter=kernel_per_iter, tasks_per_iter=tasks_per_iter,
                 kernel_ns_per_row=1e9 * row_seconds, bitwise_equal=bitwise,
-                max_rel_means=rel, projected_1e10_rows_100_workers_s=projected,
-                projected_tasks=projected_tasks, per_task_overhead_ms=1e3 * per_task_overhead)
+                max_rel_means=rel)
+
+
+def project(result, fixed, per_task):
+    """An iteration on PROJECTED_ROWS rows over PROJECTED_WORKERS workers."""
+    tasks = PROJECTED_ROWS / PROJECTED_CHUNK_ROWS
+    kernel = PROJECTED_ROWS * result["kernel_ns_per_row"] * 1e-9 / PROJECTED_WORKERS
+    result.update(projected_tasks=tasks, projected_kernel_s=kernel,
+                  projected_scheduler_s=fixed + per_task * tasks,
+                  projected_s_per_iter=kernel + fixed + per_task * tasks)
 
 
 def main(argv=None):
@@ -209,6 +243,9 @@ def main(argv=None):
     with cluster, Client(cluster) as client:
         results.append(d1(client, 10_000_000 // scale, args.n_iter, args.repeat, workers))
         results.append(d2(client, 10_000 // scale, args.n_iter, args.repeat, workers))
+        fixed, per_task = scheduler_cost(args.n_iter, args.repeat)
+    for r in results:
+        project(r, fixed, per_task)
     print(f"{workers} worker processes x 1 thread vs single process x 2 threads; "
           f"median of {args.repeat}; {args.n_iter} iterations timed")
     for r in results:
@@ -217,15 +254,20 @@ def main(argv=None):
               f"{r['dask_s_per_iter']:.4f} s/it, ratio {r['ratio']:.3f}x (target <= 1.5x)\n"
               f"    kernel tasks {r['kernel_s_per_iter']:.4f} s/it over {r['tasks_per_iter']}"
               f" tasks ({r['kernel_ns_per_row']:.1f} ns per row per thread); scheduler "
-              f"overhead {r['overhead_ms_per_iter']:.1f} ms/it "
-              f"({r['per_task_overhead_ms']:.2f} ms per task)\n"
+              f"overhead {r['overhead_ms_per_iter']:.1f} ms/it\n"
               f"    equal to the single-process fit: bitwise={r['bitwise_equal']}, max "
               f"relative difference of the means {r['max_rel_means']:.2e}\n"
-              f"    projection: 1e10 rows on {PROJECTED_WORKERS} workers (1 kernel thread "
-              f"each, this machine's per-row kernel speed, chunks of {CHUNK_ROWS} rows = "
-              f"{r['projected_tasks']:.0f} tasks, the per-task overhead measured here, "
-              f"scheduler not saturated, statistics tree-reduced) "
-              f"~{r['projected_1e10_rows_100_workers_s']:.1f} s per iteration")
+              f"    projection: {PROJECTED_ROWS:.0e} rows on {PROJECTED_WORKERS} workers "
+              f"~{r['projected_s_per_iter']:.1f} s per iteration = kernels "
+              f"{r['projected_kernel_s']:.1f} s + scheduler {r['projected_scheduler_s']:.1f} s")
+    print(f"scheduler cost measured here: {1e3 * fixed:.1f} ms per iteration + "
+          f"{1e3 * per_task:.3f} ms per task (fits of 2 and 256 chunks of 2048 rows).\n"
+          f"Projection assumptions: 1 kernel thread per worker at this machine's per-row "
+          f"kernel speed, chunks of {PROJECTED_CHUNK_ROWS} rows (one task each, spread "
+          f"evenly), the scheduler's per-task cost as measured here and serial (one "
+          f"scheduler), statistics tree-reduced on the workers (the client receives one "
+          f"vector), X persisted in the workers' memory, network transfer of the "
+          f"parameters and statistics (a few KiB per task) not counted.")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
