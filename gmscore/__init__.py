@@ -25,6 +25,9 @@ _PUBLIC = {
     "get_config": "._config",
     "show_config": "._config",
     "load": "._persistence",
+    "GaussianMixtureRegressor": ".regressor",
+    "GaussianMixtureOutlierDetector": ".outliers",
+    "select_mixture": ".selection",
 }
 
 __all__ = list(_PUBLIC) + ["__version__"]

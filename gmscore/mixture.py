@@ -741,6 +741,24 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
         y = np.concatenate([np.full(int(c), k, dtype=np.int64) for k, c in enumerate(counts)])
         return X, y
 
+    def marginal(self, indices):
+        """The mixture over the features ``indices`` (in that order), a
+        fitted GaussianMixture of the same covariance type (see
+        :mod:`gmscore.conditional`)."""
+        from .conditional import marginal
+
+        return marginal(self, indices)
+
+    def condition(self, indices, values):
+        """The mixture of the other features given ``x[indices] = values``:
+        for one row of values a fitted GaussianMixture over the remaining
+        features; for a 2-D batch of rows a
+        :class:`~gmscore.conditional.ConditionalMixture` with per-row
+        weights and means (rows run in the compiled kernel)."""
+        from .conditional import condition
+
+        return condition(self, indices, values)
+
     def _n_parameters(self):
         k, d = self.means_.shape
         cov = COVARIANCE[self.covariance_type].n_parameters(k, d)
