@@ -28,6 +28,7 @@ _PUBLIC = {
     "GaussianMixtureRegressor": ".regressor",
     "GaussianMixtureOutlierDetector": ".outliers",
     "select_mixture": ".selection",
+    "sequences_from_frame": "._frames",
 }
 
 __all__ = list(_PUBLIC) + ["__version__"]
