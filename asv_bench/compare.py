@@ -460,11 +460,11 @@ def agreement(name, label, ours, ref):
     if label.startswith("decode"):  # (log_prob, states)
         same = np.mean(np.asarray(ours[1]) == np.asarray(ref[1]))
         return (f"states equal {same:.4%}, log-prob rel {abs(ours[0] - ref[0]) / abs(ref[0]):.1e}")
+    if label == "predict_proba":  # GMM and HMM posteriors
+        return f"abs {np.max(np.abs(ours - ref)):.1e}"
     if common.is_hmm(name):  # score_samples: (log_prob, posteriors)
         return (f"log-lik rel {abs(ours[0] - ref[0]) / abs(ref[0]):.1e}, "
                 f"posteriors abs {np.max(np.abs(ours[1] - ref[1])):.1e}")
-    if label == "predict_proba":  # GMM and HMM posteriors
-        return f"abs {np.max(np.abs(ours - ref)):.1e}"
     if label == "predict":
         return f"labels equal {np.mean(np.asarray(ours) == np.asarray(ref)):.4%}"
     return f"rel {max_rel_diff(ours, ref):.1e}"

@@ -178,8 +178,10 @@ def gmm_problem(cov, N, D, K, seed=0):
     covariances, uniform weights."""
     rng = np.random.default_rng([seed, N, D, K])
     means = rng.uniform(-4.0, 4.0, size=(K, D))
+    labels = rng.integers(K, size=N)
     X = rng.standard_normal((N, D))
-    X += means[rng.integers(K, size=N)]
+    for lo in range(0, N, 1 << 18):  # in blocks: no second N x D temporary
+        X[lo:lo + (1 << 18)] += means[labels[lo:lo + (1 << 18)]]
     prec = np.ones((K, D)) if cov == "diag" else np.tile(np.eye(D), (K, 1, 1))
     start = {"weights_init": np.full(K, 1.0 / K),
              "means_init": means + rng.normal(scale=0.3, size=(K, D)),
