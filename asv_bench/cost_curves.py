@@ -4,7 +4,8 @@ size, gmscore vs scikit-learn (GaussianMixture) and hmmlearn (GaussianHMM),
 with fitted growth exponents and the machine's measured limits.
 
     python asv_bench/cost_curves.py [--quick] [--threads T] [--budget S]
-                                    [--peer-max-fit S] [--n-iter I] [--repeat R]
+                                    [--peer-max-fit S] [--max-fit S]
+                                    [--n-iter I] [--repeat R]
                                     [--curves N_diag,K_full,...]
                                     [--json PATH] [--png PATH]
 
@@ -43,8 +44,10 @@ achieved GFLOP/s (4 N K D^2 per iteration: the E-step's (x - mu_k) times
 the D x D precision factor and the accumulation of the K weighted D x D
 second moments, each counted as a dense 2 N D^2 GEMM per component).
 
-A peer point is skipped when its predicted fit time (from the previous point
-and the curve's expected exponent) exceeds --peer-max-fit, or its predicted
+A point is skipped when its predicted fit time (from the library's previous
+measured point and the curve's expected exponent, so a slow outlier there
+skips the rest of that library's curve) exceeds --peer-max-fit (gmscore:
+--max-fit), or, for a peer, its predicted
 memory exceeds 70 % of MemAvailable; any point is skipped once the --budget
 is spent.  Skipped points are listed, never extrapolated.  --quick runs a
 few small points of each curve (< 1 minute): a smoke test.
@@ -125,6 +128,9 @@ def parse_args(argv=None):
                    help="seconds for the whole run; later points are skipped (default 3600)")
     p.add_argument("--peer-max-fit", type=float, default=60.0,
                    help="skip a peer point whose predicted fit time exceeds this (default 60 s)")
+    p.add_argument("--max-fit", type=float, default=300.0,
+                   help="skip a gmscore point whose predicted fit time exceeds this "
+                        "(default 300 s)")
     p.add_argument("--json", default=os.path.join(HERE, "results", "cost_curves.json"),
                    help="results file (default asv_bench/results/cost_curves.json, not committed)")
     p.add_argument("--png", default=os.path.join(HERE, "cost_curves.png"),
@@ -136,8 +142,9 @@ def parse_args(argv=None):
         p.error(f"unknown curves {unknown}; choose from {list(CURVES)}")
     args.n_iter = args.n_iter or (2 if args.quick else 3)
     args.repeat = args.repeat or (1 if args.quick else 3)
-    if min(args.n_iter, args.repeat, args.threads) < 1 or args.budget <= 0:
-        p.error("--n-iter, --repeat, --threads and --budget must be positive")
+    if min(args.n_iter, args.repeat, args.threads) < 1 \
+            or min(args.budget, args.max_fit, args.peer_max_fit) <= 0:
+        p.error("--n-iter, --repeat, --threads, --budget and the --*max-fit caps must be positive")
     return args
 
 
@@ -298,12 +305,13 @@ def fit_exponent(xs, ys, start):
     largest measured points."""
     measured = [(x, y) for x, y in zip(xs, ys) if y is not None]
     pts = [(x, y) for x, y in measured if x >= start]
-    if len(pts) < 2:
+    asymptotic = len(pts) >= 2
+    if not asymptotic:
         pts = measured[-2:]
     if len(pts) < 2:
-        return None, [p[0] for p in pts]
+        return None, [p[0] for p in pts], False
     lx, ly = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
-    return float(np.polyfit(lx, ly, 1)[0]), [p[0] for p in pts]
+    return float(np.polyfit(lx, ly, 1)[0]), [p[0] for p in pts], asymptotic
 
 
 def run_curve(curve, args, t_start):
@@ -321,34 +329,36 @@ def run_curve(curve, args, t_start):
             continue
         run = []
         for lib in libs:
-            if lib != "gmscore" and lib in last:
+            cap, opt = ((args.max_fit, "--max-fit") if lib == "gmscore"
+                        else (args.peer_max_fit, "--peer-max-fit"))
+            if lib in last:
                 x0, t0 = last[lib]
+                # n_iter timed iterations plus the untimed 1-iteration fit
                 predicted = t0 * (x / x0) ** curve.expected * (args.n_iter + 1)
-                if predicted > args.peer_max_fit:
-                    row["skipped"][lib] = (f"predicted fit {predicted:.0f} s > --peer-max-fit "
-                                           f"{args.peer_max_fit:g} s")
+                if predicted > cap:
+                    row["skipped"][lib] = f"predicted fit {predicted:.0f} s > {opt} {cap:g} s"
                     continue
             if lib != "gmscore" and peer_memory_bytes(curve, s) > 0.7 * mem_available():
                 row["skipped"][lib] = (f"predicted memory {peer_memory_bytes(curve, s) / 1e9:.1f}"
                                        " GB > 70% of MemAvailable")
                 continue
             run.append(lib)
-        spi, x_bytes = time_point(curve, s, run, args)
+        spi, x_bytes = time_point(curve, s, run, args) if run else ({}, 0)
         for lib, t in spi.items():
             row["s_per_it"][lib] = t
             last[lib] = (x, t)
         if "gmscore" in spi:
             row["achieved"], row["achieved_unit"] = achieved(curve, s, spi["gmscore"], x_bytes)
         res["points"].append(row)
-        text = ", ".join(f"{lib} {t:.4g} s/it" for lib, t in spi.items())
-        text += "".join(f"; {lib} skipped: {why}" for lib, why in row["skipped"].items())
+        text = "; ".join([f"{lib} {t:.4g} s/it" for lib, t in spi.items()]
+                         + [f"{lib} skipped: {why}" for lib, why in row["skipped"].items()])
         print(f"  {curve.vary}={x}: {text}", flush=True)
     res["exponents"] = {}
     for lib in libs:
         xs = [p["x"] for p in res["points"]]
         ys = [p["s_per_it"].get(lib) for p in res["points"]]
-        slope, used = fit_exponent(xs, ys, curve.asymptotic_from)
-        res["exponents"][lib] = {"exponent": slope, "points": used}
+        slope, used, asymptotic = fit_exponent(xs, ys, curve.asymptotic_from)
+        res["exponents"][lib] = {"exponent": slope, "points": used, "asymptotic": asymptotic}
     return res
 
 
@@ -416,7 +426,10 @@ def report(results, limits):
     for r in results:
         for lib, e in r["exponents"].items():
             v = "-" if e["exponent"] is None else f"{e['exponent']:.3f}"
-            print(f"  {r['name']:7s} {lib:9s} {v:>6s}  over {r['vary']} in {e['points']}")
+            note = "" if e["asymptotic"] else (
+                f"  (fewer than two points at {r['vary']} >= {r['asymptotic_from']:_}: "
+                "not the asymptotic growth)")
+            print(f"  {r['name']:7s} {lib:9s} {v:>6s}  over {r['vary']} in {e['points']}{note}")
     print()
     print("gmscore's achieved rate (diag: GB/s of X read once per iteration; full: "
           "GFLOP/s at 4 N K D^2 per iteration), and as a fraction of the machine's limit "

@@ -18,8 +18,9 @@ def run(args, cases, settle, fmt, print_table):
     print(f"each library's defaults plus random_state=0; initialisation (k-means) included; "
           f"float64 data; gmscore n_threads={args.threads}, the peers' BLAS pinned to "
           f"{args.threads} threads with threadpoolctl")
-    print("the two libraries' k-means differ, so the starts differ: iterations and the "
-          "optimum reached may differ (see n_iter and the agreement columns)")
+    print("each library runs its own initialisation from random_state=0 (gmscore's k-means "
+          "follows scikit-learn's random stream, so the GMM starts can coincide; hmmlearn's "
+          "differs): iterations and the optimum reached may differ (see the outcome table)")
     print()
     rows, checks = [], []
     for case in cases:

@@ -7,8 +7,9 @@ convergence (see ``endtoend_cases.py``):
     E3  H1 data, GaussianHMM n_iter=50                      target 50x
     N5  G1 data, GaussianMixture n_init=5
 
-The two libraries' k-means differ, so the iteration counts may differ:
-``compare.py --endtoend`` reports them next to the times.
+The iteration counts may differ between the libraries (their
+initialisations are their own): ``compare.py --endtoend`` reports them next
+to the times.
 
 Parameters:
   library    "gmscore" or the peer ("sklearn" for E1, E2, N5; "hmmlearn" for E3)

@@ -9,10 +9,12 @@ its own defaults, initialisation included, run to convergence.
 Every estimator gets ``random_state=0`` and otherwise its library's
 defaults (max_iter=100 / tol=1e-3 for the mixtures, tol=1e-2 for the HMM),
 so the fit time includes each library's own k-means initialisation, every
-EM iteration it takes to converge and (scikit-learn) the final E-step.  The
-two libraries run different k-means (same seed, different algorithms), so
-the starts are not identical: the runs may converge in different numbers of
-iterations to (slightly) different optima.  Both the total time and the time
+EM iteration it takes to converge and (scikit-learn) the final E-step.  Each
+library initialises itself from the same seed: gmscore's k-means follows
+scikit-learn's random stream, so the GMM starts can coincide (the agreement
+columns show it), while hmmlearn's HMM initialisation differs from gmscore's,
+so those runs may converge in different numbers of iterations to different
+optima.  Both the total time and the time
 per iteration are reported; the agreement columns compare the final lower
 bound / log-likelihood, and the means after matching the components (the
 Hungarian assignment on the distance between means).
