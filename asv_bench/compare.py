@@ -111,6 +111,9 @@ def parse_args(argv=None):
     p.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     p.add_argument("--source", default="memmap", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.pomegranate and (args.peakmem or args.predict or args.outofcore or args.endtoend):
+        p.error("--pomegranate adds a column to the per-iteration timings only: drop "
+                "--peakmem / --predict / --outofcore / --endtoend")
     if args.outofcore or args.outofcore_child:
         args.profile = "fast" if args.quick else "regular"
         if args.repeat is None:
