@@ -392,8 +392,11 @@ def plot(results, limits, path, threads):
             pts = [(p["x"], p["s_per_it"][lib]) for p in r["points"] if lib in p["s_per_it"]]
             if not pts:
                 continue
-            e = r["exponents"].get(lib, {}).get("exponent")
-            label = lib + ("" if e is None else f" (slope {e:.2f})")
+            fitted = r["exponents"].get(lib, {})
+            e = fitted.get("exponent")
+            # *: fitted below the asymptotic range (see the text output)
+            star = "" if fitted.get("asymptotic") else "*"
+            label = lib + ("" if e is None else f" (slope {e:.2f}{star})")
             ax.loglog(*zip(*pts), style, label=label, markersize=4)
         if r["vary"] in ("K", "D"):  # powers of two: plain tick labels
             from matplotlib.ticker import NullFormatter, ScalarFormatter
