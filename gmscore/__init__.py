@@ -25,6 +25,10 @@ _PUBLIC = {
     "get_config": "._config",
     "show_config": "._config",
     "load": "._persistence",
+    "GaussianMixtureRegressor": ".regressor",
+    "GaussianMixtureOutlierDetector": ".outliers",
+    "select_mixture": ".selection",
+    "sequences_from_frame": "._frames",
 }
 
 __all__ = list(_PUBLIC) + ["__version__"]

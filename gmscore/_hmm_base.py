@@ -538,9 +538,7 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
 
     def _estep_about(self, source, centres):
         if getattr(source, "distributed", False):   # gmscore.dask: chunks on workers
-            from .dask import combine_chain_stats
-
-            return combine_chain_stats(source.map_sequences((self, "estep", centres)))
+            return source.reduce_chain_stats((self, "estep", centres))
         k = self.n_components
         chain = _hmmc.chain_reducer(k)
         acc = self._emission_accumulator(source, centres)
@@ -700,13 +698,14 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
     def _score(self, X, lengths, compute_posteriors):
         """(total log-likelihood, posteriors or None, rows) over a source."""
         source = self._validated_source(X, lengths)
-        if getattr(source, "distributed", False):
+        if getattr(source, "distributed", False):   # gmscore.dask: lazy posteriors
             with self._checked_parameters():
-                parts = source.map_sequences(
-                    (self, "posteriors" if compute_posteriors else "score", None))
-            total = float(np.sum([p[0] for p in parts]))
-            post = np.concatenate([p[1] for p in parts]) if compute_posteriors else None
-            return total, post, source.n_samples
+                if compute_posteriors:
+                    total, post = source.lazy_sequences((self, "posteriors", None),
+                                                        self.n_components)
+                    return total, post, source.n_samples
+                parts = source.map_sequences((self, "score", None))
+            return float(np.sum([p[0] for p in parts])), None, source.n_samples
         total, parts, rows = 0.0, [], 0
         with self._checked_parameters():
             for chunk, framelogprob, first in self._chunk_passes(source):
@@ -751,12 +750,14 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
             )
         if algorithm == "map":
             _, posteriors = self.score_samples(X, lengths)
-            return float(posteriors.max(axis=1).sum()), posteriors.argmax(axis=1)
+            log_prob = posteriors.max(axis=1).sum()
+            if isinstance(posteriors, np.ndarray):
+                log_prob = float(log_prob)   # a dask array's stays lazy, as its states
+            return log_prob, posteriors.argmax(axis=1)
         source = self._validated_source(X, lengths)
-        if getattr(source, "distributed", False):
+        if getattr(source, "distributed", False):   # gmscore.dask: lazy states
             with self._checked_parameters():
-                parts = source.map_sequences((self, "viterbi", None))
-            return float(np.sum([p[0] for p in parts])), np.concatenate([p[1] for p in parts])
+                return source.lazy_sequences((self, "viterbi", None), self.n_components)
         total, parts = 0.0, []
         with self._checked_parameters():
             for chunk, framelogprob, _ in self._chunk_passes(source):

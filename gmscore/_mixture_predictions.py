@@ -182,8 +182,10 @@ class MixturePredictions:
             return float(lse.sum()), lse.shape[0]
         source = self._fitted_source(X)
         if getattr(source, "distributed", False):
-            return float(self._rows(source, 0).sum(dtype=np.float64).compute()), \
-                source.n_samples
+            from .dask import compute
+
+            total, = compute(self._rows(source, 0).sum(dtype=np.float64))
+            return float(total), source.n_samples
         total, n = 0.0, 0
         for lse, _, _ in self._row_passes(source):
             total += float(lse.sum())

@@ -24,6 +24,8 @@ rows 'random_from_data' picks), as for any streamed source. Scheduling,
 retries and recomputing lost tasks are Dask's: a worker lost during a fit
 has its tasks recomputed from the persisted chunks' lineage.
 """
+import copy
+
 import numpy as np
 
 import dask
@@ -70,13 +72,71 @@ def tree_sum(vectors):
     return out
 
 
+SPLIT_EVERY_KEY = "gmscore.split_every"
+
+
+def split_every():
+    """The fan-in of the statistics' reduction tree on the workers: dask
+    config ``gmscore.split_every`` (default 32). A power of two, so that
+    every group of chunks is a complete subtree of the kernels' tree and
+    the fit stays bit-identical to the single-process fit."""
+    value = dask.config.get(SPLIT_EVERY_KEY, 32)
+    try:
+        s = int(value)
+    except (TypeError, ValueError):
+        s = 0
+    if s < 2 or s & (s - 1) or s != value:
+        raise ValueError(f"dask config {SPLIT_EVERY_KEY!r} must be a power of two >= 2 (it "
+                         f"keeps the fit bit-identical to the single-process fit), got "
+                         f"{value!r}; e.g. dask.config.set({{{SPLIT_EVERY_KEY!r}: 16}})")
+    return s
+
+
+def _sum_group(*vectors):
+    """One node of the reduction tree, on a worker."""
+    return tree_sum(vectors)
+
+
+def reduction_tree(tasks, combine, fan_in):
+    """Delayed: ``tasks`` combined ``fan_in`` consecutive at a time, level
+    by level, on the workers; one delayed result. With a power-of-two
+    fan-in and the kernels' binary counter in each node this adds in the
+    same order as one ``tree_sum`` over all tasks (older + newer at every
+    step; only the last group of a level can be partial)."""
+    level = list(tasks)
+    while len(level) > 1:
+        level = [dask.delayed(combine, pure=True)(*level[i:i + fan_in])
+                 for i in range(0, len(level), fan_in)]
+    return level[0]
+
+
+# Errors a task raises about the data reach the client as themselves; any
+# other failure of a compute is the cluster's.
+_DATA_ERRORS = (ValueError, TypeError, ArithmeticError)
+
+
+def compute(*args):
+    """dask.compute, with a clear error when the cluster cannot finish
+    (workers lost beyond Dask's retries, cluster closed, ...). The callers
+    run inside fit's restore-on-failure, so the model is left as it was."""
+    try:
+        return dask.compute(*args)
+    except _DATA_ERRORS:
+        raise
+    except Exception as exc:
+        raise RuntimeError(
+            f"the Dask cluster could not finish this pass over X ({type(exc).__name__}: "
+            f"{exc}); the model is left as it was. Check the workers (their logs, memory "
+            "limits, 'distributed.scheduler.allowed-failures') and call again") from exc
+
+
 def _aligned_payload(payload):
     """The parameters as a worker received them (unpickled arrays may sit
     at any byte offset of the message), aligned for the kernels."""
     return tuple(aligned(p) if isinstance(p, np.ndarray) else p for p in payload)
 
 
-def _chunk_estep(X, w, payload):
+def _chunk_estep(X, w, payload, index):
     """One chunk's E-step statistics (the total of its own reducer)."""
     code, means, prec, log_norm, centres = _aligned_payload(payload)
     k, d = centres.shape
@@ -88,14 +148,25 @@ def _chunk_estep(X, w, payload):
         try:
             _kernels.estep_into(red, code, X, means, prec, log_norm, w, centres, 1)
         except _kernels.NonFiniteLogLikelihoodError:
-            return None
+            raise ValueError(
+                f"EM failed in chunk {index} of X: a sample has a non-finite log-likelihood "
+                "under the current parameters (its squared Mahalanobis distance "
+                "overflows); scale the input data") from None
     return red.total()
 
 
-def _chunk_rows(X, payload, which):
+def _check_finite_chunk(X, index):
+    """On a worker, for the single-pass methods (fit checks once, up front)."""
+    if not np.isfinite(X).all():
+        raise ValueError(f"chunk {index} of X contains NaN or infinity; remove or impute "
+                         "those rows")
+
+
+def _chunk_rows(X, payload, which, block_id=None):
     """log_prob_rows on one chunk: 0 the log-likelihoods, 1 the
     probabilities, 2 the labels."""
     code, means, prec, log_norm, k = _aligned_payload(payload)
+    _check_finite_chunk(X, block_id[0])
     X = aligned(X)
     n = X.shape[0]
     lse = np.empty(n)
@@ -105,8 +176,9 @@ def _chunk_rows(X, payload, which):
         _kernels.log_prob_rows(code, X, means, prec, log_norm, lse, out, lab, 1)
         if not np.isfinite(lse).all():
             raise ValueError(
-                "some samples of X have no finite log-likelihood under the model (their "
-                "squared Mahalanobis distance overflows float64); scale the input data")
+                f"some samples in chunk {block_id[0]} of X have no finite log-likelihood "
+                "under the model (their squared Mahalanobis distance overflows float64); "
+                "scale the input data")
     return (lse, out, lab)[which]
 
 
@@ -114,10 +186,12 @@ def _finite_rows(X):
     return np.array([np.isfinite(X).all()])
 
 
-def _hmm_chunk(X, offsets, payload):
+def _hmm_chunk(X, offsets, payload, index):
     """One chunk of whole sequences on a worker: the model's own local
     E-step (ChainStats) or inference ('score', 'posteriors', 'viterbi')."""
     model, what, arg = _aligned_payload(payload)
+    if what != "estep":
+        _check_finite_chunk(X, index)
     for name, value in list(vars(model).items()):   # its parameters, unpickled
         if isinstance(value, np.ndarray):
             vars(model)[name] = aligned(value)
@@ -138,22 +212,119 @@ def _vector(stats):
     return np.concatenate(parts)
 
 
+def _chain_part(stats):
+    """A chunk's ChainStats as (summed vector, per-sequence log-likelihoods,
+    the layout needed to rebuild it)."""
+    em = stats.emissions
+    layout = (stats.n_components, None if em is None else (em.kind, em.centres, em.s2.shape))
+    return _vector(stats), stats.seq_loglik, layout
+
+
+def _sum_chain_group(*parts):
+    """One node of the ChainStats' reduction tree, on a worker."""
+    return (tree_sum([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+            parts[0][2])
+
+
+def chain_stats_from_part(part):
+    """The ChainStats of a (reduced) part."""
+    total, seq_ll, (k, em_layout) = part
+    start, trans, ll = total[:k], total[k:k + k * k].reshape(k, k), total[k + k * k]
+    em = None
+    if em_layout is not None:
+        kind, centres, s2_shape = em_layout
+        kk, d = centres.shape
+        rest = total[k + k * k + 1:]
+        nk, s1 = rest[:kk], rest[kk:kk + kk * d].reshape(kk, d)
+        s2 = rest[kk + kk * d:-3].reshape(s2_shape)
+        em = GaussianStats(kind, centres, nk, s1, s2, *rest[-3:])
+    return ChainStats(start, trans, seq_ll, em, ll)
+
+
 def combine_chain_stats(parts):
     """The chunks' ChainStats added in the kernels' tree (the sequences'
     log-likelihoods in order)."""
-    first = parts[0]
-    k = first.n_components
-    total = tree_sum([_vector(p) for p in parts])
-    start, trans, ll = total[:k], total[k:k + k * k].reshape(k, k), total[k + k * k]
-    em = None
-    if first.emissions is not None:
-        e = first.emissions
-        kk, d = e.centres.shape
-        rest = total[k + k * k + 1:]
-        nk, s1 = rest[:kk], rest[kk:kk + kk * d].reshape(kk, d)
-        s2 = rest[kk + kk * d:-3].reshape(e.s2.shape)
-        em = GaussianStats(e.kind, e.centres, nk, s1, s2, *rest[-3:])
-    return ChainStats(start, trans, np.concatenate([p.seq_loglik for p in parts]), em, ll)
+    return chain_stats_from_part(_sum_chain_group(*[_chain_part(p) for p in parts]))
+
+
+def _hmm_chunk_stats(X, offsets, payload, index):
+    return _chain_part(_hmm_chunk(X, offsets, payload, index))
+
+
+def _total_as_array(result):
+    return np.asarray(result[0], dtype=np.float64)
+
+
+def _second(result):
+    return result[1]
+
+
+def is_sequence_collection(X):
+    """A dask bag of per-sequence arrays, or a list / tuple of delayed (or
+    dask) per-sequence arrays."""
+    import dask.bag as db
+
+    if isinstance(X, db.Bag):
+        return True
+    return (isinstance(X, (list, tuple)) and len(X) > 0
+            and all(dask.is_dask_collection(x) for x in X))
+
+
+def _sequence_piece(item, index, bag):
+    """On a worker: one list item (a sequence) or one bag partition (a list
+    of sequences) as (rows stacked, lengths)."""
+    seqs = list(item) if bag else [item]
+    arrays = []
+    for j, x in enumerate(seqs):
+        x = np.asarray(x)
+        if x.ndim != 2:
+            where = f"sequence {j} of bag partition {index}" if bag else f"sequence {index}"
+            raise ValueError(f"{where} has {x.ndim} dimensions; every sequence must be a 2-D "
+                             "array (n_frames, n_features)")
+        arrays.append(x)
+    if not arrays:
+        return np.empty((0, 0)), np.zeros(0, dtype=np.int64)
+    widths = {a.shape[1] for a in arrays}
+    if len(widths) > 1:
+        raise ValueError(f"the sequences of {'bag partition ' if bag else 'item '}{index} "
+                         f"have different numbers of features {sorted(widths)}")
+    return np.concatenate(arrays), np.array([a.shape[0] for a in arrays], dtype=np.int64)
+
+
+def _piece_layout(piece):
+    X, lengths = piece
+    return lengths, X.shape[1], X.dtype.str
+
+
+def _piece_rows(piece):
+    return piece[0]
+
+
+def sequences_as_array(X):
+    """(dask array of all frames, lengths) for a bag or list of per-sequence
+    arrays; one pass on the workers learns the sequences' shapes."""
+    import dask.bag as db
+
+    bag = isinstance(X, db.Bag)
+    items = X.to_delayed() if bag else list(X)
+    pieces = [dask.delayed(_sequence_piece)(item, i, bag) for i, item in enumerate(items)]
+    layouts = compute(*[dask.delayed(_piece_layout)(p) for p in pieces])
+    widths = {d for lengths, d, _ in layouts if len(lengths)}
+    if not widths:
+        raise ValueError("X holds no sequence; give at least one 2-D array")
+    if len(widths) > 1:
+        first = next(i for i, (lengths, d, _) in enumerate(layouts)
+                     if len(lengths) and d != min(widths))
+        raise ValueError(f"the sequences have different numbers of features {sorted(widths)} "
+                         f"({'bag partition' if bag else 'item'} {first} differs); every "
+                         "sequence needs the same features")
+    d = widths.pop()
+    dtype = np.result_type(*[np.dtype(t) for lengths, _, t in layouts if len(lengths)])
+    arrays = [da.from_delayed(dask.delayed(_piece_rows)(p), shape=(int(lengths.sum()), d),
+                              dtype=np.dtype(t))
+              for p, (lengths, _, t) in zip(pieces, layouts) if len(lengths)]
+    lengths = np.concatenate([lengths for lengths, _, _ in layouts])
+    return da.concatenate(arrays).astype(dtype), lengths
 
 
 class DaskSource(Source):
@@ -161,8 +332,12 @@ class DaskSource(Source):
 
     distributed = True
 
-    def __init__(self, X, sample_weight=None, n_threads=1, offsets=None):
+    def __init__(self, X, sample_weight=None, n_threads=1, offsets=None, persist=True):
         super().__init__(offsets is not None, n_threads)
+        if not isinstance(X, da.Array):
+            raise TypeError(f"X is a {type(X).__module__}.{type(X).__name__}; give a "
+                            "dask.array.Array (the HMMs also take a dask bag or a list of "
+                            "delayed arrays, one per sequence)")
         if X.ndim != 2:
             raise ValueError(f"X must be a 2-D dask array (n_samples, n_features), got "
                              f"{X.ndim} dimensions")
@@ -191,30 +366,37 @@ class DaskSource(Source):
                 sw = da.from_array(check_sample_weight(sample_weight, n), chunks=(rows,))
             if sw.shape != (n,):
                 raise ValueError(f"sample_weight has shape {sw.shape}, expected ({n},)")
-            self.sample_weight = sw.persist()
+            self.sample_weight = sw.persist() if persist else sw
         else:
             self.sample_weight = None
-        self.X = X.persist()
+        # fit reads X many times: persisted once; a single-pass method builds
+        # a lazy graph on the user's X and checks the values in its tasks
+        self.X = X.persist() if persist else X
+        self._single_pass = not persist
         self.total_weight = None
         self._signature = [(int(c), 0) for c in X.chunks[0] if c]
         self._checked = False
 
-    # the statistics of every chunk, on the workers, in one compute
-    def map_stats(self, func, payload):
+    # the statistics of every chunk, on the workers, tree-reduced there
+    def reduce_stats(self, func, payload):
+        """``func(X_chunk, w_chunk, payload, chunk_index)`` on every chunk
+        where it lives, the results added on the workers in a tree of
+        fan-in ``split_every()``; one compute, one vector to the client."""
+        fan_in = split_every()
         self.check_values()
-        params = dask.delayed(payload, traverse=False)   # sent once
+        params = dask.delayed(payload, traverse=False)   # one key, shared by every task
         xs = self.X.to_delayed().ravel()
         ws = (self.sample_weight.to_delayed().ravel() if self.sample_weight is not None
               else [None] * len(xs))
-        tasks = [dask.delayed(func)(x, w, params) for x, w in zip(xs, ws)]
-        return dask.compute(*tasks)
+        tasks = [dask.delayed(func)(x, w, params, i) for i, (x, w) in enumerate(zip(xs, ws))]
+        return compute(reduction_tree(tasks, _sum_group, fan_in))[0]
 
     def check_values(self):
         """NaN/inf anywhere: an error naming the first chunk (one pass)."""
         if self._checked:
             return
-        ok = self.X.map_blocks(_finite_rows, dtype=bool, chunks=((1,) * self.X.numblocks[0],),
-                               drop_axis=1).compute()
+        ok, = compute(self.X.map_blocks(_finite_rows, dtype=bool,
+                                        chunks=((1,) * self.X.numblocks[0],), drop_axis=1))
         if not ok.all():
             i = int(np.flatnonzero(~ok)[0])
             start = sum(self.X.chunks[0][:i])
@@ -223,7 +405,7 @@ class DaskSource(Source):
         self.total_weight = float(self.n_samples)
         if self.sample_weight is not None:
             w = self.sample_weight
-            ok, total = dask.compute(((w >= 0) & da.isfinite(w)).all(), w.sum())
+            ok, total = compute(((w >= 0) & da.isfinite(w)).all(), w.sum())
             if not ok:
                 raise ValueError("sample_weight must be finite and non-negative")
             if not total > 0:
@@ -232,18 +414,50 @@ class DaskSource(Source):
             self.total_weight = float(total)
         self._checked = True
 
+    def _sequence_tasks(self, func, payload):
+        params = dask.delayed(payload, traverse=False)   # one key, shared by every task
+        xs = self.X.to_delayed().ravel()
+        return [dask.delayed(func)(x, off, params, i)
+                for i, (x, off) in enumerate(zip(xs, self._local_offsets))]
+
     def map_sequences(self, payload):
         """A function of each chunk of whole sequences, on the workers,
-        the model sent once; one compute."""
+        the model sent once; one compute, the chunks' results in order."""
+        if not self._single_pass:
+            self.check_values()
+        return compute(*self._sequence_tasks(_hmm_chunk, payload))
+
+    def reduce_chain_stats(self, payload):
+        """The HMM E-step: every chunk's ChainStats where it lives, added on
+        the workers in a tree of fan-in ``split_every()``; one compute."""
+        fan_in = split_every()
         self.check_values()
-        params = dask.delayed(payload, traverse=False)
-        xs = self.X.to_delayed().ravel()
-        tasks = [dask.delayed(_hmm_chunk)(x, off, params)
-                 for x, off in zip(xs, self._local_offsets)]
-        return dask.compute(*tasks)
+        tasks = self._sequence_tasks(_hmm_chunk_stats, payload)
+        return chain_stats_from_part(compute(reduction_tree(tasks, _sum_chain_group,
+                                                            fan_in))[0])
+
+    def lazy_sequences(self, payload, k):
+        """Lazy inference per chunk of whole sequences ('posteriors' or
+        'viterbi'): (total as a 0-d dask array, per-frame dask array
+        chunked as the realigned X). The model is copied now, so later
+        changes to it do not change these results."""
+        payload = copy.deepcopy(payload)
+        what = payload[1]
+        parts = self._sequence_tasks(_hmm_chunk, payload)
+        rows = self.X.chunks[0]
+        if what == "posteriors":
+            frames = [da.from_delayed(dask.delayed(_second)(p), shape=(n, k), dtype=np.float64)
+                      for p, n in zip(parts, rows)]
+        else:
+            frames = [da.from_delayed(dask.delayed(_second)(p), shape=(n,), dtype=np.int64)
+                      for p, n in zip(parts, rows)]
+        totals = [da.from_delayed(dask.delayed(_total_as_array)(p), shape=(), dtype=np.float64)
+                  for p in parts]
+        return da.stack(totals).sum(), da.concatenate(frames)
 
     def map_rows(self, payload, which, k):
-        params = dask.delayed(payload, traverse=False)
+        # a copy: later changes to the model do not change these lazy results
+        params = dask.delayed(copy.deepcopy(payload), traverse=False)
         chunks = self.X.chunks[0]
         if which == 1:
             return self.X.map_blocks(_chunk_rows, params, which, dtype=np.float64,
@@ -263,7 +477,7 @@ class DaskSource(Source):
         ws = (self.sample_weight.to_delayed().ravel() if self.sample_weight is not None
               else [None] * len(xs))
         for i, (x, w) in enumerate(zip(xs, ws)):
-            X, W = dask.compute(x, w)
+            X, W = compute(x, w)
             X = self._check_chunk(X, i, start, first)
             off = None if self.offsets is None else self._local_offsets[i]
             yield Chunk(i, start, X, None if W is None else aligned(W, np.float64), off)
@@ -272,7 +486,8 @@ class DaskSource(Source):
     def take(self, rows):
         rows = np.asarray(rows, dtype=np.intp)
         # results arrive over the wire at any byte offset: aligned copies
-        X = aligned(self.X[rows].compute(), self.dtype)
-        w = None if self.sample_weight is None else aligned(
-            self.sample_weight[rows].compute(), np.float64)
+        X, w = compute(self.X[rows], None if self.sample_weight is None
+                       else self.sample_weight[rows])
+        X = aligned(X, self.dtype)
+        w = None if w is None else aligned(w, np.float64)
         return X, w

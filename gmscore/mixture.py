@@ -499,22 +499,15 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
 
     def _estep_distributed(self, source, kernel_model, centres):
         """The E-step on a cluster (gmscore.dask): every chunk's statistics
-        where it lives, added on the client in the kernels' tree."""
-        from .dask import _chunk_estep, tree_sum
+        where it lives, added on the workers in the kernels' tree."""
+        from .dask import _chunk_estep
 
         self._check_source_features(source)
         if kernel_model is None:
             kernel_model = self._kernel_parameters(source.dtype)
         code = COVARIANCE[self.covariance_type].code
-        parts = source.map_stats(_chunk_estep, (code,) + tuple(kernel_model) + (centres,))
-        bad = [i for i, p in enumerate(parts) if p is None]
-        if bad:
-            raise ValueError(
-                f"EM failed in chunk {bad[0]} of X: a sample has a non-finite log-likelihood "
-                "under the current parameters (its squared Mahalanobis distance "
-                "overflows); scale the input data")
-        return GaussianStats.from_leaf(self.covariance_type, centres, tree_sum(parts),
-                                       source.n_samples)
+        total = source.reduce_stats(_chunk_estep, (code,) + tuple(kernel_model) + (centres,))
+        return GaussianStats.from_leaf(self.covariance_type, centres, total, source.n_samples)
 
     def _mstep(self, stats, source, kernel_model=None):
         """Parameters from statistics (and, under on_degenerate='reseed',
@@ -628,6 +621,24 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         ])
         y = np.concatenate([np.full(int(c), k, dtype=np.int64) for k, c in enumerate(counts)])
         return X, y
+
+    def marginal(self, indices):
+        """The mixture over the features ``indices`` (in that order), a
+        fitted GaussianMixture of the same covariance type (see
+        :mod:`gmscore.conditional`)."""
+        from .conditional import marginal
+
+        return marginal(self, indices)
+
+    def condition(self, indices, values):
+        """The mixture of the other features given ``x[indices] = values``:
+        for one row of values a fitted GaussianMixture over the remaining
+        features; for a 2-D batch of rows a
+        :class:`~gmscore.conditional.ConditionalMixture` with per-row
+        weights and means (rows run in the compiled kernel)."""
+        from .conditional import condition
+
+        return condition(self, indices, values)
 
     def _n_parameters(self):
         k, d = self.means_.shape

@@ -550,14 +550,31 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
     the caller reads the data more than once (fit)."""
     if isinstance(X, Source):
         return X
-    if type(X).__module__.split(".")[0] == "dask":
-        from ..dask import DaskSource   # the only module that imports dask
+    from .._frames import frame_kind
 
+    if frame_kind(X) is not None:   # a data frame: names, then one numeric array
+        return _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples)
+    if sequences and isinstance(X, (list, tuple)) and X and \
+            type(X[0]).__module__.split(".")[0] == "dask":
+        from ..dask import is_sequence_collection, sequences_as_array
+
+        if is_sequence_collection(X):   # delayed (or dask) arrays, one per sequence
+            if lengths is not None:
+                raise ValueError("X is a list of sequences; do not also give lengths")
+            X, lengths = sequences_as_array(X)
+    if type(X).__module__.split(".")[0] == "dask":
+        from ..dask import DaskSource, is_sequence_collection, sequences_as_array
+
+        if sequences and is_sequence_collection(X):   # a dask bag of sequences
+            if lengths is not None:
+                raise ValueError("X is a dask bag of sequences; do not also give lengths")
+            X, lengths = sequences_as_array(X)
         if sequences:
             from .._hmm_base import lengths_to_offsets
 
-            return DaskSource(X, None, n_threads, lengths_to_offsets(lengths, int(X.shape[0])))
-        return DaskSource(X, sample_weight, n_threads)
+            return DaskSource(X, None, n_threads, lengths_to_offsets(lengths, int(X.shape[0])),
+                              persist=multi_pass)
+        return DaskSource(X, sample_weight, n_threads, persist=multi_pass)
     offsets = None
     if _is_one_shot(X):
         if multi_pass:
@@ -596,8 +613,14 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
 
             offsets = lengths_to_offsets(lengths, int(X.shape[0]))
         return ArrayLikeSource(X, sample_weight, offsets, n_threads)
+    return _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples)
+
+
+def _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples):
+    """An array (or data frame) converted once and validated whole."""
     names = feature_names(X)
     X = check_array(X, min_samples=min_samples)
+    offsets = None
     if sequences:
         from .._hmm_base import lengths_to_offsets
 

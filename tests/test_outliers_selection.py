@@ -1,0 +1,131 @@
+"""GaussianMixtureOutlierDetector (scikit-learn's outlier-detector
+conventions) and select_mixture (the grid, its criteria against direct
+formulas, the shared k-means against independent fits)."""
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from gmscore import GaussianMixture, GaussianMixtureOutlierDetector, select_mixture
+from gmscore.selection import _split
+
+
+def blobs(seed=0, n=600):
+    rng = np.random.RandomState(seed)
+    return np.vstack([rng.randn(n, 2), rng.randn(n, 2) * 0.5 + [5, 5]])
+
+
+def test_outlier_detector_conventions():
+    X = blobs()
+    det = GaussianMixtureOutlierDetector(2, contamination=0.05, random_state=0).fit(X)
+    ref = GaussianMixture(2, random_state=0).fit(X)
+    scores = ref.score_samples(X)
+    assert det.offset_ == pytest.approx(np.quantile(scores, 0.05), rel=1e-12)
+    assert_allclose(det.score_samples(X), scores, rtol=1e-13)
+    assert_allclose(det.decision_function(X), scores - det.offset_, rtol=1e-13)
+    labels = det.predict(X)
+    assert set(np.unique(labels)) == {-1, 1}
+    assert abs((labels == -1).mean() - 0.05) < 0.002
+    far = np.array([[20.0, -20.0], [2.5, 2.5], [0.0, 0.0]])
+    assert_array_equal(det.predict(far), [-1, -1, 1])
+    assert_array_equal(det.fit_predict(X), labels)
+
+
+def test_outlier_detector_weights_are_repeats():
+    X = blobs(seed=1, n=200)
+    w = np.random.RandomState(2).randint(1, 3, size=len(X)).astype(float)
+    a = GaussianMixtureOutlierDetector(2, random_state=0, init_params="random_from_data")
+    from gmscore.outliers import weighted_quantile
+    rng = np.random.RandomState(3)
+    for _ in range(100):
+        v, q = rng.randn(9), rng.uniform(0.01, 0.5)
+        reps = rng.randint(0, 4, size=9)
+        reps[0] = 1
+        assert weighted_quantile(v, q, reps.astype(float)) == pytest.approx(
+            np.quantile(np.repeat(v, reps), q), rel=1e-12, abs=1e-12)
+    a.fit(X, sample_weight=w)
+    assert np.isfinite(a.offset_)
+
+
+@pytest.mark.parametrize("bad", [0.0, 0.6, -0.1, "auto", True])
+def test_outlier_detector_bad_contamination(bad):
+    det = GaussianMixtureOutlierDetector(contamination=bad)
+    with pytest.raises(ValueError, match="contamination"):
+        det.fit(blobs())
+    assert not hasattr(det, "mixture_")
+
+
+def test_check_estimator_outlier_detector():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(GaussianMixtureOutlierDetector(), on_fail=None)
+    failed = [(r["check_name"], r["exception"]) for r in results if r["status"] == "failed"]
+    assert not failed
+    assert sum(r["status"] == "passed" for r in results) > 45
+
+
+def test_selection_table_against_direct_formulas_and_independent_fits():
+    rng = np.random.RandomState(4)
+    X = np.vstack([rng.randn(400, 3), rng.randn(400, 3) * 0.6 + [4, 4, 0],
+                   rng.randn(400, 3) + [0, 5, 5]])
+    res = select_mixture(X, [1, 2, 3, 4], random_state=7)
+    assert len(res.rows) == 16
+    train, valid = _split(X, 0.2, np.random.RandomState(7))
+    assert len(train) + len(valid) == len(X) and len(valid) == 240
+    n = len(train)
+    for row in res.rows:
+        k, ct = row["n_components"], row["covariance_type"]
+        gm = GaussianMixture(k, covariance_type=ct, random_state=7).fit(train)  # independent
+        assert row["n_iter"] == gm.n_iter_
+        assert row["bic"] == pytest.approx(gm.bic(train), rel=1e-9)
+        assert row["aic"] == pytest.approx(gm.aic(train), rel=1e-9)
+        r = gm.predict_proba(train)
+        entropy = -np.sum(r[r > 0] * np.log(r[r > 0]))
+        assert row["icl"] == pytest.approx(gm.bic(train) + 2 * entropy, rel=1e-9)
+        assert row["held_out_log_likelihood"] == pytest.approx(gm.score(valid), rel=1e-9)
+        log_lik = gm.score(train) * n
+        p = k - 1 + k * 3 + {"full": k * 6, "tied": 6, "diag": k * 3, "spherical": k}[ct]
+        assert row["bic"] == pytest.approx(-2 * log_lik + p * np.log(n), rel=1e-9)
+    best = min(res.rows, key=lambda r: r["bic"])
+    assert res.best_params_ == dict(n_components=best["n_components"],
+                                    covariance_type=best["covariance_type"])
+    assert res.best_params_["n_components"] == 3
+    assert res.best_.n_features_in_ == 3 and res.best_.n_components == 3
+    text = repr(res)
+    assert "best by bic" in text and text.count("\n") == 17
+    assert "<table>" in res._repr_html_()
+    held = select_mixture(X, [2, 3], ["full"], criterion="held_out", random_state=7,
+                          refit=False)
+    assert held.best_params_["n_components"] == max(
+        held.rows, key=lambda r: r["held_out_log_likelihood"])["n_components"]
+
+
+def test_selection_progress_and_pandas(capsys):
+    pd = pytest.importorskip("pandas")
+    X = blobs(seed=5, n=200)
+    res = select_mixture(X, 2, ["diag", "full"], validation_fraction=None, progress=True,
+                         random_state=0)
+    err = capsys.readouterr().err
+    assert "[1/2]" in err and "[2/2]" in err
+    df = res.to_pandas()
+    assert isinstance(df, pd.DataFrame) and len(df) == 2
+    assert df["held_out_log_likelihood"].isna().all()
+
+
+def test_selection_bad_input():
+    X = blobs(seed=6, n=50)
+    with pytest.raises(ValueError, match="n_components"):
+        select_mixture(X, [0, 2])
+    with pytest.raises(ValueError, match="covariance_types"):
+        select_mixture(X, 2, ["fulll"])
+    with pytest.raises(ValueError, match="criterion"):
+        select_mixture(X, 2, criterion="likelihood")
+    with pytest.raises(ValueError, match="validation_fraction"):
+        select_mixture(X, 2, validation_fraction=1.5)
+    with pytest.raises(ValueError, match="set by the grid"):
+        select_mixture(X, 2, covariance_type="full")
+    with pytest.raises(ValueError, match="needs a validation_fraction"):
+        select_mixture(X, 2, criterion="held_out", validation_fraction=None)
