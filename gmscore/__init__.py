@@ -25,6 +25,7 @@ _PUBLIC = {
     "get_config": "._config",
     "show_config": "._config",
     "load": "._persistence",
+    "HMMFilter": ".streaming",
 }
 
 __all__ = list(_PUBLIC) + ["__version__"]

@@ -728,8 +728,16 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         """(log-likelihood, state posteriors of shape (n_samples, n_components))."""
         return self._score(X, lengths, True)[:2]
 
-    def predict_proba(self, X, lengths=None):
-        """State posteriors, shape (n_samples, n_components)."""
+    def predict_proba(self, X, lengths=None, causal=False):
+        """State posteriors, shape (n_samples, n_components).
+
+        ``causal=True``: forward-only posteriors p(z_t | x_1..t) of every
+        frame (what a streaming filter reports), see gmscore.streaming.
+        """
+        if causal:
+            from .streaming import causal_posteriors
+
+            return causal_posteriors(self, X, lengths)
         return self._score(X, lengths, True)[1]
 
     def decode(self, X, lengths=None, algorithm=None):
@@ -768,9 +776,22 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
                 parts.append(states)
         return total, parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def predict(self, X, lengths=None):
-        """Most likely state of each sample (by ``algorithm``)."""
+    def predict(self, X, lengths=None, causal=False):
+        """Most likely state of each sample (by ``algorithm``); with
+        ``causal=True`` the most probable state given frames up to each
+        one (argmax of ``predict_proba(X, lengths, causal=True)``)."""
+        if causal:
+            return self.predict_proba(X, lengths, causal=True).argmax(axis=1)
         return self.decode(X, lengths)[1]
+
+    def filter(self, max_lag=64):
+        """A streaming filter over a copy of this fitted model
+        (gmscore.streaming.HMMFilter): ``update(x)``, ``update_many(X)``,
+        ``smoothed(lag)``, ``viterbi_path(lag)``, ``forecast(h)``, ...;
+        ``max_lag`` bounds how far back smoothing and decoding reach."""
+        from .streaming import HMMFilter
+
+        return HMMFilter(self, max_lag=max_lag)
 
     def sample(self, n_samples=1, random_state=None, currstate=None):
         """Generate a sequence.
