@@ -597,6 +597,38 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         with self._checked_parameters(), single_threaded_blas():
             return self._estep(source)
 
+    def partial_fit(self, X, lengths=None, *, alpha=0.7, eta=None, burn_in=0):
+        """Online EM: one stepwise EM update from a mini-batch of whole
+        sequences (see gmscore._core.online).
+
+        The batch's expected statistics (``accumulate``), per frame, are
+        blended into running statistics with weight
+        ``eta_k = (k + 2) ** -alpha`` (k = 0 for the first blended batch)
+        or the constant ``eta`` (to track drift), and ``maximize`` runs on
+        them scaled to the frames seen. The first call on an unfitted model
+        initialises it with ``fit`` on that batch; on a fitted model it
+        starts from the fitted parameters. M-steps begin once more than
+        ``burn_in`` mini-batches have been absorbed. Bad input raises and
+        leaves the model as it was.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features); lengths : optional sequence lengths.
+        alpha : float in (0.5, 1], default=0.7
+        eta : float in (0, 1] or None, default=None
+        burn_in : int >= 0, default=0
+
+        Returns
+        -------
+        self
+        """
+        from ._core.online import partial_fit
+
+        self._validate_hyperparameters()
+        return partial_fit(self, lambda: self.accumulate(X, lengths),
+                           lambda: self.fit(X, lengths), alpha=alpha, eta=eta,
+                           burn_in=burn_in)
+
     def maximize(self, stats):
         """The M-step: update the parameters named in ``params`` from
         ``stats`` (ChainStats, e.g. from ``accumulate``), with the same
