@@ -240,3 +240,20 @@ def test_first_call_initialises_like_fit():
     b = GaussianMixture(4, random_state=0).fit(X)
     assert np.array_equal(a.means_, b.means_)
     assert a._online_state["step"] == 1
+
+
+def test_refit_restarts_online_em():
+    """fit (or parameters set by hand) after partial_fit: the running
+    statistics belonged to other parameters, so online EM starts afresh
+    from the model as it is."""
+    X = mixture_data(3_000, seed=16)
+    gm = GaussianMixture(4, random_state=0)
+    for part in np.array_split(X, 3):
+        gm.partial_fit(part)
+    assert gm._online_state["step"] == 3
+    gm.fit(X[:1000])
+    gm.partial_fit(X[1000:2000])
+    assert gm._online_state["step"] == 1
+    fresh = GaussianMixture(4, random_state=0).fit(X[:1000])
+    fresh.partial_fit(X[1000:2000])
+    assert np.array_equal(fresh.means_, gm.means_)

@@ -16,6 +16,8 @@ The running state lives on the model as ``_online_state`` (a dict of plain
 numbers and arrays, saved and loaded with the model and validated before
 use).
 """
+import hashlib
+
 import numpy as np
 
 from .stats import STATS_KINDS, ChainStats, GaussianStats
@@ -69,11 +71,19 @@ def _per_unit(stats):
 
 
 # ------------------------------------------------ the state on the model
-def _state_to_plain(stats, step, seen):
+def _parameters_digest(model):
+    """A fingerprint of the means the running statistics belong to: when
+    ``fit`` or the user has changed them since, online EM starts afresh
+    from the model as it is."""
+    means = np.ascontiguousarray(getattr(model, "means_"), dtype=np.float64)
+    return hashlib.sha256(means.tobytes() + str(means.shape).encode()).hexdigest()
+
+
+def _state_to_plain(stats, step, seen, digest):
     em = stats if isinstance(stats, GaussianStats) else stats.emissions
     arrays = {} if em is None else {k: np.array(v, dtype=np.float64)
                                     for k, v in em._to_arrays("e_").items()}
-    plain = {"step": int(step), "seen": float(seen),
+    plain = {"step": int(step), "seen": float(seen), "digest": digest,
              "kind": "none" if em is None else em.kind, "arrays": arrays}
     if isinstance(stats, ChainStats):
         plain["arrays"].update(start=stats.start.copy(), trans=stats.trans.copy(),
@@ -131,13 +141,14 @@ def partial_fit(model, accumulate, fit, *, alpha, eta, burn_in):
     if not fitted:
         fit()   # restores the model on failure
         batch, n = _per_unit(accumulate())
-        model._online_state = _state_to_plain(batch, 1, n)
+        model._online_state = _state_to_plain(batch, 1, n, _parameters_digest(model))
         return model
     batch, n = _per_unit(accumulate())
     chain = isinstance(batch, ChainStats)
     if plain is not None:
         running, step, seen = _state_from_plain(plain, chain)
-        if not _compatible(model, running, batch):
+        if not _compatible(model, running, batch) or \
+                plain.get("digest") != _parameters_digest(model):
             plain = None
     if plain is None:       # a fitted model, first online step: start from its batch
         running, step, seen = batch, 1, n
@@ -148,5 +159,5 @@ def partial_fit(model, accumulate, fit, *, alpha, eta, burn_in):
         step, seen = step + 1, seen + n
     if step > burn_in:
         model.maximize(new.scaled(seen))
-    model._online_state = _state_to_plain(new, step, seen)
+    model._online_state = _state_to_plain(new, step, seen, _parameters_digest(model))
     return model
