@@ -29,6 +29,7 @@ cdef extern from "gms_filter.h" nogil:
     ctypedef struct gms_filter_state:
         int64_t t
         Py_ssize_t ring
+        int decode
         double loglik
         double *alpha
         double *delta
@@ -89,7 +90,7 @@ cdef class FilterCore:
     cdef public double last_logpred
 
     def __init__(self, means, factors, bint full, Py_ssize_t n_mix, log_norm, startprob,
-                 transmat, Py_ssize_t ring):
+                 transmat, Py_ssize_t ring, bint decode=True):
         k = startprob.shape[0]
         d = means.shape[1]
         if ring < 1:
@@ -132,6 +133,7 @@ cdef class FilterCore:
         self.ring_emit = np.zeros((ring, k))
         self.ring_bp = np.zeros((ring, k), dtype=np.int32)
         self.st.ring = ring
+        self.st.decode = decode
         self.st.t = 0
         self.st.loglik = 0.0
         self.v_alpha = self.alpha
@@ -156,6 +158,10 @@ cdef class FilterCore:
     @property
     def ring(self):
         return self.st.ring
+
+    @property
+    def decode(self):
+        return bool(self.st.decode)
 
     @property
     def loglik(self):

@@ -816,14 +816,15 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
             return self.predict_proba(X, lengths, causal=True).argmax(axis=1)
         return self.decode(X, lengths)[1]
 
-    def filter(self, max_lag=64):
+    def filter(self, max_lag=64, decode=True):
         """A streaming filter over a copy of this fitted model
         (gmscore.streaming.HMMFilter): ``update(x)``, ``update_many(X)``,
         ``smoothed(lag)``, ``viterbi_path(lag)``, ``forecast(h)``, ...;
-        ``max_lag`` bounds how far back smoothing and decoding reach."""
+        ``max_lag`` bounds how far back smoothing and decoding reach;
+        ``decode=False`` skips the Viterbi recursion (no online decoding)."""
         from .streaming import HMMFilter
 
-        return HMMFilter(self, max_lag=max_lag)
+        return HMMFilter(self, max_lag=max_lag, decode=decode)
 
     def sample(self, n_samples=1, random_state=None, currstate=None):
         """Generate a sequence.

@@ -95,6 +95,10 @@ class HMMFilter:
     max_lag : int, default=64
         The most frames back ``smoothed`` and ``viterbi_path`` can reach
         (the ring buffer holds ``max_lag + 1`` frames).
+    decode : bool, default=True
+        Also run the Viterbi recursion for online decoding
+        (``viterbi_path``, ``viterbi_decision``); False skips it, roughly
+        halving the work per frame at large K.
 
     Attributes
     ----------
@@ -107,7 +111,7 @@ class HMMFilter:
         before the first frame).
     """
 
-    def __init__(self, model, max_lag=64):
+    def __init__(self, model, max_lag=64, decode=True):
         _check_model(model)
         if isinstance(max_lag, bool) or not isinstance(max_lag, (int, np.integer)) \
                 or max_lag < 0:
@@ -117,9 +121,10 @@ class HMMFilter:
             means, full, factors, log_norm, m = _prepared_emissions(model)
             self._core = _filterc.FilterCore(means, factors, full, m, log_norm,
                                              model.startprob_, model.transmat_,
-                                             int(max_lag) + 1)
+                                             int(max_lag) + 1, bool(decode))
         self.model = model
         self.max_lag = int(max_lag)
+        self.decode = bool(decode)
         # the bound method itself: one attribute look-up per update
         self.update = self._core.update
 
@@ -251,6 +256,9 @@ class HMMFilter:
         """The most likely states of frames t-lag..t given x_1..t (length
         lag + 1). With lag = n_frames - 1 this is the batch Viterbi path
         of the stream so far."""
+        if not self.decode:
+            raise ValueError("this filter was made with decode=False; use "
+                             "model.filter(decode=True) for online decoding")
         return self._core.viterbi(self._check_lag(lag))
 
     def viterbi_decision(self, lag):
@@ -310,7 +318,7 @@ class HMMFilter:
 
     def copy(self):
         """An independent filter at the same point of the stream."""
-        new = HMMFilter(self.model, self.max_lag)
+        new = HMMFilter(self.model, self.max_lag, self.decode)
         new._core.set_state(self._core.get_state())
         return new
 
@@ -320,15 +328,16 @@ class HMMFilter:
         return self.copy()
 
     def __getstate__(self):
-        return {"model": self.model, "max_lag": self.max_lag, "state": self.get_state()}
+        return {"model": self.model, "max_lag": self.max_lag, "decode": self.decode,
+                "state": self.get_state()}
 
     def __setstate__(self, d):
-        self.__init__(d["model"], d["max_lag"])
+        self.__init__(d["model"], d["max_lag"], d.get("decode", True))
         self.set_state(d["state"])
 
     def __repr__(self):
         return (f"HMMFilter({type(self.model).__name__}(n_components="
-                f"{self.model.n_components}), max_lag={self.max_lag}, "
+                f"{self.model.n_components}), max_lag={self.max_lag}, decode={self.decode}, "
                 f"n_frames={self.n_frames})")
 
     # ------------------------------------------------------- persistence
@@ -343,6 +352,7 @@ class HMMFilter:
             "format": np.array(_FORMAT), "format_version": np.array(_FORMAT_VERSION),
             "model": np.frombuffer(buf.getvalue(), dtype=np.uint8),
             "max_lag": np.array(self.max_lag, dtype=np.int64),
+            "decode": np.array(self.decode),
             "t": np.array(state["t"], dtype=np.int64),
             "loglik": np.array(state["loglik"]),
             "last_logpred": np.array(state["last_logpred"]),
@@ -378,12 +388,13 @@ class HMMFilter:
         try:
             model_bytes = data["model"]
             max_lag = int(data["max_lag"])
+            decode = bool(data["decode"]) if "decode" in data else True
         except KeyError as exc:
             raise ValueError(f"filter file lacks {exc}") from None
         if model_bytes.dtype != np.uint8 or model_bytes.ndim != 1:
             raise ValueError("filter file's model entry is malformed")
         model = load_model(io.BytesIO(model_bytes.tobytes()))
-        f = cls(model, max_lag)
+        f = cls(model, max_lag, decode)
         f.set_state({name: data[name] for name in ("t", "loglik", "last_logpred", "alpha",
                                                     "delta", "ring_alpha", "ring_emit",
                                                     "ring_bp") if name in data})

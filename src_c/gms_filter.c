@@ -171,16 +171,18 @@ int gms_filter_update(const gms_filter_model *m, gms_filter_state *st, const dou
         double lp = 0.0;
         rc = forward_step(k, first ? NULL : st->alpha, m->startprob, m->transmat, f, pred, e,
                           na, &lp);
-        if (rc == GMS_OK) rc = viterbi_step(m, first ? NULL : st->delta, f, nd, bp);
+        if (rc == GMS_OK && st->decode) rc = viterbi_step(m, first ? NULL : st->delta, f, nd, bp);
         if (rc != GMS_OK) goto done;
         /* commit */
         st->t += 1;
         const ptrdiff_t slot = (ptrdiff_t)(st->t % st->ring);
         memcpy(st->alpha, na, (size_t)k * sizeof(double));
-        memcpy(st->delta, nd, (size_t)k * sizeof(double));
         memcpy(st->ring_alpha + slot * k, na, (size_t)k * sizeof(double));
         memcpy(st->ring_emit + slot * k, e, (size_t)k * sizeof(double));
-        memcpy(st->ring_bp + slot * k, bp, (size_t)k * sizeof(int32_t));
+        if (st->decode) {
+            memcpy(st->delta, nd, (size_t)k * sizeof(double));
+            memcpy(st->ring_bp + slot * k, bp, (size_t)k * sizeof(int32_t));
+        }
         st->loglik += lp;
         if (probs) memcpy(probs + t * k, na, (size_t)k * sizeof(double));
         if (logpred) logpred[t] = lp;
@@ -234,7 +236,7 @@ int gms_filter_viterbi(const gms_filter_model *m, const gms_filter_state *st,
                        ptrdiff_t lag, int64_t *states)
 {
     const ptrdiff_t k = m->k;
-    if (!lag_ok(st, lag)) return GMS_ERR_ARG;
+    if (!st->decode || !lag_ok(st, lag)) return GMS_ERR_ARG;
     ptrdiff_t last = 0;
     for (ptrdiff_t j = 1; j < k; ++j)
         if (st->delta[j] > st->delta[last]) last = j;

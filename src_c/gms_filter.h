@@ -44,6 +44,7 @@ typedef struct {
 typedef struct {
     int64_t t;          /* frames seen */
     ptrdiff_t ring;     /* ring slots (max_lag + 1) */
+    int decode;         /* run the Viterbi recursion (delta, ring_bp) too */
     double loglik;      /* running log-likelihood */
     double *alpha;      /* K: p(z_t | x_1..t) */
     double *delta;      /* K: Viterbi log scores, max-shifted */
@@ -73,7 +74,8 @@ int gms_filter_smoothed(const gms_filter_model *m, const gms_filter_state *st,
 
 /* The most likely path of frames t-lag..t given x_1..t (backtracking from
  * the best current state), into states (lag + 1); states[0] is the
- * fixed-lag decision for frame t-lag. Needs 0 <= lag < min(t, ring). */
+ * fixed-lag decision for frame t-lag. Needs 0 <= lag < min(t, ring) and
+ * decode set. */
 int gms_filter_viterbi(const gms_filter_model *m, const gms_filter_state *st,
                        ptrdiff_t lag, int64_t *states);
 

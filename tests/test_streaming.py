@@ -368,3 +368,18 @@ def test_bad_arguments():
     assert np.array_equal(g.update(np.array([[0.1, 0.2]])), f.copy().reset().update_many(
         np.array([[0.1, 0.2], [0.1, 0.2]]))[1])
     assert p.shape == (3,)
+
+
+def test_decode_false_skips_only_the_viterbi_recursion(tmp_path):
+    model, _, _ = make_model("GMMHMM", "diag", seed=21)
+    X = sample_X(model, 80, 22)
+    a, b = model.filter(max_lag=8), model.filter(max_lag=8, decode=False)
+    assert np.array_equal(a.update_many(X), b.update_many(X))
+    assert np.array_equal(a.smoothed(8), b.smoothed(8))
+    assert a.log_likelihood == b.log_likelihood
+    with pytest.raises(ValueError, match="decode=False"):
+        b.viterbi_path(3)
+    b.save(tmp_path / "b.npz")
+    for c in (HMMFilter.load(tmp_path / "b.npz"), pickle.loads(pickle.dumps(b)), b.copy()):
+        assert c.decode is False and c.n_frames == 80
+        assert np.array_equal(c.smoothed(8), b.smoothed(8))
