@@ -383,3 +383,12 @@ def test_decode_false_skips_only_the_viterbi_recursion(tmp_path):
     for c in (HMMFilter.load(tmp_path / "b.npz"), pickle.loads(pickle.dumps(b)), b.copy()):
         assert c.decode is False and c.n_frames == 80
         assert np.array_equal(c.smoothed(8), b.smoothed(8))
+
+
+def test_module_docstring_example_runs():
+    import doctest
+
+    import gmscore.streaming as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
