@@ -193,7 +193,7 @@ cdef class FilterCore:
 
     def update(self, x):
         """One frame (a length-D float64 vector) -> filtered probabilities (copy)."""
-        cdef double[::1] xv
+        cdef const double[::1] xv
         cdef Py_ssize_t done
         cdef double lp
         cdef int rc

@@ -624,6 +624,9 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         """
         from ._core.online import partial_fit
 
+        if not hasattr(self, "_emission_stats"):   # gmscore.BaseHMM: dict statistics
+            raise TypeError(f"partial_fit needs ChainStats statistics (GaussianHMM, GMMHMM); "
+                            f"{type(self).__name__} does not produce them")
         self._validate_hyperparameters()
         return partial_fit(self, lambda: self.accumulate(X, lengths),
                            lambda: self.fit(X, lengths), alpha=alpha, eta=eta,

@@ -392,3 +392,45 @@ def test_module_docstring_example_runs():
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+class _PoissonHMM:
+    """A minimal user-defined emission (hmmlearn's subclassing protocol)."""
+
+    def _check(self):
+        super()._check()
+        self.lambdas_ = np.asarray(self.lambdas_, dtype=float)
+
+    def _compute_log_likelihood(self, X):
+        from scipy.stats import poisson
+
+        return np.stack([poisson.logpmf(X, lam).sum(axis=1) for lam in self.lambdas_],
+                        axis=1)
+
+
+def test_causal_posteriors_of_a_custom_hmm():
+    """predict_proba(causal=True) runs on any BaseHMM's frame
+    log-likelihoods; the filter object and partial_fit need the Gaussian
+    families and say so."""
+    from scipy.stats import poisson
+
+    import gmscore
+
+    cls = type("PoissonHMM", (_PoissonHMM, gmscore.BaseHMM), {})
+    rng = np.random.default_rng(23)
+    model = cls(n_components=3, init_params="")
+    model.startprob_ = rng.dirichlet(np.ones(3))
+    model.transmat_ = rng.dirichlet(np.ones(3), size=3)
+    model.lambdas_ = rng.uniform(1.0, 10.0, (3, 2))
+    model.n_features = 2
+    X = rng.poisson(4.0, size=(90, 2))
+    lengths = [40, 50]
+    flp = np.stack([poisson.logpmf(X, lam).sum(axis=1) for lam in model.lambdas_], axis=1)
+    expected = np.vstack([numpy_forward(model.startprob_, model.transmat_, part)[0]
+                          for part in (flp[:40], flp[40:])])
+    got = model.predict_proba(X, lengths, causal=True)
+    assert np.max(np.abs(got - expected)) < 1e-12
+    with pytest.raises(TypeError, match="GaussianHMM and GMMHMM"):
+        model.filter()
+    with pytest.raises(TypeError, match="ChainStats"):
+        model.partial_fit(X, lengths)
