@@ -595,6 +595,41 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         with self._checked_parameters(), single_threaded_blas():
             return self._estep(source)
 
+    def partial_fit(self, X, lengths=None, *, alpha=0.7, eta=None, burn_in=0):
+        """Online EM: one stepwise EM update from a mini-batch of whole
+        sequences (see gmscore._core.online).
+
+        The batch's expected statistics (``accumulate``), per frame, are
+        blended into running statistics with weight
+        ``eta_k = (k + 2) ** -alpha`` (k = 0 for the first blended batch)
+        or the constant ``eta`` (to track drift), and ``maximize`` runs on
+        them scaled to the frames seen. The first call on an unfitted model
+        initialises it with ``fit`` on that batch; on a fitted model it
+        starts from the fitted parameters. M-steps begin once more than
+        ``burn_in`` mini-batches have been absorbed. Bad input raises and
+        leaves the model as it was.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features); lengths : optional sequence lengths.
+        alpha : float in (0.5, 1], default=0.7
+        eta : float in (0, 1] or None, default=None
+        burn_in : int >= 0, default=0
+
+        Returns
+        -------
+        self
+        """
+        from ._core.online import partial_fit
+
+        if not hasattr(self, "_emission_stats"):   # gmscore.BaseHMM: dict statistics
+            raise TypeError(f"partial_fit needs ChainStats statistics (GaussianHMM, GMMHMM); "
+                            f"{type(self).__name__} does not produce them")
+        self._validate_hyperparameters()
+        return partial_fit(self, lambda: self.accumulate(X, lengths),
+                           lambda: self.fit(X, lengths), alpha=alpha, eta=eta,
+                           burn_in=burn_in)
+
     def maximize(self, stats):
         """The M-step: update the parameters named in ``params`` from
         ``stats`` (ChainStats, e.g. from ``accumulate``), with the same
@@ -727,8 +762,16 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         """(log-likelihood, state posteriors of shape (n_samples, n_components))."""
         return self._score(X, lengths, True)[:2]
 
-    def predict_proba(self, X, lengths=None):
-        """State posteriors, shape (n_samples, n_components)."""
+    def predict_proba(self, X, lengths=None, causal=False):
+        """State posteriors, shape (n_samples, n_components).
+
+        ``causal=True``: forward-only posteriors p(z_t | x_1..t) of every
+        frame (what a streaming filter reports), see gmscore.streaming.
+        """
+        if causal:
+            from .streaming import causal_posteriors
+
+            return causal_posteriors(self, X, lengths)
         return self._score(X, lengths, True)[1]
 
     def decode(self, X, lengths=None, algorithm=None):
@@ -769,9 +812,23 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
                 parts.append(states)
         return total, parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def predict(self, X, lengths=None):
-        """Most likely state of each sample (by ``algorithm``)."""
+    def predict(self, X, lengths=None, causal=False):
+        """Most likely state of each sample (by ``algorithm``); with
+        ``causal=True`` the most probable state given frames up to each
+        one (argmax of ``predict_proba(X, lengths, causal=True)``)."""
+        if causal:
+            return self.predict_proba(X, lengths, causal=True).argmax(axis=1)
         return self.decode(X, lengths)[1]
+
+    def filter(self, max_lag=64, decode=True):
+        """A streaming filter over a copy of this fitted model
+        (gmscore.streaming.HMMFilter): ``update(x)``, ``update_many(X)``,
+        ``smoothed(lag)``, ``viterbi_path(lag)``, ``forecast(h)``, ...;
+        ``max_lag`` bounds how far back smoothing and decoding reach;
+        ``decode=False`` skips the Viterbi recursion (no online decoding)."""
+        from .streaming import HMMFilter
+
+        return HMMFilter(self, max_lag=max_lag, decode=decode)
 
     def sample(self, n_samples=1, random_state=None, currstate=None):
         """Generate a sequence.

@@ -572,6 +572,40 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
         with single_threaded_blas():
             return self._estep(source)
 
+    def partial_fit(self, X, y=None, sample_weight=None, *, alpha=0.7, eta=None, burn_in=0):
+        """Online EM: one stepwise EM update from a mini-batch (see
+        gmscore._core.online).
+
+        The batch's statistics (``accumulate``), per unit of sample weight,
+        are blended into running statistics with weight
+        ``eta_k = (k + 2) ** -alpha`` (k = 0 for the first blended batch)
+        or the constant ``eta`` (to track drift), and ``maximize`` runs on
+        them scaled to the weight seen. The first call on an unfitted model
+        initialises it with ``fit`` on that batch; on a fitted model it
+        starts from the fitted parameters. M-steps begin once more than
+        ``burn_in`` mini-batches have been absorbed. Bad input raises and
+        leaves the model as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+        alpha : float in (0.5, 1], default=0.7
+        eta : float in (0, 1] or None, default=None
+        burn_in : int >= 0, default=0
+
+        Returns
+        -------
+        self
+        """
+        from ._core.online import partial_fit
+
+        validate_params(self, self._parameter_constraints)
+        return partial_fit(self, lambda: self.accumulate(X, sample_weight),
+                           lambda: self.fit(X, sample_weight=sample_weight), alpha=alpha,
+                           eta=eta, burn_in=burn_in)
+
     def maximize(self, stats):
         """The M-step: set the parameters from ``stats`` (GaussianStats of
         this model's covariance type and size, e.g. from ``accumulate``),
