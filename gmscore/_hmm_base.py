@@ -812,6 +812,15 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
                 parts.append(states)
         return total, parts[0] if len(parts) == 1 else np.concatenate(parts)
 
+    def anomaly_scores(self, X, lengths=None):
+        """Per-frame anomaly scores: the negative log predictive density
+        -log p(x_t | x_1..t-1) of each frame given the frames before it in
+        its sequence (higher is more surprising), shape (n_samples,). The
+        scores of a stream are what ``filter()`` reports frame by frame."""
+        from .streaming import log_predictive_densities
+
+        return -log_predictive_densities(self, X, lengths)
+
     def predict(self, X, lengths=None, causal=False):
         """Most likely state of each sample (by ``algorithm``); with
         ``causal=True`` the most probable state given frames up to each

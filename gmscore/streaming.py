@@ -401,14 +401,11 @@ class HMMFilter:
         return f
 
 
-def causal_posteriors(model, X, lengths=None):
-    """p(z_t | x_1..t) for every frame of every sequence (the normalised
-    forward variables), shape (n_samples, n_components): one C call per
-    chunk, sequences in parallel. Used by ``predict_proba(..., causal=True)``."""
+def _causal_passes(model, X, lengths):
+    """Per chunk: (offsets, frame log-likelihoods, causal posteriors)."""
     source = model._validated_source(X, lengths)
     if getattr(source, "distributed", False):
         raise ValueError("causal=True is not available for Dask inputs; compute X first")
-    parts = []
     with model._checked_parameters():
         for chunk, framelogprob, first in model._chunk_passes(source):
             post = np.empty_like(framelogprob)
@@ -419,5 +416,29 @@ def causal_posteriors(model, X, lengths=None):
             except ImpossibleObservationError as exc:
                 bad = (np.flatnonzero(~np.isfinite(seq_ll))[:5] + first).tolist()
                 raise ImpossibleObservationError(f"{exc} (sequences {bad})") from None
-            parts.append(post)
+            yield chunk.offsets, framelogprob, post
+
+
+def causal_posteriors(model, X, lengths=None):
+    """p(z_t | x_1..t) for every frame of every sequence (the normalised
+    forward variables), shape (n_samples, n_components): one C call per
+    chunk, sequences in parallel. Used by ``predict_proba(..., causal=True)``."""
+    parts = [post for _, _, post in _causal_passes(model, X, lengths)]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def log_predictive_densities(model, X, lengths=None):
+    """log p(x_t | x_1..t-1) for every frame (log p(x_1) at a sequence's
+    first frame): the one-step predicted state distribution (the previous
+    frame's causal posterior times transmat_, startprob_ at a start)
+    against the frame's emission log-likelihoods. Vectorised over frames."""
+    from scipy.special import logsumexp
+
+    parts = []
+    for offsets, framelogprob, post in _causal_passes(model, X, lengths):
+        pred = np.empty_like(post)
+        pred[1:] = post[:-1] @ model.transmat_
+        pred[offsets[:-1]] = model.startprob_
+        with np.errstate(divide="ignore"):
+            parts.append(logsumexp(np.log(pred) + framelogprob, axis=1))
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
