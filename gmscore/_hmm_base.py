@@ -328,7 +328,7 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
                 )
 
     # -------------------------------------------------------------- fitting
-    def fit(self, X, lengths=None):
+    def fit(self, X, lengths=None, states=None):
         """Estimate the parameters with Baum-Welch.
 
         Parameters
@@ -341,6 +341,11 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
             sequence (see ``gmscore._core.sources``).
         lengths : array-like of int, shape (n_sequences,), optional
             Lengths of the sequences in X (default: one sequence).
+        states : array-like of int, shape (n_samples,), optional
+            Partial labels: states[t] = j says frame t is in state j, -1
+            that it is unknown. Known frames' posteriors are clamped (every
+            other state is ruled out for them), and the monitored
+            log-likelihood is log p(X, known states). In-memory X only.
 
         Returns
         -------
@@ -368,7 +373,12 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         source.n_threads = reserve_fit_memory(kind, k, source.n_features, source.n_threads,
                                               n_samples=rows,
                                               extra_bytes=32 * rows * self.n_components)
-        fit_em(self, source, self.n_init, self.n_iter, check_random_state(self.random_state))
+        self._states = self._known_states(source, states)
+        try:
+            fit_em(self, source, self.n_init, self.n_iter,
+                   check_random_state(self.random_state))
+        finally:
+            vars(self).pop("_states", None)
         set_feature_names(self, source.feature_names)
         return self
 
@@ -536,6 +546,17 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
             stats = self._estep_about(source, centres)
         return stats
 
+    def _known_states(self, source, states):
+        if states is None:
+            return None
+        from ._partial_labels import check_labels
+
+        if not source.in_memory:
+            raise ValueError("states (partial labels) need X in memory; load the data, or "
+                             "fit without states")
+        return check_labels(states, source.n_samples, self.n_components, what="states",
+                            of="state")
+
     def _estep_about(self, source, centres):
         if getattr(source, "distributed", False):   # gmscore.dask: chunks on workers
             return source.reduce_chain_stats((self, "estep", centres))
@@ -546,6 +567,11 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         for chunk in source.chunks():
             self._check_chunk_features(chunk)
             framelogprob, extra = self._frame_log_likelihood(chunk.X, source.n_threads, source)
+            known = vars(self).get("_states")
+            if known is not None:   # partial labels: other states ruled out
+                from ._partial_labels import clamp_frames
+
+                clamp_frames(framelogprob, known[chunk.start:chunk.start + chunk.X.shape[0]])
             posteriors = source.buffer("posteriors", (chunk.X.shape[0], k))
             try:
                 seq_ll.append(self._forward_backward(framelogprob, chunk.offsets, posteriors,
