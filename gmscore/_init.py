@@ -62,25 +62,21 @@ def _average_centers(sums, counts):
     return centers
 
 
-def kmeans(X, n_clusters, random_state, sample_weight, n_threads, *,
-           max_iter=300, tol=1e-4, feature_variance=None):
-    """Lloyd's k-means from k-means++ seeds, as scikit-learn's KMeans with
-    n_init=1. Returns (labels, centers).
-
-    Stops when the labels no longer change or the squared centre shift is
-    at most ``tol`` times the mean feature variance (0 without one); empty
-    clusters are relocated as scikit-learn does, and after a shift-based
-    stop the labels are recomputed for the final centres.
-    """
+def lloyd(X, centers, sample_weight, n_threads, *, max_iter=300, tol_abs=0.0):
+    """Lloyd iterations from ``centers`` as scikit-learn's
+    ``_kmeans_single_lloyd``: stops when the labels no longer change or the
+    squared centre shift is at most ``tol_abs``; empty clusters are
+    relocated as scikit-learn does, and after a shift-based stop the labels
+    are recomputed for the final centres. Returns (labels, centers)."""
     n, d = X.shape
-    centers, _ = kmeans_plusplus(X, n_clusters, random_state, sample_weight, n_threads)
-    tol_abs = tol * (feature_variance if feature_variance is not None else 0.0)
+    k = centers.shape[0]
+    centers = np.array(centers, dtype=np.float64, order="C")
     # Distances are formed on data shifted by its mean (as scikit-learn
     # centres X) so that offset data keeps its digits.
     shift = np.ascontiguousarray(X.mean(axis=0, dtype=np.float64))
     labels = np.full(n, -1, dtype=np.int64)
-    sums = np.empty((n_clusters, d))
-    counts = np.empty(n_clusters)
+    sums = np.empty((k, d))
+    counts = np.empty(k)
     strict = False
     for _ in range(max_iter):
         changed = _kernels.kmeans_lloyd(X, centers, shift, sample_weight, labels, sums,
@@ -98,6 +94,16 @@ def kmeans(X, n_clusters, random_state, sample_weight, n_threads, *,
     if not strict:  # labels consistent with the final centres
         _kernels.kmeans_lloyd(X, centers, shift, sample_weight, labels, None, None, n_threads)
     return labels, centers
+
+
+def kmeans(X, n_clusters, random_state, sample_weight, n_threads, *,
+           max_iter=300, tol=1e-4, feature_variance=None):
+    """Lloyd's k-means from k-means++ seeds, as scikit-learn's KMeans with
+    n_init=1 (its tolerance: ``tol`` times the mean feature variance; 0
+    without one). Returns (labels, centers)."""
+    centers, _ = kmeans_plusplus(X, n_clusters, random_state, sample_weight, n_threads)
+    tol_abs = tol * (feature_variance if feature_variance is not None else 0.0)
+    return lloyd(X, centers, sample_weight, n_threads, max_iter=max_iter, tol_abs=tol_abs)
 
 
 def rows_statistics(rows, labels, sample_weight, cov_code, n_threads):
