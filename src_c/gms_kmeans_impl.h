@@ -95,10 +95,11 @@ int FN(gms_sqdist_potential)(const REAL *X, ptrdiff_t n, ptrdiff_t d,
  * d x GMS_BLOCK_ROWS, as double) to the t points of P (t x d) into D
  * (t x GMS_BLOCK_ROWS). The lanes are rows, so the loop vectorises without
  * reassociating any sum: each D[c, r] is the plain sum over features in
- * order, the same bits wherever it is computed.
+ * order, the same bits wherever it is computed and whichever SIMD clone
+ * (GMS_HOT) runs.
  */
-static void FN(km_block_dists)(const double *xt, ptrdiff_t rows, ptrdiff_t d,
-                               const double *P, ptrdiff_t t, double *D)
+GMS_HOT static void FN(km_block_dists)(const double *xt, ptrdiff_t rows, ptrdiff_t d,
+                                       const double *P, ptrdiff_t t, double *D)
 {
     for (ptrdiff_t c = 0; c < t; ++c) {
         double *dc = D + c * GMS_BLOCK_ROWS;
