@@ -29,6 +29,7 @@ _PUBLIC = {
     "GaussianMixtureOutlierDetector": ".outliers",
     "select_mixture": ".selection",
     "sequences_from_frame": "._frames",
+    "HMMFilter": ".streaming",
 }
 
 __all__ = list(_PUBLIC) + ["__version__"]

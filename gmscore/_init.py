@@ -8,70 +8,106 @@ from . import _kernels
 
 # Rows of random responsibilities drawn per chunk for init_params='random'.
 _RANDOM_CHUNK = 65536
+# Rows (about) whose mean is Lloyd's shift.
+_SHIFT_ROWS = 4096
 
 
 def kmeans_plusplus(X, n_clusters, random_state, sample_weight, n_threads):
-    """Greedy k-means++ seeding (Arthur & Vassilvitskii, with 2 + log k local
-    trials per centre). Returns (centers (k, d) float64, indices (k,))."""
+    """Greedy k-means++ seeding as scikit-learn's ``kmeans_plusplus``
+    (2 + int(log k) local trials per centre, the same random draws), one
+    kernel pass over X per centre. Returns (centers (k, d) float64,
+    indices (k,))."""
     n = X.shape[0]
     n_trials = 2 + int(np.log(n_clusters))
-    indices = np.empty(n_clusters, dtype=np.intp)
-    # choice() with explicit probabilities (uniform when unweighted) consumes
-    # the random stream like scikit-learn's seeding does.
-    p = np.full(n, 1.0 / n) if sample_weight is None else sample_weight / sample_weight.sum()
-    indices[0] = random_state.choice(n, p=p)
-    del p
-    closest = np.empty(n)
-    potential = _kernels.sqdist_potential(
-        X, X[indices[0]].astype(np.float64), None, sample_weight, closest, n_threads
-    )
-    for c in range(1, n_clusters):
-        targets = random_state.uniform(size=n_trials) * potential
-        cumulative = np.cumsum(closest if sample_weight is None else sample_weight * closest)
-        candidates = np.minimum(np.searchsorted(cumulative, targets), n - 1)
-        pots = [
-            _kernels.sqdist_potential(
-                X, X[i].astype(np.float64), closest, sample_weight, None, n_threads
-            )
-            for i in candidates
-        ]
-        best = int(np.argmin(pots))
-        indices[c] = candidates[best]
-        potential = _kernels.sqdist_potential(
-            X, X[indices[c]].astype(np.float64), closest, sample_weight, closest, n_threads
-        )
+    # scikit-learn draws the first centre with choice(n, p=w / w.sum()),
+    # one uniform, then n_trials uniforms per further centre.
+    total = float(n) if sample_weight is None else float(np.sum(sample_weight))
+    first = _kernels.kmeans_choice(sample_weight, n, total, random_state.random_sample())
+    uniforms = random_state.uniform(size=(n_clusters - 1) * n_trials)
+    indices = np.empty(n_clusters, dtype=np.int64)
+    _kernels.kmeanspp(X, n_clusters, n_trials, sample_weight, first, uniforms, indices,
+                      n_threads)
+    indices = indices.astype(np.intp, copy=False)
     return X[indices].astype(np.float64), indices
+
+
+def _relocate_empty(X, sample_weight, old_centers, labels, sums, counts, n_threads):
+    """scikit-learn's empty-cluster relocation: each empty centre takes one
+    of the rows farthest from their own centre (in argpartition's order),
+    which leaves its old centre's sums. Labels are left as they are."""
+    empty = np.flatnonzero(counts == 0)
+    dist = np.empty(X.shape[0])
+    _kernels.kmeans_label_dist(X, old_centers, labels, dist, n_threads)
+    if dist.max() == 0:  # more centres than distinct rows: nothing to move
+        return
+    far = np.argpartition(dist, -empty.size)[:-empty.size - 1:-1]
+    for new_id, row in zip(empty, far):
+        w = 1.0 if sample_weight is None else float(sample_weight[row])
+        old_id = labels[row]
+        x = X[row].astype(np.float64) * w
+        sums[old_id] -= x
+        sums[new_id] = x
+        counts[new_id] = w
+        counts[old_id] -= w
+
+
+def _average_centers(sums, counts):
+    """Centres from the sums, as scikit-learn's _average_centers (a centre
+    with no weight left copies the heaviest one, in centre order)."""
+    centers = sums.copy()
+    heaviest = int(np.argmax(counts))
+    for c in range(centers.shape[0]):  # over centres, not samples
+        if counts[c] > 0:
+            centers[c] *= 1.0 / counts[c]
+        else:
+            centers[c] = centers[heaviest]
+    return centers
+
+
+def lloyd(X, centers, sample_weight, n_threads, *, max_iter=300, tol_abs=0.0):
+    """Lloyd iterations from ``centers`` as scikit-learn's
+    ``_kmeans_single_lloyd``: stops when the labels no longer change or the
+    squared centre shift is at most ``tol_abs``; empty clusters are
+    relocated as scikit-learn does, and after a shift-based stop the labels
+    are recomputed for the final centres. Returns (labels, centers)."""
+    n, d = X.shape
+    k = centers.shape[0]
+    centers = np.array(centers, dtype=np.float64, order="C")
+    # Distances are formed on shifted data so that offset data keeps its
+    # digits (scikit-learn centres X). The shift only moves rounding, so the
+    # mean of an evenly strided sample of rows does, without the cost of a
+    # full column-mean pass (numpy's axis-0 mean is slow on tall arrays).
+    shift = X[::max(1, n // _SHIFT_ROWS)].mean(axis=0, dtype=np.float64)
+    labels = np.full(n, -1, dtype=np.int64)
+    sums = np.empty((k, d))
+    counts = np.empty(k)
+    strict = False
+    for _ in range(max_iter):
+        changed = _kernels.kmeans_lloyd(X, centers, shift, sample_weight, labels, sums,
+                                        counts, n_threads)
+        if not counts.all():
+            _relocate_empty(X, sample_weight, centers, labels, sums, counts, n_threads)
+        new_centers = _average_centers(sums, counts)
+        shift_tot = float((np.sqrt(((centers - new_centers) ** 2).sum(axis=1)) ** 2).sum())
+        centers = new_centers
+        if changed == 0:
+            strict = True
+            break
+        if shift_tot <= tol_abs:
+            break
+    if not strict:  # labels consistent with the final centres
+        _kernels.kmeans_lloyd(X, centers, shift, sample_weight, labels, None, None, n_threads)
+    return labels, centers
 
 
 def kmeans(X, n_clusters, random_state, sample_weight, n_threads, *,
            max_iter=300, tol=1e-4, feature_variance=None):
-    """Lloyd's k-means from k-means++ seeds. Returns (labels, centers).
-
-    Stops when the labels no longer change or the centres move less than
-    ``tol`` times the mean feature variance (as scikit-learn does). An empty
-    cluster keeps its previous centre.
-    """
-    n, d = X.shape
+    """Lloyd's k-means from k-means++ seeds, as scikit-learn's KMeans with
+    n_init=1 (its tolerance: ``tol`` times the mean feature variance; 0
+    without one). Returns (labels, centers)."""
     centers, _ = kmeans_plusplus(X, n_clusters, random_state, sample_weight, n_threads)
     tol_abs = tol * (feature_variance if feature_variance is not None else 0.0)
-    labels = np.full(n, -1, dtype=np.int64)
-    new_labels = np.empty(n, dtype=np.int64)
-    sums = np.empty((n_clusters, d))
-    counts = np.empty(n_clusters)
-    for _ in range(max_iter):
-        _kernels.kmeans_step(X, centers, sample_weight, new_labels, sums, counts, n_threads)
-        filled = counts > 0
-        new_centers = centers.copy()
-        new_centers[filled] = sums[filled] / counts[filled, None]
-        shift = float(((new_centers - centers) ** 2).sum())
-        same = np.array_equal(labels, new_labels)
-        labels, new_labels = new_labels, labels
-        centers = new_centers
-        if same or shift <= tol_abs:
-            break
-    # Labels consistent with the final centres.
-    _kernels.kmeans_step(X, centers, sample_weight, labels, sums, counts, n_threads)
-    return labels, centers
+    return lloyd(X, centers, sample_weight, n_threads, max_iter=max_iter, tol_abs=tol_abs)
 
 
 def rows_statistics(rows, labels, sample_weight, cov_code, n_threads):

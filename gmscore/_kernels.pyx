@@ -90,6 +90,22 @@ cdef extern from "gms_kernels.h" nogil:
     int gms_sqdist_potential_f(const float *, Py_ssize_t, Py_ssize_t,
                                const double *, const double *, const double *,
                                double *, double *, int)
+    Py_ssize_t gms_kmeans_choice(const double *, Py_ssize_t, double, double)
+    int gms_kmeanspp_d(const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                       const double *, Py_ssize_t, const double *, int64_t *, int)
+    int gms_kmeanspp_f(const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                       const double *, Py_ssize_t, const double *, int64_t *, int)
+    int gms_kmeans_lloyd_d(const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                           const double *, const double *, const double *, int64_t *,
+                           double *, double *, int64_t *, int)
+    int gms_kmeans_lloyd_f(const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                           const double *, const double *, const double *, int64_t *,
+                           double *, double *, int64_t *, int)
+    int gms_kmeans_label_dist_d(const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                const double *, const int64_t *, double *, int)
+    int gms_kmeans_label_dist_f(const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                const double *, const int64_t *, double *, int)
+    int GMS_KMPP_MAX_POINTS
 
 # The kernels call these from their OpenMP threads. Registering them also
 # finds their library's thread-count functions; when it does, every kernel
@@ -534,3 +550,89 @@ def sqdist_potential(const floating[:, ::1] X, const double[::1] point,
                                         &potential, n_threads)
     _check(rc)
     return potential
+
+
+def kmeans_choice(const double[::1] sample_weight, Py_ssize_t n, double total, double u):
+    """The index RandomState.choice(n, p=sample_weight / total) returns when
+    its uniform draw is u (unit weights when sample_weight is None)."""
+    cdef const double *w = _opt(sample_weight, n)
+    cdef Py_ssize_t i
+    _expect(n > 0, "no samples")
+    with nogil:
+        i = gms_kmeans_choice(w, n, total, u)
+    return i
+
+
+def kmeanspp(const floating[:, ::1] X, Py_ssize_t n_clusters, Py_ssize_t n_trials,
+             const double[::1] sample_weight, Py_ssize_t first,
+             const double[::1] uniforms, int64_t[::1] indices, int n_threads):
+    """Greedy k-means++ seeding (see gms_kmeanspp): indices gets the rows
+    chosen as centres, first the row ``first``."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef const double *w
+    cdef int rc
+    _expect(n > 0 and d > 0, "no samples")
+    _expect(1 <= n_clusters <= n, "n_clusters must be in [1, n_samples]")
+    _expect(1 <= n_trials < GMS_KMPP_MAX_POINTS, "n_trials out of range")
+    _expect(0 <= first < n, "first out of range")
+    _expect(uniforms.shape[0] == (n_clusters - 1) * n_trials, "uniforms length")
+    _expect(indices.shape[0] == n_clusters, "indices length")
+    w = _opt(sample_weight, n)
+    cdef const double *u = &uniforms[0] if uniforms.shape[0] > 0 else NULL
+    with nogil:
+        if floating is double:
+            rc = gms_kmeanspp_d(&X[0, 0], n, d, n_clusters, n_trials, w, first, u,
+                                &indices[0], n_threads)
+        else:
+            rc = gms_kmeanspp_f(&X[0, 0], n, d, n_clusters, n_trials, w, first, u,
+                                &indices[0], n_threads)
+    _check(rc)
+
+
+def kmeans_lloyd(const floating[:, ::1] X, const double[:, ::1] centers,
+                 const double[::1] shift, const double[::1] sample_weight,
+                 int64_t[::1] labels, double[:, ::1] sums, double[::1] counts,
+                 int n_threads):
+    """One Lloyd pass (see gms_kmeans_lloyd): labels in place, and the
+    per-centre weighted sums and counts unless sums is None. Returns the
+    number of rows whose label changed."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef int64_t changed = 0
+    cdef const double *w
+    cdef double *ps = NULL
+    cdef double *pc = NULL
+    cdef int rc
+    _expect(n > 0 and k > 0, "no samples or no centres")
+    _expect(centers.shape[1] == d and shift.shape[0] == d, "centers/shift do not match n_features")
+    _expect(labels.shape[0] == n, "labels length")
+    if sums is not None:
+        _expect(sums.shape[0] == k and sums.shape[1] == d and counts is not None
+                and counts.shape[0] == k, "sums/counts shape")
+        ps, pc = &sums[0, 0], &counts[0]
+    w = _opt(sample_weight, n)
+    with nogil:
+        if floating is double:
+            rc = gms_kmeans_lloyd_d(&X[0, 0], n, d, k, &centers[0, 0], &shift[0], w,
+                                    &labels[0], ps, pc, &changed, n_threads)
+        else:
+            rc = gms_kmeans_lloyd_f(&X[0, 0], n, d, k, &centers[0, 0], &shift[0], w,
+                                    &labels[0], ps, pc, &changed, n_threads)
+    _check(rc)
+    return changed
+
+
+def kmeans_label_dist(const floating[:, ::1] X, const double[:, ::1] centers,
+                      const int64_t[::1] labels, double[::1] o, int n_threads):
+    """o[i] = squared distance of row i to centers[labels[i]]."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef int rc
+    _expect(n > 0 and centers.shape[1] == d and labels.shape[0] == n
+            and o.shape[0] == n, "shapes")
+    with nogil:
+        if floating is double:
+            rc = gms_kmeans_label_dist_d(&X[0, 0], n, d, k, &centers[0, 0], &labels[0],
+                                         &o[0], n_threads)
+        else:
+            rc = gms_kmeans_label_dist_f(&X[0, 0], n, d, k, &centers[0, 0], &labels[0],
+                                         &o[0], n_threads)
+    _check(rc)

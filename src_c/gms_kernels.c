@@ -3,6 +3,7 @@
 #include "gms_fastmath.h"
 #include "gms_reduce.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,4 +494,19 @@ void gms_blas_touch(void)
         double one = 1.0;
         gms_blas_dsyrk(&lo, &no, &n_, &k_, &one, a, &lda, &one, c, &n_);
     }
+}
+
+ptrdiff_t gms_kmeans_choice(const double *w, ptrdiff_t n, double total, double u)
+{
+    /* numpy: cdf = cumsum(p); cdf /= cdf[-1]; searchsorted(cdf, u, 'right') */
+    if (n < 1) return 0;
+    const double unit = 1.0 / total;
+    double last = 0.0;
+    for (ptrdiff_t i = 0; i < n; ++i) last += w ? w[i] / total : unit;
+    double c = 0.0;
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        c += w ? w[i] / total : unit;
+        if (c / last > u) return i;
+    }
+    return n - 1;
 }

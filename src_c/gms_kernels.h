@@ -192,7 +192,40 @@ struct gms_reducer; /* gms_reduce.h */
     int gms_sqdist_potential_##S(const R *X, ptrdiff_t n, ptrdiff_t d,         \
         const double *point, const double *closest,                            \
         const double *sample_weight, double *out_min, double *potential,       \
-        int n_threads);
+        int n_threads);                                                        \
+    int gms_kmeanspp_##S(const R *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,    \
+        ptrdiff_t n_trials, const double *sample_weight, ptrdiff_t first,      \
+        const double *uniforms, int64_t *indices, int n_threads);              \
+    int gms_kmeans_lloyd_##S(const R *X, ptrdiff_t n, ptrdiff_t d,             \
+        ptrdiff_t k, const double *centers, const double *shift,               \
+        const double *sample_weight, int64_t *labels, double *sums,            \
+        double *counts, int64_t *n_changed, int n_threads);                    \
+    int gms_kmeans_label_dist_##S(const R *X, ptrdiff_t n, ptrdiff_t d,        \
+        ptrdiff_t k, const double *centers, const int64_t *labels,             \
+        double *out, int n_threads);
+
+/*
+ * k-means (gms_kmeans_impl.h), following scikit-learn's KMeans.
+ *
+ * gms_kmeans_choice: the index numpy's RandomState.choice(n, p=w / total)
+ * picks for the uniform u (cumulative sum in order, normalised by its last
+ * entry, searchsorted side='right'); w NULL means unit weights.
+ *
+ * gms_kmeanspp: greedy k-means++ seeding from the row `first`, n_trials
+ * candidates per further centre drawn at uniforms[(c - 1) * n_trials + r]
+ * times the potential on the cumulative weighted closest distances; one
+ * pass over X per centre evaluates every candidate (the best one's
+ * distances are folded into the closest distances during the next pass).
+ * Distances are exact differences in double; sums are per block of
+ * GMS_BLOCK_ROWS rows, in order, then over blocks in order.
+ *
+ * gms_kmeans_lloyd: one fused assignment + per-centre sums pass (sums and
+ * counts may be NULL: labels only); see the impl for the arithmetic.
+ *
+ * gms_kmeans_label_dist: squared distance of each row to its centre.
+ */
+#define GMS_KMPP_MAX_POINTS 64
+ptrdiff_t gms_kmeans_choice(const double *w, ptrdiff_t n, double total, double u);
 
 GMS_DECLARE(double, d)
 GMS_DECLARE(float, f)

@@ -88,3 +88,324 @@ int FN(gms_sqdist_potential)(const REAL *X, ptrdiff_t n, ptrdiff_t d,
     *potential = total;
     return GMS_OK;
 }
+
+/* ---------------------------------------------------------- k-means++ */
+/*
+ * Squared distances from the rows of one block (xt: the block transposed,
+ * d x GMS_BLOCK_ROWS, as double) to the t points of P (t x d) into D
+ * (t x GMS_BLOCK_ROWS). The lanes are rows, so the loop vectorises without
+ * reassociating any sum: each D[c, r] is the plain sum over features in
+ * order, the same bits wherever it is computed and whichever SIMD clone
+ * (GMS_HOT) runs.
+ */
+GMS_HOT static void FN(km_block_dists)(const double *xt, ptrdiff_t rows, ptrdiff_t d,
+                                       const double *P, ptrdiff_t t, double *D)
+{
+    for (ptrdiff_t c = 0; c < t; ++c) {
+        double *dc = D + c * GMS_BLOCK_ROWS;
+        for (ptrdiff_t r = 0; r < rows; ++r) dc[r] = 0.0;
+        for (ptrdiff_t j = 0; j < d; ++j) {
+            const double pj = P[c * d + j];
+            const double *xj = xt + j * GMS_BLOCK_ROWS;
+            for (ptrdiff_t r = 0; r < rows; ++r) {
+                const double e = xj[r] - pj;
+                dc[r] += e * e;
+            }
+        }
+    }
+}
+
+static void FN(km_transpose)(const REAL *xb, ptrdiff_t rows, ptrdiff_t d, double *xt)
+{
+    for (ptrdiff_t r = 0; r < rows; ++r)
+        for (ptrdiff_t j = 0; j < d; ++j) xt[j * GMS_BLOCK_ROWS + r] = (double)xb[r * d + j];
+}
+
+/*
+ * One seeding pass over the blocks. Point 0 of P (t x d) is the centre
+ * chosen last, not yet folded into `closest`; points 1..t-1 are the
+ * candidates. Every row gets closest = min(closest, dist to point 0), and
+ * block b gets bsum[b * (t - 1) + c - 1] = the sum over its rows, in
+ * order, of w * min(closest, dist to candidate c). With t == 1 the block
+ * sums are those of the updated closest itself (bsum[b]).
+ */
+static int FN(kmpp_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, const double *P,
+                         ptrdiff_t t, const double *w, double *closest, double *bsum,
+                         int n_threads)
+{
+    const ptrdiff_t nb = gms_n_blocks(n);
+    const ptrdiff_t nc = t > 1 ? t - 1 : 1;
+    int failed = 0;
+    (void)n_threads;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(gms_clamp_threads(n_threads, nb))
+#endif
+    {
+        double *xt = (double *)malloc((size_t)(GMS_BLOCK_ROWS * (d + t)) * sizeof(double));
+        double *D = xt + GMS_BLOCK_ROWS * d;
+        if (!xt) gms_set_failed(&failed);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (ptrdiff_t b = 0; b < nb; ++b) {
+            if (!xt) continue;
+            const ptrdiff_t i0 = b * GMS_BLOCK_ROWS;
+            const ptrdiff_t rows = gms_min(i0 + GMS_BLOCK_ROWS, n) - i0;
+            FN(km_transpose)(X + i0 * d, rows, d, xt);
+            FN(km_block_dists)(xt, rows, d, P, t, D);
+            double *cl = closest + i0;
+            for (ptrdiff_t r = 0; r < rows; ++r) cl[r] = cl[r] < D[r] ? cl[r] : D[r];
+            const double *wb = w ? w + i0 : NULL;
+            if (t == 1) {
+                double acc = 0.0;
+                for (ptrdiff_t r = 0; r < rows; ++r) acc += (wb ? wb[r] : 1.0) * cl[r];
+                bsum[b] = acc;
+            }
+            for (ptrdiff_t c = 1; c < t; ++c) {
+                const double *dc = D + c * GMS_BLOCK_ROWS;
+                double acc = 0.0;
+                for (ptrdiff_t r = 0; r < rows; ++r)
+                    acc += (wb ? wb[r] : 1.0) * (dc[r] < cl[r] ? dc[r] : cl[r]);
+                bsum[b * nc + c - 1] = acc;
+            }
+        }
+        free(xt);
+    }
+    return failed ? GMS_ERR_NOMEM : GMS_OK;
+}
+
+/*
+ * The first row whose cumulative weighted closest distance reaches target
+ * (numpy's searchsorted side='left' on the cumulative sum), the cumulative
+ * being prefix[b] (the blocks before, in order) plus the running sum inside
+ * block b. The block's closest distances get the pending centre p0 (d
+ * values) folded in, recomputed as the pass computed them; xt and D are
+ * one block's scratch.
+ */
+static ptrdiff_t FN(kmpp_locate)(const REAL *X, ptrdiff_t n, ptrdiff_t d, const double *p0,
+                                 const double *w, const double *closest,
+                                 const double *prefix, ptrdiff_t nb, double target,
+                                 double *xt, double *D)
+{
+    /* first block whose end reaches the target */
+    ptrdiff_t lo = 0, hi = nb - 1;
+    while (lo < hi) {
+        const ptrdiff_t mid = lo + (hi - lo) / 2;
+        if (prefix[mid + 1] >= target) hi = mid;
+        else lo = mid + 1;
+    }
+    const ptrdiff_t i0 = lo * GMS_BLOCK_ROWS;
+    const ptrdiff_t rows = gms_min(i0 + GMS_BLOCK_ROWS, n) - i0;
+    FN(km_transpose)(X + i0 * d, rows, d, xt);
+    FN(km_block_dists)(xt, rows, d, p0, 1, D);
+    double run = 0.0;
+    for (ptrdiff_t r = 0; r < rows; ++r) {
+        const double cl = closest[i0 + r] < D[r] ? closest[i0 + r] : D[r];
+        run += (w ? w[i0 + r] : 1.0) * cl;
+        if (prefix[lo] + run >= target) return i0 + r;
+    }
+    return i0 + rows - 1; /* the target is at the block's end (or past it by rounding) */
+}
+
+int FN(gms_kmeanspp)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
+                     ptrdiff_t n_trials, const double *sample_weight, ptrdiff_t first,
+                     const double *uniforms, int64_t *indices, int n_threads)
+{
+    if (n < 1 || d < 1 || k < 1 || n_trials < 1 || n_trials + 1 > GMS_KMPP_MAX_POINTS ||
+        first < 0 || first >= n)
+        return GMS_ERR_ARG;
+    const ptrdiff_t t = n_trials + 1;
+    const ptrdiff_t nb = gms_n_blocks(n);
+    double *closest = (double *)malloc((size_t)n * sizeof(double));
+    double *bsum = (double *)malloc((size_t)(nb * n_trials) * sizeof(double));
+    double *prefix = (double *)malloc((size_t)(nb + 1) * sizeof(double));
+    double *P = (double *)malloc((size_t)(d * t) * sizeof(double));
+    double *xt = (double *)malloc((size_t)(GMS_BLOCK_ROWS * (d + 1)) * sizeof(double));
+    int64_t rows[GMS_KMPP_MAX_POINTS];
+    double pots[GMS_KMPP_MAX_POINTS];
+    int rc = GMS_OK;
+    if (!closest || !bsum || !prefix || !P || !xt) {
+        rc = GMS_ERR_NOMEM;
+        goto done;
+    }
+    for (ptrdiff_t i = 0; i < n; ++i) closest[i] = INFINITY;
+    /* pass 0: closest = distances to the first centre, with its block sums */
+    indices[0] = first;
+    for (ptrdiff_t j = 0; j < d; ++j) P[j] = (double)X[first * d + j];
+    rc = FN(kmpp_pass)(X, n, d, P, 1, sample_weight, closest, bsum, n_threads);
+    if (rc != GMS_OK) goto done;
+    /* P's point 0 is the centre chosen last: folded into closest by the
+     * next pass, and on the fly where the targets are located */
+    ptrdiff_t col = 0, ncol = 1;
+    for (ptrdiff_t c = 1; c < k; ++c) {
+        prefix[0] = 0.0;
+        for (ptrdiff_t b = 0; b < nb; ++b) prefix[b + 1] = prefix[b] + bsum[b * ncol + col];
+        const double potential = prefix[nb];
+        for (ptrdiff_t r = 0; r < n_trials; ++r) {
+            const double target = uniforms[(c - 1) * n_trials + r] * potential;
+            rows[r] = FN(kmpp_locate)(X, n, d, P, sample_weight, closest, prefix, nb, target,
+                                      xt, xt + GMS_BLOCK_ROWS * d);
+        }
+        for (ptrdiff_t r = 0; r < n_trials; ++r)
+            for (ptrdiff_t j = 0; j < d; ++j) P[(r + 1) * d + j] = (double)X[rows[r] * d + j];
+        rc = FN(kmpp_pass)(X, n, d, P, t, sample_weight, closest, bsum, n_threads);
+        if (rc != GMS_OK) goto done;
+        /* candidate potentials summed over blocks in order, as the prefix is */
+        ptrdiff_t best = 0;
+        for (ptrdiff_t r = 0; r < n_trials; ++r) {
+            double s = 0.0;
+            for (ptrdiff_t b = 0; b < nb; ++b) s += bsum[b * n_trials + r];
+            pots[r] = s;
+            if (s < pots[best]) best = r;
+        }
+        /* Overflowing distances (huge data) leave inf/NaN potentials: the
+         * targets then land on the last row, and the callers' later checks
+         * report the data's scale. */
+        indices[c] = rows[best];
+        for (ptrdiff_t j = 0; j < d; ++j) P[j] = P[(best + 1) * d + j];
+        col = best;
+        ncol = n_trials;
+    }
+done:
+    free(closest);
+    free(bsum);
+    free(prefix);
+    free(P);
+    free(xt);
+    return rc;
+}
+
+/* -------------------------------------------------------------- Lloyd */
+/*
+ * One Lloyd pass: labels = nearest centre, and (when sums is not NULL) the
+ * weighted per-centre sums of x and weights. As in scikit-learn, a row's
+ * distances are ||c||^2 - 2 x.c on data and centres shifted by `shift`
+ * (the data mean, for accuracy), the products one GEMM per block; ties go
+ * to the lowest centre. Always in double: float32 rows are widened a block
+ * at a time (no float64 copy of X), so that tiny or huge float32 data
+ * neither underflows nor overflows the distances. *n_changed counts the rows
+ * whose label differs from the one labels held on entry. Sums go to
+ * per-slot accumulators reduced in slot order (thread-count independent).
+ */
+int FN(gms_kmeans_lloyd)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
+                         const double *centers, const double *shift,
+                         const double *sample_weight, int64_t *labels, double *sums,
+                         double *counts, int64_t *n_changed, int n_threads)
+{
+    if (n < 0 || d < 1 || k < 1 || d > INT_MAX / GMS_BLOCK_ROWS || k > INT_MAX / GMS_BLOCK_ROWS)
+        return GMS_ERR_ARG;
+    const ptrdiff_t nb = gms_n_blocks(n);
+    const int n_slots = gms_n_slots(nb);
+    const int want_sums = sums != NULL && counts != NULL;
+    const ptrdiff_t stride = want_sums ? k * d + k : 0;
+    double *W = (double *)malloc((size_t)(d * k) * sizeof(double));
+    double *cn = (double *)malloc((size_t)k * sizeof(double));
+    double *g = (double *)malloc((size_t)d * sizeof(double));
+    double *acc = (double *)calloc((size_t)(stride * (n_slots > 0 ? n_slots : 1) + 1),
+                                   sizeof(double));
+    int64_t changed[GMS_MAX_SLOTS] = {0};
+    int failed = 0;
+    if (!W || !cn || !g || !acc) {
+        free(W), free(cn), free(g), free(acc);
+        return GMS_ERR_NOMEM;
+    }
+    /* shifted centres, transposed (d x k), and their squared norms */
+    for (ptrdiff_t j = 0; j < d; ++j) g[j] = shift[j];
+    for (ptrdiff_t c = 0; c < k; ++c) {
+        double s = 0;
+        for (ptrdiff_t j = 0; j < d; ++j) {
+            const double v = centers[c * d + j] - g[j];
+            W[j * k + c] = v;
+            s += v * v;
+        }
+        cn[c] = s;
+    }
+    gms_blas_pin();
+    (void)n_threads;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(gms_clamp_threads(n_threads, n_slots))
+#endif
+    {
+        double *xs = (double *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(double));
+        double *z = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k) * sizeof(double));
+        if (!xs || !z) gms_set_failed(&failed);
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int s = 0; s < n_slots; ++s) {
+            if (!xs || !z) continue;
+            double *a_sum = acc + s * stride;
+            double *a_cnt = a_sum + k * d;
+            int64_t ch = 0;
+            const ptrdiff_t b1 = gms_slot_begin(s + 1, nb, n_slots);
+            for (ptrdiff_t b = gms_slot_begin(s, nb, n_slots); b < b1; ++b) {
+                const ptrdiff_t i0 = b * GMS_BLOCK_ROWS;
+                const int rows = (int)(gms_min(i0 + GMS_BLOCK_ROWS, n) - i0);
+                const REAL *xb = X + i0 * d;
+                for (ptrdiff_t r = 0; r < rows; ++r)
+                    for (ptrdiff_t j = 0; j < d; ++j)
+                        xs[r * d + j] = (double)xb[r * d + j] - g[j];
+                /* the double GEMM, in the float instantiation too */
+                gemm_tt_d((int)k, rows, (int)d, W, (int)k, xs, (int)d, z, rows);
+                for (ptrdiff_t r = 0; r < rows; ++r) {
+                    double best = cn[0] - 2 * z[r];
+                    ptrdiff_t arg = 0;
+                    for (ptrdiff_t c = 1; c < k; ++c) {
+                        const double v = cn[c] - 2 * z[r + c * rows];
+                        if (v < best) {
+                            best = v;
+                            arg = c;
+                        }
+                    }
+                    const ptrdiff_t i = i0 + r;
+                    ch += labels[i] != (int64_t)arg;
+                    labels[i] = (int64_t)arg;
+                    if (want_sums) {
+                        const double wi = sample_weight ? sample_weight[i] : 1.0;
+                        a_cnt[arg] += wi;
+                        double *srow = a_sum + arg * d;
+                        for (ptrdiff_t j = 0; j < d; ++j) srow[j] += wi * (double)xb[r * d + j];
+                    }
+                }
+            }
+            changed[s] = ch;
+        }
+        free(xs);
+        free(z);
+    }
+    gms_blas_unpin();
+    if (!failed) {
+        int64_t total = 0;
+        for (int s = 0; s < n_slots; ++s) total += changed[s];
+        *n_changed = total;
+        if (want_sums) gms_reduce_slots(acc, n_slots, stride, sums, k * d, counts, k, NULL, 0, NULL);
+    }
+    free(W), free(cn), free(g), free(acc);
+    return failed ? GMS_ERR_NOMEM : GMS_OK;
+}
+
+/* Squared distance of every row to the centre its label names (scikit-
+ * learn's empty-cluster relocation picks the rows farthest from theirs). */
+int FN(gms_kmeans_label_dist)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
+                              const double *centers, const int64_t *labels, double *out,
+                              int n_threads)
+{
+    if (n < 0 || d < 1 || k < 1) return GMS_ERR_ARG;
+    for (ptrdiff_t i = 0; i < n; ++i)
+        if (labels[i] < 0 || labels[i] >= k) return GMS_ERR_ARG;
+    (void)n_threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(gms_clamp_threads(n_threads, gms_n_blocks(n)))
+#endif
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        const REAL *x = X + i * d;
+        const double *c = centers + labels[i] * d;
+        double s = 0.0;
+        for (ptrdiff_t j = 0; j < d; ++j) {
+            const double e = (double)x[j] - c[j];
+            s += e * e;
+        }
+        out[i] = s;
+    }
+    return GMS_OK;
+}

@@ -1,0 +1,241 @@
+"""k-means initialisation kernels against scikit-learn and brute force.
+
+Seeding (k-means++), Lloyd iterations and the default GaussianMixture
+initialisation are compared with scikit-learn's ``kmeans_plusplus``,
+``KMeans(n_init=1)`` and ``GaussianMixture`` from identical random states;
+the kernels against direct numpy formulas; and every result for thread-count
+invariance (bitwise).
+"""
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans, kmeans_plusplus as sk_kmeans_plusplus
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+from gmscore import GaussianMixture, _init, _kernels
+
+
+def _blobs(n, d, k, seed, spread=4.0, offset=0.0, dtype=np.float64):
+    rng = np.random.RandomState(seed)
+    centres = rng.uniform(-spread, spread, size=(k, d)) + offset
+    labels = rng.randint(k, size=n)
+    return (centres[labels] + rng.randn(n, d)).astype(dtype)
+
+
+DATASETS = {
+    # (n, d, k, spread, offset): separated, overlapping, offset, many centres
+    "separated": (2000, 4, 5, 8.0, 0.0),
+    "overlapping": (3000, 8, 8, 1.5, 0.0),
+    "offset": (1500, 3, 4, 4.0, 1e4),
+    "many_centres": (1200, 2, 30, 4.0, 0.0),
+    "wide": (1000, 16, 16, 3.0, 0.0),
+    "one_centre": (300, 3, 1, 1.0, 0.0),
+}
+
+
+def _data(name, dtype=np.float64, seed=0):
+    n, d, k, spread, offset = DATASETS[name]
+    return _blobs(n, d, k, seed, spread, offset, dtype), k
+
+
+def _sk_tol(X, tol=1e-4):
+    return float(np.mean(np.var(X, axis=0))) * tol
+
+
+# ------------------------------------------------------------------ seeding
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("name", sorted(DATASETS))
+@pytest.mark.parametrize("seed", [0, 7])
+def test_kmeans_plusplus_matches_sklearn(name, dtype, weighted, seed):
+    X, k = _data(name, dtype, seed)
+    w = np.random.RandomState(seed + 1).uniform(0.1, 3.0, size=X.shape[0]) if weighted else None
+    sk_centres, sk_idx = sk_kmeans_plusplus(X, k, sample_weight=w,
+                                            random_state=np.random.RandomState(seed))
+    rs = np.random.RandomState(seed)
+    centres, idx = _init.kmeans_plusplus(X, k, rs, w, 2)
+    np.testing.assert_array_equal(idx, sk_idx)
+    np.testing.assert_array_equal(centres, sk_centres.astype(np.float64))
+    # the same amount of the random stream is consumed
+    sk_rs = np.random.RandomState(seed)
+    sk_kmeans_plusplus(X, k, sample_weight=w, random_state=sk_rs)
+    assert rs.random_sample() == sk_rs.random_sample()
+
+
+def test_kmeans_plusplus_with_duplicate_rows_matches_sklearn():
+    # more centres than distinct rows: the potential reaches 0
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 2.0], [5.0, -1.0]]), 40, axis=0)
+    X = X[np.random.RandomState(3).permutation(X.shape[0])]
+    sk_centres, sk_idx = sk_kmeans_plusplus(X, 5, random_state=np.random.RandomState(1))
+    centres, idx = _init.kmeans_plusplus(X, 5, np.random.RandomState(1), None, 2)
+    np.testing.assert_array_equal(idx, sk_idx)
+    np.testing.assert_array_equal(centres, sk_centres)
+
+
+def test_kmeans_plusplus_zero_weights_never_chosen():
+    X, k = _data("separated")
+    w = np.ones(X.shape[0])
+    w[::2] = 0.0
+    _, idx = _init.kmeans_plusplus(X, k, np.random.RandomState(0), w, 2)
+    assert np.all(w[idx] > 0)
+    _, sk_idx = sk_kmeans_plusplus(X, k, sample_weight=w, random_state=np.random.RandomState(0))
+    np.testing.assert_array_equal(idx, sk_idx)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_choice_is_randomstate_choice(weighted):
+    rng = np.random.RandomState(5)
+    for n in (1, 2, 7, 1000):
+        w = rng.uniform(0.0, 2.0, size=n) if weighted else None
+        if weighted:
+            w[0] = 1.0  # never all zero
+        p = np.full(n, 1.0 / n) if w is None else w / w.sum()
+        total = float(n) if w is None else float(w.sum())
+        for seed in range(20):
+            expected = np.random.RandomState(seed).choice(n, p=p)
+            u = np.random.RandomState(seed).random_sample()
+            assert _kernels.kmeans_choice(w, n, total, u) == expected
+
+
+# -------------------------------------------------------------------- Lloyd
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("name", sorted(DATASETS))
+@pytest.mark.parametrize("seed", [0, 3])
+def test_kmeans_matches_sklearn_kmeans_float64(name, weighted, seed):
+    X, k = _data(name, np.float64, seed)
+    w = np.random.RandomState(seed + 2).uniform(0.5, 2.0, size=X.shape[0]) if weighted else None
+    sk = KMeans(k, n_init=1, random_state=np.random.RandomState(seed)).fit(X, sample_weight=w)
+    labels, centres = _init.kmeans(X, k, np.random.RandomState(seed), w, 2,
+                                   feature_variance=float(np.mean(np.var(X, axis=0))))
+    np.testing.assert_array_equal(labels, sk.labels_)
+    scale = max(1.0, float(np.abs(X).max()))
+    np.testing.assert_allclose(centres, sk.cluster_centers_, rtol=0, atol=1e-12 * scale)
+
+
+@pytest.mark.parametrize("name", ["separated", "offset", "wide"])
+def test_kmeans_matches_sklearn_kmeans_float32(name):
+    # float32 Lloyd: scikit-learn sums in float32, we in double; on
+    # separated data the labels agree and the centres to float32 rounding
+    X, k = _data(name, np.float32, 1)
+    sk = KMeans(k, n_init=1, random_state=np.random.RandomState(1)).fit(X)
+    labels, centres = _init.kmeans(X, k, np.random.RandomState(1), None, 2,
+                                   feature_variance=float(np.mean(np.var(X, axis=0))))
+    np.testing.assert_array_equal(labels, sk.labels_)
+    scale = max(1.0, float(np.abs(X).max()))
+    np.testing.assert_allclose(centres, sk.cluster_centers_, rtol=0, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lloyd_relocates_empty_clusters_like_sklearn(weighted):
+    X, _ = _data("overlapping", np.float64, 4)
+    w = np.random.RandomState(9).uniform(0.5, 2.0, size=X.shape[0]) if weighted else None
+    init = X[[0, 10, 20, 30, 40]].copy()
+    init[1] = 1e3          # no row is nearest: empty in the first step
+    init[3] = -1e3
+    sk = KMeans(5, init=init, n_init=1).fit(X, sample_weight=w)
+    labels, centres = _init.lloyd(X, init, w, 2, tol_abs=_sk_tol(X))
+    assert np.abs(centres).max() < 100  # relocated onto the data
+    np.testing.assert_array_equal(labels, sk.labels_)
+    np.testing.assert_allclose(centres, sk.cluster_centers_, rtol=0, atol=1e-12)
+
+
+def test_lloyd_more_centres_than_distinct_rows_like_sklearn():
+    # nothing to relocate (every distance 0): an empty centre copies the
+    # heaviest one in centre order, as scikit-learn's _average_centers does
+    # (centre 0, before it, gets the heaviest one's sums). The data mean is
+    # 0 and every average exact, so scikit-learn's centring rounds nothing
+    # (with rounding its distances would not all be 0).
+    X = np.repeat(np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 0.0]]), 20, axis=0)
+    init = np.array([[9.0, 9.0], [-1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [-9.0, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = KMeans(5, init=init, n_init=1).fit(X)
+    labels, centres = _init.lloyd(X, init, None, 2, tol_abs=_sk_tol(X))
+    np.testing.assert_array_equal(labels, sk.labels_)
+    np.testing.assert_allclose(centres, sk.cluster_centers_, rtol=0, atol=1e-12)
+
+
+def test_lloyd_stops_at_max_iter_like_sklearn():
+    X, k = _data("overlapping", np.float64, 2)
+    init = X[:k].copy()
+    sk = KMeans(k, init=init, n_init=1, max_iter=2, tol=0.0).fit(X)
+    labels, centres = _init.lloyd(X, init, None, 2, max_iter=2, tol_abs=0.0)
+    np.testing.assert_array_equal(labels, sk.labels_)
+    np.testing.assert_allclose(centres, sk.cluster_centers_, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lloyd_kernel_matches_numpy(dtype, weighted):
+    rng = np.random.RandomState(11)
+    n, d, k = 777, 5, 6           # several blocks and a partial one
+    X = (rng.randn(n, d) * 3).astype(dtype)
+    C = rng.randn(k, d) * 3
+    w = rng.uniform(0.1, 2.0, size=n) if weighted else None
+    labels = np.full(n, -1, dtype=np.int64)
+    labels[:100] = 0
+    sums, counts = np.empty((k, d)), np.empty(k)
+    changed = _kernels.kmeans_lloyd(X, C, X.mean(axis=0, dtype=np.float64), w, labels,
+                                    sums, counts, 2)
+    dist = ((X.astype(np.float64)[:, None, :] - C[None]) ** 2).sum(axis=2)
+    expected = dist.argmin(axis=1)
+    np.testing.assert_array_equal(labels, expected)
+    assert changed == n - np.count_nonzero(expected[:100] == 0)
+    ww = np.ones(n) if w is None else w
+    np.testing.assert_allclose(counts, np.bincount(expected, ww, minlength=k), rtol=1e-13)
+    ref = np.zeros((k, d))
+    np.add.at(ref, expected, ww[:, None] * X.astype(np.float64))
+    np.testing.assert_allclose(sums, ref, rtol=1e-12, atol=1e-12)
+    # labels only: sums untouched, nothing changes on a second call
+    sums[:] = 7.0
+    assert _kernels.kmeans_lloyd(X, C, np.zeros(d), w, labels, None, None, 2) == 0
+    assert np.all(sums == 7.0)
+    out = np.empty(n)
+    _kernels.kmeans_label_dist(X, C, labels, out, 2)
+    np.testing.assert_allclose(out, dist[np.arange(n), expected], rtol=1e-12)
+
+
+def test_label_dist_rejects_out_of_range_labels():
+    X = np.zeros((4, 2))
+    with pytest.raises(ValueError):
+        _kernels.kmeans_label_dist(X, np.zeros((2, 2)), np.array([0, 1, 2, 0]),
+                                   np.empty(4), 1)
+
+
+# ------------------------------------------------------- thread invariance
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_thread_count_invariant(dtype, weighted):
+    X = _blobs(20000, 6, 7, 5, 2.0, dtype=dtype)   # many blocks and slots
+    w = np.random.RandomState(1).uniform(0.2, 2.0, size=X.shape[0]) if weighted else None
+    results = []
+    for nt in (1, 2, 3):
+        c, idx = _init.kmeans_plusplus(X, 7, np.random.RandomState(2), w, nt)
+        labels, centres = _init.kmeans(X, 7, np.random.RandomState(2), w, nt,
+                                       feature_variance=1.0)
+        results.append((c, idx, labels, centres))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert a.tobytes() == b.tobytes()
+
+
+# ------------------------------------------------------- GaussianMixture
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "tied", "spherical"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_default_gaussian_mixture_init_matches_sklearn(covariance_type, dtype):
+    X = _blobs(3000, 4, 5, 8, 5.0, dtype=dtype)
+    ours = GaussianMixture(5, covariance_type=covariance_type, max_iter=1, tol=0.0,
+                           random_state=3, n_threads=2)
+    theirs = SkGaussianMixture(5, covariance_type=covariance_type, max_iter=1, tol=0.0,
+                               random_state=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X)
+        theirs.fit(X)
+    atol = 1e-10 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(ours.weights_, theirs.weights_, rtol=0, atol=atol)
+    np.testing.assert_allclose(ours.means_, theirs.means_, rtol=0, atol=atol * 10)
+    np.testing.assert_allclose(ours.covariances_, theirs.covariances_, rtol=atol * 10,
+                               atol=atol)
