@@ -58,6 +58,10 @@ def _normalized_rows(a, previous):
     return out
 
 
+def _row_text(values):
+    return "[" + ", ".join(f"{v:g}" for v in np.asarray(values, dtype=np.float64)) + "]"
+
+
 def _as_kernel_input(X):
     return X if X.dtype == np.float64 else np.ascontiguousarray(X, dtype=np.float64)
 
@@ -93,7 +97,7 @@ class _DiscreteEmissions:
 
     def _bad_value(self, X, row):
         return ValueError(
-            f"X holds {X[row].tolist()} at {self._where(row)}; {type(self).__name__} takes "
+            f"X holds {_row_text(X[row])} at {self._where(row)}; {type(self).__name__} takes "
             f"{self._value_rule}: {self._fix_hint()}")
 
     def _fix_hint(self):
@@ -109,12 +113,33 @@ class _DiscreteEmissions:
         finally:
             vars(self).pop("_chunk_context", None)
 
-    def _check_values(self, X):
-        """The rows an initialisation reads: whole numbers >= 0 (the
-        kernels check again on every pass)."""
+    def _check_values(self, data):
+        """The rows an initialisation reads (data: see _hmm_base._InitData)
+        are whole numbers >= 0; the kernels check again on every pass."""
+        X = data.X
         bad = ~((X >= 0) & (X == np.floor(X)))
-        if bad.any():
-            raise self._bad_value(X, int(np.flatnonzero(bad.any(axis=1))[0]))
+        if not bad.any():
+            return X
+        row = int(np.flatnonzero(bad.any(axis=1))[0])
+        if not getattr(data, "in_memory", False):   # a sample of a streamed source
+            raise ValueError(f"X holds {_row_text(X[row])} (in the rows sampled for the "
+                             f"initialisation); {type(self).__name__} takes "
+                             f"{self._value_rule}: {self._fix_hint()}")
+        self._chunk_context = (0, 0, getattr(data, "offsets", None))
+        raise self._bad_value(X, row)
+
+    def fit(self, X, lengths=None):
+        # a list of sequences of different widths: name the sequence
+        if isinstance(X, (list, tuple)) and X and all(isinstance(x, np.ndarray) for x in X):
+            widths = np.array([x.shape[1] if x.ndim == 2 else -1 for x in X])
+            bad = np.flatnonzero(widths != widths[0])
+            if bad.size:
+                raise ValueError(
+                    f"sequence {bad[0]} of X has {widths[bad[0]]} columns but sequence 0 "
+                    f"has {widths[0]}; every sequence must have the same n_features")
+        return super().fit(X, lengths)
+
+    fit.__doc__ = BaseHMM.fit.__doc__
 
     # -------------------------------------------------------- statistics
     def _emission_accumulator(self, source, centres=None):
@@ -179,9 +204,7 @@ class CategoricalEmissions(_DiscreteEmissions):
     def _init_emissions(self, data, rs):
         self._check_width(data.n_features)
         if self.n_features is None and self._needs_init("e", "emissionprob_"):
-            X = data.X
-            self._check_values(X)
-            self.n_features = int(X.max()) + 1
+            self.n_features = int(self._check_values(data).max()) + 1
         if self._needs_init("e", "emissionprob_"):
             b = rs.random_sample((self.n_components, self.n_features))
             self.emissionprob_ = b / b.sum(axis=1, keepdims=True)
@@ -257,8 +280,7 @@ class PoissonEmissions(_DiscreteEmissions):
 
     def _init_emissions(self, data, rs):
         if self._needs_init("l", "lambdas_"):
-            X = data.X
-            self._check_values(X)
+            X = self._check_values(data)
             mean, var = X.mean(), X.var()   # hmmlearn's method of moments
             if not var > 0:
                 raise ValueError("X has no variance: every count is the same, so the "
@@ -368,9 +390,7 @@ class MultinomialEmissions(_DiscreteEmissions):
 
     def _init_emissions(self, data, rs):
         if self.n_trials is None:   # hmmlearn: taken from the data (one int if constant)
-            X = data.X
-            self._check_values(X)
-            totals = X.sum(axis=1)
+            totals = self._check_values(data).sum(axis=1)
             self.n_trials = int(totals[0]) if (totals == totals[0]).all() else \
                 totals.astype(np.int64)
         if self._needs_init("e", "emissionprob_"):
