@@ -15,7 +15,7 @@ cdef extern from "gms_discrete.h" nogil:
     int gms_categorical_loglik(Py_ssize_t, Py_ssize_t, Py_ssize_t, const double *,
                                const double *, double *, int, int64_t *)
     int gms_categorical_counts(Py_ssize_t, Py_ssize_t, Py_ssize_t, const double *,
-                               const double *, double *, int, int64_t *)
+                               const double *, double *, double *, int, int64_t *)
     int gms_count_loglik(Py_ssize_t, Py_ssize_t, Py_ssize_t, const double *, const double *,
                          const double *, int, const double *, double *, int, int64_t *)
     int gms_weighted_sums(Py_ssize_t, Py_ssize_t, Py_ssize_t, const double *, const double *,
@@ -72,9 +72,10 @@ def categorical_loglik(const double[:, ::1] X, const double[:, ::1] log_bt,
     _raise(rc, bad, "categorical_loglik")
 
 
-def categorical_counts(const double[:, ::1] X, const double[:, ::1] post,
+def categorical_counts(const double[:, ::1] X, const double[:, ::1] post, double[::1] nk,
                        double[:, ::1] counts, int n_threads):
-    """counts (k, n_features) += sum_t post[t, :] [X[t, 0] == symbol]."""
+    """nk (k,) += post.sum(0); counts (k, n_features) += sum_t post[t, :]
+    [X[t, 0] == symbol]."""
     cdef Py_ssize_t n = X.shape[0], k = counts.shape[0], f = counts.shape[1]
     cdef int64_t bad = -1
     cdef int rc
@@ -82,11 +83,12 @@ def categorical_counts(const double[:, ::1] X, const double[:, ::1] post,
     _expect(post.shape[0] == n and post.shape[1] == k,
             "categorical_counts: post must be (n, k)")
     _expect(f >= 1 and k >= 1, "categorical_counts: counts must be (k, n_features)")
+    _expect(nk.shape[0] == k, "categorical_counts: nk must be (k,)")
     if n == 0:
         return
     with nogil:
-        rc = gms_categorical_counts(n, k, f, &X[0, 0], &post[0, 0], &counts[0, 0], n_threads,
-                                    &bad)
+        rc = gms_categorical_counts(n, k, f, &X[0, 0], &post[0, 0], &nk[0], &counts[0, 0],
+                                    n_threads, &bad)
     _raise(rc, bad, "categorical_counts")
 
 

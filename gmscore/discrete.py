@@ -235,9 +235,8 @@ class CategoricalEmissions(_DiscreteEmissions):
         if acc is None:
             return
         X = _as_kernel_input(chunk.X)
-        np.add(acc[0], posteriors.sum(axis=0), out=acc[0])
-        self._run_kernel(X, lambda: _discretec.categorical_counts(X, posteriors, acc[1],
-                                                                  n_threads))
+        self._run_kernel(X, lambda: _discretec.categorical_counts(X, posteriors, acc[0],
+                                                                  acc[1], n_threads))
 
     def _do_emission_mstep(self, em):
         if "e" not in self.params:

@@ -37,6 +37,15 @@ static int whole(double x, double limit)
 
 static ptrdiff_t n_tasks_of(ptrdiff_t n, ptrdiff_t rows) { return (n + rows - 1) / rows; }
 
+/* Threads worth starting for `work` multiply-adds: a parallel region costs
+ * about as much as a few hundred thousand of them. */
+#define WORK_PER_THREAD ((double)(1 << 19))
+static int work_threads(int n_threads, double work)
+{
+    const double useful = 1.0 + work / WORK_PER_THREAD;
+    return useful < (double)n_threads ? (int)useful : n_threads;
+}
+
 static int clamp_threads(int n_threads, ptrdiff_t n_tasks)
 {
     if (n_threads < 1) n_threads = 1;
@@ -51,7 +60,7 @@ int gms_categorical_loglik(ptrdiff_t n, ptrdiff_t k, ptrdiff_t f, const double *
     if (n < 0 || k < 1 || f < 1 || !X || !log_bt || !out || !bad_row) return GMS_ERR_ARG;
     const ptrdiff_t n_tasks = n_tasks_of(n, ROWS_PER_TASK);
     int64_t first_bad = INT64_MAX;
-    n_threads = clamp_threads(n_threads, n_tasks);
+    n_threads = clamp_threads(work_threads(n_threads, (double)n * (double)k), n_tasks);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads)
 #endif
@@ -92,7 +101,8 @@ int gms_count_loglik(ptrdiff_t n, ptrdiff_t d, ptrdiff_t k, const double *X,
     const ptrdiff_t n_tasks = n_tasks_of(n, ROWS_PER_TASK);
     int64_t first_bad = INT64_MAX;
     int bad_code = GMS_OK;
-    n_threads = clamp_threads(n_threads, n_tasks);
+    n_threads = clamp_threads(work_threads(n_threads, (double)n * (double)k * (double)d),
+                              n_tasks);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads)
 #endif
@@ -157,7 +167,8 @@ static ptrdiff_t stat_blocks(ptrdiff_t n, ptrdiff_t width)
 static void add_partials(const double *part, ptrdiff_t blocks, ptrdiff_t width, double *dst,
                          int n_threads)
 {
-    n_threads = clamp_threads(n_threads, n_tasks_of(width, 256));
+    n_threads = clamp_threads(work_threads(n_threads, (double)width * (double)blocks),
+                              n_tasks_of(width, 256));
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads)
 #endif
@@ -168,18 +179,34 @@ static void add_partials(const double *part, ptrdiff_t blocks, ptrdiff_t width, 
     }
 }
 
+/* Partials laid out as nk (k) then sums (width - k): added in block order
+ * into nk (may be NULL) and s1. */
+static int add_sums(const double *part, ptrdiff_t blocks, ptrdiff_t width, ptrdiff_t k,
+                    double *nk, double *s1, int n_threads)
+{
+    double *sums = calloc((size_t)width, sizeof(double));
+    if (!sums) return GMS_ERR_NOMEM;
+    add_partials(part, blocks, width, sums, n_threads);
+    if (nk)
+        for (ptrdiff_t j = 0; j < k; j++) nk[j] += sums[j];
+    for (ptrdiff_t e = k; e < width; e++) s1[e - k] += sums[e];
+    free(sums);
+    return GMS_OK;
+}
+
 int gms_categorical_counts(ptrdiff_t n, ptrdiff_t k, ptrdiff_t f, const double *X,
-                           const double *post, double *counts, int n_threads,
+                           const double *post, double *nk, double *counts, int n_threads,
                            int64_t *bad_row)
 {
     if (n < 0 || k < 1 || f < 1 || !X || !post || !counts || !bad_row) return GMS_ERR_ARG;
     if (n == 0) return GMS_OK;
-    const ptrdiff_t width = k * f, blocks = stat_blocks(n, width);
+    /* a block's partial: nk (k) then the counts (k x f) */
+    const ptrdiff_t width = k + k * f, blocks = stat_blocks(n, width);
     const ptrdiff_t rows = (n + blocks - 1) / blocks;
     double *part = calloc((size_t)(blocks * width), sizeof(double));
     if (!part) return GMS_ERR_NOMEM;
     int64_t first_bad = INT64_MAX;
-    n_threads = clamp_threads(n_threads, blocks);
+    n_threads = clamp_threads(work_threads(n_threads, 2.0 * (double)n * (double)k), blocks);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads)
 #endif
@@ -189,7 +216,7 @@ int gms_categorical_counts(ptrdiff_t n, ptrdiff_t k, ptrdiff_t f, const double *
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (ptrdiff_t b = 0; b < blocks; b++) {
-            double *acc = part + b * width;
+            double *acc_n = part + b * width, *acc = acc_n + k;
             const ptrdiff_t stop = (b + 1) * rows < n ? (b + 1) * rows : n;
             for (ptrdiff_t t = b * rows; t < stop; t++) {
                 const double x = X[t];
@@ -199,7 +226,10 @@ int gms_categorical_counts(ptrdiff_t n, ptrdiff_t k, ptrdiff_t f, const double *
                 }
                 const ptrdiff_t s = (ptrdiff_t)x;
                 const double *p = post + t * k;
-                for (ptrdiff_t j = 0; j < k; j++) acc[j * f + s] += p[j];
+                for (ptrdiff_t j = 0; j < k; j++) {
+                    acc_n[j] += p[j];
+                    acc[j * f + s] += p[j];
+                }
             }
         }
 #ifdef _OPENMP
@@ -207,8 +237,10 @@ int gms_categorical_counts(ptrdiff_t n, ptrdiff_t k, ptrdiff_t f, const double *
 #endif
         if (my_bad < first_bad) first_bad = my_bad;
     }
-    if (first_bad == INT64_MAX) add_partials(part, blocks, width, counts, n_threads);
+    int rc = GMS_OK;
+    if (first_bad == INT64_MAX) rc = add_sums(part, blocks, width, k, nk, counts, n_threads);
     free(part);
+    if (rc != GMS_OK) return rc;
     if (first_bad != INT64_MAX) {
         *bad_row = first_bad;
         return GMS_DISCRETE_BAD_VALUE;
@@ -225,7 +257,8 @@ int gms_weighted_sums(ptrdiff_t n, ptrdiff_t d, ptrdiff_t k, const double *X,
     const ptrdiff_t rows = (n + blocks - 1) / blocks;
     double *part = calloc((size_t)(blocks * width), sizeof(double));
     if (!part) return GMS_ERR_NOMEM;
-    n_threads = clamp_threads(n_threads, blocks);
+    n_threads = clamp_threads(work_threads(n_threads, (double)n * (double)k * (double)(d + 1)),
+                              blocks);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
 #endif
@@ -242,17 +275,7 @@ int gms_weighted_sums(ptrdiff_t n, ptrdiff_t d, ptrdiff_t k, const double *X,
             }
         }
     }
-    double *sums = malloc(sizeof(double) * (size_t)width);
-    if (!sums) {
-        free(part);
-        return GMS_ERR_NOMEM;
-    }
-    memset(sums, 0, sizeof(double) * (size_t)width);
-    add_partials(part, blocks, width, sums, n_threads);
-    if (nk)
-        for (ptrdiff_t j = 0; j < k; j++) nk[j] += sums[j];
-    for (ptrdiff_t e = 0; e < k * d; e++) s1[e] += sums[k + e];
-    free(sums);
+    const int rc = add_sums(part, blocks, width, k, nk, s1, n_threads);
     free(part);
-    return GMS_OK;
+    return rc;
 }

@@ -33,9 +33,10 @@ int gms_categorical_loglik(ptrdiff_t n, ptrdiff_t k, ptrdiff_t f, const double *
                            const double *log_bt, double *out, int n_threads,
                            int64_t *bad_row);
 
-/* counts[j * f + x_t] += post[t, j] over t, in row order (counts: k x f). */
+/* nk[j] += sum_t post[t, j] (nk may be NULL), counts[j * f + x_t] +=
+ * post[t, j] (counts: k x f), block-ordered sums over the rows. */
 int gms_categorical_counts(ptrdiff_t n, ptrdiff_t k, ptrdiff_t f, const double *X,
-                           const double *post, double *counts, int n_threads,
+                           const double *post, double *nk, double *counts, int n_threads,
                            int64_t *bad_row);
 
 /* Poisson (n_trials NULL):

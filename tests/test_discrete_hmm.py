@@ -252,8 +252,9 @@ def test_statistics_kernels_vs_numpy(n_threads):
     n, k, f, d = 30011, 4, 7, 3     # several statistics blocks
     X = rs.randint(0, f, size=(n, 1)).astype(np.float64)
     post = rs.dirichlet(np.ones(k), n)
-    counts = np.zeros((k, f))
-    _discretec.categorical_counts(X, post, counts, n_threads)
+    counts, nk0 = np.zeros((k, f)), np.zeros(k)
+    _discretec.categorical_counts(X, post, nk0, counts, n_threads)
+    np.testing.assert_allclose(nk0, post.sum(axis=0), rtol=1e-12)
     ref = np.zeros((k, f))
     np.add.at(ref.T, X[:, 0].astype(int), post)
     np.testing.assert_allclose(counts, ref, rtol=1e-12)
