@@ -465,3 +465,12 @@ def test_text_example_runs(capsys):
     assert result["decoded"].shape == (len(result["text"]),)
     X, lengths = text_hmm.encode(text_hmm.load_text())
     assert X.shape == (sum(lengths), 1) and X.max() < len(alphabet)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import gmscore.discrete
+
+    result = doctest.testmod(gmscore.discrete, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
