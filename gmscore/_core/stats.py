@@ -26,6 +26,8 @@ import numpy as np
 # Accumulator kinds: spherical components keep per-feature sums (the mean
 # over features is taken by the M-step), as the kernels compute them.
 STATS_KINDS = ("full", "tied", "diag", "spherical")
+# CountStats kinds (the discrete HMMs' emission statistics)
+COUNT_KINDS = ("categorical", "poisson", "multinomial")
 
 
 def symmetric_from_upper(s2, k, d):
@@ -352,6 +354,8 @@ class CountStats:
     ``+``, ``scaled`` for online EM; no centres (the sums are linear)."""
 
     def __init__(self, kind, nk, counts):
+        if kind not in COUNT_KINDS:
+            raise ValueError(f"kind must be one of {COUNT_KINDS}, got {kind!r}")
         self.kind = str(kind)
         self.nk = np.array(nk, dtype=np.float64)
         self.counts = np.array(counts, dtype=np.float64)
@@ -391,6 +395,13 @@ class CountStats:
                 and _same(self.nk, other.nk) and _same(self.counts, other.counts))
 
     __hash__ = None
+
+    def _to_arrays(self, prefix=""):
+        return {prefix + "nk": self.nk, prefix + "counts": self.counts}
+
+    @classmethod
+    def _from_arrays(cls, kind, arrays, prefix=""):
+        return cls(kind, arrays[prefix + "nk"], arrays[prefix + "counts"])
 
     def check_valid(self, what="statistics"):
         if not (np.isfinite(self.nk).all() and np.isfinite(self.counts).all()):
