@@ -6,7 +6,7 @@ hmmlearn (H1-H3), on the workloads of the design.
                                 [--n-iter N] [--threads T]
                                 [--implementation log|scaling]
                                 [--peakmem [--peer-blas-threads B] | --predict
-                                 | --outofcore]
+                                 | --outofcore | --endtoend]
 
 For each workload both libraries start from the same parameters and run
 exactly N iterations: GMMs from gmscore's k-means initialisation (seed 0,
@@ -26,8 +26,13 @@ one sequence of 10^6 frames, D=8, K=16), each library and dtype in a fresh
 subprocess, and checks gmscore against the ceilings of the design (process
 peak RSS during the fit, data included: M1 < 0.6 GB, M2 < 1 GB).
 --predict instead times the prediction paths on the same data (GMM:
-predict_proba, score_samples; HMM: decode with Viterbi, score_samples) of
-models fitted (untimed) with one iteration from the shared start.
+predict_proba, score_samples, predict; HMM: decode with Viterbi,
+score_samples, predict_proba) of models fitted (untimed) with one iteration
+from the shared start, against the 15x target of every method.
+--endtoend instead fits each library with its defaults (random_state=0),
+initialisation included, to convergence: E1 (G1 data), E2 (G2 data,
+covariance_type='diag'), E3 (H1 data, n_iter=50) and N5 (G1 data, n_init=5);
+see endtoend.py.
 --outofcore instead runs the out-of-core workloads of benchmarks/oocore.py
 (O1: GaussianMixture full, N=50M, D=16, K=16; O2: GaussianHMM diag,
 10,000 x 1,000 frames, D=10, K=8; float32 data written in chunks to a
@@ -52,6 +57,8 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchmarks import common, oocore  # noqa: E402
+import endtoend  # noqa: E402
+import peers_pomegranate  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -79,6 +86,14 @@ def parse_args(argv=None):
     mode.add_argument("--outofcore", action="store_true",
                       help="out-of-core workloads O1, O2: memmap vs in-memory fits, "
                            "s/iteration and sampled peak RssAnon")
+    mode.add_argument("--endtoend", action="store_true",
+                      help="end-to-end default fits E1-E3 and n_init=5 (N5), initialisation "
+                           "included, to convergence")
+    p.add_argument("--pomegranate", action="store_true",
+                   help="timing runs: add pomegranate (PyTorch, CPU) as a peer on G1-G3, H1-H2 "
+                        "(see peers_pomegranate.py)")
+    p.add_argument("--pomegranate-python", default=sys.executable,
+                   help="interpreter that has pomegranate and torch (default: this one)")
     p.add_argument("--peer-blas-threads", type=int, default=1,
                    help="--peakmem: BLAS threads of scikit-learn / hmmlearn (default 1: BLAS "
                         "threads do not change their memory, and multi-threaded OpenBLAS stalls "
@@ -96,6 +111,9 @@ def parse_args(argv=None):
     p.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     p.add_argument("--source", default="memmap", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.pomegranate and (args.peakmem or args.predict or args.outofcore or args.endtoend):
+        p.error("--pomegranate adds a column to the per-iteration timings only: drop "
+                "--peakmem / --predict / --outofcore / --endtoend")
     if args.outofcore or args.outofcore_child:
         args.profile = "fast" if args.quick else "regular"
         if args.repeat is None:
@@ -111,6 +129,18 @@ def parse_args(argv=None):
             p.error("--repeat, --n-iter and --threads must be >= 1")
         return args
     args.profile = "fast" if args.quick else "regular"
+    if args.endtoend:
+        # Long fits (scikit-learn's N5: minutes): one each unless asked.
+        args.repeat = args.repeat or 1
+        args.workloads = [w.strip().upper() for w in
+                          (args.workloads or ",".join(endtoend.CASES)).split(",") if w.strip()]
+        unknown = [w for w in args.workloads if w not in endtoend.CASES]
+        if unknown:
+            p.error(f"unknown cases {unknown}; with --endtoend choose from "
+                    f"{list(endtoend.CASES)}")
+        if args.repeat < 1 or args.threads < 1:
+            p.error("--repeat and --threads must be >= 1")
+        return args
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
     if args.workloads is None:
@@ -296,10 +326,12 @@ def run_timings(args):
               f"fit runs (and discards) even with init_params=''")
     print()
 
+    pom = PomegranateColumn(args)
     if gmm:
         rows, checks = [], []
         for name in gmm:
             spi, fitted = time_workload(args, name)
+            pom.add(name, spi, fitted)
             rows.append([name, common.get_workload(name, args.profile).description]
                         + speed_columns(args, name, spi, "sk64"))
             sk = fitted["sk64"]
@@ -325,6 +357,7 @@ def run_timings(args):
         rows, checks = [], []
         for name in hmm:
             spi, fitted = time_workload(args, name)
+            pom.add(name, spi, fitted)
             rows.append([name, common.get_workload(name, args.profile).description]
                         + speed_columns(args, name, spi, "hl64"))
             hl = fitted["hl64"]
@@ -350,6 +383,61 @@ def run_timings(args):
         print_table(["workload", "means_ f64 vs hmmlearn", "means_ f32 vs hmmlearn",
                      "covars_ f64 vs hmmlearn", "log-lik gmscore f64", "log-lik hmmlearn",
                      "log-lik f64 vs hmmlearn", "log-lik f32 vs hmmlearn"], checks)
+    pom.report()  # after both tables
+
+
+class PomegranateColumn:
+    """pomegranate's s/it and agreement on the workloads it runs, next to
+    gmscore's (``--pomegranate``); reports why when it cannot run."""
+
+    def __init__(self, args):
+        self.args, self.rows = args, []
+        self.version, self.why = (None, "not requested (--pomegranate)")
+        if args.pomegranate:
+            self.version, self.why = peers_pomegranate.probe(args.pomegranate_python)
+            print(f"pomegranate: {self.version or 'SKIPPED: ' + self.why}", flush=True)
+
+    def add(self, name, spi, fitted):
+        if self.version is None or name not in peers_pomegranate.WORKLOADS:
+            return
+        a = self.args
+        X = common.get_data(name, "float64", a.profile)
+        lengths = common.get_lengths(name, a.profile) if common.is_hmm(name) else None
+        w = common.get_workload(name, a.profile)
+        r = peers_pomegranate.run(a.pomegranate_python, name, X, lengths,
+                                  common.get_start(name, a.profile), w.covariance_type,
+                                  n_iter_for(a, name), a.repeat, a.threads)
+        if "error" in r:
+            self.rows.append([name, "-", fmt(spi["gm64"]), "-", "-", "-", "-", "-",
+                              f"FAILED: {r['error']}"])
+            return
+        gm = fitted["gm64"]
+        covs = gm.covars_ if lengths is not None else gm.covariances_
+        if covs.ndim == r["covs"].ndim + 1:  # an HMM's diag covars_ is (K, D, D)
+            covs = np.diagonal(covs, axis1=1, axis2=2)
+        # Total log-likelihood of each library's fitted parameters.
+        ll = gm.score(X, lengths) if lengths is not None else gm.score(X) * len(X)
+        self.rows.append([name, fmt(r["s_per_it"]), fmt(spi["gm64"]),
+                          f"{r['s_per_it'] / spi['gm64']:.2f}x",
+                          f"{max_rel_diff(r['means'], gm.means_):.1e}",
+                          f"{max_rel_diff(r['covs'], covs):.1e}",
+                          f"{ll:.10g}", f"{float(r['loglik']):.10g}",
+                          f"{abs(ll - float(r['loglik'])) / abs(ll):.1e}"])
+
+    def report(self):
+        if not self.args.pomegranate:
+            return
+        print()
+        if self.version is None:
+            print(f"pomegranate column skipped: {self.why}")
+            return
+        print(f"{self.version}, CPU, "
+              f"torch.set_num_threads({self.args.threads}), float64, same start and "
+              "iterations as the others (model differences: peers_pomegranate.py):")
+        print_table(["workload", "pomegranate s/it", "gmscore f64 s/it",
+                     "speed-up (pomegranate/gmscore f64)", "means vs gmscore",
+                     "covariances vs gmscore", "log-lik gmscore (fitted)",
+                     "log-lik pomegranate (fitted)", "relative difference"], self.rows)
 
 
 # ------------------------------------------------------------------ prediction
@@ -358,9 +446,16 @@ def prediction_methods(name):
     workload ``name``."""
     if common.is_hmm(name):
         return [("decode (viterbi)", lambda e, X, L: e.decode(X, L, algorithm="viterbi")),
-                ("score_samples", lambda e, X, L: e.score_samples(X, L))]
+                ("score_samples", lambda e, X, L: e.score_samples(X, L)),
+                ("predict_proba", lambda e, X, L: e.predict_proba(X, L))]
     return [("predict_proba", lambda e, X, L: e.predict_proba(X)),
-            ("score_samples", lambda e, X, L: e.score_samples(X))]
+            ("score_samples", lambda e, X, L: e.score_samples(X)),
+            ("predict", lambda e, X, L: e.predict(X))]
+
+
+#: Speed-up target of the issue for every prediction path (reference time /
+#: gmscore float64 time).
+PREDICT_TARGET = 15.0
 
 
 def agreement(name, label, ours, ref):
@@ -368,11 +463,13 @@ def agreement(name, label, ours, ref):
     if label.startswith("decode"):  # (log_prob, states)
         same = np.mean(np.asarray(ours[1]) == np.asarray(ref[1]))
         return (f"states equal {same:.4%}, log-prob rel {abs(ours[0] - ref[0]) / abs(ref[0]):.1e}")
+    if label == "predict_proba":  # GMM and HMM posteriors
+        return f"abs {np.max(np.abs(ours - ref)):.1e}"
     if common.is_hmm(name):  # score_samples: (log_prob, posteriors)
         return (f"log-lik rel {abs(ours[0] - ref[0]) / abs(ref[0]):.1e}, "
                 f"posteriors abs {np.max(np.abs(ours[1] - ref[1])):.1e}")
-    if label == "predict_proba":
-        return f"abs {np.max(np.abs(ours - ref)):.1e}"
+    if label == "predict":
+        return f"labels equal {np.mean(np.asarray(ours) == np.asarray(ref)):.4%}"
     return f"rel {max_rel_diff(ours, ref):.1e}"
 
 
@@ -388,7 +485,7 @@ def run_predictions(args):
     if any(common.is_hmm(n) for n in args.workloads):
         print(f"HMM: implementation={args.implementation!r} for score_samples")
     print()
-    rows = []
+    rows, verdicts = [], []
     for name in args.workloads:
         ref = reference(name)
         configs = configurations(args.threads, ref)
@@ -423,16 +520,25 @@ def run_predictions(args):
                     times[key].append(elapsed)
                     settle_blas(lib)
             t = {k: statistics.median(v) for k, v in times.items()}
+            speedup = t[ref_key] / t["gm64"]
+            verdicts.append(speedup >= PREDICT_TARGET)
             rows.append([name, label, fmt(t["gm64"]), fmt(t["gm32"]), fmt(t["gm64_1"]),
-                         fmt(t[ref_key]), ref, f"{t[ref_key] / t['gm64']:.2f}x",
+                         fmt(t[ref_key]), ref, f"{speedup:.2f}x",
+                         f"{PREDICT_TARGET:g}x" + ("" if args.quick else
+                                                   (" met" if verdicts[-1] else " MISSED")),
                          f"{t['gm64_1'] / t['gm64']:.2f}x",
                          agreement(name, label, results["gm64"], results[ref_key])])
             del results
     print()
     print_table(["workload", "method", "gmscore f64 s", "gmscore f32 s",
                  "gmscore f64 1-thread s", "reference s", "reference",
-                 "speed-up (reference/gmscore f64)", f"{args.threads}-thread scaling",
+                 "speed-up (reference/gmscore f64)", "target", f"{args.threads}-thread scaling",
                  "gmscore f64 vs reference"], rows)
+    if args.quick:
+        print("--quick: 1/10 sizes, the target does not apply")
+    elif verdicts:
+        print(f"target {PREDICT_TARGET:g}x on every method: "
+              f"{'all met' if all(verdicts) else f'MISSED on {verdicts.count(False)}'}")
 
 
 # ------------------------------------------------------------------ peak memory
@@ -833,6 +939,8 @@ def main(argv=None):
         run_outofcore(args)
     elif args.predict:
         run_predictions(args)
+    elif args.endtoend:
+        endtoend.run(args, args.workloads, settle_blas, fmt, print_table)
     else:
         run_timings(args)
     return 0

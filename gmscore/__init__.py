@@ -31,6 +31,8 @@ _PUBLIC = {
     "GaussianMixtureRegressor": ".regressor",
     "GaussianMixtureOutlierDetector": ".outliers",
     "select_mixture": ".selection",
+    "sequences_from_frame": "._frames",
+    "HMMFilter": ".streaming",
 }
 
 __all__ = list(_PUBLIC) + ["__version__"]

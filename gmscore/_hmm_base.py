@@ -328,7 +328,7 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
                 )
 
     # -------------------------------------------------------------- fitting
-    def fit(self, X, lengths=None):
+    def fit(self, X, lengths=None, states=None):
         """Estimate the parameters with Baum-Welch.
 
         Parameters
@@ -341,6 +341,11 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
             sequence (see ``gmscore._core.sources``).
         lengths : array-like of int, shape (n_sequences,), optional
             Lengths of the sequences in X (default: one sequence).
+        states : array-like of int, shape (n_samples,), optional
+            Partial labels: states[t] = j says frame t is in state j, -1
+            that it is unknown. Known frames' posteriors are clamped (every
+            other state is ruled out for them), and the monitored
+            log-likelihood is log p(X, known states). In-memory X only.
 
         Returns
         -------
@@ -368,7 +373,12 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         source.n_threads = reserve_fit_memory(kind, k, source.n_features, source.n_threads,
                                               n_samples=rows,
                                               extra_bytes=32 * rows * self.n_components)
-        fit_em(self, source, self.n_init, self.n_iter, check_random_state(self.random_state))
+        self._states = self._known_states(source, states)
+        try:
+            fit_em(self, source, self.n_init, self.n_iter,
+                   check_random_state(self.random_state))
+        finally:
+            vars(self).pop("_states", None)
         set_feature_names(self, source.feature_names)
         return self
 
@@ -536,6 +546,17 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
             stats = self._estep_about(source, centres)
         return stats
 
+    def _known_states(self, source, states):
+        if states is None:
+            return None
+        from ._partial_labels import check_labels
+
+        if not source.in_memory:
+            raise ValueError("states (partial labels) need X in memory; load the data, or "
+                             "fit without states")
+        return check_labels(states, source.n_samples, self.n_components, what="states",
+                            of="state")
+
     def _estep_about(self, source, centres):
         if getattr(source, "distributed", False):   # gmscore.dask: chunks on workers
             return source.reduce_chain_stats((self, "estep", centres))
@@ -546,6 +567,11 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         for chunk in source.chunks():
             self._check_chunk_features(chunk)
             framelogprob, extra = self._frame_log_likelihood(chunk.X, source.n_threads, source)
+            known = vars(self).get("_states")
+            if known is not None:   # partial labels: other states ruled out
+                from ._partial_labels import clamp_frames
+
+                clamp_frames(framelogprob, known[chunk.start:chunk.start + chunk.X.shape[0]])
             posteriors = source.buffer("posteriors", (chunk.X.shape[0], k))
             try:
                 seq_ll.append(self._forward_backward(framelogprob, chunk.offsets, posteriors,
@@ -594,6 +620,41 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         self._size_threads(source)
         with self._checked_parameters(), single_threaded_blas():
             return self._estep(source)
+
+    def partial_fit(self, X, lengths=None, *, alpha=0.7, eta=None, burn_in=0):
+        """Online EM: one stepwise EM update from a mini-batch of whole
+        sequences (see gmscore._core.online).
+
+        The batch's expected statistics (``accumulate``), per frame, are
+        blended into running statistics with weight
+        ``eta_k = (k + 2) ** -alpha`` (k = 0 for the first blended batch)
+        or the constant ``eta`` (to track drift), and ``maximize`` runs on
+        them scaled to the frames seen. The first call on an unfitted model
+        initialises it with ``fit`` on that batch; on a fitted model it
+        starts from the fitted parameters. M-steps begin once more than
+        ``burn_in`` mini-batches have been absorbed. Bad input raises and
+        leaves the model as it was.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features); lengths : optional sequence lengths.
+        alpha : float in (0.5, 1], default=0.7
+        eta : float in (0, 1] or None, default=None
+        burn_in : int >= 0, default=0
+
+        Returns
+        -------
+        self
+        """
+        from ._core.online import partial_fit
+
+        if not hasattr(self, "_emission_stats"):   # gmscore.BaseHMM: dict statistics
+            raise TypeError(f"partial_fit needs ChainStats statistics (GaussianHMM, GMMHMM); "
+                            f"{type(self).__name__} does not produce them")
+        self._validate_hyperparameters()
+        return partial_fit(self, lambda: self.accumulate(X, lengths),
+                           lambda: self.fit(X, lengths), alpha=alpha, eta=eta,
+                           burn_in=burn_in)
 
     def maximize(self, stats):
         """The M-step: update the parameters named in ``params`` from
@@ -727,8 +788,16 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         """(log-likelihood, state posteriors of shape (n_samples, n_components))."""
         return self._score(X, lengths, True)[:2]
 
-    def predict_proba(self, X, lengths=None):
-        """State posteriors, shape (n_samples, n_components)."""
+    def predict_proba(self, X, lengths=None, causal=False):
+        """State posteriors, shape (n_samples, n_components).
+
+        ``causal=True``: forward-only posteriors p(z_t | x_1..t) of every
+        frame (what a streaming filter reports), see gmscore.streaming.
+        """
+        if causal:
+            from .streaming import causal_posteriors
+
+            return causal_posteriors(self, X, lengths)
         return self._score(X, lengths, True)[1]
 
     def decode(self, X, lengths=None, algorithm=None):
@@ -769,9 +838,32 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
                 parts.append(states)
         return total, parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def predict(self, X, lengths=None):
-        """Most likely state of each sample (by ``algorithm``)."""
+    def anomaly_scores(self, X, lengths=None):
+        """Per-frame anomaly scores: the negative log predictive density
+        -log p(x_t | x_1..t-1) of each frame given the frames before it in
+        its sequence (higher is more surprising), shape (n_samples,). The
+        scores of a stream are what ``filter()`` reports frame by frame."""
+        from .streaming import log_predictive_densities
+
+        return -log_predictive_densities(self, X, lengths)
+
+    def predict(self, X, lengths=None, causal=False):
+        """Most likely state of each sample (by ``algorithm``); with
+        ``causal=True`` the most probable state given frames up to each
+        one (argmax of ``predict_proba(X, lengths, causal=True)``)."""
+        if causal:
+            return self.predict_proba(X, lengths, causal=True).argmax(axis=1)
         return self.decode(X, lengths)[1]
+
+    def filter(self, max_lag=64, decode=True):
+        """A streaming filter over a copy of this fitted model
+        (gmscore.streaming.HMMFilter): ``update(x)``, ``update_many(X)``,
+        ``smoothed(lag)``, ``viterbi_path(lag)``, ``forecast(h)``, ...;
+        ``max_lag`` bounds how far back smoothing and decoding reach;
+        ``decode=False`` skips the Viterbi recursion (no online decoding)."""
+        from .streaming import HMMFilter
+
+        return HMMFilter(self, max_lag=max_lag, decode=decode)
 
     def sample(self, n_samples=1, random_state=None, currstate=None):
         """Generate a sequence.

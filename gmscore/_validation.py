@@ -124,12 +124,14 @@ def aligned(arr, dtype=None):
 
 # ------------------------------------------------------------ feature names
 def feature_names(X):
-    """Column names of a data frame (scikit-learn's rule: all strings, or
-    none are names), as an object array, else None."""
-    columns = getattr(X, "columns", None)
-    if columns is None or not hasattr(X, "iloc"):
+    """Column names of a data frame (pandas, polars, pyarrow; scikit-learn's
+    rule: all strings, or none are names), as an object array, else None."""
+    from ._frames import column_names, frame_kind
+
+    kind = frame_kind(X)
+    if kind is None:
         return None
-    names = np.asarray(columns, dtype=object)
+    names = np.asarray(column_names(X, kind), dtype=object)
     is_str = np.array([isinstance(c, str) for c in names], dtype=bool)
     if is_str.all() and names.size:
         return names
@@ -197,8 +199,11 @@ def check_array(X, *, name="X", dtypes=(np.float64, np.float32), ensure_2d=True,
             f"{name} is a sparse matrix, which gmscore does not support; "
             f"convert it with {name}.toarray()"
         )
-    if hasattr(X, "dtypes") and hasattr(X, "to_numpy"):  # pandas
-        X = X.to_numpy()
+    from ._frames import frame_kind, frame_to_array
+
+    kind = frame_kind(X)
+    if kind is not None:   # pandas / polars / pyarrow: column by column, named errors
+        X = frame_to_array(X, kind, name)
     arr = np.asarray(X)
     if arr.dtype.kind == "c":
         raise ValueError(

@@ -11,20 +11,16 @@ block A (``indices``) and the rest B:
   m_j(a) = mu_jB + R_j (a - mu_jA), R_j = S_jBA S_jAA^-1, and
   C_j = S_jBB - R_j S_jAB (which does not depend on a).
 
-Everything per component (K matrices of size D) is numpy here; everything
-per row runs in the compiled kernel (gmscore/_conditionc.pyx), threads
-over rows.
+Everything per component (K matrices of size D) is numpy here; per row,
+the weights come from the compiled E-step kernel (the marginal mixture's
+predict_proba) and the component means from one BLAS matrix product per
+chunk of rows.
 """
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
-
 from ._core.covariance import COVARIANCE
-from ._threads import effective_n_threads
 from ._validation import check_is_fitted
-
-_LOG_2PI = np.log(2.0 * np.pi)
 
 
 @dataclass(frozen=True)
@@ -103,6 +99,14 @@ def _fitted_from(gm, weights, means, covariances, names):
     return out
 
 
+def _positive_definite(m):
+    try:
+        np.linalg.cholesky(m)
+    except np.linalg.LinAlgError:
+        return False
+    return True
+
+
 def _names(gm, idx):
     names = getattr(gm, "feature_names_in_", None)
     return None if names is None else np.asarray(names, dtype=object)[idx]
@@ -118,53 +122,57 @@ def marginal(gm, indices):
     return _fitted_from(gm, gm.weights_, gm.means_[:, idx], cov, _names(gm, idx))
 
 
+@dataclass(frozen=True)
+class ConditionalParts:
+    """Per component, what conditioning on the features ``given`` needs:
+    rest (the other features), marginal (the mixture over ``given``), reg
+    (K, B, A) = S_BA S_AA^-1, offset (K, B) = mu_B - reg mu_A (so that
+    m_j(a) = reg_j a + offset_j), cond_full (K, B, B) the conditional
+    covariances and cond_cov the same in the model's type's shape."""
+
+    given: np.ndarray
+    rest: np.ndarray
+    marginal: object
+    reg: np.ndarray
+    offset: np.ndarray
+    cond_full: np.ndarray
+    cond_cov: np.ndarray
+
+
 def conditional_parts(gm, given):
-    """What the row kernel needs, per component, for conditioning on the
-    features ``given``: (rest, mu_a, prec_u, log_norm, reg, mu_b, cond_cov
-    as (K, B, B), cond_cov in the type's shape)."""
+    """The ConditionalParts of gm for the features ``given``."""
     ct = gm.covariance_type
     k, d = gm.means_.shape
     rest = np.setdiff1d(np.arange(d), given)
     if rest.size == 0:
         raise ValueError(f"indices {given.tolist()} name every feature of the model; leave "
                          "at least one feature to predict")
-    full = COVARIANCE[ct].as_full(np.asarray(gm.covariances_, dtype=np.float64), k, d)
+    cov = np.asarray(gm.covariances_, dtype=np.float64)
+    full = COVARIANCE[ct].as_full(cov, k, d)
     s_aa = full[:, given][:, :, given]
     s_ba = full[:, rest][:, :, given]
     s_bb = full[:, rest][:, :, rest]
-    da = given.size
-    prec_u = np.empty((k, da, da))
-    reg = np.empty((k, rest.size, da))
-    log_det = np.empty(k)
-    for j in range(k):   # per component (K small matrices), never per row
-        try:
-            low = linalg.cholesky(s_aa[j], lower=True, check_finite=False)
-        except linalg.LinAlgError:
-            raise ValueError(f"component {j}'s covariance over the conditioning features "
-                             "is not positive definite; refit with a larger reg_covar") \
-                from None
-        # U = L^-T: (a - mu) U has the squared norm (a - mu)^T S^-1 (a - mu)
-        prec_u[j] = linalg.solve_triangular(low, np.eye(da), lower=True,
-                                            check_finite=False).T
-        log_det[j] = -np.log(np.diag(low)).sum()
-        # R = S_BA S_AA^-1, from the Cholesky factor of S_AA
-        reg[j] = linalg.cho_solve((low, True), s_ba[j].T, check_finite=False).T
+    try:   # one batched factorisation for all components (K small matrices)
+        np.linalg.cholesky(s_aa)
+    except np.linalg.LinAlgError:
+        bad = next(j for j in range(k) if not _positive_definite(s_aa[j]))
+        raise ValueError(f"component {bad}'s covariance over the conditioning features "
+                         "is not positive definite; refit with a larger reg_covar") from None
+    # R = S_BA S_AA^-1, i.e. R^T = S_AA^-1 S_AB
+    reg = np.swapaxes(np.linalg.solve(s_aa, np.swapaxes(s_ba, 1, 2)), 1, 2)
     cond_full = s_bb - np.einsum("kbi,kci->kbc", reg, s_ba)
     cond_full = 0.5 * (cond_full + np.swapaxes(cond_full, 1, 2))   # symmetric to rounding
-    with np.errstate(divide="ignore"):
-        log_norm = np.log(np.asarray(gm.weights_, dtype=np.float64)) + log_det \
-            - 0.5 * da * _LOG_2PI
     if ct == "full":
         cond_cov = cond_full
     elif ct == "tied":
         cond_cov = cond_full[0]
-    elif ct == "diag":
-        cond_cov = np.asarray(gm.covariances_, dtype=np.float64)[:, rest]
-    else:
-        cond_cov = np.asarray(gm.covariances_, dtype=np.float64).copy()
+    else:   # diag / spherical: the features are independent within a component
+        cond_cov = _sub_covariances(ct, cov, rest, rest)
     mu = np.asarray(gm.means_, dtype=np.float64)
-    return (rest, np.ascontiguousarray(mu[:, given]), np.ascontiguousarray(prec_u), log_norm,
-            np.ascontiguousarray(reg), np.ascontiguousarray(mu[:, rest]), cond_full, cond_cov)
+    marg = _fitted_from(gm, gm.weights_, mu[:, given],
+                        _sub_covariances(ct, cov, given, given), None)
+    offset = mu[:, rest] - np.einsum("kba,ka->kb", reg, mu[:, given])
+    return ConditionalParts(given, rest, marg, reg, offset, cond_full, cond_cov)
 
 
 def check_values(values, n_given):
@@ -180,27 +188,49 @@ def check_values(values, n_given):
     return v
 
 
-def condition_rows(gm, parts, V, resp=False, means=False, mean=False, var=False):
-    """Run the row kernel over V (n, len(given)); returns the requested
-    arrays in the order resp, means, mean, var."""
-    from . import _conditionc
+# Rows per step of condition_rows: bounds its temporaries (rows x K x B).
+CHUNK_ROWS = 65536
 
-    rest, mu_a, prec_u, log_norm, reg, mu_b, cond_full, _ = parts
-    n, k, dr = V.shape[0], mu_a.shape[0], rest.size
+
+def condition_rows(parts, V, resp=False, means=False, mean=False, var=False):
+    """Per-row conditionals over V (n, len(given)); returns the requested
+    arrays in the order resp (n, K), means (n, K, B), mean (n, B), var
+    (n, B) (of the whole conditional mixture).
+
+    The weights are the marginal mixture's responsibilities (the compiled
+    E-step kernel); every component's conditional mean is affine in the
+    row, m_j(a) = R_j a + c_j, so all of them come from one matrix product
+    a [R_1^T ... R_K^T] per chunk of rows."""
+    k, dr, da = parts.reg.shape
+    n = V.shape[0]
+    stacked = np.ascontiguousarray(parts.reg.transpose(2, 0, 1).reshape(da, k * dr))
+    cond_var = np.diagonal(parts.cond_full, axis1=1, axis2=2)
     out = dict(resp=np.empty((n, k)) if resp else None,
                means=np.empty((n, k, dr)) if means else None,
-               mean=np.empty((n, dr)) if mean else None,
+               mean=np.empty((n, dr)) if mean or var else None,
                var=np.empty((n, dr)) if var else None)
-    cond_var = np.ascontiguousarray(np.diagonal(cond_full, axis1=1, axis2=2))
-    threads = effective_n_threads(gm.n_threads, n * k * (mu_a.shape[1] + dr) ** 2)
-    try:
-        _conditionc.condition_rows(np.ascontiguousarray(V), mu_a, prec_u, log_norm, reg,
-                                   mu_b, cond_var, out["resp"], out["means"], out["mean"],
-                                   out["var"], threads)
-    except _conditionc.NonFiniteRowError as exc:
-        raise ValueError(f"row {exc.row} of the conditioning values has no finite "
-                         "likelihood under the model's marginal (it is too far from every "
-                         "component); scale the data or condition on closer values") from None
+    for start in range(0, n, CHUNK_ROWS):      # chunks of rows, never single rows
+        rows = V[start:start + CHUNK_ROWS]
+        stop = start + len(rows)
+        try:
+            r = parts.marginal.predict_proba(rows)
+        except ValueError as exc:
+            raise ValueError(f"conditioning values, rows {start} to {stop - 1} (the sample "
+                             f"numbers below count from {start}): {exc}") from None
+        m = (rows @ stacked).reshape(len(rows), k, dr)
+        m += parts.offset
+        if resp:
+            out["resp"][start:stop] = r
+        if means:
+            out["means"][start:stop] = m
+        if mean or var:
+            centre = (r[:, :, None] * m).sum(axis=1)
+            out["mean"][start:stop] = centre
+            if var:   # sum_j r_j (v_j + (m_j - mean)^2): no cancellation
+                m -= centre[:, None, :]
+                m *= m
+                m += cond_var
+                out["var"][start:stop] = (r[:, :, None] * m).sum(axis=1)
     return tuple(out[name] for name, wanted in
                  (("resp", resp), ("means", means), ("mean", mean), ("var", var)) if wanted)
 
@@ -218,9 +248,8 @@ def condition(gm, indices, values):
     given = check_indices(indices, gm.means_.shape[1])
     V = check_values(values, given.size)
     parts = conditional_parts(gm, given)
-    rest, cond_cov = parts[0], parts[7]
     if V.ndim == 1:
-        weights, means = condition_rows(gm, parts, V[None], resp=True, means=True)
-        return _fitted_from(gm, weights[0], means[0], cond_cov, _names(gm, rest))
-    weights, means = condition_rows(gm, parts, V, resp=True, means=True)
-    return ConditionalMixture(weights, means, cond_cov, rest)
+        weights, means = condition_rows(parts, V[None], resp=True, means=True)
+        return _fitted_from(gm, weights[0], means[0], parts.cond_cov, _names(gm, parts.rest))
+    weights, means = condition_rows(parts, V, resp=True, means=True)
+    return ConditionalMixture(weights, means, parts.cond_cov, parts.rest)

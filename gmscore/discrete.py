@@ -128,18 +128,13 @@ class _DiscreteEmissions:
         self._chunk_context = (0, 0, getattr(data, "offsets", None))
         raise self._bad_value(X, row)
 
-    def fit(self, X, lengths=None):
-        # a list of sequences of different widths: name the sequence
-        if isinstance(X, (list, tuple)) and X and all(isinstance(x, np.ndarray) for x in X):
-            widths = np.array([x.shape[1] if x.ndim == 2 else -1 for x in X])
-            bad = np.flatnonzero(widths != widths[0])
-            if bad.size:
-                raise ValueError(
-                    f"sequence {bad[0]} of X has {widths[bad[0]]} columns but sequence 0 "
-                    f"has {widths[0]}; every sequence must have the same n_features")
-        return super().fit(X, lengths)
-
-    fit.__doc__ = BaseHMM.fit.__doc__
+    def partial_fit(self, X, lengths=None, **kwargs):
+        """Not available for the discrete HMMs yet (online EM keys its
+        running statistics on Gaussian means): raises TypeError. Use
+        ``fit``, or ``accumulate`` over the batches and ``maximize``."""
+        raise TypeError(f"partial_fit supports GaussianHMM and GMMHMM, not "
+                        f"{type(self).__name__}; use fit, or sum accumulate(X_i) over the "
+                        "batches and call maximize")
 
     # -------------------------------------------------------- statistics
     def _emission_accumulator(self, source, centres=None):

@@ -140,6 +140,12 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
           degenerates again, or when the replacement covariance is itself
           not positive definite (no variance in some direction and
           ``reg_covar=0``), the 'raise' error is raised after all.
+    partial_labels : bool, default=False
+        True: ``fit(X, y)`` reads y as known components (-1 for unknown)
+        and clamps those samples' responsibilities (semi-supervised EM).
+        False: y is ignored, as by scikit-learn (which passes y around in
+        pipelines and checks), with a warning when it looks like partial
+        labels.
 
     Attributes
     ----------
@@ -196,14 +202,17 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
         "verbose_interval": interval(int, 1),
         "n_threads": interval(int, 1, none_ok=True),
         "on_degenerate": options("raise", "reseed"),
+        "partial_labels": boolean(),
     }
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, n_threads=None, on_degenerate="raise"):
+                 verbose_interval=10, n_threads=None, on_degenerate="raise",
+                 partial_labels=False):
         self.n_components = n_components
+        self.partial_labels = partial_labels
         self.covariance_type = covariance_type
         self.tol = tol
         self.reg_covar = reg_covar
@@ -239,7 +248,11 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
             every call. Chunks of whole 256-row blocks give the in-memory
             result bit for bit; a streamed source is initialised on a
             uniform sample of at most 131,072 rows (see README).
-        y : ignored
+        y : array-like of shape (n_samples,), optional
+            Ignored (as by scikit-learn) unless ``partial_labels=True``: then
+            y[i] = k says sample i belongs to component k and -1 that it is
+            unknown; known samples' responsibilities are clamped (semi-
+            supervised EM, see gmscore._partial_labels). In-memory X only.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; integer weights give the same fit as
             repeating rows.
@@ -248,7 +261,7 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
         -------
         self
         """
-        self._fit(X, sample_weight)
+        self._fit(X, sample_weight, y)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -256,10 +269,29 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
 
         Equal to ``fit(X).predict(X)``.
         """
-        source = self._fit(X, sample_weight)
+        source = self._fit(X, sample_weight, y)
         return self._predict_source(source)
 
-    def _fit(self, X, sample_weight):
+    def _clamped_rows(self, source, y):
+        """The known rows of partial labels y (None when y is not used)."""
+        from ._partial_labels import ClampedRows, check_labels
+
+        if y is None:
+            return None
+        if not self.partial_labels:
+            arr = np.asarray(y)
+            if arr.ndim == 1 and arr.dtype.kind == "i" and (arr == -1).any():
+                warnings.warn("y is ignored, as by scikit-learn's GaussianMixture; it looks "
+                              "like partial component labels (-1 = unknown): construct the "
+                              "model with partial_labels=True to use them", UserWarning,
+                              stacklevel=4)
+            return None
+        if not source.in_memory:
+            raise ValueError("partial labels need X in memory (an array or data frame); "
+                             "load the data, or fit without y")
+        return ClampedRows(source, check_labels(y, source.n_samples, self.n_components))
+
+    def _fit(self, X, sample_weight, y=None):
         validate_params(self, self._parameter_constraints)
         source = as_source(X, sample_weight=sample_weight, min_samples=2,
                            n_threads=effective_n_threads(self.n_threads))
@@ -286,8 +318,12 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
         warm = self.warm_start and hasattr(self, "converged_")
         if warm:
             self._check_warm_start_model(source.n_features)
-        run = fit_em(self, source, self.n_init if not warm else 1, self.max_iter,
-                     check_random_state(self.random_state))
+        self._clamp = self._clamped_rows(source, y)
+        try:
+            run = fit_em(self, source, self.n_init if not warm else 1, self.max_iter,
+                         check_random_state(self.random_state))
+        finally:
+            vars(self).pop("_clamp", None)
         set_feature_names(self, source.feature_names)
         if not run.converged and self.max_iter > 0:
             warnings.warn(
@@ -470,6 +506,12 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
         return stats
 
     def _estep_about(self, source, kernel_model, centres):
+        clamp = vars(self).get("_clamp")
+        if clamp is not None and source is not clamp.unknown:   # partial labels
+            known = clamp.statistics(self, aligned(centres, np.float64))
+            if clamp.unknown is None:
+                return known
+            return self._estep_about(clamp.unknown, kernel_model, centres) + known
         ct = self.covariance_type
         code = COVARIANCE[ct].code
         k, d = self.means_.shape
@@ -571,6 +613,40 @@ class GaussianMixture(RestoresOnFailure, ParamsMixin):
         self._size_threads(source)
         with single_threaded_blas():
             return self._estep(source)
+
+    def partial_fit(self, X, y=None, sample_weight=None, *, alpha=0.7, eta=None, burn_in=0):
+        """Online EM: one stepwise EM update from a mini-batch (see
+        gmscore._core.online).
+
+        The batch's statistics (``accumulate``), per unit of sample weight,
+        are blended into running statistics with weight
+        ``eta_k = (k + 2) ** -alpha`` (k = 0 for the first blended batch)
+        or the constant ``eta`` (to track drift), and ``maximize`` runs on
+        them scaled to the weight seen. The first call on an unfitted model
+        initialises it with ``fit`` on that batch; on a fitted model it
+        starts from the fitted parameters. M-steps begin once more than
+        ``burn_in`` mini-batches have been absorbed. Bad input raises and
+        leaves the model as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+        alpha : float in (0.5, 1], default=0.7
+        eta : float in (0, 1] or None, default=None
+        burn_in : int >= 0, default=0
+
+        Returns
+        -------
+        self
+        """
+        from ._core.online import partial_fit
+
+        validate_params(self, self._parameter_constraints)
+        return partial_fit(self, lambda: self.accumulate(X, sample_weight),
+                           lambda: self.fit(X, sample_weight=sample_weight), alpha=alpha,
+                           eta=eta, burn_in=burn_in)
 
     def maximize(self, stats):
         """The M-step: set the parameters from ``stats`` (GaussianStats of

@@ -149,9 +149,9 @@ class GaussianMixtureRegressor(ParamsMixin):
         output (of the whole conditional mixture)."""
         X, parts = self._conditionals(X)
         if not return_std:
-            mean, = condition_rows(self.mixture_, parts, X, mean=True)
+            mean, = condition_rows(parts, X, mean=True)
             return self._shaped(mean)
-        mean, var = condition_rows(self.mixture_, parts, X, mean=True, var=True)
+        mean, var = condition_rows(parts, X, mean=True, var=True)
         return self._shaped(mean), self._shaped(np.sqrt(var))
 
     def sample_conditional(self, X, n_samples=1, random_state=None):
@@ -162,7 +162,7 @@ class GaussianMixtureRegressor(ParamsMixin):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
         X, parts = self._conditionals(X)
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        resp, means = condition_rows(self.mixture_, parts, X, resp=True, means=True)
+        resp, means = condition_rows(parts, X, resp=True, means=True)
         n, k = resp.shape
         t = self.n_targets_
         # a component per draw, by inverting each row's cumulative weights
@@ -170,7 +170,7 @@ class GaussianMixtureRegressor(ParamsMixin):
         cum = np.cumsum(resp, axis=1)
         comp = np.minimum((cum[:, None, :] < u[:, :, None]).sum(axis=2), k - 1)
         centre = np.take_along_axis(means, comp[:, :, None], axis=1)     # (n, s, t)
-        factors = np.stack([linalg.cholesky(c + 0.0, lower=True) for c in parts[6]])
+        factors = np.stack([linalg.cholesky(c, lower=True) for c in parts.cond_full])
         z = rng.standard_normal((n, n_samples, t))
         draws = centre + np.einsum("nsij,nsj->nsi", factors[comp], z)
         return draws[:, :, 0] if self._y_one_d else draws

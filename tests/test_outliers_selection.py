@@ -129,3 +129,34 @@ def test_selection_bad_input():
         select_mixture(X, 2, covariance_type="full")
     with pytest.raises(ValueError, match="needs a validation_fraction"):
         select_mixture(X, 2, criterion="held_out", validation_fraction=None)
+
+
+@pytest.mark.parametrize("cls", ["GaussianHMM", "GMMHMM"])
+def test_hmm_frame_anomaly_scores_are_prefix_score_differences(cls):
+    """-log p(x_t | x_1..t-1) = -(score(x_1..t) - score(x_1..t-1)), by
+    brute force on prefixes (hmmlearn's score on the same parameters)."""
+    import gmscore
+
+    hmmlearn = pytest.importorskip("hmmlearn.hmm")
+    rng = np.random.RandomState(8)
+    X = np.vstack([rng.randn(40, 2), rng.randn(30, 2) + 3])
+    lengths = [40, 30]
+    kw = dict(n_iter=4, random_state=0, covariance_type="full") | (
+        {"n_mix": 2} if cls == "GMMHMM" else {})
+    model = getattr(gmscore, cls)(3, **kw).fit(X, lengths)
+    scores = model.anomaly_scores(X, lengths)
+    assert scores.shape == (70,)
+    ref = getattr(hmmlearn, cls)(3, init_params="", covariance_type="full",
+                                 **({"n_mix": 2} if cls == "GMMHMM" else {}))
+    for name in ("startprob_", "transmat_", "means_", "covars_") + (
+            ("weights_",) if cls == "GMMHMM" else ()):
+        setattr(ref, name, getattr(model, name))
+    for start, n in ((0, 40), (40, 30)):
+        seq = X[start:start + n]
+        prefix = np.array([ref.score(seq[:t]) for t in range(1, n + 1)])
+        expected = -np.diff(np.concatenate([[0.0], prefix]))
+        assert_allclose(scores[start:start + n], expected, rtol=1e-9, atol=1e-9)
+    spiked = X.copy()
+    spiked[20] += 25.0
+    s2 = model.anomaly_scores(spiked, lengths)
+    assert s2[20] == s2.max() and s2[20] > scores[20] + 50

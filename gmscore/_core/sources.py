@@ -56,8 +56,8 @@ def chunk_rows(n_features, itemsize):
     return max(BLOCK_ROWS, rows // BLOCK_ROWS * BLOCK_ROWS)
 
 
-def _where(index, start, rows):
-    return f"chunk {index} (rows {start} to {start + rows - 1})" if rows else f"chunk {index}"
+def _where(index, start, rows, unit="chunk"):
+    return f"{unit} {index} (rows {start} to {start + rows - 1})" if rows else f"{unit} {index}"
 
 
 def _compute_dtype(dtype, what):
@@ -108,6 +108,7 @@ class Source:
     """Base of every source: the pass signature and chunk checks."""
 
     in_memory = False
+    unit = "chunk"   # what error messages call one item of the source
 
     def __init__(self, sequences, n_threads=1):
         self.sequences = sequences
@@ -123,36 +124,40 @@ class Source:
 
     # -- checks
     def _check_chunk(self, raw, index, start, finite):
+        def at(rows):
+            return _where(index, start, rows, self.unit)
+
         try:
             X = np.asarray(raw)
         except Exception as exc:  # noqa: BLE001 - a source can raise anything
-            raise ValueError(f"{_where(index, start, 0)} of X could not be read as an "
+            raise ValueError(f"{at(0)} of X could not be read as an "
                              f"array: {exc}") from None
         if X.ndim != 2:
             raise ValueError(
-                f"{_where(index, start, 0)} of X has shape {X.shape}; every chunk must be "
+                f"{at(0)} of X has shape {X.shape}; every chunk must be "
                 "2-D (n_rows, n_features); reshape a 1-D chunk with chunk.reshape(-1, 1)")
         if X.shape[0] == 0:
             return X  # skipped by chunks(): an empty chunk fixes neither width nor dtype
-        dtype = _compute_dtype(X.dtype, f"{_where(index, start, X.shape[0])} of X")
+        dtype = _compute_dtype(X.dtype, f"{at(X.shape[0])} of X")
         if X.shape[1] == 0:
-            raise ValueError(f"{_where(index, start, X.shape[0])} of X has no features")
+            raise ValueError(f"{at(X.shape[0])} of X has no features")
         if self.n_features is None:
             self.n_features, self.dtype = X.shape[1], dtype
         changed = " (the source changed between passes)" if self.passes else ""
         if X.shape[1] != self.n_features:
             raise ValueError(
-                f"{_where(index, start, X.shape[0])} of X has {X.shape[1]} features, but "
-                f"the first chunk had {self.n_features}{changed}; every chunk must have the "
-                "same width")
+                f"{at(X.shape[0])} of X has {X.shape[1]} features, but "
+                f"the first {self.unit} had {self.n_features}{changed}; every {self.unit} must "
+                "have the same width")
         if dtype != self.dtype:
             raise TypeError(
-                f"{_where(index, start, X.shape[0])} of X has dtype {X.dtype}, but the first "
-                f"chunk had {self.dtype}{changed}; every chunk must have the same dtype")
+                f"{at(X.shape[0])} of X has dtype {X.dtype}, but the first "
+                f"{self.unit} had {self.dtype}{changed}; every {self.unit} must have the same "
+                "dtype")
         X = aligned(X, dtype)
         if finite and X.size and not np.isfinite(X).all():
             raise ValueError(
-                f"{_where(index, start, X.shape[0])} of X contains NaN or infinity; "
+                f"{at(X.shape[0])} of X contains NaN or infinity; "
                 "remove or impute those rows")
         return X
 
@@ -162,7 +167,7 @@ class Source:
         try:
             return check_sample_weight(w, rows, positive_sum=False)
         except ValueError as exc:
-            raise ValueError(f"{_where(index, start, rows)}: {exc}") from None
+            raise ValueError(f"{_where(index, start, rows, self.unit)}: {exc}") from None
 
     def _begin_pass(self):
         self._rows_seen = []
@@ -550,6 +555,10 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
     the caller reads the data more than once (fit)."""
     if isinstance(X, Source):
         return X
+    from .._frames import frame_kind
+
+    if frame_kind(X) is not None:   # a data frame: names, then one numeric array
+        return _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples)
     if sequences and isinstance(X, (list, tuple)) and X and \
             type(X[0]).__module__.split(".")[0] == "dask":
         from ..dask import is_sequence_collection, sequences_as_array
@@ -596,7 +605,9 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
         if lengths is not None:
             raise ValueError("X is a list of sequences; do not also give lengths")
         seqs = list(X)
-        return CallableSource(lambda: iter(seqs), True, None, n_threads)
+        source = CallableSource(lambda: iter(seqs), True, None, n_threads)
+        source.unit = "sequence"
+        return source
     if not sequences and isinstance(X, (list, tuple)) and X and all(
             isinstance(x, np.ndarray) and x.ndim == 2 for x in X):
         chunks = list(X)
@@ -609,8 +620,14 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
 
             offsets = lengths_to_offsets(lengths, int(X.shape[0]))
         return ArrayLikeSource(X, sample_weight, offsets, n_threads)
+    return _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples)
+
+
+def _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples):
+    """An array (or data frame) converted once and validated whole."""
     names = feature_names(X)
     X = check_array(X, min_samples=min_samples)
+    offsets = None
     if sequences:
         from .._hmm_base import lengths_to_offsets
 
