@@ -506,3 +506,26 @@ def test_partial_labels_and_unsupported_online_methods():
         CategoricalHMM(K).partial_fit(X, LENGTHS)
     with pytest.raises(TypeError, match="filter"):
         m.filter()
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.float32, np.float64])
+def test_integer_and_float_dtypes_give_the_same_fit(name, dtype):
+    (a, _), X = _pair(name, n_iter=2)
+    (b, _), _ = _pair(name, n_iter=2)
+    a.fit(X, LENGTHS)
+    b.fit(X.astype(dtype), LENGTHS)
+    attr = a._emission_param_names[0]
+    np.testing.assert_allclose(getattr(b, attr), getattr(a, attr), rtol=1e-12)
+    np.testing.assert_allclose(b.monitor_.history, a.monitor_.history, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_read_only_and_non_contiguous_input(name):
+    model, X = _fitted(name)
+    expected = model.score_samples(X, LENGTHS)[1]
+    ro = np.asfortranarray(X)
+    ro.setflags(write=False)
+    np.testing.assert_array_equal(model.score_samples(ro, LENGTHS)[1], expected)
+    wide = np.repeat(X, 2, axis=0)[::2]          # a strided view
+    np.testing.assert_array_equal(model.score_samples(wide, LENGTHS)[1], expected)
