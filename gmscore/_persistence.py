@@ -137,7 +137,13 @@ _FITTED_MARKERS = {             # attributes whose presence means "fitted"
     "GaussianMixture": ("means_", "precisions_cholesky_"),
     "GaussianHMM": ("startprob_", "transmat_"),
     "GMMHMM": ("startprob_", "transmat_"),
+    "CategoricalHMM": ("startprob_", "transmat_"),
+    "PoissonHMM": ("startprob_", "transmat_"),
+    "MultinomialHMM": ("startprob_", "transmat_"),
 }
+# The discrete HMMs' emission parameter (rows of probabilities or rates).
+_DISCRETE_EMISSIONS = {"CategoricalHMM": "emissionprob_", "PoissonHMM": "lambdas_",
+                       "MultinomialHMM": "emissionprob_"}
 
 
 # The instance attributes load restores besides the hyper-parameters: what
@@ -154,6 +160,9 @@ _FITTED_ATTRIBUTES = {
     "GMMHMM": frozenset({
         "startprob_", "transmat_", "weights_", "means_", "covars_", "monitor_",
         "n_features_in_", "feature_names_in_", "n_features", "_online_state"}),
+    **{name: frozenset({"startprob_", "transmat_", attr, "monitor_", "n_features_in_",
+                        "feature_names_in_", "n_features", "_online_state"})
+       for name, attr in _DISCRETE_EMISSIONS.items()},
 }
 
 
@@ -167,10 +176,13 @@ def _check_fitted_name(cname, aname):
 
 def _model_classes():
     """The only estimator classes ``load`` instantiates."""
+    from .discrete import CategoricalHMM, MultinomialHMM, PoissonHMM
     from .hmm import GMMHMM, GaussianHMM
     from .mixture import GaussianMixture
 
-    return {"GaussianMixture": GaussianMixture, "GaussianHMM": GaussianHMM, "GMMHMM": GMMHMM}
+    return {"GaussianMixture": GaussianMixture, "GaussianHMM": GaussianHMM, "GMMHMM": GMMHMM,
+            "CategoricalHMM": CategoricalHMM, "PoissonHMM": PoissonHMM,
+            "MultinomialHMM": MultinomialHMM}
 
 
 def _gmscore_version():
@@ -542,10 +554,31 @@ def _expected_shapes(model):
     return shapes, d
 
 
+def _discrete_shapes(model):
+    """_expected_shapes for the discrete HMMs: (K, D) emission rows, D from
+    the stored emission array (or CategoricalHMM's n_features)."""
+    name = type(model).__name__
+    k = _positive_int(model.n_components, "n_components")
+    em = vars(model).get(_DISCRETE_EMISSIONS[name])
+    if em is not None and np.ndim(em) != 2:
+        raise ModelFileError(f"{_DISCRETE_EMISSIONS[name]} has shape {np.shape(em)}, "
+                             "expected 2 dimensions")
+    d = np.shape(em)[1] if em is not None else None
+    if name == "CategoricalHMM" and model.n_features is not None:
+        d_param = _positive_int(model.n_features, "n_features")
+        if d is not None and d != d_param:
+            raise ModelFileError(f"emissionprob_ has {d} symbols but n_features={d_param}")
+        d = d_param
+    return {"startprob_": (k,), "transmat_": (k, k), _DISCRETE_EMISSIONS[name]: (k, d)}, d
+
+
 def _check_fitted_shapes(model):
     """Refuse fitted arrays inconsistent with each other or with the
     hyper-parameters (the compiled kernels trust these shapes)."""
-    shapes, d = _expected_shapes(model)
+    if type(model).__name__ in _DISCRETE_EMISSIONS:
+        shapes, d = _discrete_shapes(model)
+    else:
+        shapes, d = _expected_shapes(model)
     for attr, shape in shapes.items():
         if attr not in vars(model):
             continue
@@ -564,11 +597,15 @@ def _check_fitted_shapes(model):
                              f"array of shape {wanted}")
     for attr in ("n_features_in_", "n_features"):
         value = vars(model).get(attr)
-        if value is None or d is None:
+        # a CategoricalHMM reads one column of symbols
+        want = 1 if attr == "n_features_in_" and type(model).__name__ == "CategoricalHMM" \
+            else d
+        if value is None or want is None:
             continue
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-                or value != d:
-            raise ModelFileError(f"{attr}={value!r} disagrees with means_ ({d} features)")
+                or value != want:
+            source = _DISCRETE_EMISSIONS.get(type(model).__name__, "means_")
+            raise ModelFileError(f"{attr}={value!r} disagrees with {source} ({want} features)")
 
 
 # ------------------------------------------------------ fitted values
@@ -683,11 +720,20 @@ def _check_fitted_values(model):
     simplex, covariances and precisions positive definite, and a
     GaussianMixture's three descriptions of its covariances consistent."""
     name = type(model).__name__
-    ct = model.covariance_type
     present = vars(model)
     for attr in ("weights_", "startprob_", "transmat_"):
         if attr in present:
             _check_simplex(_values(model, attr), attr)
+    if name in _DISCRETE_EMISSIONS:
+        attr = _DISCRETE_EMISSIONS[name]
+        if attr in present:
+            values = _values(model, attr)
+            if attr == "emissionprob_":
+                _check_simplex(values, attr)
+            elif (values < 0).any():
+                raise ModelFileError("lambdas_ has negative entries; it holds Poisson rates")
+        return
+    ct = model.covariance_type
     if "means_" in present:
         _values(model, "means_")
     labels = _INDEX_LABELS.get((name, ct), _INDEX_LABELS[name])

@@ -408,7 +408,8 @@ def test_positional_parameter_order_is_unchanged():
     import inspect
 
     names = list(inspect.signature(GaussianMixture).parameters)
-    assert names[-2:] == ["n_threads", "on_degenerate"]
+    # scikit-learn's parameters first, in its order; gmscore's own after them
+    assert names[-3:] == ["n_threads", "on_degenerate", "partial_labels"]
 
 
 @pytest.mark.parametrize("ct", ["full", "diag", "spherical"])

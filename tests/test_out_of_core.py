@@ -475,7 +475,7 @@ def test_hmm_bad_sequence_chunks():
         model.fit(lambda: iter([X[:256], X[256:384]]), lengths)
     with pytest.raises(ValueError, match="chunk 1 .*lengths"):
         model.fit(lambda: iter([(X[:256], [128, 128]), (X[256:], [100, 100])]))
-    with pytest.raises(ValueError, match="chunk 1 .*features"):
+    with pytest.raises(ValueError, match="sequence 1 .*features.*the first sequence"):
         model.fit([seqs[0], seqs[1][:, :1]])
     with pytest.raises(TypeError, match="pass a callable"):
         model.fit(s for s in seqs)

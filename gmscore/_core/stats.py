@@ -26,6 +26,8 @@ import numpy as np
 # Accumulator kinds: spherical components keep per-feature sums (the mean
 # over features is taken by the M-step), as the kernels compute them.
 STATS_KINDS = ("full", "tied", "diag", "spherical")
+# CountStats kinds (the discrete HMMs' emission statistics)
+COUNT_KINDS = ("categorical", "poisson", "multinomial")
 
 
 def symmetric_from_upper(s2, k, d):
@@ -269,8 +271,8 @@ class ChainStats:
         if self.start.shape != (k,) or self.trans.shape != (k, k):
             raise ValueError(f"start must be (K,) and trans (K, K); got {self.start.shape}, "
                              f"{self.trans.shape}")
-        if emissions is not None and not isinstance(emissions, GaussianStats):
-            raise TypeError("emissions must be GaussianStats or None")
+        if emissions is not None and not isinstance(emissions, (GaussianStats, CountStats)):
+            raise TypeError("emissions must be GaussianStats, CountStats or None")
 
     @property
     def n_components(self):
@@ -341,3 +343,69 @@ class ChainStats:
         from .stats_io import save_stats
 
         save_stats(self, path)
+
+
+class CountStats:
+    """Emission statistics of the discrete HMMs (gmscore.discrete): per
+    state the posterior mass ``nk[k] = sum_t gamma_tk`` and the weighted
+    counts ``counts[k] = sum_t gamma_tk x_t`` (a one-hot x_t for the
+    categorical model: the expected symbol counts), shape (K, D). ``kind``
+    names the model ('categorical', 'poisson', 'multinomial'). Merge with
+    ``+``, ``scaled`` for online EM; no centres (the sums are linear)."""
+
+    def __init__(self, kind, nk, counts):
+        if kind not in COUNT_KINDS:
+            raise ValueError(f"kind must be one of {COUNT_KINDS}, got {kind!r}")
+        self.kind = str(kind)
+        self.nk = np.array(nk, dtype=np.float64)
+        self.counts = np.array(counts, dtype=np.float64)
+        if self.counts.ndim != 2 or self.nk.shape != self.counts.shape[:1]:
+            raise ValueError(f"nk must be (K,) and counts (K, D); got {self.nk.shape}, "
+                             f"{self.counts.shape}")
+
+    @property
+    def n_components(self):
+        return self.nk.shape[0]
+
+    def __repr__(self):
+        return f"CountStats({self.kind!r}, shape={self.counts.shape})"
+
+    def scaled(self, factor):
+        f = float(factor)
+        if not np.isfinite(f) or f < 0:
+            raise ValueError(f"factor must be a finite non-negative number, got {factor!r}")
+        return CountStats(self.kind, f * self.nk, f * self.counts)
+
+    def __add__(self, other):
+        if not isinstance(other, CountStats):
+            raise TypeError(f"cannot add CountStats and {type(other).__name__}")
+        if other.kind != self.kind or other.counts.shape != self.counts.shape:
+            raise ValueError(f"cannot add {other.kind} statistics of shape "
+                             f"{other.counts.shape} to {self.kind} statistics of shape "
+                             f"{self.counts.shape}")
+        return CountStats(self.kind, self.nk + other.nk, self.counts + other.counts)
+
+    def __radd__(self, other):
+        if isinstance(other, (int, float)) and other == 0:
+            return self
+        return NotImplemented
+
+    def __eq__(self, other):
+        return (isinstance(other, CountStats) and self.kind == other.kind
+                and _same(self.nk, other.nk) and _same(self.counts, other.counts))
+
+    __hash__ = None
+
+    def _to_arrays(self, prefix=""):
+        return {prefix + "nk": self.nk, prefix + "counts": self.counts}
+
+    @classmethod
+    def _from_arrays(cls, kind, arrays, prefix=""):
+        return cls(kind, arrays[prefix + "nk"], arrays[prefix + "counts"])
+
+    def check_valid(self, what="statistics"):
+        if not (np.isfinite(self.nk).all() and np.isfinite(self.counts).all()):
+            raise ValueError(f"the {what} hold NaN or infinity")
+        if (self.nk < 0).any() or (self.counts < 0).any():
+            raise ValueError(f"the {what} hold negative counts")
+        return self

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from .stats import STATS_KINDS, ChainStats, GaussianStats
+from .stats import COUNT_KINDS, STATS_KINDS, ChainStats, CountStats, GaussianStats
 
 _FORMAT = "gmscore-stats-1"
 
@@ -48,18 +48,20 @@ def load_stats(path):
     tag = str(arrays.pop("format", ""))
     parts = tag.split(":")
     if len(parts) != 3 or parts[0] != _FORMAT or parts[1] not in ("gaussian", "chain") \
-            or parts[2] not in STATS_KINDS + ("none",):
+            or parts[2] not in STATS_KINDS + COUNT_KINDS + ("none",):
         raise ValueError(f"not a gmscore statistics file (format tag {tag!r})")
     for name, arr in arrays.items():
         if arr.dtype != np.float64 or not np.isfinite(arr).all():
             raise ValueError(f"statistics file: entry {name!r} must hold finite float64 values")
     try:
         if parts[1] == "gaussian":
-            if parts[2] == "none":
-                raise ValueError("Gaussian statistics need a kind")
+            if parts[2] not in STATS_KINDS:
+                raise ValueError("Gaussian statistics need a Gaussian kind")
             stats = GaussianStats._from_arrays(parts[2], arrays, "e_")
         else:
             em = (None if parts[2] == "none"
+                  else CountStats._from_arrays(parts[2], arrays, "e_")
+                  if parts[2] in COUNT_KINDS
                   else GaussianStats._from_arrays(parts[2], arrays, "e_"))
             if arrays["loglik"].shape != (1,):
                 raise ValueError("malformed loglik entry")

@@ -1,0 +1,1 @@
+"""Data shipped with gmscore (read with importlib.resources)."""
