@@ -12,6 +12,7 @@ from ._threads import effective_n_threads, fit_n_threads, single_threaded_blas
 from ._validation import (
     check_array,
     check_is_fitted,
+    check_sample_weight,
     interval,
     options,
     random_state_like,
@@ -22,6 +23,7 @@ from .classifier import class_seeds
 LOG_2PI = np.log(2.0 * np.pi)
 # the methods whose ``lengths`` scikit-learn's metadata routing can route
 _LENGTHS_METHODS = ("fit", "predict", "predict_proba", "predict_log_proba", "score")
+_UNCHANGED = "$UNCHANGED$"   # scikit-learn's marker: leave this request as it is
 
 
 def _optional(check_desc):
@@ -200,45 +202,58 @@ class HMMClassifier(ParamsMixin):
         return tags
 
     # -------------------------------------------------- metadata routing
-    def _request(self, method, lengths):
-        if lengths is not None and not isinstance(lengths, (bool, str)):
-            raise ValueError(f"set_{method}_request takes lengths=True, False, None or an "
-                             f"alias (str), got {lengths!r}")
-        requests = dict(getattr(self, "_lengths_requests", {}))
-        requests[method] = lengths
-        self._lengths_requests = requests
+    # (scikit-learn's request API written out: gmscore does not import
+    # scikit-learn; only get_metadata_routing, which only scikit-learn
+    # calls, does)
+    def _request(self, method, **requests):
+        for param, value in requests.items():
+            if value is _UNCHANGED:
+                continue
+            if value is not None and not isinstance(value, (bool, str)):
+                raise ValueError(f"set_{method}_request takes {param}=True, False, None or "
+                                 f"an alias (str), got {value!r}")
+            table = dict(getattr(self, "_metadata_requests", {}))
+            table[method, param] = value
+            self._metadata_requests = table
         return self
 
-    def set_fit_request(self, *, lengths=True):
-        """Whether scikit-learn's metadata routing passes ``lengths`` to fit."""
-        return self._request("fit", lengths)
+    def set_fit_request(self, *, lengths=_UNCHANGED):
+        """Whether scikit-learn's metadata routing passes ``lengths`` to fit
+        (default True)."""
+        return self._request("fit", lengths=lengths)
 
-    def set_predict_request(self, *, lengths=True):
-        """Whether metadata routing passes ``lengths`` to predict."""
-        return self._request("predict", lengths)
+    def set_predict_request(self, *, lengths=_UNCHANGED):
+        """Whether metadata routing passes ``lengths`` to predict (default True)."""
+        return self._request("predict", lengths=lengths)
 
-    def set_predict_proba_request(self, *, lengths=True):
-        """Whether metadata routing passes ``lengths`` to predict_proba."""
-        return self._request("predict_proba", lengths)
+    def set_predict_proba_request(self, *, lengths=_UNCHANGED):
+        """Whether metadata routing passes ``lengths`` to predict_proba
+        (default True)."""
+        return self._request("predict_proba", lengths=lengths)
 
-    def set_predict_log_proba_request(self, *, lengths=True):
-        """Whether metadata routing passes ``lengths`` to predict_log_proba."""
-        return self._request("predict_log_proba", lengths)
+    def set_predict_log_proba_request(self, *, lengths=_UNCHANGED):
+        """Whether metadata routing passes ``lengths`` to predict_log_proba
+        (default True)."""
+        return self._request("predict_log_proba", lengths=lengths)
 
-    def set_score_request(self, *, lengths=True):
-        """Whether metadata routing passes ``lengths`` to score."""
-        return self._request("score", lengths)
+    def set_score_request(self, *, lengths=_UNCHANGED, sample_weight=_UNCHANGED):
+        """Whether metadata routing passes ``lengths`` (default True) and
+        ``sample_weight`` (default None: an error when one is given) to score."""
+        return self._request("score", lengths=lengths, sample_weight=sample_weight)
 
     def get_metadata_routing(self):
         """scikit-learn's MetadataRequest: ``lengths`` requested by every
-        method unless a ``set_*_request`` said otherwise."""
+        method and score's ``sample_weight`` left unrequested, unless a
+        ``set_*_request`` said otherwise."""
         from sklearn.utils.metadata_routing import MetadataRequest
 
         req = MetadataRequest(owner=type(self).__name__)
-        requests = getattr(self, "_lengths_requests", {})
+        table = getattr(self, "_metadata_requests", {})
         for method in _LENGTHS_METHODS:
             getattr(req, method).add_request(param="lengths",
-                                             alias=requests.get(method, True))
+                                             alias=table.get((method, "lengths"), True))
+        req.score.add_request(param="sample_weight",
+                              alias=table.get(("score", "sample_weight"), None))
         return req
 
     # ------------------------------------------------------------------ fit
@@ -371,11 +386,12 @@ class HMMClassifier(ParamsMixin):
         log_proba = self.predict_log_proba(X, lengths)
         return self.classes_[np.argmax(log_proba, axis=1)]
 
-    def score(self, X, y, lengths=None):
-        """Mean accuracy over the sequences."""
+    def score(self, X, y, lengths=None, sample_weight=None):
+        """Mean accuracy over the sequences (weighted by ``sample_weight``,
+        one weight per sequence)."""
         pred = self.predict(X, lengths)
         y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
         if y.shape != pred.shape:
             raise ValueError(f"y has shape {y.shape}; expected {pred.shape}, one label per "
                              "sequence")
-        return weighted_accuracy(y, pred, None)
+        return weighted_accuracy(y, pred, check_sample_weight(sample_weight, pred.shape[0]))
