@@ -16,6 +16,7 @@ from ._validation import (
     interval,
     options,
     random_state_like,
+    real_number,
     validate_params,
 )
 from .classifier import class_seeds
@@ -165,7 +166,7 @@ class HMMClassifier(ParamsMixin):
         "covariance_type": options(*COV_TYPES),
         "min_covar": interval(float, 0.0),
         "n_iter": interval(int, 0),
-        "tol": interval(float, 0.0),
+        "tol": real_number(),     # hmmlearn's: -inf never stops
         "implementation": options("log", "scaling"),
         "params": _optional(((lambda v: isinstance(v, str)), "a str")),
         "init_params": _optional(((lambda v: isinstance(v, str)), "a str")),

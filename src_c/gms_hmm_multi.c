@@ -1,6 +1,7 @@
 /* Per-sequence log-likelihoods of many HMMs in one call (gms_hmm_multi.h). */
 #include "gms_hmm_multi.h"
 #include "gms_kernels.h"
+#include "gms_fastmath.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -61,7 +62,7 @@ static double forward_one(const double *f, ptrdiff_t ld, ptrdiff_t T, ptrdiff_t 
         const double *ft = f + t * ld;
         const double mx = max_of(prev, k);
         if (!(mx > -INFINITY) || mx == INFINITY) return mx;   /* impossible, or bad input */
-        for (ptrdiff_t i = 0; i < k; ++i) p[i] = exp(prev[i] - mx);
+        for (ptrdiff_t i = 0; i < k; ++i) p[i] = gms_exp_nonpositive(prev[i] - mx);
         for (ptrdiff_t j = 0; j < k; ++j) cur[j] = 0.0;
         for (ptrdiff_t i = 0; i < k; ++i) {
             const double pii = p[i];
@@ -70,13 +71,67 @@ static double forward_one(const double *f, ptrdiff_t ld, ptrdiff_t T, ptrdiff_t 
         }
         for (ptrdiff_t j = 0; j < k; ++j) {
             const double b = cur[j];
-            cur[j] = b >= MULTI_LOG_REDO ? mx + log(b) + ft[j] : exact_in(prev, A, k, j) + ft[j];
+            cur[j] = b >= MULTI_LOG_REDO ? mx + gms_log_normal(b) + ft[j]
+                                         : exact_in(prev, A, k, j) + ft[j];
         }
         double *tmp = prev;
         prev = cur;
         cur = tmp;
     }
     return log_sum(prev, k);
+}
+
+/*
+ * The same pass in scaled linear space (K exps and one log per frame, not
+ * K of each) for every chain at once, frame by frame, so each frame's row
+ * of f is read once for all chains: a_t = normalised (a_{t-1} A) *
+ * exp(f_t - max f_t), the log-likelihood the sum of the frames' log
+ * normalisers. A chain whose mass at some frame falls below
+ * MULTI_LOG_REDO (terms may have been flushed) gets NaN: the caller redoes
+ * it in log space. `w` holds 3 ld doubles.
+ */
+static void forward_scaled_all(const double *f, ptrdiff_t ld, ptrdiff_t T,
+                               const int64_t *cols, ptrdiff_t n_chains,
+                               const double *startprob, const double *transmat,
+                               const ptrdiff_t *tofs, double *w, double *out)
+{
+    double *a = w, *b = w + ld, *e = w + 2 * ld;
+    for (ptrdiff_t c = 0; c < n_chains; ++c) out[c] = 0.0;
+    for (ptrdiff_t t = 0; t < T; ++t) {
+        const double *ft = f + t * ld;
+        for (ptrdiff_t c = 0; c < n_chains; ++c) {
+            if (isnan(out[c])) continue;
+            const ptrdiff_t c0 = (ptrdiff_t)cols[c], k = (ptrdiff_t)(cols[c + 1] - cols[c]);
+            const double *fc = ft + c0, *A = transmat + tofs[c];
+            double *ac = a + c0, *bc = b + c0, *ec = e + c0;
+            const double mf = max_of(fc, k);
+            if (!(mf > -INFINITY) || mf == INFINITY) {
+                out[c] = NAN;
+                continue;
+            }
+            for (ptrdiff_t j = 0; j < k; ++j) ec[j] = gms_exp_nonpositive(fc[j] - mf);
+            if (t == 0) {
+                for (ptrdiff_t j = 0; j < k; ++j) bc[j] = startprob[c0 + j] * ec[j];
+            } else {
+                for (ptrdiff_t j = 0; j < k; ++j) bc[j] = 0.0;
+                for (ptrdiff_t i = 0; i < k; ++i) {
+                    const double ai = ac[i];
+                    const double *Ai = A + i * k;
+                    for (ptrdiff_t j = 0; j < k; ++j) bc[j] += ai * Ai[j];
+                }
+                for (ptrdiff_t j = 0; j < k; ++j) bc[j] *= ec[j];
+            }
+            double sum = 0.0;
+            for (ptrdiff_t j = 0; j < k; ++j) sum += bc[j];
+            if (!(sum >= MULTI_LOG_REDO) || !(sum < INFINITY)) {
+                out[c] = NAN;
+                continue;
+            }
+            const double inv = 1.0 / sum;
+            for (ptrdiff_t j = 0; j < k; ++j) ac[j] = bc[j] * inv;
+            out[c] += mf + gms_log_normal(sum);
+        }
+    }
 }
 
 int gms_hmm_multi_loglik(const double *framelogprob, ptrdiff_t n_rows,
@@ -109,26 +164,30 @@ int gms_hmm_multi_loglik(const double *framelogprob, ptrdiff_t n_rows,
     const ptrdiff_t n_pairs = n_seq * n_chains;
     int failed = 0;
     if (n_threads < 1) n_threads = 1;
-    if ((ptrdiff_t)n_threads > n_pairs) n_threads = (int)n_pairs;
+    if ((ptrdiff_t)n_threads > n_seq) n_threads = (int)n_seq;
+    const ptrdiff_t wsize = 3 * (ld > kmax ? ld : kmax);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads) reduction(| : failed)
 #endif
     {
-        double *w = malloc((size_t)(3 * kmax) * sizeof(double));
+        double *w = malloc((size_t)wsize * sizeof(double));
         if (w == NULL) failed = 1;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-        for (ptrdiff_t q = 0; q < n_pairs; ++q) {
-            const ptrdiff_t s = q / n_chains, c = q % n_chains;
+        for (ptrdiff_t s = 0; s < n_seq; ++s) {
+            double *out = seq_loglik + s * n_chains;
             if (w == NULL) {
-                seq_loglik[q] = NAN;
+                for (ptrdiff_t c = 0; c < n_chains; ++c) out[c] = NAN;
                 continue;
             }
-            const ptrdiff_t k = (ptrdiff_t)(cols[c + 1] - cols[c]);
             const ptrdiff_t t0 = (ptrdiff_t)offsets[s], T = (ptrdiff_t)(offsets[s + 1] - t0);
-            seq_loglik[q] = forward_one(framelogprob + t0 * ld + cols[c], ld, T, k,
-                                        startprob + cols[c], transmat + tofs[c], w);
+            const double *f = framelogprob + t0 * ld;
+            forward_scaled_all(f, ld, T, cols, n_chains, startprob, transmat, tofs, w, out);
+            for (ptrdiff_t c = 0; c < n_chains; ++c)
+                if (isnan(out[c]))   /* outside the scaled pass's exact range */
+                    out[c] = forward_one(f + cols[c], ld, T, (ptrdiff_t)(cols[c + 1] - cols[c]),
+                                         startprob + cols[c], transmat + tofs[c], w);
         }
         free(w);
     }

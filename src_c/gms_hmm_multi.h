@@ -20,11 +20,13 @@ extern "C" {
 #endif
 
 /*
- * Log-space forward pass of every (sequence, chain) pair:
+ * Forward pass of every (sequence, chain) pair (scaled, redone in log space
+ * where the scaled pass leaves its exact range):
  * seq_loglik[s * n_chains + c] = log p(sequence s | chain c), -inf where
- * the sequence is impossible under the chain. The pairs run in parallel
- * (OpenMP); each is computed by one thread in a fixed order, so the
- * results do not depend on n_threads. Returns GMS_OK, GMS_ERR_ARG,
+ * the sequence is impossible under the chain. Sequences run in parallel
+ * (OpenMP; a thread takes all chains of a sequence, reading each frame's
+ * row once), each pair in a fixed order, so the results do not depend on
+ * n_threads. Returns GMS_OK, GMS_ERR_ARG,
  * GMS_ERR_NOMEM or GMS_ERR_NONFINITE (a result is NaN or +inf: the
  * emission log-likelihoods were not finite).
  */
