@@ -214,7 +214,7 @@ class GaussianMixtureClassifier(ParamsMixin):
         sources = [self._class_source(m, Xs[bounds[c]:bounds[c + 1]],
                                       None if sws is None else sws[bounds[c]:bounds[c + 1]])
                    for c, m in enumerate(models)]
-        runs = self._fit_all(models, sources)
+        runs = self._fit_all(models, sources, classes)
         # everything computed: only now change the classifier
         self.classes_ = classes
         self.priors_ = priors
@@ -270,7 +270,7 @@ class GaussianMixtureClassifier(ParamsMixin):
                                               n_samples=source.n_samples)
         return source
 
-    def _fit_all(self, models, sources):
+    def _fit_all(self, models, sources, classes):
         """The EM of every class, interleaved: per restart, each iteration
         takes one E-step + M-step of every class that has not converged
         (GaussianMixture's EM-driver hooks, gmscore._core.em), so one
@@ -280,11 +280,13 @@ class GaussianMixtureClassifier(ParamsMixin):
         best = [None] * len(models)
         with single_threaded_blas():
             for index in range(self.n_init):
-                runs = [m._em_start(s, r, index) for m, s, r in zip(models, sources, rngs)]
+                runs = [_for_class(classes[c], models[c]._em_start, sources[c], rngs[c], index)
+                        for c in range(len(models))]
                 active = list(range(len(models)))
                 for _ in range(self.max_iter):
                     for c in active:
-                        runs[c].record(models[c]._em_iterate(sources[c], runs[c]))
+                        runs[c].record(_for_class(classes[c], models[c]._em_iterate,
+                                                  sources[c], runs[c]))
                     active = [c for c in active if not runs[c].converged]
                     if not active:
                         break
@@ -336,6 +338,14 @@ class GaussianMixtureClassifier(ParamsMixin):
                              "sample of X")
         sw = check_sample_weight(sample_weight, pred.shape[0])
         return weighted_accuracy(y, pred, sw)
+
+
+def _for_class(label, step, *args):
+    """One class's EM step; its errors name the class."""
+    try:
+        return step(*args)
+    except ValueError as exc:
+        raise ValueError(f"EM of class {label_repr(label)}: {exc}") from exc
 
 
 def _convergence_warning():

@@ -313,8 +313,12 @@ class HMMClassifier(ParamsMixin):
         models = []
         for c in range(n_classes):   # one Baum-Welch fit per class, over its own rows
             a, b = sorted_offsets[bounds[c]], sorted_offsets[bounds[c + 1]]
-            models.append(self._hmm(seeds[c]).fit(
-                sorted_frames[a:b], np.diff(sorted_offsets[bounds[c]:bounds[c + 1] + 1])))
+            try:
+                models.append(self._hmm(seeds[c]).fit(
+                    sorted_frames[a:b], np.diff(sorted_offsets[bounds[c]:bounds[c + 1] + 1])))
+            except ValueError as exc:
+                raise ValueError(f"fitting the HMM of class {label_repr(classes[c])}: "
+                                 f"{exc}") from exc
         self.classes_ = classes
         self.priors_ = priors
         self.estimators_ = models

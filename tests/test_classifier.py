@@ -405,3 +405,14 @@ def test_works_without_sklearn_installed():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok")
+
+
+def test_em_failure_names_the_class_and_leaves_the_model():
+    clf, X, y = _fitted()
+    before = GaussianMixtureClassifier(2, random_state=0).fit(X, y)
+    Xb = X.copy()
+    Xb[y == 1, 2] = 1.0           # class 1 has no variance in feature 2
+    with pytest.raises(ValueError, match="class 1.*reg_covar"):
+        clf.set_params(reg_covar=0.0).fit(Xb, y)
+    clf.set_params(reg_covar=1e-6)
+    _same_model(clf, before)
