@@ -33,6 +33,8 @@ _PUBLIC = {
     "select_mixture": ".selection",
     "sequences_from_frame": "._frames",
     "HMMFilter": ".streaming",
+    "GaussianMixtureClassifier": ".classifier",
+    "HMMClassifier": ".hmm_classifier",
 }
 
 __all__ = list(_PUBLIC) + ["__version__"]

@@ -153,3 +153,47 @@ def sample_states(const double[::1] start_cdf, const double[:, ::1] trans_cdf,
         rc = gms_hmm_sample_states(&start_cdf[0], &trans_cdf[0, 0], k, &uniforms[0], n,
                                    first, &states[0])
     _check(rc)
+
+
+# =====================================================================
+# Many HMMs at once (src_c/gms_hmm_multi.c): the per-sequence
+# log-likelihoods of every class of an HMMClassifier in one call.
+# =====================================================================
+cdef extern from "gms_hmm_multi.h" nogil:
+    int gms_hmm_multi_loglik(const double *, Py_ssize_t, const int64_t *, Py_ssize_t,
+                             const int64_t *, Py_ssize_t, const double *, const double *,
+                             double *, int)
+
+
+def multi_chain_loglik(const double[:, ::1] framelogprob, const int64_t[::1] cols,
+                       const int64_t[::1] offsets, const double[::1] startprob,
+                       const double[::1] transmat, double[:, ::1] seq_loglik,
+                       int n_threads):
+    """seq_loglik[s, c] = log p(sequence s | chain c) for every chain c,
+    whose states are columns cols[c]:cols[c+1] of framelogprob, whose start
+    probabilities are startprob[cols[c]:cols[c+1]] and whose transition
+    matrices are packed one after another (row-major) in transmat."""
+    cdef Py_ssize_t n = framelogprob.shape[0]
+    cdef Py_ssize_t n_chains = cols.shape[0] - 1
+    cdef Py_ssize_t n_seq = offsets.shape[0] - 1
+    cdef Py_ssize_t c, size = 0
+    cdef int rc
+    _expect(n_chains >= 1 and cols[0] == 0 and cols[n_chains] == framelogprob.shape[1],
+            "cols must run from 0 to framelogprob's column count")
+    for c in range(n_chains):
+        _expect(cols[c + 1] > cols[c], "every chain needs at least one state")
+        size += (cols[c + 1] - cols[c]) * (cols[c + 1] - cols[c])
+    _expect(n_seq >= 1 and offsets[0] == 0 and offsets[n_seq] == n,
+            "offsets must run from 0 to n_samples")
+    _expect(startprob.shape[0] == cols[n_chains], "startprob length")
+    _expect(transmat.shape[0] == size, "transmat length (sum of K_c^2)")
+    _expect(seq_loglik.shape[0] == n_seq and seq_loglik.shape[1] == n_chains,
+            "seq_loglik shape (n_sequences, n_chains)")
+    with nogil:
+        rc = gms_hmm_multi_loglik(&framelogprob[0, 0], n, &cols[0], n_chains, &offsets[0],
+                                  n_seq, &startprob[0], &transmat[0], &seq_loglik[0, 0],
+                                  n_threads)
+    if rc == GMS_ERR_NONFINITE:
+        raise ValueError("the emission log-likelihoods hold NaN or +inf; check X and the "
+                         "models' parameters")
+    _check(rc)
