@@ -1,0 +1,211 @@
+"""MAP adaptation (GMM-UBM), utterance scoring with top-C, and the
+speaker-verification example, against direct numpy/scipy formulas."""
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+from gmscore import GaussianMixture, GMMHMM
+from gmscore._core.covariance import COVARIANCE
+
+COV_TYPES = ("full", "tied", "diag", "spherical")
+UPDATES = ["".join(c) for n in (1, 2, 3) for c in itertools.combinations("wmc", n)]
+
+
+def _data(seed=0, n=600, d=3):
+    rng = np.random.RandomState(seed)
+    centres = np.array([[0.0, 0.0, 0.0], [4.0, 1.0, -2.0], [-3.0, 3.0, 1.0]])[:, :d]
+    X = np.vstack([c + rng.randn(n // 3, d) * (0.5 + i * 0.3) for i, c in enumerate(centres)])
+    return X + 1.0
+
+
+@pytest.fixture(scope="module")
+def ubms():
+    X = _data(0)
+    return {ct: GaussianMixture(3, covariance_type=ct, random_state=0).fit(X) for ct in COV_TYPES}
+
+
+def _full_covs(gm):
+    k, d = gm.means_.shape
+    return COVARIANCE[gm.covariance_type].as_full(np.asarray(gm.covariances_), k, d)
+
+
+def _responsibilities(gm, X):
+    covs = _full_covs(gm)
+    lp = np.column_stack([np.log(gm.weights_[k]) + multivariate_normal(gm.means_[k], covs[k])
+                          .logpdf(X) for k in range(gm.n_components)])
+    return np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
+
+
+def reference_map(gm, X, r, update, sw=None):
+    """Reynolds et al. (2000) in their uncentred form, from scipy
+    responsibilities (the covariances about the UBM means when the means
+    are not adapted)."""
+    sw = np.ones(len(X)) if sw is None else sw
+    resp = _responsibilities(gm, X) * sw[:, None]
+    k, d = gm.means_.shape
+    nk = resp.sum(axis=0)
+    n = nk.sum()
+    xbar = resp.T @ X / nk[:, None]
+    exx = np.einsum("ik,il,im->klm", resp, X, X) / nk[:, None, None]
+    alpha = nk / (nk + r)
+    w, mu, reg = gm.weights_, gm.means_, gm.reg_covar
+    new_w = alpha * nk / n + (1 - alpha) * w
+    new_w = new_w / new_w.sum() if "w" in update else w
+    new_mu = alpha[:, None] * xbar + (1 - alpha[:, None]) * mu if "m" in update else mu
+    if "c" not in update:
+        return new_w, new_mu, gm.covariances_
+    S = _full_covs(gm)
+    eye = np.eye(d)
+    ct = gm.covariance_type
+    if ct == "tied":
+        a = n / (n + r)
+        scatter = sum(np.einsum("i,ij,il->jl", resp[:, j], X - new_mu[j], X - new_mu[j])
+                      for j in range(k))
+        return new_w, new_mu, a * (scatter / n + reg * eye) + (1 - a) * gm.covariances_
+    if "m" in update:
+        full = (alpha[:, None, None] * (exx + reg * eye)
+                + (1 - alpha[:, None, None]) * (S + mu[:, :, None] * mu[:, None, :])
+                - new_mu[:, :, None] * new_mu[:, None, :])
+    else:
+        about = exx - xbar[:, :, None] * mu[:, None, :] - mu[:, :, None] * xbar[:, None, :] \
+            + mu[:, :, None] * mu[:, None, :]
+        full = alpha[:, None, None] * (about + reg * eye) + (1 - alpha[:, None, None]) * S
+    if ct == "full":
+        return new_w, new_mu, full
+    diag = np.diagonal(full, axis1=1, axis2=2)
+    return new_w, new_mu, diag if ct == "diag" else diag.mean(axis=1)
+
+
+def _check_close(model, ref, tol=1e-10):
+    for got, want in zip((model.weights_, model.means_, model.covariances_), ref):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+# ------------------------------------------------------------ adapt
+@pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("update", UPDATES)
+def test_adapt_equals_reynolds_formulas(ubms, ct, update):
+    ubm = ubms[ct]
+    X = _data(1, n=150) + 0.3     # a "speaker": shifted, less data
+    model = ubm.adapt(X, relevance_factor=16.0, update=update)
+    _check_close(model, reference_map(ubm, X, 16.0, update))
+    # the precision factors belong to the adapted covariances
+    k, d = model.means_.shape
+    cov = COVARIANCE[ct].as_full(model.covariances_, k, d)
+    prec = COVARIANCE[ct].as_full(model.precisions_, k, d)
+    np.testing.assert_allclose(cov @ prec, np.broadcast_to(np.eye(d), cov.shape), atol=1e-9)
+    assert model is not ubm and model.n_features_in_ == d
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_adapt_with_sample_weight(ubms, ct):
+    ubm = ubms[ct]
+    X = _data(2, n=150)
+    sw = np.random.RandomState(3).uniform(0.2, 2.0, len(X))
+    model = ubm.adapt(X, relevance_factor=4.0, update="wmc", sample_weight=sw)
+    _check_close(model, reference_map(ubm, X, 4.0, "wmc", sw))
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_relevance_zero_is_one_em_step(ubms, ct):
+    ubm = ubms[ct]
+    X = _data(4, n=300)
+    model = ubm.adapt(X, relevance_factor=0.0, update="wmc")
+    # scikit-learn, started at the UBM's parameters, one EM iteration
+    from sklearn.mixture import GaussianMixture as SkGM
+
+    sk = SkGM(3, covariance_type=ct, max_iter=1, weights_init=ubm.weights_,
+              means_init=ubm.means_, precisions_init=ubm.precisions_,
+              reg_covar=ubm.reg_covar)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk.fit(X)
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(model, name), getattr(sk, name), rtol=1e-10,
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_large_relevance_gives_the_ubm(ubms, ct):
+    ubm = ubms[ct]
+    X = _data(5, n=150) + 2.0
+    for r in (1e18, np.inf):
+        model = ubm.adapt(X, relevance_factor=r, update="wmc")
+        for name in ("weights_", "means_", "covariances_"):
+            np.testing.assert_allclose(getattr(model, name), getattr(ubm, name),
+                                       rtol=1e-10, atol=1e-12)
+
+
+def _chunked(X, sizes):
+    def chunks():
+        i = 0
+        for s in itertools.cycle(sizes):
+            if i >= len(X):
+                return
+            yield X[i:i + s]
+            i += s
+    return chunks
+
+
+@pytest.mark.parametrize("ct", ("full", "diag"))
+def test_out_of_core_sources_equal_in_memory(ubms, ct, tmp_path):
+    ubm = ubms[ct]
+    X = _data(6, n=1500)
+    want = ubm.adapt(X, update="wmc")
+    mm = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=X.dtype, shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    for source in (np.load(tmp_path / "x.npy", mmap_mode="r"), _chunked(X, [256, 512])):
+        got = ubm.adapt(source, update="wmc")
+        for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+            np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-12,
+                                       atol=1e-14)
+
+
+def _snapshot(gm):
+    return {k: np.array(v, copy=True) for k, v in vars(gm).items()
+            if isinstance(v, np.ndarray)}
+
+
+def test_ubm_is_not_modified(ubms):
+    ubm = ubms["full"]
+    before = _snapshot(ubm)
+    ubm.adapt(_data(7, n=150), update="wmc")
+    after = _snapshot(ubm)
+    assert before.keys() == after.keys()
+    for name in before:
+        np.testing.assert_array_equal(before[name], after[name])
+
+
+def test_adapt_bad_input(ubms):
+    ubm = ubms["diag"]
+    X = _data(8, n=150)
+    before = _snapshot(ubm)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        GaussianMixture(3).adapt(X)
+    for update in ("x", "", "mz", "W"):
+        with pytest.raises(ValueError, match="update must be"):
+            ubm.adapt(X, update=update)
+    with pytest.raises(TypeError, match="update must be"):
+        ubm.adapt(X, update=None)
+    for r in (-1.0, np.nan):
+        with pytest.raises(ValueError, match="relevance_factor must be >= 0"):
+            ubm.adapt(X, relevance_factor=r)
+    for r in ("16", None, True):
+        with pytest.raises(TypeError, match="relevance_factor"):
+            ubm.adapt(X, relevance_factor=r)
+    with pytest.raises(ValueError, match="features"):
+        ubm.adapt(X[:, :2])
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ubm.adapt(bad)
+    after = _snapshot(ubm)
+    for name in before:
+        np.testing.assert_array_equal(before[name], after[name])
