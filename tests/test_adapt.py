@@ -209,3 +209,100 @@ def test_adapt_bad_input(ubms):
     after = _snapshot(ubm)
     for name in before:
         np.testing.assert_array_equal(before[name], after[name])
+
+
+# ---------------------------------------------------------- scoring
+def _frame_lp(gm, X):
+    covs = _full_covs(gm)
+    return np.column_stack([np.log(gm.weights_[k]) + multivariate_normal(
+        gm.means_[k], covs[k]).logpdf(X) for k in range(gm.n_components)])
+
+
+def reference_scores(model, ubm, X, lengths, top_c=None):
+    lu = _frame_lp(ubm, X)
+    lm = _frame_lp(model, X)
+    if top_c is None:
+        frame = logsumexp(lm, axis=1)
+    else:
+        idx = np.arange(lu.shape[1])
+        top = np.array([np.lexsort((idx, -row))[:top_c] for row in lu])
+        frame = logsumexp(np.take_along_axis(lm, top, axis=1), axis=1)
+    llr = frame - logsumexp(lu, axis=1)
+    cuts = np.cumsum(lengths)[:-1]
+    return np.array([part.mean() for part in np.split(llr, cuts)])
+
+
+@pytest.fixture(scope="module")
+def scoring_case():
+    rng = np.random.RandomState(11)
+    X = _data(12, n=900) + 0.4 * rng.randn(900, 3)
+    lengths = [700, 3, 1, 196]       # blocks of 256 inside a long utterance
+    return X, lengths
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_exact_scores_equal_scipy(ubms, scoring_case, ct):
+    from gmscore.adapt import score_utterances
+
+    ubm = ubms[ct]
+    X, lengths = scoring_case
+    model = ubm.adapt(_data(13, n=150) + 0.5, update="wmc")
+    got = score_utterances(model, ubm, X, lengths)
+    np.testing.assert_allclose(got, reference_scores(model, ubm, X, lengths), rtol=1e-10,
+                               atol=1e-10)
+    # top-C with C = K is the exact computation, bit for bit
+    np.testing.assert_array_equal(score_utterances(model, ubm, X, lengths, top_c=3), got)
+    np.testing.assert_array_equal(score_utterances(model, ubm, X, lengths, top_c=99), got)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("top_c", (1, 2))
+def test_top_c_scores_equal_numpy_selection(ubms, scoring_case, ct, top_c):
+    from gmscore.adapt import score_utterances
+
+    ubm = ubms[ct]
+    X, lengths = scoring_case
+    model = ubm.adapt(_data(14, n=150) - 0.5, update="m")
+    got = score_utterances(model, ubm, X, lengths, top_c=top_c)
+    np.testing.assert_allclose(got, reference_scores(model, ubm, X, lengths, top_c),
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_many_models_threads_and_layouts(ubms, scoring_case):
+    from gmscore.adapt import score_utterances
+
+    ubm = ubms["diag"]
+    X, lengths = scoring_case
+    models = [ubm.adapt(_data(s, n=150) + s * 0.1, update="wm") for s in range(15, 19)]
+    many = score_utterances(models, ubm, X, lengths, top_c=2, n_threads=2)
+    assert many.shape == (4, len(lengths))
+    for i, model in enumerate(models):
+        one = score_utterances(model, ubm, X, lengths, top_c=2, n_threads=1)
+        np.testing.assert_array_equal(many[i], one)     # thread-count invariant
+    Xf = np.asfortranarray(X)
+    np.testing.assert_array_equal(score_utterances(models, ubm, Xf, lengths, top_c=2), many)
+    # the UBM against itself scores 0
+    np.testing.assert_array_equal(score_utterances(ubm, ubm, X, lengths), 0.0)
+
+
+def test_scoring_bad_input(ubms, scoring_case):
+    from gmscore.adapt import score_utterances
+
+    ubm = ubms["diag"]
+    X, lengths = scoring_case
+    model = ubm.adapt(X)
+    for c in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="top_c"):
+            score_utterances(model, ubm, X, lengths, top_c=c)
+    with pytest.raises(ValueError, match="form"):
+        score_utterances(ubms["full"], ubm, X, lengths)
+    with pytest.raises(ValueError, match="lengths"):
+        score_utterances(model, ubm, X, [5, 5])
+    with pytest.raises(ValueError, match="features"):
+        score_utterances(model, ubm, X[:, :2], lengths)
+    with pytest.raises(ValueError, match="at least one"):
+        score_utterances([], ubm, X, lengths)
+    bad = X.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity|NaN"):
+        score_utterances(model, ubm, bad, lengths)
