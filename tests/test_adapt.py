@@ -306,3 +306,107 @@ def test_scoring_bad_input(ubms, scoring_case):
     bad[0, 0] = np.inf
     with pytest.raises(ValueError, match="infinity|NaN"):
         score_utterances(model, ubm, bad, lengths)
+
+
+# ------------------------------------------------------------ GMMHMM
+def _hmm_case(ct):
+    rng = np.random.RandomState(21)
+    X = np.vstack([rng.randn(120, 2) * 0.7 + [2, 0], rng.randn(120, 2) * 0.6 - [1, 2],
+                   rng.randn(120, 2) * 0.8 + [0, 3]])
+    hmm = GMMHMM(n_components=2, n_mix=2, covariance_type=ct, random_state=0, n_iter=5)
+    hmm.fit(X, [180, 180])
+    return hmm
+
+
+def reference_hmm_map(hmm, X, lengths, r, update):
+    """Reynolds per state mixture, responsibilities gamma_tk (from
+    hmmlearn, same parameters) times the within-state posteriors (scipy)."""
+    from hmmlearn.hmm import GMMHMM as HlGMMHMM
+
+    ct = hmm.covariance_type
+    k, m, d = hmm.means_.shape
+    peer = HlGMMHMM(k, m, covariance_type=ct, init_params="", params="")
+    peer.startprob_, peer.transmat_ = hmm.startprob_, hmm.transmat_
+    peer.weights_, peer.means_, peer.covars_ = hmm.weights_, hmm.means_, hmm.covars_
+    gamma = peer.predict_proba(X, lengths)
+    cov = np.asarray(hmm.covars_)
+    full = {"full": lambda: cov, "tied": lambda: np.repeat(cov[:, None], m, axis=1),
+            "diag": lambda: cov[..., :, None] * np.eye(d),
+            "spherical": lambda: cov[..., None, None] * np.eye(d)}[ct]()
+    new_w, new_mu, new_cov = hmm.weights_.copy(), hmm.means_.copy(), None
+    covs = []
+    for s in range(k):
+        lp = np.column_stack([np.log(hmm.weights_[s, j]) + multivariate_normal(
+            hmm.means_[s, j], full[s, j]).logpdf(X) for j in range(m)])
+        resp = gamma[:, s:s + 1] * np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
+        nk = resp.sum(axis=0)
+        xbar = resp.T @ X / nk[:, None]
+        exx = np.einsum("ik,il,im->klm", resp, X, X) / nk[:, None, None]
+        alpha = nk / (nk + r)
+        mu = hmm.means_[s]
+        if "w" in update:
+            w = alpha * nk / nk.sum() + (1 - alpha) * hmm.weights_[s]
+            new_w[s] = w / w.sum()
+        if "m" in update:
+            new_mu[s] = alpha[:, None] * xbar + (1 - alpha[:, None]) * mu
+        nm = new_mu[s]
+        if ct == "tied":
+            n = nk.sum()
+            a = n / (n + r)
+            scatter = sum(np.einsum("i,ij,il->jl", resp[:, j], X - nm[j], X - nm[j])
+                          for j in range(m))
+            covs.append(a * scatter / n + (1 - a) * cov[s])
+            continue
+        if "m" in update:
+            c = (alpha[:, None, None] * exx
+                 + (1 - alpha[:, None, None]) * (full[s] + mu[:, :, None] * mu[:, None, :])
+                 - nm[:, :, None] * nm[:, None, :])
+        else:
+            about = exx - xbar[:, :, None] * mu[:, None, :] - mu[:, :, None] * xbar[:, None, :] \
+                + mu[:, :, None] * mu[:, None, :]
+            c = alpha[:, None, None] * about + (1 - alpha[:, None, None]) * full[s]
+        dg = np.diagonal(c, axis1=1, axis2=2)
+        covs.append({"full": c, "diag": dg, "spherical": dg.mean(axis=1)}[ct])
+    if "c" in update:
+        new_cov = np.array(covs)
+    else:
+        new_cov = cov
+    return new_w, new_mu, new_cov
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("update", ("m", "wmc", "c", "wc"))
+def test_gmmhmm_adapt_equals_reference(ct, update):
+    hmm = _hmm_case(ct)
+    rng = np.random.RandomState(22)
+    X = np.vstack([rng.randn(60, 2) * 0.7 + [2.5, 0.3], rng.randn(60, 2) * 0.6 - [0.7, 2]])
+    lengths = [70, 50]
+    before = {n: np.array(getattr(hmm, n), copy=True)
+              for n in ("startprob_", "transmat_", "weights_", "means_", "covars_")}
+    model = hmm.adapt(X, lengths, relevance_factor=8.0, update=update)
+    w, mu, cov = reference_hmm_map(hmm, X, lengths, 8.0, update)
+    np.testing.assert_allclose(model.weights_, w, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(model.means_, mu, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(model.covars_, cov, rtol=1e-9, atol=1e-11)
+    np.testing.assert_array_equal(model.startprob_, hmm.startprob_)   # chain unchanged
+    np.testing.assert_array_equal(model.transmat_, hmm.transmat_)
+    for name, value in before.items():                                 # hmm untouched
+        np.testing.assert_array_equal(getattr(hmm, name), value)
+    model.score(X, lengths)        # a usable model
+
+
+def test_gmmhmm_adapt_bad_input():
+    hmm = _hmm_case("diag")
+    X = np.random.RandomState(23).randn(50, 2)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        GMMHMM(2, n_mix=2).adapt(X)
+    with pytest.raises(ValueError, match="update must be"):
+        hmm.adapt(X, update="s")
+    with pytest.raises(ValueError, match="relevance_factor"):
+        hmm.adapt(X, relevance_factor=-2)
+    with pytest.raises(ValueError, match="features"):
+        hmm.adapt(X[:, :1])
+    with pytest.raises(ValueError, match="lengths"):
+        hmm.adapt(X, [10, 10])
