@@ -150,6 +150,24 @@ def map_parameters(stats, weights, means, covariances, covariance_type, r, updat
     return new_w, new_means, new_cov
 
 
+def _one_pass_statistics(ubm, X, sample_weight):
+    """The UBM's E-step statistics of X about its own means, in one pass
+    (``accumulate`` may pass again about better centres when components'
+    data lie far from their means; the MAP data term is damped by alpha
+    and needs no more than the float64 recentring identity gives)."""
+    from ._core.sources import as_source
+    from ._threads import effective_n_threads, single_threaded_blas
+    from ._validation import check_feature_names
+
+    source = as_source(X, sample_weight=sample_weight, multi_pass=False,
+                       n_threads=effective_n_threads(ubm.n_threads))
+    check_feature_names(ubm, source.feature_names)
+    ubm._check_source_features(source)
+    ubm._size_threads(source)
+    with single_threaded_blas():
+        return ubm._estep_about(source, None, ubm.means_)
+
+
 def adapt_mixture(ubm, X, relevance_factor=16.0, update="m", sample_weight=None):
     """A new fitted GaussianMixture MAP-adapted from the fitted ``ubm``
     (see the module docstring and ``GaussianMixture.adapt``)."""
@@ -159,7 +177,7 @@ def adapt_mixture(ubm, X, relevance_factor=16.0, update="m", sample_weight=None)
     r = check_relevance_factor(relevance_factor)
     update = check_update(update)
     ubm._check_parameters()
-    stats = ubm.accumulate(X, sample_weight)        # one pass over X, under the UBM
+    stats = _one_pass_statistics(ubm, X, sample_weight)
     stats.check_valid("statistics of X under the UBM")
     if not stats.weight_sum > 0:
         raise ValueError("X holds no sample weight to adapt from")

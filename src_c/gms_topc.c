@@ -58,6 +58,51 @@ static double component_lp(int cov_type, const double *x, ptrdiff_t d, ptrdiff_t
     return log_norm[j] - 0.5 * q;
 }
 
+/* Component-major copies (D x K) of diag/spherical means and factors, so
+ * that all K log-densities of a row vectorise over components; each
+ * component still sums its features in ascending order, so the values are
+ * those of component_lp bit for bit. */
+static void transpose_dk(const double *a, ptrdiff_t k, ptrdiff_t d, double *t)
+{
+    for (ptrdiff_t j = 0; j < k; ++j)
+        for (ptrdiff_t i = 0; i < d; ++i)
+            t[i * k + j] = a[j * d + i];
+}
+
+static void all_lp(int cov_type, const double *x, ptrdiff_t d, ptrdiff_t k,
+                   const double *means, const double *prec, const double *log_norm,
+                   const double *muT, const double *pT, double *diff, double *lp)
+{
+    if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL) {
+        for (ptrdiff_t j = 0; j < k; ++j)
+            lp[j] = 0.0;
+        for (ptrdiff_t i = 0; i < d; ++i) {
+            const double xi = x[i];
+            const double *restrict m = muT + i * k;
+            double *restrict q = lp;
+            if (cov_type == GMS_DIAG) {
+                const double *restrict u = pT + i * k;
+                for (ptrdiff_t j = 0; j < k; ++j) {
+                    const double z = (xi - m[j]) * u[j];
+                    q[j] += z * z;
+                }
+            } else {
+                for (ptrdiff_t j = 0; j < k; ++j) {
+                    const double z = xi - m[j];
+                    q[j] += z * z;
+                }
+            }
+        }
+        for (ptrdiff_t j = 0; j < k; ++j) {
+            const double q = cov_type == GMS_DIAG ? lp[j] : lp[j] * (prec[j] * prec[j]);
+            lp[j] = log_norm[j] - 0.5 * q;
+        }
+        return;
+    }
+    for (ptrdiff_t j = 0; j < k; ++j)
+        lp[j] = component_lp(cov_type, x, d, j, means, prec, log_norm, diff);
+}
+
 /* log sum_j exp(lp_j) over the n values (max-shifted). */
 static double log_sum_exp(const double *lp, ptrdiff_t n)
 {
@@ -146,6 +191,28 @@ int gms_topc_utterance_loglik(int cov_type, const double *X, ptrdiff_t n, ptrdif
     (void)n_threads;
 #endif
     const ptrdiff_t psize = prec_size(cov_type, k, d);
+    const int vec = cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL;
+    const ptrdiff_t nt = vec ? (1 + n_models) * k * d : 1;
+    double *muT = malloc((size_t)nt * sizeof(double));
+    double *pT = malloc((size_t)nt * sizeof(double));
+    if (!muT || !pT) {
+        free(muT);
+        free(pT);
+        free(part);
+        free(start);
+        free(owner);
+        return GMS_ERR_NOMEM;
+    }
+    if (vec) {
+        transpose_dk(ubm_means, k, d, muT);
+        for (ptrdiff_t g = 0; g < n_models; ++g)
+            transpose_dk(means + g * k * d, k, d, muT + (1 + g) * k * d);
+        if (cov_type == GMS_DIAG) {
+            transpose_dk(ubm_prec, k, d, pT);
+            for (ptrdiff_t g = 0; g < n_models; ++g)
+                transpose_dk(prec + g * k * d, k, d, pT + (1 + g) * k * d);
+        }
+    }
     int failed = 0, nonfinite = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads > 0 ? n_threads : 1)
@@ -172,9 +239,7 @@ int gms_topc_utterance_loglik(int cov_type, const double *X, ptrdiff_t n, ptrdif
             int bad = 0;
             for (int64_t r = start[bi]; r < end; ++r) {
                 const double *x = X + r * d;
-                for (ptrdiff_t j = 0; j < k; ++j)
-                    lp[j] = component_lp(cov_type, x, d, j, ubm_means, ubm_prec, ubm_log_norm,
-                                         diff);
+                all_lp(cov_type, x, d, k, ubm_means, ubm_prec, ubm_log_norm, muT, pT, diff, lp);
                 const double lu = log_sum_exp(lp, k);
                 bad |= !isfinite(lu);
                 acc[0] += lu;
@@ -183,9 +248,13 @@ int gms_topc_utterance_loglik(int cov_type, const double *X, ptrdiff_t n, ptrdif
                 for (ptrdiff_t g = 0; g < n_models; ++g) {
                     const double *mg = means + g * k * d, *pg = prec + g * psize,
                                  *ng = log_norm + g * k;
-                    for (ptrdiff_t a = 0; a < c; ++a)
-                        clp[a] = component_lp(cov_type, x, d, exact ? a : top[a], mg, pg, ng,
-                                              diff);
+                    if (exact && vec)
+                        all_lp(cov_type, x, d, k, mg, pg, ng, muT + (1 + g) * k * d,
+                               pT + (1 + g) * k * d, diff, clp);
+                    else
+                        for (ptrdiff_t a = 0; a < c; ++a)
+                            clp[a] = component_lp(cov_type, x, d, exact ? a : top[a], mg, pg,
+                                                  ng, diff);
                     const double lm = log_sum_exp(clp, c);
                     bad |= !isfinite(lm);
                     acc[1 + g] += lm;
@@ -212,6 +281,8 @@ int gms_topc_utterance_loglik(int cov_type, const double *X, ptrdiff_t n, ptrdif
                 model_sum[g * n_utt + u] += part[bi * width + 1 + g];
         }
     }
+    free(muT);
+    free(pT);
     free(part);
     free(start);
     free(owner);

@@ -480,3 +480,19 @@ def test_float32_input_and_docstring_examples(ubms):
     _check_close(got, want, tol=1e-6)      # the float32 kernel, float64 statistics
     result = doctest.testmod(gmscore.adapt, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_adapt_reads_the_data_once(ubms):
+    """One pass over X: a chunk callable is called once, even when some
+    components' data lie far from their UBM means."""
+    ubm = ubms["diag"]
+    X = np.vstack([_data(42, n=600), np.full((3, 3), 40.0)])   # far-off frames
+    calls = []
+
+    def chunks():
+        calls.append(1)
+        return iter([X[:256], X[256:]])
+
+    got = ubm.adapt(chunks, update="wmc")
+    assert len(calls) == 1
+    _check_close(got, reference_map(ubm, X, 16.0, "wmc"), tol=1e-9)
