@@ -190,3 +190,14 @@ class GMMHMM(GMMEmissions, BaseHMM):
         self.implementation = implementation
         self.n_init = n_init
         self.n_threads = n_threads
+
+    def adapt(self, X, lengths=None, relevance_factor=16.0, update="m"):
+        """A new GMMHMM whose state mixtures are MAP-adapted to X under this
+        model's state posteriors (the chain unchanged; this model is not
+        changed). ``relevance_factor`` and ``update`` ('w', 'm', 'c') as in
+        :meth:`GaussianMixture.adapt`; weights are renormalised per state,
+        a 'tied' state's shared covariance is adapted with alpha = N_k /
+        (N_k + r), and covariances get the ``min_covar`` floor of fit."""
+        from .adapt import adapt_gmmhmm
+
+        return adapt_gmmhmm(self, X, lengths, relevance_factor, update)

@@ -745,3 +745,31 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
             else:
                 print(f"Initialization {msg}. time lapse "
                       f"{time.time() - self._init_prev_time:.5f}s\t lower bound {lower_bound:.5f}.")
+
+    # ---------------------------------------------------- MAP adaptation
+    def adapt(self, X, relevance_factor=16.0, update="m", sample_weight=None):
+        """A new fitted GaussianMixture MAP-adapted from this one (the
+        universal background model) to X, in one pass over X (Reynolds et
+        al. 2000; formulas in :mod:`gmscore.adapt`). This model is not
+        changed.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a data source
+            (see ``fit``).
+        relevance_factor : float >= 0, default=16.0
+            r in alpha_k = n_k / (n_k + r): 0 gives one EM M-step from this
+            model, larger values stay closer to it.
+        update : str, default='m'
+            Any combination of 'w' (weights), 'm' (means), 'c' (covariances).
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        GaussianMixture
+            Score it against this model with
+            :func:`gmscore.adapt.score_utterances`.
+        """
+        from .adapt import adapt_mixture
+
+        return adapt_mixture(self, X, relevance_factor, update, sample_weight)
