@@ -163,10 +163,10 @@ def d2(client, n_seq, n_iter, repeat, workers):
     b = fit(X, n_iter + 1, 2)
     kernel, tasks = kernel_seconds(ts.data, "_hmm_chunk_stats")
     from gmscore._core.sources import _sequence_cuts
-    from gmscore.dask import exact_chunk_rows
 
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    chunks = len(_sequence_cuts(offsets, exact_chunk_rows(per_block * frames))) - 1
+    # gmscore.dask groups whole sequences into chunks of at most X's largest chunk
+    chunks = len(_sequence_cuts(offsets, per_block * frames)) - 1
     passes = tasks / chunks        # the fit's passes over X (one task per chunk)
     return case("D2", f"GaussianHMM diag {n_seq:_}x{frames}, D={d}, K={k} float64", single,
                 clustered, kernel / passes, chunks, workers, n_seq * frames,

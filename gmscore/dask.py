@@ -348,8 +348,10 @@ class DaskSource(Source):
         rows = exact_chunk_rows(int(max(X.chunks[0])))
         self.offsets = offsets
         if offsets is not None:
-            # whole sequences per chunk (about as many rows as before)
-            cuts = _sequence_cuts(offsets, rows)
+            # whole sequences per chunk, at most as many rows as the largest
+            # given chunk (not rounded to 2048 x 2^j: a chain's statistics
+            # are one leaf per sequence, whatever the chunking)
+            cuts = _sequence_cuts(offsets, max(int(max(X.chunks[0])), 1))
             sizes = tuple(int(offsets[b] - offsets[a]) for a, b in zip(cuts, cuts[1:]))
             self._local_offsets = [offsets[a:b + 1] - offsets[a]
                                    for a, b in zip(cuts, cuts[1:])]
