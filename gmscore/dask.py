@@ -8,8 +8,8 @@ A ``dask.array.Array`` given to ``GaussianMixture.fit`` (and ``score``,
   largest such size not above its own chunks; 2048 rows are 8 of the
   kernels' 256-row blocks, one leaf of their statistics tree) and a single
   chunk of columns, and persisted once before the EM loop;
-- each E-step sends the current parameters to the workers once (one
-  delayed object that every chunk's task shares), runs the compiled E-step
+- each E-step sends the current parameters to the workers once (scattered
+  to every worker, which every chunk's task then reads), runs the compiled E-step
   kernel on every chunk where it lives (one kernel thread per task: the
   worker's own threads are the parallelism), brings back only the chunks'
   statistics (K + K D + K D^2 numbers each) in one ``compute``, and adds
@@ -108,6 +108,25 @@ def reduction_tree(tasks, combine, fan_in):
         level = [dask.delayed(combine, pure=True)(*level[i:i + fan_in])
                  for i in range(0, len(level), fan_in)]
     return level[0]
+
+
+def shared_payload(payload):
+    """The parameters of one eager pass, for every task of it: scattered to
+    every worker once (``client.scatter(..., broadcast=True)``) when a
+    distributed client is running, else one key of the graph. Lazy results
+    keep the payload in their graph instead: a scattered value has no
+    lineage, and a lazy graph may be computed long after."""
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        return dask.delayed(payload, traverse=False)
+    try:
+        return client.scatter([payload], broadcast=True, hash=False)[0]
+    except Exception:  # noqa: BLE001 - a worker lost mid-scatter (CommClosedError, ...)
+        # the graph carries it instead: recomputable, so the pass survives
+        return dask.delayed(payload, traverse=False)
 
 
 # Errors a task raises about the data reach the client as themselves; any
@@ -386,7 +405,7 @@ class DaskSource(Source):
         fan-in ``split_every()``; one compute, one vector to the client."""
         fan_in = split_every()
         self.check_values()
-        params = dask.delayed(payload, traverse=False)   # one key, shared by every task
+        params = shared_payload(payload)   # sent to the workers once
         xs = self.X.to_delayed().ravel()
         ws = (self.sample_weight.to_delayed().ravel() if self.sample_weight is not None
               else [None] * len(xs))
@@ -416,8 +435,9 @@ class DaskSource(Source):
             self.total_weight = float(total)
         self._checked = True
 
-    def _sequence_tasks(self, func, payload):
-        params = dask.delayed(payload, traverse=False)   # one key, shared by every task
+    def _sequence_tasks(self, func, payload, eager=True):
+        # eager passes: scattered once; lazy graphs: one key of their own
+        params = shared_payload(payload) if eager else dask.delayed(payload, traverse=False)
         xs = self.X.to_delayed().ravel()
         return [dask.delayed(func)(x, off, params, i)
                 for i, (x, off) in enumerate(zip(xs, self._local_offsets))]
@@ -445,7 +465,7 @@ class DaskSource(Source):
         changes to it do not change these results."""
         payload = copy.deepcopy(payload)
         what = payload[1]
-        parts = self._sequence_tasks(_hmm_chunk, payload)
+        parts = self._sequence_tasks(_hmm_chunk, payload, eager=False)
         rows = self.X.chunks[0]
         if what == "posteriors":
             frames = [da.from_delayed(dask.delayed(_second)(p), shape=(n, k), dtype=np.float64)
