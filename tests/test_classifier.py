@@ -389,7 +389,7 @@ def test_labels_given_to_models_that_take_none():
         GaussianHMM(2).fit(X, y)
 
 
-def test_works_without_sklearn_installed():
+def test_works_without_sklearn_installed(tmp_path):
     import subprocess
     import sys
 
@@ -402,7 +402,9 @@ def test_works_without_sklearn_installed():
             "clf = GaussianMixtureClassifier(random_state=0).fit(X, y)\n"
             "assert clf.score(X, y) == 1.0\n"
             "try:\n    clf.fit(X, y[:-1])\nexcept ValueError as e:\n    print('ok', e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    # run outside the source tree, so the installed package is imported
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok")
 
