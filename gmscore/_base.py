@@ -96,6 +96,15 @@ class ParamsMixin:
         self.__dict__.update(state)
 
 
+def inner_mixture(estimator):
+    """An unfitted GaussianMixture with the estimator's hyper-parameters of
+    the same names (the estimators built on one mixture)."""
+    from .mixture import GaussianMixture
+
+    names = set(GaussianMixture._get_param_names()) & set(estimator._get_param_names())
+    return GaussianMixture(**{name: getattr(estimator, name) for name in names})
+
+
 def _version():
     from . import __version__
 

@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from ._base import ParamsMixin
+from ._base import ParamsMixin, inner_mixture
 from ._validation import check_is_fitted, check_sample_weight
 
 
@@ -63,14 +63,8 @@ class GaussianMixtureOutlierDetector(ParamsMixin):
 
     def fit(self, X, y=None, sample_weight=None):
         """Fit the mixture on X and set the threshold ``offset_``."""
-        from .mixture import GaussianMixture
-
         self._check_contamination()
-        mixture = GaussianMixture(
-            self.n_components, covariance_type=self.covariance_type, tol=self.tol,
-            reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
-            init_params=self.init_params, random_state=self.random_state,
-            n_threads=self.n_threads, verbose=self.verbose)
+        mixture = inner_mixture(self)
         mixture.fit(X, sample_weight=sample_weight)
         scores = mixture.score_samples(X)
         offset = weighted_quantile(

@@ -10,7 +10,7 @@ compiled conditional kernel.
 import numpy as np
 from scipy import linalg
 
-from ._base import ParamsMixin
+from ._base import ParamsMixin, inner_mixture
 from ._validation import (
     check_array,
     check_feature_names,
@@ -107,18 +107,12 @@ class GaussianMixtureRegressor(ParamsMixin):
 
     def fit(self, X, y, sample_weight=None):
         """Fit the joint mixture on [X, y]."""
-        from .mixture import GaussianMixture
-
         names = feature_names(X)
         X = check_array(X, dtypes=(np.float64,), min_samples=1)
         Y, one_d = check_targets(y, X.shape[0])
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        mixture = GaussianMixture(
-            self.n_components, covariance_type=self.covariance_type, tol=self.tol,
-            reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
-            init_params=self.init_params, random_state=self.random_state,
-            n_threads=self.n_threads, verbose=self.verbose)
+        mixture = inner_mixture(self)
         mixture.fit(np.hstack([X, Y]), sample_weight=sample_weight)
         # assigned only once the fit succeeded: a failure leaves the model as it was
         self.mixture_ = mixture
