@@ -80,9 +80,27 @@ def reference_map(gm, X, r, update, sw=None):
     return new_w, new_mu, diag if ct == "diag" else diag.mean(axis=1)
 
 
-def _check_close(model, ref, tol=1e-10):
-    for got, want in zip((model.weights_, model.means_, model.covariances_), ref):
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+# Tolerances below are relative to the parameter's scale: the largest
+# absolute difference over all entries of a parameter (weights, means,
+# covariances) must be at most tol * max |reference entry|. The issue asks
+# for 1e-12; the observed differences are ~1e-16 (weights, means) to ~1e-14
+# (covariances), the rounding of float64 statistics.
+TOL = 1e-12
+
+
+def assert_close_to_scale(got, want, tol=TOL, what="parameter"):
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    assert got.shape == want.shape, (what, got.shape, want.shape)
+    assert np.isfinite(got).all(), what
+    scale = np.abs(want).max()
+    err = np.abs(got - want).max()
+    assert err <= tol * scale, f"{what}: max |diff| {err:.3e} > {tol:g} x scale {scale:.3e}"
+
+
+def _check_close(model, ref, tol=TOL):
+    for name, got, want in zip(("weights_", "means_", "covariances_"),
+                               (model.weights_, model.means_, model.covariances_), ref):
+        assert_close_to_scale(got, want, tol, name)
 
 
 # ------------------------------------------------------------ adapt
@@ -125,8 +143,9 @@ def test_relevance_zero_is_one_em_step(ubms, ct):
         warnings.simplefilter("ignore")
         sk.fit(X)
     for name in ("weights_", "means_", "covariances_"):
-        np.testing.assert_allclose(getattr(model, name), getattr(sk, name), rtol=1e-10,
-                                   atol=1e-12)
+        assert_close_to_scale(getattr(model, name), getattr(sk, name), what=name)
+    # and the numpy Reynolds formulas at r = 0 (a numpy M-step)
+    _check_close(model, reference_map(ubm, X, 0.0, "wmc"))
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
@@ -136,8 +155,7 @@ def test_large_relevance_gives_the_ubm(ubms, ct):
     for r in (1e18, np.inf):
         model = ubm.adapt(X, relevance_factor=r, update="wmc")
         for name in ("weights_", "means_", "covariances_"):
-            np.testing.assert_allclose(getattr(model, name), getattr(ubm, name),
-                                       rtol=1e-10, atol=1e-12)
+            assert_close_to_scale(getattr(model, name), getattr(ubm, name), what=name)
 
 
 def _chunked(X, sizes):
@@ -248,8 +266,7 @@ def test_exact_scores_equal_scipy(ubms, scoring_case, ct):
     X, lengths = scoring_case
     model = ubm.adapt(_data(13, n=150) + 0.5, update="wmc")
     got = score_utterances(model, ubm, X, lengths)
-    np.testing.assert_allclose(got, reference_scores(model, ubm, X, lengths), rtol=1e-10,
-                               atol=1e-10)
+    assert_close_to_scale(got, reference_scores(model, ubm, X, lengths), what="scores")
     # top-C with C = K is the exact computation, bit for bit
     np.testing.assert_array_equal(score_utterances(model, ubm, X, lengths, top_c=3), got)
     np.testing.assert_array_equal(score_utterances(model, ubm, X, lengths, top_c=99), got)
@@ -264,8 +281,7 @@ def test_top_c_scores_equal_numpy_selection(ubms, scoring_case, ct, top_c):
     X, lengths = scoring_case
     model = ubm.adapt(_data(14, n=150) - 0.5, update="m")
     got = score_utterances(model, ubm, X, lengths, top_c=top_c)
-    np.testing.assert_allclose(got, reference_scores(model, ubm, X, lengths, top_c),
-                               rtol=1e-10, atol=1e-10)
+    assert_close_to_scale(got, reference_scores(model, ubm, X, lengths, top_c), what="scores")
 
 
 def test_many_models_threads_and_layouts(ubms, scoring_case):
@@ -385,9 +401,9 @@ def test_gmmhmm_adapt_equals_reference(ct, update):
               for n in ("startprob_", "transmat_", "weights_", "means_", "covars_")}
     model = hmm.adapt(X, lengths, relevance_factor=8.0, update=update)
     w, mu, cov = reference_hmm_map(hmm, X, lengths, 8.0, update)
-    np.testing.assert_allclose(model.weights_, w, rtol=1e-9, atol=1e-11)
-    np.testing.assert_allclose(model.means_, mu, rtol=1e-9, atol=1e-11)
-    np.testing.assert_allclose(model.covars_, cov, rtol=1e-9, atol=1e-11)
+    assert_close_to_scale(model.weights_, w, what="weights_")
+    assert_close_to_scale(model.means_, mu, what="means_")
+    assert_close_to_scale(model.covars_, cov, what="covars_")
     np.testing.assert_array_equal(model.startprob_, hmm.startprob_)   # chain unchanged
     np.testing.assert_array_equal(model.transmat_, hmm.transmat_)
     for name, value in before.items():                                 # hmm untouched
@@ -495,4 +511,4 @@ def test_adapt_reads_the_data_once(ubms):
 
     got = ubm.adapt(chunks, update="wmc")
     assert len(calls) == 1
-    _check_close(got, reference_map(ubm, X, 16.0, "wmc"), tol=1e-9)
+    _check_close(got, reference_map(ubm, X, 16.0, "wmc"))
