@@ -307,7 +307,7 @@ def score_utterances(adapted, ubm, X, lengths=None, top_c=None, n_threads=None):
     """
     from . import _topcc
     from ._hmm_base import lengths_to_offsets
-    from ._threads import effective_n_threads
+    from ._threads import effective_n_threads, single_threaded_blas
     from ._validation import aligned, check_is_fitted
 
     single = not isinstance(adapted, (list, tuple))
@@ -339,9 +339,10 @@ def score_utterances(adapted, ubm, X, lengths=None, top_c=None, n_threads=None):
     n_utt = offsets.shape[0] - 1
     ubm_sum = np.empty(n_utt)
     model_sum = np.empty((len(models), n_utt))
-    _topcc.utterance_log_likelihoods(
-        COVARIANCE[ubm.covariance_type].code, Xa, aligned(u_means, np.float64),
-        aligned(u_prec, np.float64), aligned(u_norm, np.float64), means, prec, norms,
-        offsets, c, ubm_sum, model_sum, effective_n_threads(n_threads))
+    with single_threaded_blas():        # full/tied call BLAS inside the threads
+        _topcc.utterance_log_likelihoods(
+            COVARIANCE[ubm.covariance_type].code, Xa, aligned(u_means, np.float64),
+            aligned(u_prec, np.float64), aligned(u_norm, np.float64), means, prec, norms,
+            offsets, c, ubm_sum, model_sum, effective_n_threads(n_threads))
     scores = (model_sum - ubm_sum[None, :]) / np.diff(offsets)[None, :]
     return scores[0] if single else scores

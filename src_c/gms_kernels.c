@@ -446,6 +446,71 @@ void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk)
 #undef SFX
 #undef GMS_GEMM
 
+/* ------------------------------------- prepared log-densities (double) */
+/* The prediction pass's block code for callers that walk their own blocks
+ * (gms_topc.c): prepare once, then log_prob_block and the row
+ * log-sum-exp per block, so no scorer keeps a copy of the E-step's tiles. */
+struct gms_lp_plan {
+    prep_d p;
+};
+struct gms_lp_work {
+    work_d w;
+    ptrdiff_t rows;
+};
+
+gms_lp_plan *gms_lp_plan_new(int cov_type, ptrdiff_t d, ptrdiff_t k, const double *means,
+                             const double *prec_chol, const double *log_norm)
+{
+    if (d < 1 || k < 1 || cov_type < GMS_FULL || cov_type > GMS_SPHERICAL) return NULL;
+    gms_lp_plan *plan = (gms_lp_plan *)malloc(sizeof(*plan));
+    if (plan == NULL) return NULL;
+    if (prepare_d(&plan->p, cov_type, d, k, means, prec_chol, log_norm) != GMS_OK) {
+        free(plan);
+        return NULL;
+    }
+    return plan;
+}
+
+void gms_lp_plan_free(gms_lp_plan *plan)
+{
+    if (plan == NULL) return;
+    release_d(&plan->p);
+    free(plan);
+}
+
+int gms_lp_calls_blas(int cov_type, ptrdiff_t d)
+{
+    return calls_blas_d(cov_type) && !(cov_type == GMS_FULL && d <= GMS_SMALL_D);
+}
+
+gms_lp_work *gms_lp_work_new(const gms_lp_plan *plan, ptrdiff_t rows)
+{
+    if (plan == NULL || rows < 1 || rows > GMS_BLOCK_ROWS) return NULL;
+    gms_lp_work *w = (gms_lp_work *)malloc(sizeof(*w));
+    if (w == NULL) return NULL;
+    if (work_alloc_predict_d(&w->w, &plan->p, rows) != GMS_OK) {
+        free(w);
+        return NULL;
+    }
+    w->rows = rows;
+    return w;
+}
+
+void gms_lp_work_free(gms_lp_work *w)
+{
+    if (w == NULL) return;
+    work_free_d(&w->w);
+    free(w);
+}
+
+void gms_lp_rows(const gms_lp_plan *plan, gms_lp_work *w, const double *X, ptrdiff_t nr,
+                 double *lp, double *lse)
+{
+    if (nr < 1 || nr > w->rows) return;
+    log_prob_block_d(&plan->p, X, nr, lp, 0, &w->w);
+    if (lse != NULL) gms_row_lse_rows(lp, nr, plan->p.k, lse, 0);
+}
+
 #define REAL float
 #define SFX f
 #define GMS_GEMM gms_blas_sgemm

@@ -133,6 +133,31 @@ size_t gms_thread_headroom(void);
 int gms_reserve_trial(size_t shared, size_t per_thread, int n_threads);
 int gms_warm_threads(int n_threads);
 
+/*
+ * Prepared log-densities of double rows for callers that walk their own
+ * blocks (the utterance scorer): the code of gms_log_prob_rows_d (the
+ * E-step's tiles for diag/spherical, its GEMM for full/tied, the same fast
+ * exp/log), parameters as there, kept by pointer (they must outlive the
+ * plan; the plan is read-only and shared by threads).
+ * gms_lp_work_new: one thread's scratch for blocks of up to `rows` <=
+ * GMS_BLOCK_ROWS rows. gms_lp_rows: lp (nr x k row-major, caller-owned,
+ * nr <= the work's rows) = the weighted log-densities, and, when lse is
+ * not NULL, lse (nr) their per-row log-sum-exp (not finite when the row's
+ * maximum is not). gms_lp_calls_blas: whether gms_lp_rows calls the
+ * registered BLAS (then hold it at one thread: gms_blas_pin).
+ * Constructors return NULL when out of memory or given bad sizes.
+ */
+typedef struct gms_lp_plan gms_lp_plan;
+typedef struct gms_lp_work gms_lp_work;
+gms_lp_plan *gms_lp_plan_new(int cov_type, ptrdiff_t d, ptrdiff_t k, const double *means,
+                             const double *prec_chol, const double *log_norm);
+void gms_lp_plan_free(gms_lp_plan *plan);
+int gms_lp_calls_blas(int cov_type, ptrdiff_t d);
+gms_lp_work *gms_lp_work_new(const gms_lp_plan *plan, ptrdiff_t rows);
+void gms_lp_work_free(gms_lp_work *w);
+void gms_lp_rows(const gms_lp_plan *plan, gms_lp_work *w, const double *X, ptrdiff_t nr,
+                 double *lp, double *lse);
+
 struct gms_reducer; /* gms_reduce.h */
 
 /*

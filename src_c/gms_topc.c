@@ -58,51 +58,6 @@ static double component_lp(int cov_type, const double *x, ptrdiff_t d, ptrdiff_t
     return log_norm[j] - 0.5 * q;
 }
 
-/* Component-major copies (D x K) of diag/spherical means and factors, so
- * that all K log-densities of a row vectorise over components; each
- * component still sums its features in ascending order, so the values are
- * those of component_lp bit for bit. */
-static void transpose_dk(const double *a, ptrdiff_t k, ptrdiff_t d, double *t)
-{
-    for (ptrdiff_t j = 0; j < k; ++j)
-        for (ptrdiff_t i = 0; i < d; ++i)
-            t[i * k + j] = a[j * d + i];
-}
-
-static void all_lp(int cov_type, const double *x, ptrdiff_t d, ptrdiff_t k,
-                   const double *means, const double *prec, const double *log_norm,
-                   const double *muT, const double *pT, double *diff, double *lp)
-{
-    if (cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL) {
-        for (ptrdiff_t j = 0; j < k; ++j)
-            lp[j] = 0.0;
-        for (ptrdiff_t i = 0; i < d; ++i) {
-            const double xi = x[i];
-            const double *restrict m = muT + i * k;
-            double *restrict q = lp;
-            if (cov_type == GMS_DIAG) {
-                const double *restrict u = pT + i * k;
-                for (ptrdiff_t j = 0; j < k; ++j) {
-                    const double z = (xi - m[j]) * u[j];
-                    q[j] += z * z;
-                }
-            } else {
-                for (ptrdiff_t j = 0; j < k; ++j) {
-                    const double z = xi - m[j];
-                    q[j] += z * z;
-                }
-            }
-        }
-        for (ptrdiff_t j = 0; j < k; ++j) {
-            const double q = cov_type == GMS_DIAG ? lp[j] : lp[j] * (prec[j] * prec[j]);
-            lp[j] = log_norm[j] - 0.5 * q;
-        }
-        return;
-    }
-    for (ptrdiff_t j = 0; j < k; ++j)
-        lp[j] = component_lp(cov_type, x, d, j, means, prec, log_norm, diff);
-}
-
 /* log sum_j exp(lp_j) over the n values (max-shifted). */
 static double log_sum_exp(const double *lp, ptrdiff_t n)
 {
@@ -144,6 +99,42 @@ static void select_top(const double *lp, ptrdiff_t k, ptrdiff_t c, ptrdiff_t *to
     }
 }
 
+/* Frames of one gms_lp_rows call: a row-major lp of 64 x K stays in L2. */
+#define GMS_TOPC_SUB 64
+
+/* Sum over the frames [r0, r1) of one model's log-likelihood: with a plan,
+ * all K components through the E-step's block code (and, for the UBM under
+ * top-C, each frame's selection into top); without, the C selected
+ * components of each frame. Frames are added in order. */
+static double block_sum(const gms_lp_plan *plan, gms_lp_work *w, int cov_type,
+                        const double *X, int64_t r0, int64_t r1, ptrdiff_t d, ptrdiff_t k,
+                        ptrdiff_t c, const double *means, const double *prec,
+                        const double *log_norm, ptrdiff_t *top, int select, double *lp,
+                        double *lse, double *diff)
+{
+    double sum = 0.0;
+    for (int64_t s = r0; s < r1; s += GMS_TOPC_SUB) {
+        const ptrdiff_t nr = (ptrdiff_t)(r1 - s < GMS_TOPC_SUB ? r1 - s : GMS_TOPC_SUB);
+        if (plan != NULL) {
+            gms_lp_rows(plan, w, X + s * d, nr, lp, lse);
+            for (ptrdiff_t i = 0; i < nr; ++i) {
+                sum += lse[i];
+                if (select)
+                    select_top(lp + i * k, k, c, top + (s + i) * c);
+            }
+            continue;
+        }
+        for (ptrdiff_t i = 0; i < nr; ++i) {
+            const ptrdiff_t *t = top + (s + i) * c;
+            for (ptrdiff_t a = 0; a < c; ++a)
+                lp[a] = component_lp(cov_type, X + (s + i) * d, d, t[a], means, prec, log_norm,
+                                     diff);
+            sum += log_sum_exp(lp, c);
+        }
+    }
+    return sum;
+}
+
 int gms_topc_utterance_loglik(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d,
                               ptrdiff_t k, const double *ubm_means, const double *ubm_prec,
                               const double *ubm_log_norm, ptrdiff_t n_models,
@@ -170,14 +161,18 @@ int gms_topc_utterance_loglik(int cov_type, const double *X, ptrdiff_t n, ptrdif
         n_blocks += (ptrdiff_t)((offsets[u + 1] - offsets[u] + GMS_TOPC_BLOCK - 1) /
                                 GMS_TOPC_BLOCK);
     const ptrdiff_t width = 1 + n_models; /* per block: UBM sum, model sums */
-    double *part = malloc((size_t)(n_blocks > 0 ? n_blocks : 1) * (size_t)width *
-                          sizeof(double));
-    int64_t *start = malloc((size_t)(n_blocks + 1) * sizeof(int64_t));
-    ptrdiff_t *owner = malloc((size_t)(n_blocks > 0 ? n_blocks : 1) * sizeof(ptrdiff_t));
-    if (!part || !start || !owner) {
+    const size_t nb1 = (size_t)(n_blocks > 0 ? n_blocks : 1);
+    double *part = malloc(nb1 * (size_t)width * sizeof(double));
+    int64_t *start = malloc((nb1 + 1) * sizeof(int64_t));
+    ptrdiff_t *owner = malloc(nb1 * sizeof(ptrdiff_t));
+    /* top-C: each frame's selection, n x C (never n x K) */
+    ptrdiff_t *top = exact ? NULL : malloc((size_t)(n > 0 ? n : 1) * (size_t)c *
+                                           sizeof(ptrdiff_t));
+    if (!part || !start || !owner || (!exact && !top)) {
         free(part);
         free(start);
         free(owner);
+        free(top);
         return GMS_ERR_NOMEM;
     }
     ptrdiff_t b = 0;
@@ -191,83 +186,59 @@ int gms_topc_utterance_loglik(int cov_type, const double *X, ptrdiff_t n, ptrdif
     (void)n_threads;
 #endif
     const ptrdiff_t psize = prec_size(cov_type, k, d);
-    const int vec = cov_type == GMS_DIAG || cov_type == GMS_SPHERICAL;
-    const ptrdiff_t nt = vec ? (1 + n_models) * k * d : 1;
-    double *muT = malloc((size_t)nt * sizeof(double));
-    double *pT = malloc((size_t)nt * sizeof(double));
-    if (!muT || !pT) {
-        free(muT);
-        free(pT);
-        free(part);
-        free(start);
-        free(owner);
-        return GMS_ERR_NOMEM;
-    }
-    if (vec) {
-        transpose_dk(ubm_means, k, d, muT);
-        for (ptrdiff_t g = 0; g < n_models; ++g)
-            transpose_dk(means + g * k * d, k, d, muT + (1 + g) * k * d);
-        if (cov_type == GMS_DIAG) {
-            transpose_dk(ubm_prec, k, d, pT);
-            for (ptrdiff_t g = 0; g < n_models; ++g)
-                transpose_dk(prec + g * k * d, k, d, pT + (1 + g) * k * d);
-        }
-    }
     int failed = 0, nonfinite = 0;
+    const int blas = gms_lp_calls_blas(cov_type, d);
+    if (blas)
+        gms_blas_pin();
+    /* One model at a time (g = -1: the UBM, first: it makes the top-C
+     * selection), so that its parameters stay in cache over the blocks. */
+    for (ptrdiff_t g = -1; g < n_models && !failed && !nonfinite; ++g) {
+        const double *mg = g < 0 ? ubm_means : means + g * k * d;
+        const double *pg = g < 0 ? ubm_prec : prec + g * psize;
+        const double *ng = g < 0 ? ubm_log_norm : log_norm + g * k;
+        gms_lp_plan *plan = NULL;
+        if (g < 0 || exact) {
+            plan = gms_lp_plan_new(cov_type, d, k, mg, pg, ng);
+            if (plan == NULL) {
+                failed = 1;
+                break;
+            }
+        }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads > 0 ? n_threads : 1)
 #endif
-    {
-        double *lp = malloc((size_t)k * sizeof(double));
-        double *clp = malloc((size_t)c * sizeof(double));
-        double *diff = malloc((size_t)d * sizeof(double));
-        ptrdiff_t *top = malloc((size_t)c * sizeof(ptrdiff_t));
-        if (!lp || !clp || !diff || !top)
-            gms_set_failed(&failed);
+        {
+            gms_lp_work *w = plan ? gms_lp_work_new(plan, GMS_TOPC_SUB) : NULL;
+            double *lp = malloc((size_t)(plan ? GMS_TOPC_SUB * k : c) * sizeof(double));
+            double *lse = malloc(GMS_TOPC_SUB * sizeof(double));
+            double *diff = malloc((size_t)d * sizeof(double));
+            const int ok = lp && lse && diff && (w || !plan);
+            if (!ok)
+                gms_set_failed(&failed);
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-        for (ptrdiff_t bi = 0; bi < n_blocks; ++bi) {
-            double *acc = part + bi * width;
-            for (ptrdiff_t g = 0; g < width; ++g)
-                acc[g] = 0.0;
-            if (!lp || !clp || !diff || !top)
-                continue;
-            const int64_t utt_end = offsets[owner[bi] + 1];
-            const int64_t end = start[bi] + GMS_TOPC_BLOCK < utt_end
-                                    ? start[bi] + GMS_TOPC_BLOCK : utt_end;
-            int bad = 0;
-            for (int64_t r = start[bi]; r < end; ++r) {
-                const double *x = X + r * d;
-                all_lp(cov_type, x, d, k, ubm_means, ubm_prec, ubm_log_norm, muT, pT, diff, lp);
-                const double lu = log_sum_exp(lp, k);
-                bad |= !isfinite(lu);
-                acc[0] += lu;
-                if (!exact)
-                    select_top(lp, k, c, top);
-                for (ptrdiff_t g = 0; g < n_models; ++g) {
-                    const double *mg = means + g * k * d, *pg = prec + g * psize,
-                                 *ng = log_norm + g * k;
-                    if (exact && vec)
-                        all_lp(cov_type, x, d, k, mg, pg, ng, muT + (1 + g) * k * d,
-                               pT + (1 + g) * k * d, diff, clp);
-                    else
-                        for (ptrdiff_t a = 0; a < c; ++a)
-                            clp[a] = component_lp(cov_type, x, d, exact ? a : top[a], mg, pg,
-                                                  ng, diff);
-                    const double lm = log_sum_exp(clp, c);
-                    bad |= !isfinite(lm);
-                    acc[1 + g] += lm;
-                }
+            for (ptrdiff_t bi = 0; bi < n_blocks; ++bi) {
+                if (!ok)
+                    continue;
+                const int64_t utt_end = offsets[owner[bi] + 1];
+                const int64_t end = start[bi] + GMS_TOPC_BLOCK < utt_end
+                                        ? start[bi] + GMS_TOPC_BLOCK : utt_end;
+                const double sum = block_sum(plan, w, cov_type, X, start[bi], end, d, k, c, mg,
+                                             pg, ng, top, g < 0 && !exact, lp, lse, diff);
+                part[bi * width + 1 + g] = sum;
+                if (!isfinite(sum))
+                    gms_set_failed(&nonfinite);
             }
-            if (bad)
-                gms_set_failed(&nonfinite);
+            gms_lp_work_free(w);
+            free(lp);
+            free(lse);
+            free(diff);
         }
-        free(lp);
-        free(clp);
-        free(diff);
-        free(top);
+        gms_lp_plan_free(plan);
     }
+    if (blas)
+        gms_blas_unpin();
     if (!failed && !nonfinite) {
         for (ptrdiff_t u = 0; u < n_utt; ++u) {
             ubm_sum[u] = 0.0;
@@ -281,10 +252,9 @@ int gms_topc_utterance_loglik(int cov_type, const double *X, ptrdiff_t n, ptrdif
                 model_sum[g * n_utt + u] += part[bi * width + 1 + g];
         }
     }
-    free(muT);
-    free(pT);
     free(part);
     free(start);
     free(owner);
+    free(top);
     return failed ? GMS_ERR_NOMEM : nonfinite ? GMS_ERR_NONFINITE : GMS_OK;
 }

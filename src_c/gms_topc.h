@@ -22,10 +22,16 @@
  *
  * Outputs: ubm_sum (n_utt), model_sum (G x n_utt): the sums over each
  * utterance's frames of log p(x). Work is split into blocks of at most
- * GMS_TOPC_BLOCK frames that never straddle an utterance, computed in
- * parallel and added per utterance in block order, so the results do not
- * depend on the thread count. Memory: O(threads x (K + C)) plus
- * O(blocks x G), never n x K.
+ * GMS_TOPC_BLOCK frames that never straddle an utterance; the models are
+ * taken one at a time (the UBM first), each over all blocks in parallel,
+ * so its parameters stay in cache. Every log-density over all K
+ * components (the UBM's, and the models' when exact) comes from the
+ * E-step's block code (gms_lp_rows in gms_kernels.h: register tiles for
+ * diag/spherical, GEMM for full/tied, its fast exp/log); top-C models are
+ * evaluated on the C selected components only. Block sums are added per
+ * utterance in block order, so the results do not depend on the thread
+ * count. Memory: O(threads x 64 x K) plus, for top-C, the n x C selection
+ * and O(blocks x G), never n x K.
  *
  * Returns GMS_OK, GMS_ERR_ARG, GMS_ERR_NOMEM, or GMS_ERR_NONFINITE when a
  * frame's log-likelihood is not finite (nothing else is then defined).

@@ -301,6 +301,41 @@ def test_many_models_threads_and_layouts(ubms, scoring_case):
     np.testing.assert_array_equal(score_utterances(ubm, ubm, X, lengths), 0.0)
 
 
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_scores_thread_count_invariant(ubms, scoring_case, ct):
+    from gmscore.adapt import score_utterances
+
+    ubm = ubms[ct]
+    X, lengths = scoring_case
+    models = [ubm.adapt(_data(s, n=150) + s * 0.1, update="wmc") for s in (51, 52)]
+    for top_c in (None, 2):
+        one = score_utterances(models, ubm, X, lengths, top_c=top_c, n_threads=1)
+        np.testing.assert_array_equal(
+            score_utterances(models, ubm, X, lengths, top_c=top_c, n_threads=2), one)
+
+
+@pytest.mark.parametrize("ct", ("full", "tied"))
+def test_scores_through_the_gemm_path(ct):
+    """D = 20 features: full log-densities go through the E-step's GEMM
+    (above its small-D path); scores against scipy at 1e-12 of their scale."""
+    from gmscore.adapt import score_utterances
+
+    rng = np.random.RandomState(61)
+    d = 20
+    A = rng.randn(d, d) * 0.3 + np.eye(d)
+    X = np.vstack([rng.randn(300, d) @ A + 2.0, rng.randn(300, d) @ A.T - 1.0])
+    ubm = GaussianMixture(4, covariance_type=ct, random_state=0, max_iter=20).fit(X)
+    model = ubm.adapt(X[:300] + 0.2, update="wmc")
+    test = rng.randn(520, d) @ A + 0.5
+    lengths = [300, 220]
+    for top_c in (None, 2):
+        got = score_utterances(model, ubm, test, lengths, top_c=top_c, n_threads=2)
+        assert_close_to_scale(got, reference_scores(model, ubm, test, lengths, top_c),
+                              what="scores")
+        np.testing.assert_array_equal(
+            score_utterances(model, ubm, test, lengths, top_c=top_c, n_threads=1), got)
+
+
 def test_scoring_bad_input(ubms, scoring_case):
     from gmscore.adapt import score_utterances
 
