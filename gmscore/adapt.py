@@ -168,16 +168,9 @@ def _one_pass_statistics(ubm, X, sample_weight):
         return ubm._estep_about(source, None, ubm.means_)
 
 
-def adapt_mixture(ubm, X, relevance_factor=16.0, update="m", sample_weight=None):
-    """A new fitted GaussianMixture MAP-adapted from the fitted ``ubm``
-    (see the module docstring and ``GaussianMixture.adapt``)."""
-    from ._validation import check_is_fitted
-
-    check_is_fitted(ubm, ("means_", "precisions_cholesky_"))
-    r = check_relevance_factor(relevance_factor)
-    update = check_update(update)
-    ubm._check_parameters()
-    stats = _one_pass_statistics(ubm, X, sample_weight)
+def _adapted_model(ubm, stats, r, update):
+    """The GaussianMixture MAP-adapted from ``ubm`` with the statistics of
+    its data (about the UBM's means)."""
     stats.check_valid("statistics of X under the UBM")
     if not stats.weight_sum > 0:
         raise ValueError("X holds no sample weight to adapt from")
@@ -200,6 +193,123 @@ def adapt_mixture(ubm, X, relevance_factor=16.0, update="m", sample_weight=None)
     model.precisions_ = COVARIANCE[ct].precisions_from_cholesky(prec_chol).astype(dtype)
     model.lower_bounds_ = list(ubm.lower_bounds_) if hasattr(ubm, "lower_bounds_") else []
     return model
+
+
+def adapt_mixture(ubm, X, relevance_factor=16.0, update="m", sample_weight=None):
+    """A new fitted GaussianMixture MAP-adapted from the fitted ``ubm``
+    (see the module docstring and ``GaussianMixture.adapt``)."""
+    from ._validation import check_is_fitted
+
+    check_is_fitted(ubm, ("means_", "precisions_cholesky_"))
+    r = check_relevance_factor(relevance_factor)
+    update = check_update(update)
+    ubm._check_parameters()
+    stats = _one_pass_statistics(ubm, X, sample_weight)
+    return _adapted_model(ubm, stats, r, update)
+
+
+# Statistics of at most this many bytes per kernel call of adapt_many (the
+# speakers are taken in batches, so memory does not grow with their number).
+_BATCH_BYTES = 32 << 20
+
+
+def adapt_many(ubm, X, lengths, relevance_factor=16.0, update="m", sample_weight=None):
+    """MAP-adapt the fitted ``ubm`` to many speakers at once.
+
+    Equivalent to ``[ubm.adapt(X_s, relevance_factor, update, sample_weight_s)
+    for each speaker s]`` (the same bits: each speaker's statistics come
+    from the same blocks, leaves and reduction tree as one ``adapt`` call on
+    its frames), but the UBM's E-step runs once over all speakers, in one
+    compiled call per batch of speakers with the speakers shared among the
+    threads, so that many short recordings keep every thread busy.
+
+    Parameters
+    ----------
+    ubm : GaussianMixture
+        A fitted mixture (any covariance type).
+    X : array-like of shape (n_frames, n_features)
+        The speakers' frames, one speaker after another (in memory).
+    lengths : array-like of int
+        Frames per speaker (positive, summing to n_frames).
+    relevance_factor : float >= 0, default=16.0
+    update : str, default='m'
+        Any non-empty combination of 'w', 'm', 'c' (see ``GaussianMixture.adapt``).
+    sample_weight : array-like of shape (n_frames,), optional
+
+    Returns
+    -------
+    models : list of GaussianMixture
+        One adapted model per speaker, in the order of ``lengths``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gmscore import GaussianMixture
+    >>> from gmscore.adapt import adapt_many
+    >>> rng = np.random.RandomState(0)
+    >>> ubm = GaussianMixture(4, covariance_type="diag", random_state=0).fit(
+    ...     rng.randn(2000, 3))
+    >>> X = np.vstack([rng.randn(300, 3) + 0.5, rng.randn(200, 3) - 0.5])
+    >>> a, b = adapt_many(ubm, X, lengths=[300, 200])
+    >>> bool(np.array_equal(a.means_, ubm.adapt(X[:300]).means_))
+    True
+    """
+    from . import _kernels, _topcc
+    from ._core.sources import as_source
+    from ._core.stats import GaussianStats
+    from ._hmm_base import lengths_to_offsets
+    from ._threads import effective_n_threads, single_threaded_blas
+    from ._validation import aligned, check_feature_names, check_is_fitted
+
+    check_is_fitted(ubm, ("means_", "precisions_cholesky_"))
+    r = check_relevance_factor(relevance_factor)
+    update = check_update(update)
+    ubm._check_parameters()
+    if lengths is None:
+        raise ValueError("adapt_many needs lengths (frames per speaker); for one speaker "
+                         "use ubm.adapt(X)")
+    n_threads = effective_n_threads(ubm.n_threads)
+    source = as_source(X, sample_weight=sample_weight, multi_pass=False, n_threads=n_threads)
+    if not source.in_memory:
+        raise ValueError("adapt_many needs X in memory (an array); adapt speakers held "
+                         "out of core one at a time with ubm.adapt")
+    check_feature_names(ubm, source.feature_names)
+    ubm._check_source_features(source)
+    Xa = aligned(source.X, source.X.dtype)
+    n = Xa.shape[0]
+    offsets = aligned(lengths_to_offsets(lengths, n), np.int64)
+    if (np.diff(offsets) == 0).any():
+        raise ValueError("lengths must be positive: a speaker without frames cannot be "
+                         "adapted")
+    sw = None if source.sample_weight is None else aligned(source.sample_weight, np.float64)
+    ct = ubm.covariance_type
+    k, d = np.shape(ubm.means_)
+    code = COVARIANCE[ct].code
+    means, prec, log_norm = ubm._kernel_parameters(Xa.dtype)
+    means, prec = aligned(means, Xa.dtype), aligned(prec, Xa.dtype)
+    log_norm = aligned(log_norm, np.float64)
+    centres = aligned(ubm.means_, np.float64)
+    stride = _kernels.stats_stride(code, k, d)
+    n_speakers = offsets.shape[0] - 1
+    batch = max(1, min(n_speakers, _BATCH_BYTES // (8 * stride)))
+    models = []
+    for s0 in range(0, n_speakers, batch):
+        s1 = min(s0 + batch, n_speakers)
+        cut = offsets[s0:s1 + 1]
+        lo, hi = int(cut[0]), int(cut[-1])
+        out = np.empty((s1 - s0, stride))
+        with single_threaded_blas():
+            _topcc.estep_groups(code, Xa[lo:hi], means, prec, log_norm,
+                                None if sw is None else sw[lo:hi], centres,
+                                aligned(cut - lo, np.int64), out, n_threads)
+        for i in range(s1 - s0):     # the M-steps, per speaker
+            count = int(cut[i + 1] - cut[i])
+            stats = GaussianStats.from_leaf(ct, centres, out[i], count)
+            try:
+                models.append(_adapted_model(ubm, stats, r, update))
+            except ValueError as exc:
+                raise ValueError(f"speaker {s0 + i} (lengths[{s0 + i}]): {exc}") from None
+    return models
 
 
 def adapt_gmmhmm(hmm, X, lengths=None, relevance_factor=16.0, update="m"):

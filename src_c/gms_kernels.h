@@ -230,6 +230,25 @@ struct gms_reducer; /* gms_reduce.h */
         double *out, int n_threads);
 
 /*
+ * gms_estep_groups: per-group E-step statistics (MAP adaptation of many
+ * speakers at once). Groups are the consecutive rows [offsets[g],
+ * offsets[g + 1]) (n_groups + 1 offsets from 0 to n, non-decreasing);
+ * group g's statistics about `centres`, the bits gms_estep gives for its
+ * rows alone, go to out + g * stride in the reducer's leaf layout (nk, s1,
+ * s2, log-likelihood, total sample weight; stride = k + k*d + s2 size + 2).
+ * Each group is done by one thread, the groups shared among the threads.
+ */
+#define GMS_DECLARE_GROUPS(R, S)                                               \
+    int gms_estep_groups_##S(int cov_type, const R *X, ptrdiff_t n,            \
+        ptrdiff_t d, ptrdiff_t k, const R *means, const R *prec_chol,          \
+        const double *log_norm, const double *sample_weight,                   \
+        const double *centres, const int64_t *offsets, ptrdiff_t n_groups,     \
+        double *out, int n_threads);
+GMS_DECLARE_GROUPS(double, d)
+GMS_DECLARE_GROUPS(float, f)
+#undef GMS_DECLARE_GROUPS
+
+/*
  * k-means (gms_kmeans_impl.h), following scikit-learn's KMeans.
  *
  * gms_kmeans_choice: the index numpy's RandomState.choice(n, p=w / total)

@@ -229,6 +229,102 @@ def test_adapt_bad_input(ubms):
         np.testing.assert_array_equal(before[name], after[name])
 
 
+# ------------------------------------------------------- adapt_many
+SPEAKER_LENGTHS = [300, 1, 256, 2048, 2100, 13]    # blocks of 256, leaves of 8 blocks
+
+
+def _speakers(seed=71):
+    rng = np.random.RandomState(seed)
+    parts = [_data(seed + i, n=3 * ((n + 2) // 3))[:n] + rng.randn(3) * 0.3
+             for i, n in enumerate(SPEAKER_LENGTHS)]
+    return np.vstack(parts), np.cumsum([0] + SPEAKER_LENGTHS)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("update", ("m", "wmc", "c", "wm"))
+@pytest.mark.parametrize("weighted", (False, True))
+def test_adapt_many_equals_adapt_per_speaker(ubms, ct, update, weighted):
+    from gmscore.adapt import adapt_many
+
+    ubm = ubms[ct]
+    X, cuts = _speakers()
+    sw = np.random.RandomState(72).uniform(0.2, 2.0, len(X)) if weighted else None
+    models = adapt_many(ubm, X, SPEAKER_LENGTHS, relevance_factor=8.0, update=update,
+                        sample_weight=sw)
+    assert len(models) == len(SPEAKER_LENGTHS)
+    for i, model in enumerate(models):
+        rows = slice(cuts[i], cuts[i + 1])
+        w = None if sw is None else sw[rows]
+        one = ubm.adapt(X[rows], relevance_factor=8.0, update=update, sample_weight=w)
+        for name in ("weights_", "means_", "covariances_", "precisions_cholesky_",
+                     "precisions_"):     # the same bits as one adapt call per speaker
+            np.testing.assert_array_equal(getattr(model, name), getattr(one, name))
+        if i in (0, 4):                  # and the brute-force Reynolds formulas
+            _check_close(model, reference_map(ubm, X[rows], 8.0, update, w))
+        assert model is not ubm and model.n_features_in_ == X.shape[1]
+
+
+def test_adapt_many_batches_threads_and_float32(ubms, monkeypatch):
+    import gmscore.adapt as adapt_module
+
+    ubm = ubms["diag"]
+    X, cuts = _speakers(73)
+    want = adapt_module.adapt_many(ubm, X, SPEAKER_LENGTHS, update="wmc")
+    monkeypatch.setattr(adapt_module, "_BATCH_BYTES", 1)     # one speaker per call
+    got = adapt_module.adapt_many(ubm, X, SPEAKER_LENGTHS, update="wmc")
+    monkeypatch.undo()
+    one_thread = GaussianMixture(**{**ubm.get_params(), "n_threads": 1})
+    for name, value in vars(ubm).items():
+        if name.endswith("_") and not name.startswith("_"):
+            setattr(one_thread, name, value)
+    single = adapt_module.adapt_many(one_thread, X, SPEAKER_LENGTHS, update="wmc")
+    for a, b, c in zip(want, got, single):
+        for name in ("weights_", "means_", "covariances_"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+            np.testing.assert_array_equal(getattr(a, name), getattr(c, name))
+    X32 = X.astype(np.float32)
+    many32 = adapt_module.adapt_many(ubm, X32, SPEAKER_LENGTHS, update="wmc")
+    for i, model in enumerate(many32):
+        one = ubm.adapt(X32[cuts[i]:cuts[i + 1]], update="wmc")
+        np.testing.assert_array_equal(model.means_, one.means_)
+        np.testing.assert_array_equal(model.covariances_, one.covariances_)
+
+
+def test_adapt_many_bad_input(ubms):
+    from sklearn.exceptions import NotFittedError
+
+    from gmscore.adapt import adapt_many
+
+    ubm = ubms["diag"]
+    X, _ = _speakers(74)
+    before = _snapshot(ubm)
+    with pytest.raises(NotFittedError):
+        adapt_many(GaussianMixture(3), X, SPEAKER_LENGTHS)
+    with pytest.raises(ValueError, match="needs lengths"):
+        adapt_many(ubm, X, None)
+    with pytest.raises(ValueError, match="lengths"):
+        adapt_many(ubm, X, [5, 5])
+    with pytest.raises(ValueError, match="lengths must be positive"):
+        adapt_many(ubm, X, SPEAKER_LENGTHS[:-1] + [0, SPEAKER_LENGTHS[-1]])
+    with pytest.raises(ValueError, match="update must be"):
+        adapt_many(ubm, X, SPEAKER_LENGTHS, update="mx")
+    with pytest.raises(ValueError, match="relevance_factor must be >= 0"):
+        adapt_many(ubm, X, SPEAKER_LENGTHS, relevance_factor=-1.0)
+    with pytest.raises(ValueError, match="features"):
+        adapt_many(ubm, X[:, :2], SPEAKER_LENGTHS)
+    bad = X.copy()
+    bad[400, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        adapt_many(ubm, bad, SPEAKER_LENGTHS)
+    sw = np.ones(len(X))
+    sw[300:301] = 0.0             # speaker 1 (one frame) has no weight
+    with pytest.raises(ValueError, match=r"speaker 1 .*no sample weight"):
+        adapt_many(ubm, X, SPEAKER_LENGTHS, sample_weight=sw)
+    after = _snapshot(ubm)
+    for name in before:
+        np.testing.assert_array_equal(before[name], after[name])
+
+
 # ---------------------------------------------------------- scoring
 def _frame_lp(gm, X):
     covs = _full_covs(gm)
