@@ -11,9 +11,13 @@ block A (``indices``) and the rest B:
   m_j(a) = mu_jB + R_j (a - mu_jA), R_j = S_jBA S_jAA^-1, and
   C_j = S_jBB - R_j S_jAB (which does not depend on a).
 
-Everything per component (K matrices of size D) is numpy here; per row,
-the weights come from the compiled E-step kernel (the marginal mixture's
-predict_proba) and the component means from one BLAS matrix product per
+Everything per component (K matrices of size D) is numpy here. Per row,
+the conditional mixture's mean and variance (what prediction needs) come
+from one fused compiled pass (gmscore._conditionc, src_c/gms_condition.c:
+per block of rows the marginal's log-densities by the E-step's block code,
+the responsibilities, the component means and the moments, no n x K
+array); the per-component weights and means themselves (condition,
+sampling) from the marginal's predict_proba and one BLAS matrix product per
 chunk of rows.
 """
 from dataclasses import dataclass
@@ -141,6 +145,15 @@ class ConditionalParts:
 
 def conditional_parts(gm, given):
     """The ConditionalParts of gm for the features ``given``."""
+    from ._threads import single_threaded_blas
+
+    # K small factorisations: threaded BLAS only adds its start-up (and,
+    # on a busy machine, spinning threads that cost far more than the work)
+    with single_threaded_blas():
+        return _conditional_parts(gm, given)
+
+
+def _conditional_parts(gm, given):
     ct = gm.covariance_type
     k, d = gm.means_.shape
     rest = np.setdiff1d(np.arange(d), given)
@@ -192,6 +205,35 @@ def check_values(values, n_given):
 CHUNK_ROWS = 65536
 
 
+def _fused_moments(parts, V, stacked, cond_var, mean, var):
+    """The requested (mean, var) of every row's conditional mixture from the
+    fused kernel (gmscore._conditionc: per block of rows the marginal's
+    responsibilities, the component means and the moments, no n x K
+    array); None when some row has no finite marginal likelihood, so that
+    the chunked path below reports it."""
+    from . import _conditionc
+    from ._threads import effective_n_threads, single_threaded_blas
+    from ._validation import aligned
+
+    marg = parts.marginal
+    k, dr, _ = parts.reg.shape
+    means, prec, log_norm = marg._kernel_parameters(np.float64)
+    n = V.shape[0]
+    mean_out = np.empty((n, dr))
+    var_out = np.empty((n, dr)) if var else None
+    try:
+        with single_threaded_blas():   # the marginal's GEMM runs inside the threads
+            _conditionc.conditional_moments(
+                COVARIANCE[marg.covariance_type].code, aligned(V, np.float64),
+                aligned(means, np.float64), aligned(prec, np.float64),
+                aligned(log_norm, np.float64), aligned(stacked, np.float64),
+                aligned(parts.offset, np.float64), aligned(cond_var, np.float64),
+                mean_out, var_out, effective_n_threads(marg.n_threads))
+    except _conditionc.NonFiniteConditioningError:
+        return None
+    return ((mean_out,) if mean else ()) + ((var_out,) if var else ())
+
+
 def condition_rows(parts, V, resp=False, means=False, mean=False, var=False):
     """Per-row conditionals over V (n, len(given)); returns the requested
     arrays in the order resp (n, K), means (n, K, B), mean (n, B), var
@@ -205,6 +247,10 @@ def condition_rows(parts, V, resp=False, means=False, mean=False, var=False):
     n = V.shape[0]
     stacked = np.ascontiguousarray(parts.reg.transpose(2, 0, 1).reshape(da, k * dr))
     cond_var = np.diagonal(parts.cond_full, axis1=1, axis2=2)
+    if (mean or var) and not (resp or means):
+        fused = _fused_moments(parts, V, stacked, cond_var, mean, var)
+        if fused is not None:
+            return fused
     out = dict(resp=np.empty((n, k)) if resp else None,
                means=np.empty((n, k, dr)) if means else None,
                mean=np.empty((n, dr)) if mean or var else None,

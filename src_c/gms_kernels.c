@@ -504,11 +504,11 @@ void gms_lp_work_free(gms_lp_work *w)
 }
 
 void gms_lp_rows(const gms_lp_plan *plan, gms_lp_work *w, const double *X, ptrdiff_t nr,
-                 double *lp, double *lse)
+                 double *lp, int cmajor, double *lse)
 {
     if (nr < 1 || nr > w->rows) return;
-    log_prob_block_d(&plan->p, X, nr, lp, 0, &w->w);
-    if (lse != NULL) gms_row_lse_rows(lp, nr, plan->p.k, lse, 0);
+    log_prob_block_d(&plan->p, X, nr, lp, cmajor, &w->w);
+    if (lse != NULL && !cmajor) gms_row_lse_rows(lp, nr, plan->p.k, lse, 0);
 }
 
 #define REAL float

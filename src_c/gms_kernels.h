@@ -140,11 +140,12 @@ int gms_warm_threads(int n_threads);
  * exp/log), parameters as there, kept by pointer (they must outlive the
  * plan; the plan is read-only and shared by threads).
  * gms_lp_work_new: one thread's scratch for blocks of up to `rows` <=
- * GMS_BLOCK_ROWS rows. gms_lp_rows: lp (nr x k row-major, caller-owned,
- * nr <= the work's rows) = the weighted log-densities, and, when lse is
- * not NULL, lse (nr) their per-row log-sum-exp (not finite when the row's
- * maximum is not). gms_lp_calls_blas: whether gms_lp_rows calls the
- * registered BLAS (then hold it at one thread: gms_blas_pin).
+ * GMS_BLOCK_ROWS rows. gms_lp_rows: lp (caller-owned, nr <= the work's
+ * rows) = the weighted log-densities, nr x k row-major, or k x nr with
+ * cmajor (the same values); with lse not NULL and row-major, lse (nr)
+ * their per-row log-sum-exp (not finite when the row's maximum is not).
+ * gms_lp_calls_blas: whether gms_lp_rows calls the registered BLAS (then
+ * hold it at one thread: gms_blas_pin).
  * Constructors return NULL when out of memory or given bad sizes.
  */
 typedef struct gms_lp_plan gms_lp_plan;
@@ -156,7 +157,7 @@ int gms_lp_calls_blas(int cov_type, ptrdiff_t d);
 gms_lp_work *gms_lp_work_new(const gms_lp_plan *plan, ptrdiff_t rows);
 void gms_lp_work_free(gms_lp_work *w);
 void gms_lp_rows(const gms_lp_plan *plan, gms_lp_work *w, const double *X, ptrdiff_t nr,
-                 double *lp, double *lse);
+                 double *lp, int cmajor, double *lse);
 
 struct gms_reducer; /* gms_reduce.h */
 

@@ -116,7 +116,7 @@ static double block_sum(const gms_lp_plan *plan, gms_lp_work *w, int cov_type,
     for (int64_t s = r0; s < r1; s += GMS_TOPC_SUB) {
         const ptrdiff_t nr = (ptrdiff_t)(r1 - s < GMS_TOPC_SUB ? r1 - s : GMS_TOPC_SUB);
         if (plan != NULL) {
-            gms_lp_rows(plan, w, X + s * d, nr, lp, lse);
+            gms_lp_rows(plan, w, X + s * d, nr, lp, 0, lse);
             for (ptrdiff_t i = 0; i < nr; ++i) {
                 sum += lse[i];
                 if (select)
