@@ -441,6 +441,7 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
     def _em_adopt(self, params, run):
         self._restore(params)
         self.monitor_ = run.monitor
+        self.restart_histories_ = run.histories
         self.n_features_in_ = run.n_features
         del self._start_params
 

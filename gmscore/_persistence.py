@@ -153,15 +153,18 @@ _FITTED_ATTRIBUTES = {
     "GaussianMixture": frozenset({
         "weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
         "converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_",
-        "feature_names_in_", "_init_prev_time", "_iter_prev_time", "_online_state"}),
+        "restart_histories_", "feature_names_in_", "_init_prev_time", "_iter_prev_time",
+        "_online_state"}),
     "GaussianHMM": frozenset({
         "startprob_", "transmat_", "means_", "_covars_", "monitor_", "n_features_in_",
-        "feature_names_in_", "n_features", "_online_state"}),
+        "feature_names_in_", "n_features", "_online_state", "restart_histories_"}),
     "GMMHMM": frozenset({
         "startprob_", "transmat_", "weights_", "means_", "covars_", "monitor_",
-        "n_features_in_", "feature_names_in_", "n_features", "_online_state"}),
+        "n_features_in_", "feature_names_in_", "n_features", "_online_state",
+        "restart_histories_"}),
     **{name: frozenset({"startprob_", "transmat_", attr, "monitor_", "n_features_in_",
-                        "feature_names_in_", "n_features", "_online_state"})
+                        "feature_names_in_", "n_features", "_online_state",
+                        "restart_histories_"})
        for name, attr in _DISCRETE_EMISSIONS.items()},
 }
 

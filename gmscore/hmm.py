@@ -65,6 +65,9 @@ class GaussianHMM(GaussianEmissions, BaseHMM):
         As in hmmlearn, always returned as full matrices; assign in the
         covariance type's own shape ((K,), (K, D), (K, D, D) or (D, D)).
     monitor_ : ConvergenceMonitor
+    restart_histories_ : list of list of float
+        (gmscore) The log-likelihood at every iteration of each of the
+        ``n_init`` restarts, in order (``monitor_.history`` is the best's).
     n_features : int
 
     Notes

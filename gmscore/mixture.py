@@ -160,6 +160,10 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         Mean (weighted) log-likelihood per sample of the best initialisation.
     lower_bounds_ : list of float
         Lower bound at every iteration of the best initialisation.
+    restart_histories_ : list of list of float
+        (gmscore) The lower bound at every iteration of each of the
+        ``n_init`` initialisations, in order (``gmscore.plot.plot_convergence``
+        overlays them).
     n_features_in_ : int
 
     Notes
@@ -378,6 +382,7 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         self.n_iter_ = run.n_iter
         self.lower_bound_ = run.score
         self.lower_bounds_ = run.lower_bounds
+        self.restart_histories_ = run.histories
         del self._repair_state, self._inits
 
     def _check_warm_start_model(self, n_features):

@@ -12,7 +12,9 @@ BaseHMM have the same shape):
   current parameters) and M-step (parameters from the statistics);
 - ``_em_end(run)``: the restart is over (verbose output);
 - ``_em_params()`` / ``_em_adopt(params, run)``: copy out the fitted
-  parameters, and install the best restart's;
+  parameters, and install the best restart's (``run.histories`` then
+  holds every restart's objective per iteration, in restart order, for
+  convergence plots);
 - ``_em_state()`` / ``_em_restore(state)``: everything a fit may change
   (``model_state``), so that a failed fit leaves the model exactly as it
   was.
@@ -31,15 +33,21 @@ def fit_em(model, source, n_init, max_iter, random_state):
         # the OpenMP threads spin between passes
         with single_threaded_blas():
             best = best_params = None
+            histories = []
             for index in range(n_init):
                 run = model._em_start(source, random_state, index)
+                history = []
+                histories.append(history)
                 for _ in range(max_iter):
-                    run.record(model._em_iterate(source, run))
+                    value = model._em_iterate(source, run)
+                    history.append(float(value))
+                    run.record(value)
                     if run.converged:
                         break
                 model._em_end(run)
                 if best is None or run.score > best.score:
                     best, best_params = run, model._em_params()
+            best.histories = histories
             model._em_adopt(best_params, best)
         return best
     except BaseException:
