@@ -421,3 +421,19 @@ def test_bad_input():
         gp.plot_mixture(hmm, X)
     with pytest.raises(ValueError, match="NaN|nan|finite"):
         gp.plot_mixture(gm, np.array([[0.0, np.nan]]))
+
+
+def test_classifier_estimators_keep_every_restart():
+    # the classifier's interleaved EM keeps the same per-restart record as
+    # an independent GaussianMixture fit of each class
+    from gmscore.classifier import class_seeds
+
+    X, y = blobs(d=2), np.repeat([0, 1, 2], [150, 150, 75])
+    clf = gmscore.GaussianMixtureClassifier(2, n_init=3, random_state=0).fit(X, y)
+    seeds = class_seeds(0, 3)
+    for c, est in enumerate(clf.estimators_):
+        ref = gmscore.GaussianMixture(2, n_init=3, random_state=seeds[c]).fit(X[y == c])
+        assert len(est.restart_histories_) == 3
+        for a, b in zip(est.restart_histories_, ref.restart_histories_):
+            assert_allclose(a, b, rtol=1e-12)
+        assert len(gp.plot_convergence(est).lines) == 3
