@@ -38,6 +38,7 @@ from ._validation import check_array, check_is_fitted
 
 SIGMAS = (1, 2, 3)
 MAX_POINTS = 20_000      # points drawn in a scatter (a fixed random subset beyond)
+SERIES_COLORS = ("black", "darkred", "navy", "darkgreen", "purple", "saddlebrown")
 DENSITY_RANGE = 12.0     # plot_density's default levels span this much log-density
 
 
@@ -462,8 +463,8 @@ def plot_states(model, X, lengths=None, *, features=None, algorithm=None, poster
                                                           sharex=top)
     colors = _colors(k)
     t = np.arange(n)
-    for f in cols:
-        top.plot(t, series[:, f], linewidth=0.8, color="black" if len(cols) == 1 else None,
+    for i, f in enumerate(cols):     # dark lines over the pale state bands
+        top.plot(t, series[:, f], linewidth=0.9, color=SERIES_COLORS[i % len(SERIES_COLORS)],
                  label=_feature_label(model, f))
     y0, y1 = top.get_ylim()
     from matplotlib.colors import ListedColormap

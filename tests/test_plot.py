@@ -279,6 +279,8 @@ def test_plot_states(tmp_path):
     assert len(top.images) == 1 and isinstance(top.images[0], AxesImage)
     twin = hmmlearn_twin(model)
     assert_array_equal(np.asarray(top.images[0].get_array())[0], twin.predict(X, lengths))
+    assert_allclose(top.images[0].get_extent()[:2], [-0.5, len(X) - 0.5])
+    assert_allclose(top.get_xlim(), [-0.5, len(X) - 0.5])
     assert len(top.lines) == 2
     assert_allclose(top.lines[1].get_ydata(), X[:, 1])
     bounds = [c for c in top.collections if isinstance(c, LineCollection)]
