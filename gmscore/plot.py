@@ -363,14 +363,17 @@ def plot_selection(selection, criteria=("bic", "aic"), *, ax=None):
     return ax
 
 
-def plot_convergence(model, *, restarts=True, ax=None, **kwargs):
+def plot_convergence(model, *, restarts=True, start=1, ax=None, **kwargs):
     """The EM objective per iteration: a GaussianMixture's lower bound
     (mean log-likelihood per sample, ``lower_bounds_``) or an HMM's total
     log-likelihood (``monitor_.history``). With ``restarts`` and an
     ``n_init > 1`` fit, every restart's curve (``restart_histories_``) is
-    overlaid, the kept one drawn bold. One Line2D per curve; other keyword
-    arguments go to ``ax.plot``. Returns the Axes.
+    overlaid, the kept one drawn bold. ``start``: the first iteration drawn
+    (the first values of a random start can dwarf the rest). One Line2D
+    per curve; other keyword arguments go to ``ax.plot``. Returns the Axes.
     """
+    if not isinstance(start, (int, np.integer)) or isinstance(start, bool) or start < 1:
+        raise ValueError(f"start must be an iteration number >= 1, got {start!r}")
     if hasattr(model, "monitor_") and hasattr(model, "transmat_"):
         best, ylabel = list(model.monitor_.history), "log-likelihood"
     elif hasattr(model, "lower_bounds_"):
@@ -393,7 +396,7 @@ def plot_convergence(model, *, restarts=True, ax=None, **kwargs):
                     linewidth=2.5 if i == kept else 1.0, alpha=1.0 if i == kept else 0.6,
                     label=f"restart {i}" + (" (kept)" if i == kept else ""))
         mine.update(kwargs)
-        ax.plot(np.arange(1, len(h) + 1), h, **mine)
+        ax.plot(np.arange(start, len(h) + 1), h[start - 1:], **mine)
     ax.set_xlabel("iteration")
     _integer_ticks(ax.xaxis)
     ax.set_ylabel(ylabel)

@@ -235,6 +235,12 @@ def test_plot_convergence_mixture_restarts(tmp_path):
     one = gmscore.GaussianMixture(4, n_init=1, tol=1e-4, random_state=0).fit(X)
     assert_allclose(ax.lines[0].get_ydata(), one.lower_bounds_, rtol=1e-12)
     assert len(gp.plot_convergence(gm, restarts=False).lines) == 1
+    later = gp.plot_convergence(gm, start=3).lines
+    for line, h in zip(later, gm.restart_histories_):
+        assert_array_equal(line.get_xdata(), np.arange(3, len(h) + 1))
+        assert_allclose(line.get_ydata(), h[2:])
+    with pytest.raises(ValueError, match="start"):
+        gp.plot_convergence(gm, start=0)
 
 
 def test_plot_convergence_hmm_and_saved_model(tmp_path):
