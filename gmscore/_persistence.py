@@ -47,8 +47,9 @@ An uncompressed ("stored") zip archive, readable with any zip tool, holding:
 What is stored: the hyper-parameters from ``get_params()`` and the fitted
 attributes of the class (``_FITTED_ATTRIBUTES``: the fitted arrays,
 ``converged_``, ``n_iter_``, ``lower_bound_``, ``lower_bounds_``,
-``restart_histories_``, ``n_features_in_``, ``n_features``, ``monitor_`` with its history,
-iteration count, tol, n_iter, verbose flag and rounding precision, ...).
+``restart_histories_``, ``n_features_in_``, ``n_features``, ``monitor_``
+with its history, iteration count, tol, n_iter, verbose flag and rounding
+precision, ...).
 Any other instance attribute, or a value that the format cannot represent
 exactly, makes ``save`` raise a TypeError that names it: a model is never
 saved with data silently dropped. A model whose fitted
