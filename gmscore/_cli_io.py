@@ -47,12 +47,13 @@ class Data:
     array-like that the models stream), ``lengths`` (sequences) and the
     column names when the file has them."""
 
-    def __init__(self, X, lengths=None, names=None, streamed=False):
+    def __init__(self, X, lengths=None, names=None, streamed=False, n_rows=None):
         self.X, self.lengths, self.names, self.streamed = X, lengths, names, streamed
+        self._n_rows = n_rows
 
     @property
     def n_rows(self):
-        return int(self.X.shape[0])
+        return int(self.X.shape[0]) if self._n_rows is None else self._n_rows
 
 
 def read_data(path, stack, *, columns=None, dataset=None, sequence_column=None,
@@ -92,9 +93,11 @@ def read_data(path, stack, *, columns=None, dataset=None, sequence_column=None,
         raise CliError(f"{path}: cannot read it: {_one_line(exc)}") from None
     if columns is not None:
         data = _select_columns(data, columns, path)
-    if data.X.ndim == 1:   # one value per row (symbols, counts)
+    if callable(data.X):   # chunks read on every pass
+        pass
+    elif data.X.ndim == 1:   # one value per row (symbols, counts)
         data.X = np.asarray(data.X).reshape(-1, 1)
-    if data.X.ndim != 2:
+    elif data.X.ndim != 2:
         raise CliError(f"{path}: holds an array of shape {tuple(data.X.shape)}; the data "
                        "must be 2-D (rows x features)")
     if lengths is not None:
@@ -191,23 +194,35 @@ def _group_sequences(X, ids):
 
 def _read_parquet(path, columns, sequence_column):
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise CliError(f"{path}: reading .parquet needs pyarrow: pip install pyarrow") from None
+    from ._core.sources import chunk_rows
     from ._frames import frame_to_array, sequences_from_frame
 
-    table = pq.read_table(path)
-    names = list(table.column_names)
+    pf = pq.ParquetFile(path)
+    names = list(pf.schema_arrow.names)
     for c in list(columns or []) + ([sequence_column] if sequence_column else []):
         if c not in names:
             raise CliError(f"{path}: no column {c!r}; its columns are {names}")
     if sequence_column is not None:
-        X, lengths = sequences_from_frame(table, sequence_column, features=columns)
+        X, lengths = sequences_from_frame(pf.read(), sequence_column, features=columns)
         feats = columns or [c for c in names if c != sequence_column]
         return Data(np.ascontiguousarray(X), lengths, list(feats))
-    if columns is not None:
-        table = table.select(list(columns))
-    return Data(frame_to_array(table, "pyarrow"), None, list(table.column_names))
+    columns = list(columns or names)
+    if os.path.getsize(path) <= STREAM_BYTES:
+        return Data(frame_to_array(pf.read(columns=columns), "pyarrow"), None, columns)
+    # large: record batches read on every pass, never the whole table
+    first = frame_to_array(pa.Table.from_batches([next(pf.iter_batches(1, columns=columns))]),
+                           "pyarrow")        # the column checks, on one row
+    rows = chunk_rows(len(columns), first.dtype.itemsize)
+
+    def chunks():
+        for batch in pf.iter_batches(batch_size=rows, columns=columns):
+            yield frame_to_array(pa.Table.from_batches([batch]), "pyarrow")
+
+    return Data(chunks, None, columns, streamed=True, n_rows=pf.metadata.num_rows)
 
 
 def _pick(names, dataset, path, kind):
@@ -244,23 +259,40 @@ def _read_zarr(path, dataset):
         if dataset is not None:
             raise CliError(f"{path}: is a single array; drop --dataset")
         return Data(node, streamed=True)
-    found = []
-    node.visititems(lambda name, obj: found.append(name) if hasattr(obj, "shape") else None) \
-        if hasattr(node, "visititems") else found.extend(
-            name for name, _ in node.arrays(recurse=True))
+    if hasattr(node, "members"):        # zarr 3
+        found = [name for name, obj in node.members(max_depth=None) if hasattr(obj, "shape")]
+    else:                               # zarr 2
+        found = []
+        node.visititems(lambda name, obj: found.append(name) if hasattr(obj, "shape")
+                        else None)
     return Data(node[_pick(found, dataset, path, "array")], streamed=True)
 
 
+class _ColumnView:
+    """Some columns of a chunked array-like (a memory map, an HDF5 or zarr
+    array), still read chunk by chunk: the data-source layer slices rows
+    from it as from the array itself."""
+
+    def __init__(self, base, idx):
+        self.base, self.idx = base, np.asarray(idx, dtype=np.intp)
+        self.shape = (int(base.shape[0]), len(idx))
+        self.dtype = base.dtype
+        self.ndim = 2
+
+    def __getitem__(self, key):
+        return np.asarray(self.base[key])[:, self.idx]
+
+
 def _select_columns(data, columns, path):
-    if data.streamed:
-        raise CliError(f"{path}: --columns is for .csv and .parquet files and in-memory "
-                       ".npy files; write the columns you need to an array first")
-    X = np.asarray(data.X)
+    n = int(data.X.shape[1]) if data.X.ndim == 2 else 1
     idx = [_column_index(None, c, path) for c in columns]
-    if any(not -X.shape[1] <= i < X.shape[1] for i in idx):
-        raise CliError(f"{path}: has {X.shape[1]} columns (0 to {X.shape[1] - 1}); "
+    if any(not -n <= i < n for i in idx):
+        raise CliError(f"{path}: has {n} columns (0 to {n - 1}); "
                        f"--columns {','.join(columns)} is out of range")
-    return Data(np.ascontiguousarray(X[:, idx]), data.lengths)
+    idx = [i % n for i in idx]
+    if data.streamed:
+        return Data(_ColumnView(data.X, idx), data.lengths, streamed=True)
+    return Data(np.ascontiguousarray(np.asarray(data.X)[:, idx]), data.lengths)
 
 
 def read_lengths(path, n_rows):
