@@ -139,7 +139,7 @@ def _timed(make, fit, n_iter, repeat):
     return float(np.median(times)), model
 
 
-def _gmm_case(name, cov, n, d, k, seed, n_iter, repeat, threads, peer):
+def _gmm_case(cov, n, d, k, seed, n_iter, repeat, threads, peer):
     import gmscore
 
     X = _gmm_data(n, d, k, seed)
@@ -227,7 +227,7 @@ def run_bench(args):
         with warnings.catch_warnings(), threadpool_limits(args.threads):
             warnings.simplefilter("ignore")     # tol=0 never converges, by design
             if model == "GaussianMixture":
-                ours, theirs, diff = _gmm_case(name, cov, n, d, k, seed, n_iter, args.repeat,
+                ours, theirs, diff = _gmm_case(cov, n, d, k, seed, n_iter, args.repeat,
                                                args.threads, peer)
             else:
                 ours, theirs, diff = _hmm_case(model, cov, n, d, k, m, seed, n_iter,

@@ -69,9 +69,8 @@ class FitProgress:
     per restart and a line when it ends) or 'lines' (``--verbose``: a line
     per step and per iteration)."""
 
-    def __init__(self, file, mode, per_sample):
-        self.file, self.mode = file, mode
-        self.what = "mean log-likelihood" if per_sample else "log-likelihood"
+    def __init__(self, file, mode, what):
+        self.file, self.mode, self.what = file, mode, what
         self.bar = None
         self.prev = None
 
@@ -150,7 +149,8 @@ def progress_mode(args, file=None):
     return "bar" if isatty is not None and isatty() else None
 
 
-def fit_progress(args, sequences):
-    """The reporter of ``gmscore fit`` (None: no progress)."""
+def fit_progress(args, what):
+    """The reporter of ``gmscore fit`` (None: no progress); ``what`` names
+    the value of each iteration."""
     mode = progress_mode(args)
-    return None if mode is None else FitProgress(sys.stderr, mode, per_sample=not sequences)
+    return None if mode is None else FitProgress(sys.stderr, mode, what)

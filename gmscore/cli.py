@@ -32,27 +32,30 @@ EXIT_USAGE = 2   # options
 
 class _Family:
     """A model family of ``fit --model``: its class in gmscore, the name of
-    its iteration-count parameter, and whether it has Gaussian emissions
-    (``--covariance``) and sequences (``--lengths``)."""
+    its iteration-count parameter, whether it takes sequences
+    (``--lengths``), and what its EM iterations report. Options apply
+    where the class has the parameter (``--covariance``: covariance_type)."""
 
-    def __init__(self, cls, iters, gaussian, sequences, help):
-        self.cls, self.iters, self.gaussian, self.sequences, self.help = \
-            cls, iters, gaussian, sequences, help
+    def __init__(self, cls, iters, sequences, help, objective=None):
+        self.cls, self.iters, self.sequences, self.help = cls, iters, sequences, help
+        # what the EM driver reports per iteration, for the progress output
+        self.objective = objective or ("log-likelihood" if sequences else
+                                       "mean log-likelihood")
 
 
 FAMILIES = {
-    "gmm": _Family("GaussianMixture", "max_iter", True, False, "Gaussian mixture (EM)"),
-    "bgmm": _Family("BayesianGaussianMixture", "max_iter", True, False,
-                    "variational Bayesian Gaussian mixture"),
-    "hmm": _Family("GaussianHMM", "n_iter", True, True, "HMM with Gaussian states"),
-    "gmmhmm": _Family("GMMHMM", "n_iter", True, True,
+    "gmm": _Family("GaussianMixture", "max_iter", False, "Gaussian mixture (EM)"),
+    "bgmm": _Family("BayesianGaussianMixture", "max_iter", False,
+                    "variational Bayesian Gaussian mixture", "lower bound"),
+    "hmm": _Family("GaussianHMM", "n_iter", True, "HMM with Gaussian states"),
+    "gmmhmm": _Family("GMMHMM", "n_iter", True,
                       "HMM with Gaussian mixture states (--n-mix)"),
-    "vhmm": _Family("VariationalGaussianHMM", "n_iter", True, True,
-                    "variational Bayesian Gaussian HMM"),
-    "categorical": _Family("CategoricalHMM", "n_iter", False, True,
+    "vhmm": _Family("VariationalGaussianHMM", "n_iter", True,
+                    "variational Bayesian Gaussian HMM", "lower bound"),
+    "categorical": _Family("CategoricalHMM", "n_iter", True,
                            "HMM over symbols 0..n-1 (one column)"),
-    "poisson": _Family("PoissonHMM", "n_iter", False, True, "HMM with Poisson counts"),
-    "multinomial": _Family("MultinomialHMM", "n_iter", False, True,
+    "poisson": _Family("PoissonHMM", "n_iter", True, "HMM with Poisson counts"),
+    "multinomial": _Family("MultinomialHMM", "n_iter", True,
                            "HMM with multinomial counts per row"),
 }
 
@@ -279,7 +282,7 @@ def cmd_fit(args, stack):
     if args.output is not None and os.path.isdir(args.output):
         raise CliError(f"{args.output}: is a directory; -o takes a model file name")
     fit_args = (data.X, data.lengths) if family.sequences else (data.X,)
-    with reporting(fit_progress(args, family.sequences)):
+    with reporting(fit_progress(args, family.objective)):
         model.fit(*fit_args)
     if args.output is not None:
         try:
@@ -380,8 +383,11 @@ def _headline(model):
     if _is_sequence_model(model):
         mon = model.monitor_
         last = mon.history[-1] if mon.history else float("nan")
-        return (f"{name}, {model.n_components} states, {mon.iter} iterations, "
-                f"{'converged' if mon.converged else 'not converged'}, "
+        # monitor_.converged is hmmlearn's (also true at n_iter): say which
+        done = getattr(mon, "converged_by_tol", mon.converged)
+        state = "converged" if done else (
+            "not converged (iteration limit)" if mon.iter >= mon.n_iter else "not converged")
+        return (f"{name}, {model.n_components} states, {mon.iter} iterations, {state}, "
                 f"log-likelihood {last:.6g}")
     return (f"{name}, {model.n_components} components, {model.n_iter_} iterations, "
             f"{'converged' if model.converged_ else 'not converged'}, lower bound "

@@ -569,3 +569,15 @@ def test_subprocess_console_script(gmm_files):
     r = subprocess.run([script, "fit", "X.npy", "--model", "zz"], cwd=d, capture_output=True,
                        text=True, env=_env(), timeout=300)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_warnings_are_one_line_and_quiet_drops_them(gmm_files, capsys):
+    d, X = gmm_files
+    status, _, err = run(["fit", d / "X.npy", "-k", 2, "--max-iter", 1, "--tol", 0,
+                          "-o", d / "m.gms"], capsys)
+    warned = [ln for ln in err.splitlines() if ln.startswith("gmscore: warning: ")]
+    assert status == 0 and len(warned) == 1 and "did not converge" in warned[0]
+    status, _, err = run(["fit", d / "X.npy", "-k", 2, "--max-iter", 1, "--tol", 0,
+                          "-o", d / "m.gms", "-q"], capsys)
+    assert status == 0 and err == ""
+    assert "not converged" in run(["info", d / "m.gms"], capsys)[1]
