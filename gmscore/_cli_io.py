@@ -57,10 +57,12 @@ class Data:
 
 
 def read_data(path, stack, *, columns=None, dataset=None, sequence_column=None,
-              lengths=None, stream=None):
+              lengths=None, stream=None, sequences=False):
     """Open ``path`` (a CliError when it cannot be read). Files that must
     stay open while the models stream them are registered on ``stack``
-    (a contextlib.ExitStack)."""
+    (a contextlib.ExitStack). ``sequences``: the data is for an HMM (a
+    large .parquet file is then read whole: its record batches would not
+    end at sequence boundaries)."""
     path, in_path = _split_dataset(os.fspath(path))
     dataset = dataset or in_path
     if not os.path.exists(path):
@@ -78,7 +80,7 @@ def read_data(path, stack, *, columns=None, dataset=None, sequence_column=None,
             data = _read_text(path, _TEXT[suffix], columns, sequence_column)
             columns = None
         elif suffix == ".parquet":
-            data = _read_parquet(path, columns, sequence_column)
+            data = _read_parquet(path, columns, sequence_column, not sequences)
             columns = None
         elif suffix in _HDF5:
             data = _read_hdf5(path, dataset, stack)
@@ -192,7 +194,7 @@ def _group_sequences(X, ids):
     return np.ascontiguousarray(X[rows]), np.bincount(seq).astype(np.int64)
 
 
-def _read_parquet(path, columns, sequence_column):
+def _read_parquet(path, columns, sequence_column, may_stream):
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -211,7 +213,7 @@ def _read_parquet(path, columns, sequence_column):
         feats = columns or [c for c in names if c != sequence_column]
         return Data(np.ascontiguousarray(X), lengths, list(feats))
     columns = list(columns or names)
-    if os.path.getsize(path) <= STREAM_BYTES:
+    if os.path.getsize(path) <= STREAM_BYTES or not may_stream:
         return Data(frame_to_array(pf.read(columns=columns), "pyarrow"), None, columns)
     # large: record batches read on every pass, never the whole table
     first = frame_to_array(pa.Table.from_batches([next(pf.iter_batches(1, columns=columns))]),

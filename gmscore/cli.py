@@ -241,7 +241,7 @@ def _data(args, stack, sequences):
         raise UsageError("--lengths / --sequence-column are for the HMMs (sequences); a "
                        "mixture takes rows")
     return read_data(args.data, stack, columns=args.columns, dataset=args.dataset,
-                     sequence_column=seq_col, lengths=lengths)
+                     sequence_column=seq_col, lengths=lengths, sequences=sequences)
 
 
 def _status(args, message):

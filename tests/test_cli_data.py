@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import gmscore
+import gmscore._core.sources
 from gmscore import cli
 
 
@@ -166,6 +167,7 @@ def test_parquet_input(gmm_files, capsys, monkeypatch, streamed):
     pq.write_table(table, d / "X.parquet", row_group_size=250)
     if streamed:
         monkeypatch.setattr(_cli_io, "STREAM_BYTES", 0)
+        monkeypatch.setattr(gmscore._core.sources, "chunk_rows", lambda n, itemsize: 256)
     seen = _spy_fit(monkeypatch, gmscore.GaussianMixture)
     status, _, err = run(["fit", d / "X.parquet", "--columns", "a,b", "-k", 2, "--seed", 0,
                           "-o", d / "m.gms", "-q"], capsys)
@@ -288,3 +290,19 @@ def test_bench_without_peers_and_bad_options(capsys):
     assert row.split()[-1] == "-" and "GMMHMM diag" in row
     status, _, err = run(["bench", "--workloads", "G9"], capsys)
     assert "G9" in _one_line_error(err, status, 2)
+
+
+def test_large_parquet_for_an_hmm_is_one_sequence(hmm_files, capsys, monkeypatch):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from gmscore import _cli_io
+
+    d, X, _ = hmm_files
+    pq.write_table(pa.table({"a": X[:, 0], "b": X[:, 1]}), d / "X.parquet", row_group_size=64)
+    monkeypatch.setattr(_cli_io, "STREAM_BYTES", 0)
+    # batches of 256 rows: streamed, each would have been a sequence of its own
+    monkeypatch.setattr(gmscore._core.sources, "chunk_rows", lambda n, itemsize: 256)
+    assert run(["fit", d / "X.parquet", "-m", "hmm", "-k", 2, "--seed", 0, "-o", d / "h.gms",
+                "-q"], capsys)[0] == 0
+    ref = gmscore.GaussianHMM(2, random_state=0).fit(X)     # X as one sequence
+    np.testing.assert_array_equal(gmscore.load(d / "h.gms").means_, ref.means_)
