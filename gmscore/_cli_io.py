@@ -72,7 +72,7 @@ def read_data(path, stack, *, columns=None, dataset=None, sequence_column=None,
         raise UsageError("give either --lengths or --sequence-column, not both")
     if sequence_column is not None and suffix not in tuple(_TEXT) + (".parquet",):
         raise UsageError(f"{path}: --sequence-column needs a file with named columns "
-                       "(.csv or .parquet); for arrays give --lengths FILE")
+                         "(.csv or .parquet); for arrays give --lengths FILE")
     try:
         if suffix == ".npy":
             data = _read_npy(path, stream)

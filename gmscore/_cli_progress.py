@@ -114,6 +114,13 @@ class FitProgress:
                    f"{self.what} {score:.10g}, {time.perf_counter() - self.t0:.3g} s")
 
 
+    def close(self):
+        """Clear a bar left open (the fit failed or was interrupted)."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 class CountProgress:
     """A reporter that counts whole fits (``select``: one bar over the grid;
     each fit's iterations show as the postfix)."""

@@ -239,7 +239,7 @@ def _data(args, stack, sequences):
     seq_col = getattr(args, "sequence_column", None)
     if not sequences and (lengths is not None or seq_col is not None):
         raise UsageError("--lengths / --sequence-column are for the HMMs (sequences); a "
-                       "mixture takes rows")
+                         "mixture takes rows")
     return read_data(args.data, stack, columns=args.columns, dataset=args.dataset,
                      sequence_column=seq_col, lengths=lengths, sequences=sequences)
 
@@ -264,7 +264,7 @@ def _fit_params(args, family, cls):
             continue
         if name not in names:
             raise UsageError(f"{flags[name]} does not apply to --model {args.model} "
-                           f"({family.cls})")
+                             f"({family.cls})")
         params[name] = value
     return params
 
@@ -282,8 +282,13 @@ def cmd_fit(args, stack):
     if args.output is not None and os.path.isdir(args.output):
         raise CliError(f"{args.output}: is a directory; -o takes a model file name")
     fit_args = (data.X, data.lengths) if family.sequences else (data.X,)
-    with reporting(fit_progress(args, family.objective)):
-        model.fit(*fit_args)
+    progress = fit_progress(args, family.objective)
+    try:
+        with reporting(progress):
+            model.fit(*fit_args)
+    finally:
+        if progress is not None:
+            progress.close()     # a failed fit's bar is cleared before its error line
     if args.output is not None:
         try:
             model.save(args.output)

@@ -581,3 +581,34 @@ def test_warnings_are_one_line_and_quiet_drops_them(gmm_files, capsys):
                           "-o", d / "m.gms", "-q"], capsys)
     assert status == 0 and err == ""
     assert "not converged" in run(["info", d / "m.gms"], capsys)[1]
+
+
+@pytest.mark.parametrize("with_tqdm", [True, False])
+def test_a_failed_fit_clears_its_bar_before_the_error(gmm_files, monkeypatch, with_tqdm):
+    from gmscore import _cli_progress
+
+    if with_tqdm:
+        pytest.importorskip("tqdm")
+        monkeypatch.setattr(_cli_progress, "MIN_INTERVAL", 0)
+    else:
+        monkeypatch.setattr(_cli_progress, "_tqdm", lambda: None)
+    d, X = gmm_files
+    calls = []
+    original = gmscore.GaussianMixture._em_iterate
+
+    def failing(self, source, run):
+        calls.append(1)
+        if len(calls) == 3:
+            raise ValueError("a made-up failure in iteration 3")
+        return original(self, source, run)
+
+    monkeypatch.setattr(gmscore.GaussianMixture, "_em_iterate", failing)
+    tty = _TTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    status = cli.main([str(a) for a in ["fit", d / "X.npy", "-k", 2, "--tol", 0, "-o",
+                                        d / "m.gms"]])
+    text = tty.getvalue()
+    assert status == 1 and "2/100" in text        # the bar had drawn two iterations
+    # the bar's line was cleared: the error starts a line of its own
+    assert text.split("\r")[-1] == "gmscore: error: a made-up failure in iteration 3\n"
+    assert not (d / "m.gms").exists()
