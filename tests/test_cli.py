@@ -612,3 +612,13 @@ def test_a_failed_fit_clears_its_bar_before_the_error(gmm_files, monkeypatch, wi
     # the bar's line was cleared: the error starts a line of its own
     assert text.split("\r")[-1] == "gmscore: error: a made-up failure in iteration 3\n"
     assert not (d / "m.gms").exists()
+
+
+def test_the_parser_imports_nothing_heavy():
+    code = ("import sys, gmscore.cli as c; c.build_parser(); print(sorted(m for m in ("
+            "'tqdm', 'pandas', 'pyarrow', 'h5py', 'zarr', 'sklearn', 'hmmlearn', 'scipy', "
+            "'gmscore._kernels') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=_env(), cwd=os.path.dirname(os.path.abspath(os.sep)), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
