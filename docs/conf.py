@@ -5,7 +5,16 @@ Build: ``sphinx-build -W --keep-going -b html docs docs/_build/html``
 intersphinx, no remote images, and no example is executed during the build
 (tests/test_docs_snippets.py runs the pages' code blocks instead).
 """
-import gmscore
+import os
+import sys
+
+# Document the installed (compiled) package: drop the repository root from
+# the path if it is there (``python -m sphinx`` run from the root puts it
+# first), so the source tree without its extension modules cannot shadow it.
+_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _root]
+
+import gmscore  # noqa: E402
 
 project = "gmscore"
 author = "the gmscore developers"
