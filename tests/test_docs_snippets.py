@@ -80,15 +80,14 @@ def test_pages_have_code():
                          ids=lambda p: p.relative_to(DOCS).as_posix())
 def test_page_snippets_run(page, tmp_path, monkeypatch):
     blocks = python_blocks(page.read_text("utf-8"))
-    source = "\n".join(code for _, code in blocks)
-    for name in OPTIONAL:
-        if re.search(rf"^\s*(import|from)\s+{name}\b", source, re.M) \
-                and importlib.util.find_spec(name) is None:
-            pytest.skip(f"{page.name} needs {name}, which is not installed")
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__main__"}
     for line, code in blocks:
         where = f"{page.relative_to(DOCS)}:{line}"
+        for name in OPTIONAL:   # the blocks before this one have run
+            if re.search(rf"^\s*(import|from)\s+{name}\b", code, re.M) \
+                    and importlib.util.find_spec(name) is None:
+                pytest.skip(f"{where} and what follows need {name}, which is not installed")
         with warnings.catch_warnings():
             # gmscore's own warnings are errors unless the page catches them:
             # an example that warns by accident is a broken example
