@@ -76,6 +76,18 @@ def test_pages_have_code():
         assert python_blocks((DOCS / page).read_text("utf-8")), page
 
 
+def test_api_reference_lists_every_public_name():
+    """Every name of ``gmscore.__all__`` has an entry in the API reference
+    (autosummary under ``.. currentmodule:: gmscore``), so a new public name
+    cannot go undocumented."""
+    import gmscore
+
+    text = (DOCS / "api" / "index.rst").read_text("utf-8")
+    listed = set(re.findall(r"^   ([A-Za-z_][\w.]*)\s*$", text, re.M))
+    missing = sorted(set(gmscore.__all__) - {"__version__"} - listed)
+    assert not missing, f"add these public names to docs/api/index.rst: {missing}"
+
+
 @pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p.read_text("utf-8"))],
                          ids=lambda p: p.relative_to(DOCS).as_posix())
 def test_page_snippets_run(page, tmp_path, monkeypatch):
