@@ -31,6 +31,10 @@ def log_prob_rows(cov_type: int, X: NDArray[np.floating], means: NDArray[np.floa
                   prec_chol: NDArray[np.floating], log_norm: NDArray[np.float64],
                   lse: NDArray[np.float64], proba: NDArray[np.float64] | None,
                   labels: NDArray[np.int64] | None, n_threads: int) -> None: ...
+def log_prob_labels(cov_type: int, X: NDArray[np.floating], means: NDArray[np.floating],
+                    prec_chol: NDArray[np.floating], log_norm: NDArray[np.float64],
+                    rowmax: NDArray[np.float64], labels: NDArray[np.int64],
+                    n_threads: int) -> None: ...
 def estep(cov_type: int, X: NDArray[np.floating], means: NDArray[np.floating],
           prec_chol: NDArray[np.floating], log_norm: NDArray[np.float64],
           sample_weight: Optional[NDArray[np.float64]], centres: NDArray[np.float64],

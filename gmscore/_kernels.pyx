@@ -52,6 +52,12 @@ cdef extern from "gms_kernels.h" nogil:
     int gms_log_prob_rows_f(int, const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                             const float *, const float *, const double *, double *,
                             double *, int64_t *, int)
+    int gms_log_prob_labels_d(int, const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                              const double *, const double *, const double *, double *,
+                              int64_t *, int)
+    int gms_log_prob_labels_f(int, const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                              const float *, const float *, const double *, double *,
+                              int64_t *, int)
     int gms_estep_d(int, const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                     const double *, const double *, const double *,
                     const double *, const double *, double *, double *,
@@ -341,6 +347,32 @@ def log_prob_rows(int cov_type, const floating[:, ::1] X, const floating[:, ::1]
             rc = gms_log_prob_rows_f(cov_type, &X[0, 0], n, d, k, &means[0, 0],
                                      &prec_chol[0], &log_norm[0], &lse[0], out, lab,
                                      n_threads)
+    _check(rc)
+
+
+def log_prob_labels(int cov_type, const floating[:, ::1] X, const floating[:, ::1] means,
+                    const floating[::1] prec_chol, const double[::1] log_norm,
+                    double[::1] rowmax, int64_t[::1] labels, int n_threads):
+    """Per sample: labels[i] the most probable component and rowmax[i] its
+    weighted log-density (finite exactly when the log-likelihood is; NaN
+    when any log-density is NaN): predict without the log-sum-exp."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = means.shape[0]
+    cdef int rc
+    _expect(means.shape[1] == d, "means do not match n_features")
+    _expect(prec_chol.shape[0] == _prec_size(cov_type, k, d), "precision factor size")
+    _expect(log_norm.shape[0] == k, "log_norm length")
+    _expect(rowmax.shape[0] == n and labels.shape[0] == n, "rowmax / labels length")
+    if n == 0:
+        return
+    with nogil:
+        if floating is double:
+            rc = gms_log_prob_labels_d(cov_type, &X[0, 0], n, d, k, &means[0, 0],
+                                       &prec_chol[0], &log_norm[0], &rowmax[0], &labels[0],
+                                       n_threads)
+        else:
+            rc = gms_log_prob_labels_f(cov_type, &X[0, 0], n, d, k, &means[0, 0],
+                                       &prec_chol[0], &log_norm[0], &rowmax[0], &labels[0],
+                                       n_threads)
     _check(rc)
 
 

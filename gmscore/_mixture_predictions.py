@@ -82,14 +82,22 @@ class MixturePredictions:
     def _kernel_rows(self, X, kernel, n_threads, proba, labels, start=0):
         """One kernel pass over the rows of X: (log-likelihoods, posterior
         probabilities or None, most probable components or None), written
-        straight into the returned arrays."""
+        straight into the returned arrays. With labels and not proba, the
+        first array holds each row's largest weighted log-density instead
+        of its log-likelihood (predict needs neither)."""
         means, prec, log_norm = kernel
         n = X.shape[0]
         lse = np.empty(n)
         out = np.empty((n, self.n_components)) if proba else None
         lab = np.empty(n, dtype=np.int64) if labels else None
-        _kernels.log_prob_rows(COVARIANCE[self.covariance_type].code, X, means, prec,
-                               log_norm, lse, out, lab, n_threads)
+        code = COVARIANCE[self.covariance_type].code
+        if labels and not proba:
+            # predict: the argmax needs no log-sum-exp; lse gets each row's
+            # largest weighted log-density (finite exactly when the
+            # log-likelihood is, so the check below is the same)
+            _kernels.log_prob_labels(code, X, means, prec, log_norm, lse, lab, n_threads)
+        else:
+            _kernels.log_prob_rows(code, X, means, prec, log_norm, lse, out, lab, n_threads)
         if not np.isfinite(lse).all():
             # NaN / infinity in X (the in-memory path leaves the finiteness
             # check to this pass: the data layer's error), or every

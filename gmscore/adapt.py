@@ -306,7 +306,7 @@ def score_utterances(adapted, ubm, X, lengths=None, top_c=None, n_threads=None):
     True
     """
     from . import _topcc
-    from ._hmm_base import lengths_to_offsets
+    from ._core.lengths import lengths_to_offsets
     from ._threads import effective_n_threads
     from ._validation import aligned, check_is_fitted
 

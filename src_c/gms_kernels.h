@@ -153,7 +153,9 @@ struct gms_reducer; /* gms_reduce.h */
  * (`lse`, N, log-sum-exp of the weighted log-densities) and, where not
  * NULL, the posterior probabilities (`out`, N x K) and the most probable
  * component (`labels`, N; the first on ties), without an N x K array of its
- * own.
+ * own. gms_log_prob_labels is predict's pass: the most probable component
+ * and, in `rowmax`, its weighted log-density (finite exactly when the
+ * log-sum-exp is; NaN when any log-density is NaN), with no exponential.
  *
  * Parameters of a Gaussian mixture as the kernels see them.
  * prec_chol: full: K x D x D upper triangular U_k with precision = U_k U_k^T;
@@ -168,6 +170,10 @@ struct gms_reducer; /* gms_reduce.h */
     int gms_log_prob_rows_##S(int cov_type, const R *X, ptrdiff_t n,           \
         ptrdiff_t d, ptrdiff_t k, const R *means, const R *prec_chol,          \
         const double *log_norm, double *lse, double *out, int64_t *labels,     \
+        int n_threads);                                                        \
+    int gms_log_prob_labels_##S(int cov_type, const R *X, ptrdiff_t n,         \
+        ptrdiff_t d, ptrdiff_t k, const R *means, const R *prec_chol,          \
+        const double *log_norm, double *rowmax, int64_t *labels,               \
         int n_threads);                                                        \
     int gms_estep_##S(int cov_type, const R *X, ptrdiff_t n, ptrdiff_t d,      \
         ptrdiff_t k, const R *means, const R *prec_chol,                       \
