@@ -210,7 +210,7 @@ class BaseHMM(_ChainBase):
         Print a per-iteration table to stderr.
     params, init_params : str, default=string.ascii_letters
         Letters of what is updated in training / initialised before it:
-        's' startprob_, 't' transmat_, the emission letters the subclass
+        's' ``startprob_``, 't' ``transmat_``, the emission letters the subclass
         reads.
     implementation : {'log', 'scaling'}, default='log'
         The compiled forward-backward as for GaussianHMM; also what

@@ -720,7 +720,7 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
 
     def get_stationary_distribution(self):
         """Stationary distribution of the chain (left eigenvector of
-        transmat_ for eigenvalue 1)."""
+        ``transmat_`` for eigenvalue 1)."""
         check_is_fitted(self, ("transmat_",))
         eigvals, eigvecs = linalg.eig(np.asarray(self.transmat_).T)
         v = np.real_if_close(eigvecs[:, np.argmax(eigvals.real)])

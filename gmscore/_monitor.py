@@ -16,6 +16,11 @@ class LikelihoodDecreaseWarning(UserWarning):
 class ConvergenceMonitor:
     """Tracks the log-likelihood per Baum-Welch iteration.
 
+    A model creates its ``monitor_`` at construction, as hmmlearn does; fit
+    runs a copy of it (reset), so a subclass or a hand-set ``tol`` on
+    ``monitor_`` is honoured, and ``tol``/``n_iter``/``verbose`` changed
+    with ``set_params`` are too (unless the monitor's own were set).
+
     Attributes
     ----------
     history : deque of float
@@ -32,11 +37,6 @@ class ConvergenceMonitor:
         with a LikelihoodDecreaseWarning, never taken as convergence); a
         monitor subclass that overrides ``converged`` (hmmlearn's documented
         extension) is stopped by its own ``converged``.
-
-    A model creates its ``monitor_`` at construction, as hmmlearn does; fit
-    runs a copy of it (reset), so a subclass or a hand-set ``tol`` on
-    ``monitor_`` is honoured, and ``tol``/``n_iter``/``verbose`` changed
-    with ``set_params`` are too (unless the monitor's own were set).
     """
 
     _header = "{:>10s} {:>16s} {:>16s}".format("iteration", "log-likelihood", "gain")

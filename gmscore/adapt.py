@@ -3,7 +3,7 @@
 Adaptation (Reynolds, Quatieri & Dunn 2000) takes a fitted mixture, the
 universal background model (UBM), and the statistics of new data under it
 (one E-step, ``accumulate``), and moves each component towards the data in
-proportion to the data it explains:
+proportion to the data it explains::
 
     alpha_k  = n_k / (n_k + r)                       (r: relevance_factor)
     w_k'     = gamma (alpha_k n_k / N + (1 - alpha_k) w_k)   (gamma: sum to 1)

@@ -47,14 +47,14 @@ class GaussianHMM(GaussianEmissions, BaseHMM):
         Added to the data covariance at initialisation and, unlike hmmlearn,
         used as a floor at every M-step (see gmscore._emissions).
     startprob_prior, transmat_prior : float or array, default=1.0
-        Dirichlet priors of startprob_ and the rows of transmat_.
+        Dirichlet priors of ``startprob_`` and the rows of ``transmat_``.
     means_prior, means_weight : float or array, default=0
         Normal prior of the means.
     covars_prior, covars_weight : float or array, default=1e-2, 1
         Inverse-gamma (diag, spherical) / inverse-Wishart (full, tied) prior.
     params, init_params : str, default='stmc'
         Letters of what is updated in training / initialised before it
-        (s: startprob_, t: transmat_, m: means_, c: covars_).
+        (s: ``startprob_``, t: ``transmat_``, m: ``means_``, c: ``covars_``).
     """ + _COMMON_DOC + """
     Attributes
     ----------
@@ -149,7 +149,7 @@ class GMMHMM(GMMEmissions, BaseHMM):
     covariance_type : {'spherical', 'diag', 'full', 'tied'}, default='diag'
         'tied': the mixtures of a state share one full covariance.
     params, init_params : str, default='stmcw'
-        s: startprob_, t: transmat_, m: means_, c: covars_, w: weights_.
+        s: ``startprob_``, t: ``transmat_``, m: ``means_``, c: ``covars_``, w: ``weights_``.
     """ + _COMMON_DOC + """
     Attributes
     ----------
