@@ -117,7 +117,7 @@ class MissingArraySource(ArraySource):
     variance there). Either is a start, not the fit: EM then
     marginalises. Component repairs read ``X`` too."""
 
-    def __init__(self, X, sample_weight, n_threads, patterns, random_state):
+    def __init__(self, X, sample_weight, n_threads, patterns, random_state, offsets=None):
         self.X_nan = aligned(np.asarray(X, dtype=np.float64), np.float64)
         self.patterns = patterns
         filled = np.array(X, copy=True, order="C")
@@ -127,7 +127,7 @@ class MissingArraySource(ArraySource):
             if miss.any():
                 seen = col[~miss]
                 col[miss] = seen[random_state.randint(seen.shape[0], size=int(miss.sum()))]
-        super().__init__(aligned(filled, X.dtype), sample_weight, None, n_threads)
+        super().__init__(aligned(filled, X.dtype), sample_weight, offsets, n_threads)
         self.missing = patterns
         self.min_complete = 0
 
@@ -135,7 +135,7 @@ class MissingArraySource(ArraySource):
         full = patterns_complete_rows(self.patterns)
         if self.min_complete and len(full) >= self.min_complete:
             w = None if self.sample_weight is None else self.sample_weight[full]
-            if w is None or w.sum() > 0:
+            if w is None or w.sum() > 0:   # (rows only: initialisation ignores sequences)
                 return ArraySource(np.ascontiguousarray(self.X[full]), w, None, self.n_threads)
         return self
 
@@ -148,12 +148,16 @@ def patterns_complete_rows(patterns):
     return np.sort(patterns.order[patterns.start[p[0]]:patterns.start[p[0] + 1]])
 
 
-def fit_source(model, X, sample_weight, n_threads, min_samples=2, y=None):
-    """The data source of a fit under nan_policy='marginalize': for an
-    in-memory array or data frame, an ArraySource (a MissingArraySource
-    when X has NaN); None for any other X (the data layer then refuses
-    NaN as it always does: chunked and distributed sources do not
-    marginalise)."""
+def fit_source(model, X, sample_weight, n_threads, min_samples=2, y=None, lengths=None,
+               sequences=False, fitting=True):
+    """The data source of a model with nan_policy='marginalize': for an
+    in-memory array or data frame (with ``lengths`` for the sequence
+    models), an ArraySource (a MissingArraySource when X has NaN); None
+    for any other X (the data layer then refuses NaN as it always does:
+    chunked, streamed, per-sequence-list and distributed sources do not
+    marginalise). ``fitting``: check what a fit needs (every feature
+    observed somewhere; a mixture's fit ignores rows entirely NaN, with a
+    warning; an HMM keeps them as frames whose emissions are uninformative)."""
     from ._core.sources import Source, _is_array_like, _is_one_shot
 
     if isinstance(X, Source) or callable(X) or _is_one_shot(X) or _is_array_like(X) \
@@ -161,33 +165,46 @@ def fit_source(model, X, sample_weight, n_threads, min_samples=2, y=None):
         return None
     if isinstance(X, list) and X and all(isinstance(x, (np.ndarray, tuple)) for x in X) \
             and all(np.ndim(x[0] if isinstance(x, tuple) else x) == 2 for x in X):
-        return None   # a list of chunks
+        return None   # a list of chunks or of sequences
     names = feature_names(X)
     arr = check_array(X, min_samples=min_samples, allow_nan=True)
+    offsets = None
+    if sequences:
+        from ._hmm_base import lengths_to_offsets
+
+        offsets = lengths_to_offsets(lengths, arr.shape[0])
     sw = None if sample_weight is None else check_sample_weight(sample_weight, arr.shape[0])
     if not has_nan(arr):
-        source = ArraySource(arr, sw, None, n_threads)
+        source = ArraySource(arr, sw, offsets, n_threads)
     else:
         patterns = Patterns(arr)
-        empty = patterns.empty_rows()
-        if len(empty) == arr.shape[0]:
-            raise ValueError("every sample of X is entirely NaN; nothing to fit")
-        patterns.check_features(sw)
-        if len(empty):
-            warnings.warn(
-                f"{len(empty)} sample(s) of X have no observed feature (every entry NaN), "
-                f"e.g. rows {empty[:5].tolist()}; they carry no information and are "
-                "ignored by the fit", UserWarning, stacklevel=4)
-        if y is not None and getattr(model, "partial_labels", False):
-            raise ValueError("partial labels (partial_labels=True with y) and missing values "
-                             "cannot be combined; impute X or fit without y")
+        if fitting:
+            _check_fit_patterns(model, patterns, sw, y, sequences)
         from ._validation import check_random_state
 
         seed = check_random_state(model.random_state).randint(np.iinfo(np.int32).max)
-        source = MissingArraySource(arr, sw, n_threads, patterns, np.random.RandomState(seed))
-        source.min_complete = model.n_components * (arr.shape[1] + 1)
+        source = MissingArraySource(arr, sw, n_threads, patterns, np.random.RandomState(seed),
+                                    offsets)
+        k = model.n_components * getattr(model, "n_mix", 1)
+        source.min_complete = k * (arr.shape[1] + 1)
     source.feature_names = names
     return source
+
+
+def _check_fit_patterns(model, patterns, sw, y, sequences):
+    empty = patterns.empty_rows()
+    if len(empty) == patterns.n_samples:
+        raise ValueError("every sample of X is entirely NaN; nothing to fit")
+    patterns.check_features(sw)
+    if len(empty) and not sequences:
+        warnings.warn(
+            f"{len(empty)} sample(s) of X have no observed feature (every entry NaN), "
+            f"e.g. rows {empty[:5].tolist()}; they carry no information and are "
+            "ignored by the fit", UserWarning, stacklevel=5)
+    if y is not None and (getattr(model, "partial_labels", False) or sequences):
+        raise ValueError("partial labels (partial_labels=True with y, or an HMM's states) "
+                         "and missing values cannot be combined; impute X or fit without "
+                         "the labels")
 
 
 def _model_arguments(model):
