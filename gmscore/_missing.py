@@ -265,8 +265,11 @@ def _run_rows(model, X, **outputs):
     code, means, covs, log_w = _model_arguments(model)
     from ._threads import effective_n_threads
 
-    missing_pass(code, X, means, covs, log_w, p.order, p.start, p.observed,
-                 n_threads=effective_n_threads(model.n_threads), **outputs)
+    from ._threads import single_threaded_blas
+
+    with single_threaded_blas():   # the kernel calls BLAS from its threads
+        missing_pass(code, X, means, covs, log_w, p.order, p.start, p.observed,
+                     n_threads=effective_n_threads(model.n_threads), **outputs)
 
 
 def predictions(model, X, which):

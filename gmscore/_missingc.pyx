@@ -2,6 +2,7 @@
 """Thin binding to the missing-value E-step in src_c/gms_missing.c (see
 gmscore._missing): shape checks, the GIL released, one C call."""
 from libc.stdint cimport int64_t, uint8_t
+from scipy.linalg.cython_blas cimport dgemm, dsyrk
 
 cdef extern from "gms_kernels.h" nogil:
     int GMS_OK
@@ -17,7 +18,7 @@ cdef extern from "gms_missing.h" nogil:
                          const double *sample_weight, const double *resp_in,
                          const double *centres, double *stats, double *lse, double *logp,
                          double *resp_out, double *impute, double *impute_var,
-                         int n_threads)
+                         void *dgemm, void *dsyrk, int n_threads)
 
 
 class NonFiniteMissingError(ValueError):
@@ -42,11 +43,14 @@ def missing_pass(int cov_type, const double[:, ::1] X, const double[:, ::1] mean
                  const double[::1] log_w, const int64_t[::1] order,
                  const int64_t[::1] pat_start, const uint8_t[:, ::1] observed,
                  sample_weight=None, resp_in=None, centres=None, stats=None, lse=None,
-                 logp=None, resp_out=None, impute=None, impute_var=None, int n_threads=1):
+                 logp=None, resp_out=None, impute=None, impute_var=None, int n_threads=1,
+                 bint use_blas=True):
     """One pass of the missing-value kernel over the rows ``order`` (grouped
     by pattern, see gms_missing.h). Outputs are filled in place; None
     skips them. covs: C-contiguous float64 covariances ((K, D, D) full,
-    (D, D) tied, (K, D) diag, (K,) spherical)."""
+    (D, D) tied, (K, D) diag, (K,) spherical). ``use_blas``: the full /
+    tied products through scipy's BLAS (keep it single-threaded around
+    the call), else plain loops."""
     if cov_type < 0 or cov_type > 3:
         raise ValueError(f"unknown covariance type code {cov_type}")
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = means.shape[0]
@@ -95,11 +99,13 @@ def missing_pass(int cov_type, const double[:, ::1] X, const double[:, ::1] mean
     cdef double *rop = &ro[0, 0] if ro is not None and n > 0 else NULL
     cdef double *imp = &im[0, 0] if im is not None and n > 0 else NULL
     cdef double *ivp = &iv[0, 0] if iv is not None and n > 0 else NULL
+    cdef void *gemm = <void *>dgemm if use_blas else NULL
+    cdef void *syrk = <void *>dsyrk if use_blas else NULL
     cdef int rc
     with nogil:
         rc = gms_missing_pass(cov_type, xp, n, d, k, &means[0, 0], &cv[0], &log_w[0], op,
                               order.shape[0], &pat_start[0], n_pat, obp, swp, rinp, cenp,
-                              stp, lsp, lpp, rop, imp, ivp, n_threads)
+                              stp, lsp, lpp, rop, imp, ivp, gemm, syrk, n_threads)
     if rc == GMS_ERR_NOMEM:
         raise MemoryError("the missing-value kernel could not allocate its work buffers")
     if rc == GMS_ERR_NONFINITE:

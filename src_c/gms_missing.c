@@ -1,4 +1,16 @@
-/* Exact E-step with missing entries: see gms_missing.h. */
+/* Exact E-step with missing entries: see gms_missing.h.
+ *
+ * Full / tied covariances are handled through the precision P = S^{-1} =
+ * U U^T (U upper triangular, formed once per call from S). For a pattern
+ * with observed set o and missing set m (Schur complements of P):
+ *   xhat_m - mu_m = -P_mm^{-1} P_mo (x_o - mu_o)      (conditional mean)
+ *   C             =  P_mm^{-1}                         (conditional cov.)
+ *   log det S_oo  =  log det S + log det P_mm
+ *   (x_o - mu_o)^T S_oo^{-1} (x_o - mu_o) = || (xfill - mu)^T U ||^2
+ * (the marginal's quadratic form is the full one at the conditional mean,
+ * which minimises it over the missing entries), so a pattern costs one
+ * factorisation of the small m x m block per component, and a row one
+ * triangular product as for complete data, with no cancellation. */
 #include "gms_missing.h"
 #include "gms_kernels.h"
 
@@ -11,130 +23,182 @@
 #endif
 
 #define LOG_2PI 1.8378770664093454835606594728112
+/* Blocks of fewer rows skip BLAS (its call overhead exceeds the work). */
+#define GMS_MISSING_BLAS_ROWS 16
 
-/* A pattern's factors for one component (full / tied), or its inverse
- * variances (diag / spherical). Sizes: q observed, m missing features. */
+/* Fortran BLAS (scipy.linalg.cython_blas), called single-threaded. */
+typedef void (*dgemm_fn)(char *, char *, int *, int *, int *, double *, double *, int *,
+                         double *, int *, double *, double *, int *);
+typedef void (*dsyrk_fn)(char *, char *, int *, int *, double *, double *, int *, double *,
+                         double *, int *);
+
+/* A pattern's factors for one component. */
 typedef struct {
-    double *lt;      /* q x q: column b holds L^{-1}[a][b], a >= b, at lt[b*q + a] */
-    double *at;      /* q x m: S_oo^{-1} S_om, row b at at[b*m] */
-    double *c;       /* m x m conditional covariance */
-    double *iv;      /* d: inverse variances (diag / spherical) */
+    double *bm;      /* full / tied: m x q column-major, P_mm^{-1} P_mo */
+    double *c;       /* full / tied: m x m conditional covariance P_mm^{-1} */
+    double *iv;      /* diag / spherical: d inverse variances */
+    const double *u; /* full / tied: the component's U (d x d row-major) */
     double lognorm;  /* log w_k - (q log 2 pi + log det S_oo) / 2 */
 } factor;
 
 typedef struct {
     int cov_type;
     ptrdiff_t d, k;
+    dgemm_fn dgemm;
+    dsyrk_fn dsyrk;
     const double *X, *means, *covs, *log_w, *sw, *resp_in, *centres;
     double *lse, *logp, *resp_out, *impute, *impute_var;
-    ptrdiff_t stride, s2_size;
+    ptrdiff_t stride;
+    const double *u, *p, *logdet; /* full / tied: U, P (n_cov x d x d), log det S */
 } pass_args;
 
 /* Per-thread scratch of one slot. */
 typedef struct {
     ptrdiff_t *o, *mi;           /* observed / missing feature indices */
     ptrdiff_t q, m;
-    factor *f;                   /* k factors (tied: all share index 0's) */
+    factor *f;                   /* k factors */
     double *mat;                 /* factor storage */
-    double *work;                /* d x d: Cholesky, W */
+    double *work;                /* d x d */
     double *lp, *r;              /* GMS_BLOCK_ROWS x k */
-    double *dv, *z, *y, *xh;     /* d, d, d, k x d */
+    double *e, *z, *xh;          /* d, d, k x d */
     double *rsum;                /* k */
+    double *bd, *be, *bz;        /* GMS_BLOCK_ROWS x d each */
 } scratch;
+
+static int is_dense(int cov_type) { return cov_type == GMS_FULL || cov_type == GMS_TIED; }
 
 static void scratch_free(scratch *s)
 {
-    free(s->o); free(s->mi); free(s->f); free(s->mat); free(s->work);
-    free(s->lp); free(s->r); free(s->dv); free(s->z); free(s->y); free(s->xh);
-    free(s->rsum);
+    free(s->o); free(s->mi); free(s->f); free(s->mat); free(s->work); free(s->lp);
+    free(s->r); free(s->e); free(s->z); free(s->xh); free(s->rsum); free(s->bd);
+    free(s->be); free(s->bz);
 }
 
 static int scratch_alloc(scratch *s, ptrdiff_t d, ptrdiff_t k)
 {
     memset(s, 0, sizeof(*s));
-    size_t dd = (size_t)d * (size_t)d;
+    const size_t dd = (size_t)d * (size_t)d, B = GMS_BLOCK_ROWS;
     s->o = malloc(sizeof(ptrdiff_t) * (size_t)d);
     s->mi = malloc(sizeof(ptrdiff_t) * (size_t)d);
     s->f = malloc(sizeof(factor) * (size_t)k);
-    s->mat = malloc(sizeof(double) * ((size_t)k * (3 * dd + (size_t)d)));
-    s->work = malloc(sizeof(double) * (2 * dd));
-    s->lp = malloc(sizeof(double) * (size_t)GMS_BLOCK_ROWS * (size_t)k);
-    s->r = malloc(sizeof(double) * (size_t)GMS_BLOCK_ROWS * (size_t)k);
-    s->dv = malloc(sizeof(double) * (size_t)d);
+    s->mat = malloc(sizeof(double) * ((size_t)k * (2 * dd + (size_t)d)));
+    s->work = malloc(sizeof(double) * dd);
+    s->lp = malloc(sizeof(double) * B * (size_t)k);
+    s->r = malloc(sizeof(double) * B * (size_t)k);
+    s->e = malloc(sizeof(double) * (size_t)d);
     s->z = malloc(sizeof(double) * (size_t)d);
-    s->y = malloc(sizeof(double) * (size_t)d);
     s->xh = malloc(sizeof(double) * (size_t)k * (size_t)d);
     s->rsum = malloc(sizeof(double) * (size_t)k);
-    if (!s->o || !s->mi || !s->f || !s->mat || !s->work || !s->lp || !s->r || !s->dv
-        || !s->z || !s->y || !s->xh || !s->rsum) {
+    s->bd = malloc(sizeof(double) * B * (size_t)d);
+    s->be = malloc(sizeof(double) * B * (size_t)d);
+    s->bz = malloc(sizeof(double) * B * (size_t)d);
+    if (!s->o || !s->mi || !s->f || !s->mat || !s->work || !s->lp || !s->r || !s->e
+        || !s->z || !s->xh || !s->rsum || !s->bd || !s->be || !s->bz) {
         scratch_free(s);
         return GMS_ERR_NOMEM;
     }
     for (ptrdiff_t j = 0; j < k; j++) {
-        double *base = s->mat + (size_t)j * (3 * dd + (size_t)d);
-        s->f[j].lt = base;
-        s->f[j].at = base + dd;
-        s->f[j].c = base + 2 * dd;
-        s->f[j].iv = base + 3 * dd;
+        double *base = s->mat + (size_t)j * (2 * dd + (size_t)d);
+        s->f[j].bm = base;
+        s->f[j].c = base + dd;
+        s->f[j].iv = base + 2 * dd;
+        s->f[j].u = NULL;
     }
     return GMS_OK;
 }
 
-/* Factors of one dense covariance S (d x d) for the pattern in s:
- * Cholesky L of S_oo, L^{-1}, A^T = S_oo^{-1} S_om, C = S_mm - W^T W with
- * W = L^{-1} S_om. Returns 0, or -1 when S_oo is not positive definite. */
-static int dense_factor(const double *S, ptrdiff_t d, scratch *s, factor *f, double log_w)
+/* U (upper, row-major, P = U U^T), P and log det S of one covariance S
+ * (d x d): L = chol(S), U = L^{-T}. Returns -1 when S is not positive
+ * definite. */
+static int precision_of(const double *S, ptrdiff_t d, double *L, double *u, double *p,
+                        double *logdet)
 {
-    const ptrdiff_t q = s->q, m = s->m;
-    const ptrdiff_t *o = s->o, *mi = s->mi;
-    double *L = s->work;               /* q x q, row-major lower */
-    double *W = s->work + d * d;       /* q x m */
-    double logdet = 0.0;
-    for (ptrdiff_t j = 0; j < q; j++) {
-        for (ptrdiff_t i = j; i < q; i++) {
-            double v = S[o[i] * d + o[j]];
-            for (ptrdiff_t t = 0; t < j; t++) v -= L[i * q + t] * L[j * q + t];
+    double ld = 0.0;
+    for (ptrdiff_t j = 0; j < d; j++)
+        for (ptrdiff_t i = j; i < d; i++) {
+            double v = S[i * d + j];
+            for (ptrdiff_t t = 0; t < j; t++) v -= L[i * d + t] * L[j * d + t];
             if (i == j) {
                 if (!(v > 0.0) || !isfinite(v)) return -1;
-                L[j * q + j] = sqrt(v);
-                logdet += log(L[j * q + j]);
+                L[j * d + j] = sqrt(v);
+                ld += 2.0 * log(L[j * d + j]);
             } else {
-                L[i * q + j] = v / L[j * q + j];
+                L[i * d + j] = v / L[j * d + j];
             }
         }
-    }
-    /* L^{-1}, column by column (forward substitution of e_b) */
-    for (ptrdiff_t b = 0; b < q; b++) {
-        double *col = f->lt + b * q;
-        for (ptrdiff_t a = 0; a < b; a++) col[a] = 0.0;
-        for (ptrdiff_t a = b; a < q; a++) {
+    /* Linv by forward substitution of e_b (column b), stored transposed:
+     * u[b * d + a] = Linv[a][b] = U[b][a] */
+    memset(u, 0, sizeof(double) * (size_t)(d * d));
+    for (ptrdiff_t b = 0; b < d; b++)
+        for (ptrdiff_t a = b; a < d; a++) {
             double v = (a == b) ? 1.0 : 0.0;
-            for (ptrdiff_t t = b; t < a; t++) v -= L[a * q + t] * col[t];
-            col[a] = v / L[a * q + a];
+            for (ptrdiff_t t = b; t < a; t++) v -= L[a * d + t] * u[b * d + t];
+            u[b * d + a] = v / L[a * d + a];
+        }
+    for (ptrdiff_t i = 0; i < d; i++)
+        for (ptrdiff_t j = 0; j < d; j++) {
+            double v = 0.0;
+            const ptrdiff_t t0 = i > j ? i : j;
+            for (ptrdiff_t t = t0; t < d; t++) v += u[i * d + t] * u[j * d + t];
+            p[i * d + j] = v;
+        }
+    *logdet = ld;
+    return 0;
+}
+
+/* The pattern's factors of component c's precision P: Cholesky Lm of
+ * P_mm, C = P_mm^{-1}, B = P_mm^{-1} P_mo. -1 when P_mm is not positive
+ * definite. */
+static int dense_factor(const pass_args *a, scratch *s, ptrdiff_t cov, factor *f,
+                        double log_w)
+{
+    const ptrdiff_t d = a->d, q = s->q, m = s->m;
+    const ptrdiff_t *o = s->o, *mi = s->mi;
+    const double *P = a->p + cov * d * d;
+    double *L = s->work;   /* m x m lower, row-major */
+    double logdet_mm = 0.0;
+    for (ptrdiff_t j = 0; j < m; j++)
+        for (ptrdiff_t i = j; i < m; i++) {
+            double v = P[mi[i] * d + mi[j]];
+            for (ptrdiff_t t = 0; t < j; t++) v -= L[i * m + t] * L[j * m + t];
+            if (i == j) {
+                if (!(v > 0.0) || !isfinite(v)) return -1;
+                L[j * m + j] = sqrt(v);
+                logdet_mm += 2.0 * log(L[j * m + j]);
+            } else {
+                L[i * m + j] = v / L[j * m + j];
+            }
+        }
+    /* B: solve L L^T B = P_mo, one observed column b at a time */
+    for (ptrdiff_t b = 0; b < q; b++) {
+        double *col = f->bm + b * m;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            double v = P[mi[i] * d + o[b]];
+            for (ptrdiff_t t = 0; t < i; t++) v -= L[i * m + t] * col[t];
+            col[i] = v / L[i * m + i];
+        }
+        for (ptrdiff_t i = m - 1; i >= 0; i--) {
+            double v = col[i];
+            for (ptrdiff_t t = i + 1; t < m; t++) v -= L[t * m + i] * col[t];
+            col[i] = v / L[i * m + i];
         }
     }
-    /* W = L^{-1} S_om */
-    for (ptrdiff_t a = 0; a < q; a++)
-        for (ptrdiff_t j = 0; j < m; j++) {
-            double v = 0.0;
-            for (ptrdiff_t b = 0; b <= a; b++) v += f->lt[b * q + a] * S[o[b] * d + mi[j]];
-            W[a * m + j] = v;
+    /* C = P_mm^{-1}, column by column */
+    for (ptrdiff_t b = 0; b < m; b++) {
+        double *col = f->c + b * m;  /* symmetric: columns = rows */
+        for (ptrdiff_t i = 0; i < m; i++) {
+            double v = (i == b) ? 1.0 : 0.0;
+            for (ptrdiff_t t = 0; t < i; t++) v -= L[i * m + t] * col[t];
+            col[i] = v / L[i * m + i];
         }
-    /* A^T = L^{-T} W */
-    for (ptrdiff_t b = 0; b < q; b++)
-        for (ptrdiff_t j = 0; j < m; j++) {
-            double v = 0.0;
-            for (ptrdiff_t a = b; a < q; a++) v += f->lt[b * q + a] * W[a * m + j];
-            f->at[b * m + j] = v;
+        for (ptrdiff_t i = m - 1; i >= 0; i--) {
+            double v = col[i];
+            for (ptrdiff_t t = i + 1; t < m; t++) v -= L[t * m + i] * col[t];
+            col[i] = v / L[i * m + i];
         }
-    /* C = S_mm - W^T W */
-    for (ptrdiff_t i = 0; i < m; i++)
-        for (ptrdiff_t j = 0; j < m; j++) {
-            double v = S[mi[i] * d + mi[j]];
-            for (ptrdiff_t a = 0; a < q; a++) v -= W[a * m + i] * W[a * m + j];
-            f->c[i * m + j] = v;
-        }
-    f->lognorm = log_w - 0.5 * ((double)q * LOG_2PI) - logdet;
+    }
+    f->u = a->u + cov * d * d;
+    f->lognorm = log_w - 0.5 * ((double)q * LOG_2PI + a->logdet[cov] + logdet_mm);
     return 0;
 }
 
@@ -149,7 +213,7 @@ static int pattern_factors(const pass_args *a, scratch *s, const uint8_t *obs)
     }
     if (a->cov_type == GMS_TIED) {
         /* one factorisation; the components differ only in mean and weight */
-        if (dense_factor(a->covs, d, s, &s->f[0], 0.0) != 0) return -1;
+        if (dense_factor(a, s, 0, &s->f[0], 0.0) != 0) return -1;
         const double base = s->f[0].lognorm;
         for (ptrdiff_t c = 0; c < k; c++) {
             s->f[c] = s->f[0];
@@ -159,8 +223,7 @@ static int pattern_factors(const pass_args *a, scratch *s, const uint8_t *obs)
     }
     if (a->cov_type == GMS_FULL) {
         for (ptrdiff_t c = 0; c < k; c++)
-            if (dense_factor(a->covs + c * d * d, d, s, &s->f[c], a->log_w[c]) != 0)
-                return -1;
+            if (dense_factor(a, s, c, &s->f[c], a->log_w[c]) != 0) return -1;
         return 0;
     }
     for (ptrdiff_t c = 0; c < k; c++) {
@@ -176,69 +239,195 @@ static int pattern_factors(const pass_args *a, scratch *s, const uint8_t *obs)
     return 0;
 }
 
-/* xh[0..d) = x with the conditional means of component c in the missing
- * slots (full / tied use dv = x_o - mu_o, already formed). */
-static void fill_row(const pass_args *a, const scratch *s, const double *x, ptrdiff_t c,
-                     double *xh)
+/* Row x under component c: e = xfill - mu (xfill: x with the conditional
+ * means in the missing slots), xh = xfill; returns log w_c N(x_o). */
+static double row_component(const pass_args *a, scratch *s, const double *x, ptrdiff_t c,
+                            double *xh)
 {
     const ptrdiff_t d = a->d, q = s->q, m = s->m;
     const double *mu = a->means + c * d;
-    for (ptrdiff_t b = 0; b < q; b++) xh[s->o[b]] = x[s->o[b]];
-    if (a->cov_type == GMS_FULL || a->cov_type == GMS_TIED) {
-        double *t = s->z;  /* m values */
-        for (ptrdiff_t j = 0; j < m; j++) t[j] = mu[s->mi[j]];
-        const factor *f = &s->f[c];
-        for (ptrdiff_t b = 0; b < q; b++) {
-            const double db = x[s->o[b]] - mu[s->o[b]];
-            const double *row = f->at + b * m;
-            for (ptrdiff_t j = 0; j < m; j++) t[j] += row[j] * db;
-        }
-        for (ptrdiff_t j = 0; j < m; j++) xh[s->mi[j]] = t[j];
-    } else {
-        for (ptrdiff_t j = 0; j < m; j++) xh[s->mi[j]] = mu[s->mi[j]];
-    }
-}
-
-/* log w_c + log N(x_o; mu_o, S_oo). */
-static double row_log_density(const pass_args *a, scratch *s, const double *x, ptrdiff_t c)
-{
-    const ptrdiff_t d = a->d, q = s->q;
-    const double *mu = a->means + c * d;
     const factor *f = &s->f[c];
     double maha = 0.0;
-    if (a->cov_type == GMS_FULL || a->cov_type == GMS_TIED) {
-        double *z = s->z, *dv = s->dv;
-        for (ptrdiff_t b = 0; b < q; b++) { dv[b] = x[s->o[b]] - mu[s->o[b]]; z[b] = 0.0; }
+    if (is_dense(a->cov_type)) {
+        double *e = s->e, *z = s->z;
+        for (ptrdiff_t j = 0; j < m; j++) e[s->mi[j]] = 0.0;
         for (ptrdiff_t b = 0; b < q; b++) {
-            const double db = dv[b];
-            const double *col = f->lt + b * q;
-            for (ptrdiff_t t = b; t < q; t++) z[t] += col[t] * db;
+            const double db = x[s->o[b]] - mu[s->o[b]];
+            e[s->o[b]] = db;
+            const double *col = f->bm + b * m;
+            for (ptrdiff_t j = 0; j < m; j++) e[s->mi[j]] -= col[j] * db;
         }
-        for (ptrdiff_t b = 0; b < q; b++) maha += z[b] * z[b];
+        for (ptrdiff_t j = 0; j < d; j++) z[j] = 0.0;
+        for (ptrdiff_t i = 0; i < d; i++) {
+            const double ei = e[i];
+            const double *row = f->u + i * d;
+            for (ptrdiff_t j = i; j < d; j++) z[j] += ei * row[j];
+        }
+        for (ptrdiff_t j = 0; j < d; j++) maha += z[j] * z[j];
+        for (ptrdiff_t b = 0; b < q; b++) xh[s->o[b]] = x[s->o[b]];
+        for (ptrdiff_t j = 0; j < m; j++) xh[s->mi[j]] = mu[s->mi[j]] + e[s->mi[j]];
     } else {
         for (ptrdiff_t b = 0; b < q; b++) {
             const ptrdiff_t j = s->o[b];
             const double v = x[j] - mu[j];
             maha += v * v * f->iv[j];
+            xh[j] = x[j];
         }
+        for (ptrdiff_t j = 0; j < m; j++) xh[s->mi[j]] = mu[s->mi[j]];
     }
     return f->lognorm - 0.5 * maha;
 }
 
-/* Conditional variance of missing feature index jm (position in s->mi)
- * under component c. */
+/* Conditional variance of the jm-th missing feature under component c. */
 static double missing_var(const pass_args *a, const scratch *s, ptrdiff_t c, ptrdiff_t jm)
 {
-    if (a->cov_type == GMS_FULL || a->cov_type == GMS_TIED)
-        return s->f[c].c[jm * s->m + jm];
+    if (is_dense(a->cov_type)) return s->f[c].c[jm * s->m + jm];
     return 1.0 / s->f[c].iv[s->mi[jm]];
 }
 
-/* One block: rows order[lo..hi) of one pattern (factors in s). */
+/* The conditional covariance added to the second moments, once per block
+ * and component (rs: the block's weight of the component). */
+static void add_conditional(const pass_args *a, const scratch *s, ptrdiff_t c, double rs,
+                            double *s2)
+{
+    const ptrdiff_t d = a->d, m = s->m;
+    if (rs == 0.0 || m == 0) return;
+    if (is_dense(a->cov_type)) {
+        double *m2 = s2 + (a->cov_type == GMS_FULL ? c * d * d : 0);
+        const double *cc = s->f[c].c;
+        for (ptrdiff_t i = 0; i < m; i++)
+            for (ptrdiff_t j = i; j < m; j++) m2[s->mi[i] * d + s->mi[j]] += rs * cc[i * m + j];
+    } else {
+        double *m2 = s2 + c * d;
+        for (ptrdiff_t jm = 0; jm < m; jm++) m2[s->mi[jm]] += rs * missing_var(a, s, c, jm);
+    }
+}
+
+/* Log-sum-exp and responsibilities of row i from lp into r, and the
+ * per-row outputs; GMS_ERR_NONFINITE for a row without a finite
+ * log-likelihood. */
+static int row_posteriors(const pass_args *a, scratch *s, int64_t row, ptrdiff_t i,
+                          double *lse_out)
+{
+    const ptrdiff_t k = a->k;
+    double *lp = s->lp + i * k, *r = s->r + i * k;
+    double mx = -INFINITY, sum = 0.0;
+    for (ptrdiff_t c = 0; c < k; c++) if (lp[c] > mx) mx = lp[c];
+    if (!isfinite(mx)) return GMS_ERR_NONFINITE;
+    for (ptrdiff_t c = 0; c < k; c++) sum += exp(lp[c] - mx);
+    const double lse = mx + log(sum);
+    if (!isfinite(lse)) return GMS_ERR_NONFINITE;
+    *lse_out = lse;
+    if (a->lse) a->lse[row] = lse;
+    if (a->logp) memcpy(a->logp + row * k, lp, sizeof(double) * (size_t)k);
+    if (a->resp_in) memcpy(r, a->resp_in + row * k, sizeof(double) * (size_t)k);
+    else for (ptrdiff_t c = 0; c < k; c++) r[c] = exp(lp[c] - lse);
+    if (a->resp_out) memcpy(a->resp_out + row * k, r, sizeof(double) * (size_t)k);
+    return GMS_OK;
+}
+
+/* be (nb x d, row-major) = xfill - mu of component c for the block, with
+ * BLAS for the conditional means' shifts (bd: the observed deviations). */
+static void block_fill(const pass_args *a, scratch *s, const int64_t *order, ptrdiff_t lo,
+                       ptrdiff_t nb, ptrdiff_t c)
+{
+    const ptrdiff_t d = a->d, q = s->q, m = s->m;
+    const double *mu = a->means + c * d;
+    for (ptrdiff_t i = 0; i < nb; i++) {
+        const double *x = a->X + order[lo + i] * d;
+        double *dst = s->bd + i * q, *e = s->be + i * d;
+        for (ptrdiff_t b = 0; b < q; b++) e[s->o[b]] = dst[b] = x[s->o[b]] - mu[s->o[b]];
+    }
+    if (m == 0) return;
+    if (q > 0) {
+        int im = (int)m, iq = (int)q, inb = (int)nb;
+        double minus = -1.0, zero = 0.0;
+        char no = 'N';
+        /* H^T (m x nb) = -B (m x q) D_o^T (q x nb), column-major */
+        a->dgemm(&no, &no, &im, &inb, &iq, &minus, s->f[c].bm, &im, s->bd, &iq, &zero, s->bz,
+                 &im);
+    }
+    for (ptrdiff_t i = 0; i < nb; i++) {
+        double *e = s->be + i * d;
+        for (ptrdiff_t j = 0; j < m; j++) e[s->mi[j]] = q > 0 ? s->bz[i * m + j] : 0.0;
+    }
+}
+
+/* Full / tied covariances with BLAS: per component, the quadratic forms
+ * from one product with U, the second moments from one rank-nb update
+ * (rows scaled by the square roots of their weights). */
+static int run_block_dense(const pass_args *a, scratch *s, const int64_t *order,
+                           ptrdiff_t lo, ptrdiff_t nb, double *acc)
+{
+    const ptrdiff_t d = a->d, k = a->k;
+    int id = (int)d, inb = (int)nb;
+    double one = 1.0, zero = 0.0;
+    char no = 'N', lower = 'L';
+    double lse_blk[GMS_BLOCK_ROWS];
+    for (ptrdiff_t i = 0; i < nb; i++) lse_blk[i] = 0.0;
+    if (a->resp_in == NULL || a->lse || a->logp) {
+        for (ptrdiff_t c = 0; c < k; c++) {
+            block_fill(a, s, order, lo, nb, c);
+            /* Z^T (d x nb) = U^T (d x d) E^T (d x nb); row-major U is U^T there */
+            a->dgemm(&no, &no, &id, &inb, &id, &one, (double *)s->f[c].u, &id, s->be, &id,
+                     &zero, s->bz, &id);
+            for (ptrdiff_t i = 0; i < nb; i++) {
+                const double *z = s->bz + i * d;
+                double maha = 0.0;
+                for (ptrdiff_t j = 0; j < d; j++) maha += z[j] * z[j];
+                s->lp[i * k + c] = s->f[c].lognorm - 0.5 * maha;
+            }
+        }
+        for (ptrdiff_t i = 0; i < nb; i++) {
+            int rc = row_posteriors(a, s, order[lo + i], i, &lse_blk[i]);
+            if (rc != GMS_OK) return rc;
+        }
+    } else {
+        for (ptrdiff_t i = 0; i < nb; i++)
+            memcpy(s->r + i * k, a->resp_in + order[lo + i] * k, sizeof(double) * (size_t)k);
+    }
+    if (!acc) return GMS_OK;
+    double *nk = acc, *s1 = acc + k, *s2 = acc + k + k * d;
+    for (ptrdiff_t i = 0; i < nb; i++) {
+        const double w = a->sw ? a->sw[order[lo + i]] : 1.0;
+        acc[a->stride - 2] += w * lse_blk[i];
+        acc[a->stride - 1] += w;
+    }
+    for (ptrdiff_t c = 0; c < k; c++) {
+        const double *mu = a->means + c * d, *cen = a->centres + c * d;
+        block_fill(a, s, order, lo, nb, c);
+        double rs = 0.0, *m1 = s1 + c * d;
+        for (ptrdiff_t i = 0; i < nb; i++) {
+            const int64_t row = order[lo + i];
+            const double *x = a->X + row * d;
+            const double rk = s->r[i * k + c] * (a->sw ? a->sw[row] : 1.0);
+            double *y = s->be + i * d;   /* becomes sqrt(rk) (xfill - centre) */
+            for (ptrdiff_t b = 0; b < s->q; b++) y[s->o[b]] = x[s->o[b]] - cen[s->o[b]];
+            for (ptrdiff_t j = 0; j < s->m; j++)
+                y[s->mi[j]] = (mu[s->mi[j]] + y[s->mi[j]]) - cen[s->mi[j]];
+            rs += rk;
+            for (ptrdiff_t j = 0; j < d; j++) m1[j] += rk * y[j];
+            const double sq = sqrt(rk);
+            for (ptrdiff_t j = 0; j < d; j++) y[j] *= sq;
+        }
+        nk[c] += rs;
+        if (rs == 0.0) continue;
+        double *m2 = s2 + (a->cov_type == GMS_FULL ? c * d * d : 0);
+        /* row-major upper triangle = column-major lower */
+        a->dsyrk(&lower, &no, &id, &inb, &one, s->be, &id, &one, m2, &id);
+        add_conditional(a, s, c, rs, s2);
+    }
+    return GMS_OK;
+}
+
+/* One block, row by row: rows order[lo..hi) of one pattern (factors in s). */
 static int run_block(const pass_args *a, scratch *s, const int64_t *order, ptrdiff_t lo,
                      ptrdiff_t hi, double *acc)
 {
     const ptrdiff_t d = a->d, k = a->k, nb = hi - lo;
+    if (is_dense(a->cov_type) && a->dgemm && a->dsyrk && !a->impute && !a->impute_var
+        && nb >= GMS_MISSING_BLAS_ROWS)
+        return run_block_dense(a, s, order, lo, nb, acc);
     const int need_lp = a->resp_in == NULL || a->lse || a->logp;
     const int need_r = acc || a->resp_out || a->impute || a->impute_var;
     double *nk = acc, *s1 = acc ? acc + k : NULL, *s2 = acc ? acc + k + k * d : NULL;
@@ -246,56 +435,44 @@ static int run_block(const pass_args *a, scratch *s, const int64_t *order, ptrdi
     for (ptrdiff_t i = 0; i < nb; i++) {
         const int64_t row = order[lo + i];
         const double *x = a->X + row * d;
-        double *lp = s->lp + i * k, *r = s->r + i * k;
+        double *r = s->r + i * k;
         double lse = 0.0;
+        for (ptrdiff_t c = 0; c < k; c++) {
+            const double v = row_component(a, s, x, c, s->xh + c * d);
+            if (need_lp) s->lp[i * k + c] = v;
+        }
         if (need_lp) {
-            double mx = -INFINITY;
-            for (ptrdiff_t c = 0; c < k; c++) {
-                lp[c] = row_log_density(a, s, x, c);
-                if (lp[c] > mx) mx = lp[c];
-            }
-            double sum = 0.0;
-            if (isfinite(mx)) {
-                for (ptrdiff_t c = 0; c < k; c++) sum += exp(lp[c] - mx);
-                lse = mx + log(sum);
-            } else {
-                lse = mx;
-            }
-            if (!isfinite(lse)) return GMS_ERR_NONFINITE;
-            if (a->lse) a->lse[row] = lse;
-            if (a->logp) memcpy(a->logp + row * k, lp, sizeof(double) * (size_t)k);
+            int rc = row_posteriors(a, s, row, i, &lse);
+            if (rc != GMS_OK) return rc;
+        } else if (need_r) {
+            memcpy(r, a->resp_in + row * k, sizeof(double) * (size_t)k);
         }
         if (!need_r) continue;
-        if (a->resp_in) memcpy(r, a->resp_in + row * k, sizeof(double) * (size_t)k);
-        else for (ptrdiff_t c = 0; c < k; c++) r[c] = exp(lp[c] - lse);
-        if (a->resp_out) memcpy(a->resp_out + row * k, r, sizeof(double) * (size_t)k);
         const double w = a->sw ? a->sw[row] : 1.0;
         if (acc) {
             acc[a->stride - 2] += w * lse;
             acc[a->stride - 1] += w;
-        }
-        for (ptrdiff_t c = 0; c < k; c++) {
-            double *xh = s->xh + c * d;
-            fill_row(a, s, x, c, xh);
-            const double rk = r[c] * w;
-            if (!acc || rk == 0.0) continue;
-            const double *cen = a->centres + c * d;
-            double *y = s->y;
-            for (ptrdiff_t j = 0; j < d; j++) y[j] = xh[j] - cen[j];
-            nk[c] += rk;
-            s->rsum[c] += rk;
-            double *m1 = s1 + c * d;
-            for (ptrdiff_t j = 0; j < d; j++) m1[j] += rk * y[j];
-            if (a->cov_type == GMS_FULL || a->cov_type == GMS_TIED) {
-                double *m2 = s2 + (a->cov_type == GMS_FULL ? c * d * d : 0);
-                for (ptrdiff_t j = 0; j < d; j++) {
-                    const double v = rk * y[j];
-                    double *rowp = m2 + j * d;
-                    for (ptrdiff_t l = j; l < d; l++) rowp[l] += v * y[l];
+            for (ptrdiff_t c = 0; c < k; c++) {
+                const double rk = r[c] * w;
+                if (rk == 0.0) continue;
+                const double *cen = a->centres + c * d, *xh = s->xh + c * d;
+                double *y = s->z;
+                for (ptrdiff_t j = 0; j < d; j++) y[j] = xh[j] - cen[j];
+                nk[c] += rk;
+                s->rsum[c] += rk;
+                double *m1 = s1 + c * d;
+                for (ptrdiff_t j = 0; j < d; j++) m1[j] += rk * y[j];
+                if (is_dense(a->cov_type)) {
+                    double *m2 = s2 + (a->cov_type == GMS_FULL ? c * d * d : 0);
+                    for (ptrdiff_t j = 0; j < d; j++) {
+                        const double v = rk * y[j];
+                        double *rowp = m2 + j * d;
+                        for (ptrdiff_t l = j; l < d; l++) rowp[l] += v * y[l];
+                    }
+                } else {
+                    double *m2 = s2 + c * d;
+                    for (ptrdiff_t j = 0; j < d; j++) m2[j] += rk * y[j] * y[j];
                 }
-            } else {
-                double *m2 = s2 + c * d;
-                for (ptrdiff_t j = 0; j < d; j++) m2[j] += rk * y[j] * y[j];
             }
         }
         if (a->impute || a->impute_var) {
@@ -321,24 +498,8 @@ static int run_block(const pass_args *a, scratch *s, const int64_t *order, ptrdi
             }
         }
     }
-    if (acc && s->m > 0) {
-        /* the conditional covariance, once per block and component */
-        for (ptrdiff_t c = 0; c < k; c++) {
-            const double rs = s->rsum[c];
-            if (rs == 0.0) continue;
-            if (a->cov_type == GMS_FULL || a->cov_type == GMS_TIED) {
-                double *m2 = s2 + (a->cov_type == GMS_FULL ? c * d * d : 0);
-                const double *cc = s->f[c].c;
-                for (ptrdiff_t i = 0; i < s->m; i++)
-                    for (ptrdiff_t j = i; j < s->m; j++)
-                        m2[s->mi[i] * d + s->mi[j]] += rs * cc[i * s->m + j];
-            } else {
-                double *m2 = s2 + c * d;
-                for (ptrdiff_t jm = 0; jm < s->m; jm++)
-                    m2[s->mi[jm]] += rs * missing_var(a, s, c, jm);
-            }
-        }
-    }
+    if (acc)
+        for (ptrdiff_t c = 0; c < k; c++) add_conditional(a, s, c, s->rsum[c], s2);
     return GMS_OK;
 }
 
@@ -348,11 +509,12 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
                      ptrdiff_t n_pat, const uint8_t *observed, const double *sample_weight,
                      const double *resp_in, const double *centres, double *stats,
                      double *lse, double *logp, double *resp_out, double *impute,
-                     double *impute_var, int n_threads)
+                     double *impute_var, void *dgemm, void *dsyrk, int n_threads)
 {
     if (cov_type < GMS_FULL || cov_type > GMS_SPHERICAL || d < 1 || k < 1 || n < 0
         || n_order < 0 || n_pat < 0 || !means || !covs || !log_w || (stats && !centres)
-        || (n_order > 0 && (!X || !order || !pat_start || !observed)))
+        || (n_order > 0 && (!X || !order || !pat_start || !observed))
+        || d > (1 << 20))
         return GMS_ERR_ARG;
     if (n_pat > 0 && (pat_start[0] != 0 || pat_start[n_pat] != n_order)) return GMS_ERR_ARG;
     for (ptrdiff_t p = 0; p < n_pat; p++)
@@ -360,20 +522,42 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
     for (ptrdiff_t i = 0; i < n_order; i++)
         if (order[i] < 0 || order[i] >= n) return GMS_ERR_ARG;
 
-    pass_args a = {cov_type, d, k, X, means, covs, log_w, sample_weight, resp_in, centres,
-                   lse, logp, resp_out, impute, impute_var, 0, 0};
-    a.s2_size = gms_s2_size(cov_type, k, d);
-    a.stride = k + k * d + a.s2_size + 2;
+    pass_args a;
+    memset(&a, 0, sizeof(a));
+    a.cov_type = cov_type; a.d = d; a.k = k;
+    a.dgemm = (dgemm_fn)dgemm; a.dsyrk = (dsyrk_fn)dsyrk;
+    a.X = X; a.means = means; a.covs = covs; a.log_w = log_w; a.sw = sample_weight;
+    a.resp_in = resp_in; a.centres = centres; a.lse = lse; a.logp = logp;
+    a.resp_out = resp_out; a.impute = impute; a.impute_var = impute_var;
+    a.stride = k + k * d + gms_s2_size(cov_type, k, d) + 2;
 
     /* blocks: at most GMS_BLOCK_ROWS rows of one pattern */
     ptrdiff_t n_blocks = 0;
     for (ptrdiff_t p = 0; p < n_pat; p++)
         n_blocks += (pat_start[p + 1] - pat_start[p] + GMS_BLOCK_ROWS - 1) / GMS_BLOCK_ROWS;
-    ptrdiff_t n_slots = n_blocks < GMS_MAX_SLOTS ? n_blocks : GMS_MAX_SLOTS;
+    const ptrdiff_t n_slots = n_blocks < GMS_MAX_SLOTS ? n_blocks : GMS_MAX_SLOTS;
+    const ptrdiff_t n_cov = cov_type == GMS_FULL ? k : 1;
     int64_t *blk = malloc(sizeof(int64_t) * 3 * (size_t)(n_blocks > 0 ? n_blocks : 1));
+    ptrdiff_t *slot_start = malloc(sizeof(ptrdiff_t) * (size_t)(GMS_MAX_SLOTS + 1));
     double *acc = stats ? calloc((size_t)(n_slots > 0 ? n_slots : 1) * (size_t)a.stride,
                                  sizeof(double)) : NULL;
-    if (!blk || (stats && !acc)) { free(blk); free(acc); return GMS_ERR_NOMEM; }
+    double *prec = is_dense(cov_type)
+        ? malloc(sizeof(double) * ((size_t)(2 * n_cov + 1) * (size_t)(d * d) + (size_t)n_cov))
+        : NULL;
+    if (!blk || !slot_start || (stats && !acc) || (is_dense(cov_type) && !prec)) {
+        free(blk); free(slot_start); free(acc); free(prec);
+        return GMS_ERR_NOMEM;
+    }
+    int rc = GMS_OK;
+    if (prec) {
+        double *u = prec, *p = prec + n_cov * d * d, *L = prec + 2 * n_cov * d * d;
+        double *logdet = L + d * d;
+        for (ptrdiff_t c = 0; c < n_cov && rc == GMS_OK; c++)
+            if (precision_of(covs + c * d * d, d, L, u + c * d * d, p + c * d * d,
+                             logdet + c) != 0)
+                rc = GMS_ERR_NONFINITE;
+        a.u = u; a.p = p; a.logdet = logdet;
+    }
     ptrdiff_t b = 0;
     for (ptrdiff_t p = 0; p < n_pat; p++)
         for (int64_t lo = pat_start[p]; lo < pat_start[p + 1]; lo += GMS_BLOCK_ROWS) {
@@ -383,40 +567,59 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
                                                                     : pat_start[p + 1];
             b++;
         }
+    /* slots of consecutive blocks holding about n_order / n_slots rows each
+     * (many patterns are a few rows): they depend on the row order only */
+    slot_start[0] = 0;
+    for (ptrdiff_t sl = 1, bi = 0; sl <= n_slots; sl++) {
+        const int64_t target = sl == n_slots ? n_order : (int64_t)(sl * (n_order / n_slots));
+        while (bi < n_blocks && blk[3 * bi + 2] <= target) bi++;
+        if (sl == n_slots) bi = n_blocks;
+        slot_start[sl] = bi;
+    }
 
     int failed = 0, nonfinite = 0;
+    const int pinned = rc == GMS_OK && dgemm != NULL && is_dense(cov_type);
+    if (pinned) gms_blas_pin();   /* BLAS at one thread inside the region */
+    if (rc == GMS_OK) {
 #ifdef _OPENMP
-    if (n_threads < 1) n_threads = 1;
+        if (n_threads < 1) n_threads = 1;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
 #endif
-    for (ptrdiff_t sl = 0; sl < n_slots; sl++) {
-        scratch s;
-        if (scratch_alloc(&s, d, k) != GMS_OK) { gms_set_failed(&failed); continue; }
-        const ptrdiff_t b0 = sl * n_blocks / n_slots, b1 = (sl + 1) * n_blocks / n_slots;
-        double *my = acc ? acc + sl * a.stride : NULL;
-        int64_t current = -1;
-        for (ptrdiff_t bi = b0; bi < b1; bi++) {
-            const int64_t p = blk[3 * bi];
-            if (p != current) {
-                if (pattern_factors(&a, &s, observed + p * d) != 0) {
+        for (ptrdiff_t sl = 0; sl < n_slots; sl++) {
+            scratch s;
+            if (scratch_alloc(&s, d, k) != GMS_OK) { gms_set_failed(&failed); continue; }
+            const ptrdiff_t b0 = slot_start[sl], b1 = slot_start[sl + 1];
+            double *my = acc ? acc + sl * a.stride : NULL;
+            int64_t current = -1;
+            for (ptrdiff_t bi = b0; bi < b1; bi++) {
+                const int64_t p = blk[3 * bi];
+                if (p != current) {
+                    if (pattern_factors(&a, &s, observed + p * d) != 0) {
+                        gms_set_failed(&nonfinite);
+                        break;
+                    }
+                    current = p;
+                }
+                if (run_block(&a, &s, order, blk[3 * bi + 1], blk[3 * bi + 2], my) != GMS_OK) {
                     gms_set_failed(&nonfinite);
                     break;
                 }
-                current = p;
             }
-            int rc = run_block(&a, &s, order, blk[3 * bi + 1], blk[3 * bi + 2], my);
-            if (rc != GMS_OK) { gms_set_failed(&nonfinite); break; }
+            scratch_free(&s);
         }
-        scratch_free(&s);
+        (void)n_threads;
+        rc = failed ? GMS_ERR_NOMEM : nonfinite ? GMS_ERR_NONFINITE : GMS_OK;
     }
-    (void)n_threads;
-    int rc = failed ? GMS_ERR_NOMEM : nonfinite ? GMS_ERR_NONFINITE : GMS_OK;
+    if (pinned) gms_blas_unpin();
     if (stats && rc == GMS_OK) {
+        /* the slots in order: the same sums for any thread count */
         memset(stats, 0, sizeof(double) * (size_t)a.stride);
         for (ptrdiff_t sl = 0; sl < n_slots; sl++)
             for (ptrdiff_t j = 0; j < a.stride; j++) stats[j] += acc[sl * a.stride + j];
     }
     free(blk);
+    free(slot_start);
     free(acc);
+    free(prec);
     return rc;
 }

@@ -30,6 +30,10 @@
  * like X) replaces the responsibilities computed from the model (an HMM's
  * state posteriors).
  *
+ * dgemm / dsyrk: Fortran BLAS routines (called from the threads: keep
+ * BLAS single-threaded) for the full / tied products; NULL selects plain
+ * loops (also used for the imputation outputs).
+ *
  * Blocks are summed into GMS_MAX_SLOTS slots of consecutive blocks and the
  * slots in order, so the results do not depend on the thread count.
  * Returns GMS_OK, GMS_ERR_NOMEM, GMS_ERR_ARG, or GMS_ERR_NONFINITE (a row
@@ -52,7 +56,7 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
                      ptrdiff_t n_pat, const uint8_t *observed, const double *sample_weight,
                      const double *resp_in, const double *centres, double *stats,
                      double *lse, double *logp, double *resp_out, double *impute,
-                     double *impute_var, int n_threads);
+                     double *impute_var, void *dgemm, void *dsyrk, int n_threads);
 
 #ifdef __cplusplus
 }

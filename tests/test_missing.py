@@ -308,3 +308,23 @@ def test_clone_persistence_and_params(tmp_path):
     assert back.nan_policy == "marginalize"
     np.testing.assert_array_equal(back.score_samples(X), gm.score_samples(X))
     np.testing.assert_array_equal(back.impute(X), gm.impute(X))
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_kernel_blas_and_plain_loops_agree(ct):
+    from gmscore import _missing
+    from gmscore._missingc import leaf_size, missing_pass
+
+    gm, _ = fitted(ct)
+    X = data(n=700, d=4, k=3, frac=0.3, seed=26)
+    p = _missing.Patterns(X)
+    code, means, covs, log_w = _missing._model_arguments(gm)
+    out = []
+    for use_blas in (True, False):
+        leaf = np.zeros(leaf_size(code, 3, 4))
+        lse = np.empty(len(X))
+        missing_pass(code, X, means, covs, log_w, p.order, p.start, p.observed,
+                     centres=means, stats=leaf, lse=lse, use_blas=use_blas)
+        out.append((leaf, lse))
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-13)
