@@ -628,8 +628,14 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         (2, 2)
         """
         check_is_fitted(self, ("means_", "precisions_cholesky_"))
-        source = as_source(X, sample_weight=sample_weight, multi_pass=False,
-                           n_threads=effective_n_threads(self.n_threads))
+        source = None
+        if self.nan_policy == "marginalize":   # None: X is not in memory
+            source = _missing.fit_source(self, X, sample_weight,
+                                         effective_n_threads(self.n_threads), min_samples=1,
+                                         fitting=False)
+        if source is None:
+            source = as_source(X, sample_weight=sample_weight, multi_pass=False,
+                               n_threads=effective_n_threads(self.n_threads))
         check_feature_names(self, source.feature_names)
         self._check_source_features(source)
         self._size_threads(source)

@@ -328,3 +328,25 @@ def test_kernel_blas_and_plain_loops_agree(ct):
         out.append((leaf, lse))
     np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-13)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_accumulate_and_partial_fit_take_nan(ct):
+    gm, _ = fitted(ct)
+    X = data(n=80, d=4, k=3, frac=0.3, seed=27)
+    k, d = gm.means_.shape
+    S = full_covariances(ct, gm.covariances_, k, d)
+    keep = ~np.isnan(X).all(axis=1)
+    lse, resp, fills, _, _ = ref_estep(X[keep], gm.weights_, gm.means_, S)
+    stats = gm.accumulate(X)
+    np.testing.assert_allclose(stats.nk, resp.sum(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(stats.s1, np.einsum("nk,nkd->kd", resp, fills - gm.means_),
+                               rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(stats.loglik, lse.sum(), rtol=1e-12)
+    # the statistics of two halves add up to those of the whole
+    both = gm.accumulate(X[:40]) + gm.accumulate(X[40:])
+    np.testing.assert_allclose(both.s2, stats.s2, rtol=1e-10, atol=1e-10)
+    online = GaussianMixture(3, covariance_type=ct, random_state=0, nan_policy="marginalize")
+    online.partial_fit(data(n=200, d=4, k=3, frac=0.2, seed=28))
+    online.partial_fit(X)
+    assert np.isfinite(online.means_).all() and np.isfinite(online.covariances_).all()

@@ -240,3 +240,13 @@ def test_hmm_likelihood_is_monotone():
     m.fit(X, lengths)
     h = np.array(m.monitor_.history)
     assert len(h) >= 2 and np.all(np.diff(h) >= -1e-9 * np.abs(h[1:]))
+
+
+def test_hmm_partial_fit_takes_nan():
+    X, lengths = hmm_data(seed=7)
+    m = GaussianHMM(3, covariance_type="diag", random_state=0, nan_policy="marginalize")
+    m.partial_fit(X, lengths)
+    m.partial_fit(X[:40], [40])
+    assert np.isfinite(m.means_).all() and np.isfinite(m._covars_).all()
+    with pytest.raises(ValueError, match="NaN"):
+        GaussianHMM(3).partial_fit(X, lengths)
