@@ -50,12 +50,14 @@ typedef struct {
     double *lse, *logp, *resp_out, *impute, *impute_var;
     ptrdiff_t stride;
     const double *u, *p, *logdet; /* full / tied: U, P (n_cov x d x d), log det S */
+    const double *g;              /* full / tied: the mean of the means (block centre) */
 } pass_args;
 
 /* Per-thread scratch of one slot. */
 typedef struct {
     ptrdiff_t *o, *mi;           /* observed / missing feature indices */
     ptrdiff_t q, m;
+    int64_t pattern;             /* the pattern the factors are of */
     factor *f;                   /* k factors */
     double *mat;                 /* factor storage */
     double *work;                /* d x d */
@@ -63,7 +65,23 @@ typedef struct {
     double *e, *z, *xh;          /* d, d, k x d */
     double *rsum;                /* k */
     double *bd, *be, *bz;        /* GMS_BLOCK_ROWS x d each */
+    /* the moment path of full / tied blocks (run_block_moments) */
+    int64_t w_pattern;           /* pattern whose wall / wv are formed, or -1 */
+    double *wall;                /* n_w q x q column-major: the L^{-1} of S_oo */
+    double *wv;                  /* k x d: L^{-1} (mu_o - g_o) */
+    double *zall;                /* rows x n_w q products */
+    ptrdiff_t zrows;             /* rows zall holds */
+    double *pm;                  /* prow x qq: [y, upper(y y^T), 1] rows */
+    ptrdiff_t prows;
+    double *sm;                  /* k x qq moments */
+    double *rw;                  /* GMS_BLOCK_ROWS x k weights */
+    double *dl;                  /* d: one row's missing shifts */
+    double *mk;                  /* k x (m + q m + m m): per-component sums */
+    double *ww;                  /* d x d */
 } scratch;
+
+/* Doubles of the moment path's larger buffers (sized from d and k). */
+#define GMS_MISSING_SCRATCH ((ptrdiff_t)1 << 19)
 
 static int is_dense(int cov_type) { return cov_type == GMS_FULL || cov_type == GMS_TIED; }
 
@@ -71,7 +89,8 @@ static void scratch_free(scratch *s)
 {
     free(s->o); free(s->mi); free(s->f); free(s->mat); free(s->work); free(s->lp);
     free(s->r); free(s->e); free(s->z); free(s->xh); free(s->rsum); free(s->bd);
-    free(s->be); free(s->bz);
+    free(s->be); free(s->bz); free(s->wall); free(s->wv); free(s->zall); free(s->pm);
+    free(s->sm); free(s->rw); free(s->dl); free(s->mk); free(s->ww);
 }
 
 static int scratch_alloc(scratch *s, ptrdiff_t d, ptrdiff_t k)
@@ -92,8 +111,24 @@ static int scratch_alloc(scratch *s, ptrdiff_t d, ptrdiff_t k)
     s->bd = malloc(sizeof(double) * B * (size_t)d);
     s->be = malloc(sizeof(double) * B * (size_t)d);
     s->bz = malloc(sizeof(double) * B * (size_t)d);
+    const ptrdiff_t qq = d + d * (d + 1) / 2 + 1;
+    s->w_pattern = -1;
+    s->wall = malloc(sizeof(double) * (size_t)k * dd);
+    s->wv = malloc(sizeof(double) * (size_t)k * (size_t)d);
+    s->zrows = GMS_MISSING_SCRATCH / (k * d);
+    s->zrows = s->zrows < 1 ? 1 : s->zrows > (ptrdiff_t)B ? (ptrdiff_t)B : s->zrows;
+    s->zall = malloc(sizeof(double) * (size_t)(s->zrows * k * d));
+    s->prows = GMS_MISSING_SCRATCH / qq;
+    s->prows = s->prows < 1 ? 1 : s->prows > (ptrdiff_t)B ? (ptrdiff_t)B : s->prows;
+    s->pm = malloc(sizeof(double) * (size_t)(s->prows * qq));
+    s->sm = malloc(sizeof(double) * (size_t)(k * qq));
+    s->rw = malloc(sizeof(double) * B * (size_t)k);
+    s->dl = malloc(sizeof(double) * (size_t)d);
+    s->mk = malloc(sizeof(double) * (size_t)k * (size_t)(d + d * d + d * d));
+    s->ww = malloc(sizeof(double) * dd);
     if (!s->o || !s->mi || !s->f || !s->mat || !s->work || !s->lp || !s->r || !s->e
-        || !s->z || !s->xh || !s->rsum || !s->bd || !s->be || !s->bz) {
+        || !s->z || !s->xh || !s->rsum || !s->bd || !s->be || !s->bz || !s->wall || !s->wv
+        || !s->zall || !s->pm || !s->sm || !s->rw || !s->dl || !s->mk || !s->ww) {
         scratch_free(s);
         return GMS_ERR_NOMEM;
     }
@@ -353,6 +388,177 @@ static void block_fill(const pass_args *a, scratch *s, const int64_t *order, ptr
     }
 }
 
+
+/* L^{-1} of every component's observed block S_oo (Cholesky of S_oo,
+ * forward substitution), as one column-major (n_w q) x q matrix, and
+ * wv_c = L_c^{-1} (mu_co - g_o): z = L^{-1} (x_o - g_o) - wv gives
+ * x_o's whitened deviation from mu_o for all components in one product.
+ * -1 when an S_oo is not positive definite. */
+static int whitening(const pass_args *a, scratch *s)
+{
+    const ptrdiff_t d = a->d, k = a->k, q = s->q;
+    const ptrdiff_t n_w = a->cov_type == GMS_FULL ? k : 1, ld = n_w * q;
+    double *L = s->work;
+    for (ptrdiff_t w = 0; w < n_w; w++) {
+        const double *S = a->covs + w * d * d;
+        for (ptrdiff_t j = 0; j < q; j++)
+            for (ptrdiff_t i = j; i < q; i++) {
+                double v = S[s->o[i] * d + s->o[j]];
+                for (ptrdiff_t t = 0; t < j; t++) v -= L[i * q + t] * L[j * q + t];
+                if (i == j) {
+                    if (!(v > 0.0) || !isfinite(v)) return -1;
+                    L[j * q + j] = sqrt(v);
+                } else {
+                    L[i * q + j] = v / L[j * q + j];
+                }
+            }
+        /* column b of L^{-1} into rows w q .. w q + q of the stacked matrix */
+        for (ptrdiff_t b = 0; b < q; b++) {
+            double *col = s->wall + b * ld + w * q;
+            for (ptrdiff_t i = 0; i < b; i++) col[i] = 0.0;
+            for (ptrdiff_t i = b; i < q; i++) {
+                double v = (i == b) ? 1.0 : 0.0;
+                for (ptrdiff_t t = b; t < i; t++) v -= L[i * q + t] * col[t];
+                col[i] = v / L[i * q + i];
+            }
+        }
+    }
+    for (ptrdiff_t c = 0; c < k; c++) {
+        const ptrdiff_t w = a->cov_type == GMS_FULL ? c : 0;
+        const double *mu = a->means + c * d;
+        double *v = s->wv + c * d;
+        for (ptrdiff_t i = 0; i < q; i++) {
+            double t = 0.0;
+            for (ptrdiff_t b = 0; b <= i; b++)
+                t += s->wall[b * ld + w * q + i] * (mu[s->o[b]] - a->g[s->o[b]]);
+            v[i] = t;
+        }
+    }
+    return 0;
+}
+
+/* Full / tied statistics of a block from moments, as the complete-data
+ * kernel forms them: with y = x - g (0 in the missing slots) and the
+ * missing shifts dl_c = xhat_cm - g_m, xfill_c - g = y + dl_c, so
+ *   sum r (xfill - g)(xfill - g)^T = R^T [y y^T]  (one product for all
+ *   components) + the (o, m), (m, o) and (m, m) blocks of the shifts,
+ * then moved to each component's centre c = g + dk:
+ *   s2 = W - dk W1^T - W1 dk^T + n dk dk^T.
+ * Returns 1 (nothing added) when that move would lose more than 16 bits
+ * of a variance (centres far from the block's centre): the caller then
+ * takes the rank-update path. */
+static int block_moments(const pass_args *a, scratch *s, const int64_t *order, ptrdiff_t lo,
+                         ptrdiff_t nb, double *acc)
+{
+    const ptrdiff_t d = a->d, k = a->k, q = s->q, m = s->m;
+    const ptrdiff_t qq = d + d * (d + 1) / 2 + 1, per = m + q * m + m * m;
+    const double *g = a->g;
+    double *sm = s->sm;
+    for (ptrdiff_t j = 0; j < k * qq; j++) sm[j] = 0.0;
+    for (ptrdiff_t j = 0; j < k * per; j++) s->mk[j] = 0.0;
+    for (ptrdiff_t i = 0; i < nb; i++) {
+        const double w = a->sw ? a->sw[order[lo + i]] : 1.0;
+        for (ptrdiff_t c = 0; c < k; c++) s->rw[i * k + c] = s->r[i * k + c] * w;
+    }
+    for (ptrdiff_t i0 = 0; i0 < nb; i0 += s->prows) {
+        const ptrdiff_t n1 = nb - i0 < s->prows ? nb - i0 : s->prows;
+        for (ptrdiff_t i = 0; i < n1; i++) {
+            const double *x = a->X + order[lo + i0 + i] * d;
+            double *p = s->pm + i * qq, *y = s->e;
+            for (ptrdiff_t j = 0; j < d; j++) y[j] = 0.0;
+            for (ptrdiff_t b = 0; b < q; b++) y[s->o[b]] = x[s->o[b]] - g[s->o[b]];
+            for (ptrdiff_t j = 0; j < d; j++) p[j] = y[j];
+            double *u = p + d;
+            for (ptrdiff_t aa = 0; aa < d; aa++) {
+                const double ya = y[aa];
+                for (ptrdiff_t bb = aa; bb < d; bb++) u[bb - aa] = ya * y[bb];
+                u += d - aa;
+            }
+            p[qq - 1] = 1.0;
+        }
+        /* S^T (qq x k) += P^T (qq x n1) RW (n1 x k), column-major */
+        char no = 'N', tr = 'T';
+        int m_ = (int)qq, n_ = (int)k, k_ = (int)n1, lda = (int)qq, ldb = (int)k;
+        double one = 1.0;
+        a->dgemm(&no, &tr, &m_, &n_, &k_, &one, s->pm, &lda, s->rw + i0 * k, &ldb, &one, sm,
+                 &lda);
+    }
+    if (m > 0) {
+        /* the shifts: dl_c = (mu_cm - g_m) - B_c (x_o - mu_co), per row */
+        for (ptrdiff_t i = 0; i < nb; i++) {
+            const double *x = a->X + order[lo + i] * d;
+            for (ptrdiff_t c = 0; c < k; c++) {
+                const double rk = s->rw[i * k + c];
+                if (rk == 0.0) continue;
+                const double *mu = a->means + c * d, *bm = s->f[c].bm;
+                double *dl = s->dl, *mk = s->mk + c * per;
+                for (ptrdiff_t j = 0; j < m; j++) dl[j] = mu[s->mi[j]] - g[s->mi[j]];
+                for (ptrdiff_t b = 0; b < q; b++) {
+                    const double db = x[s->o[b]] - mu[s->o[b]];
+                    for (ptrdiff_t j = 0; j < m; j++) dl[j] -= bm[b * m + j] * db;
+                }
+                for (ptrdiff_t j = 0; j < m; j++) mk[j] += rk * dl[j];
+                double *cross = mk + m;   /* q x m */
+                for (ptrdiff_t b = 0; b < q; b++) {
+                    const double yb = rk * (x[s->o[b]] - g[s->o[b]]);
+                    for (ptrdiff_t j = 0; j < m; j++) cross[b * m + j] += yb * dl[j];
+                }
+                double *dd = cross + q * m;   /* m x m */
+                for (ptrdiff_t j = 0; j < m; j++) {
+                    const double v = rk * dl[j];
+                    for (ptrdiff_t l = 0; l < m; l++) dd[j * m + l] += v * dl[l];
+                }
+            }
+        }
+    }
+    /* per component: W (d x d) and W1 (d) about g, then about c */
+    for (int pass = 0; pass < 2; pass++) {
+        for (ptrdiff_t c = 0; c < k; c++) {
+            const double *sc = sm + c * qq, *mk = s->mk + c * per;
+            const double n_c = sc[qq - 1];
+            double *W = s->ww, *W1 = s->dl;
+            const double *u = sc + d;
+            for (ptrdiff_t aa = 0; aa < d; aa++) {
+                for (ptrdiff_t bb = aa; bb < d; bb++) W[aa * d + bb] = W[bb * d + aa] = u[bb - aa];
+                u += d - aa;
+            }
+            for (ptrdiff_t j = 0; j < d; j++) W1[j] = sc[j];
+            for (ptrdiff_t j = 0; j < m; j++) W1[s->mi[j]] += mk[j];
+            for (ptrdiff_t b = 0; b < q; b++)
+                for (ptrdiff_t j = 0; j < m; j++) {
+                    const double v = mk[m + b * m + j];
+                    W[s->o[b] * d + s->mi[j]] += v;
+                    W[s->mi[j] * d + s->o[b]] += v;
+                }
+            for (ptrdiff_t i = 0; i < m; i++)
+                for (ptrdiff_t j = 0; j < m; j++)
+                    W[s->mi[i] * d + s->mi[j]] += mk[m + q * m + i * m + j];
+            const double *cen = a->centres + c * d;
+            if (pass == 0) {
+                for (ptrdiff_t aa = 0; aa < d; aa++) {
+                    const double da = cen[aa] - g[aa];
+                    const double scatter = W[aa * d + aa] - 2.0 * da * W1[aa] + n_c * da * da;
+                    if (!(W[aa * d + aa] <= 0x1p16 * scatter) && W[aa * d + aa] > 0.0) return 1;
+                }
+                continue;
+            }
+            double *nk = acc, *s1 = acc + k + c * d, *s2 = acc + k + k * d;
+            double *m2 = s2 + (a->cov_type == GMS_FULL ? c * d * d : 0);
+            nk[c] += n_c;
+            for (ptrdiff_t aa = 0; aa < d; aa++) {
+                const double da = cen[aa] - g[aa];
+                s1[aa] += W1[aa] - n_c * da;
+                for (ptrdiff_t bb = aa; bb < d; bb++) {
+                    const double db = cen[bb] - g[bb];
+                    m2[aa * d + bb] += W[aa * d + bb] - da * W1[bb] - W1[aa] * db + n_c * da * db;
+                }
+            }
+            add_conditional(a, s, c, n_c, s2);
+        }
+    }
+    return 0;
+}
+
 /* Full / tied covariances with BLAS: per component, the quadratic forms
  * from one product with U, the second moments from one rank-nb update
  * (rows scaled by the square roots of their weights). */
@@ -366,17 +572,34 @@ static int run_block_dense(const pass_args *a, scratch *s, const int64_t *order,
     double lse_blk[GMS_BLOCK_ROWS];
     for (ptrdiff_t i = 0; i < nb; i++) lse_blk[i] = 0.0;
     if (a->resp_in == NULL || a->lse || a->logp) {
-        for (ptrdiff_t c = 0; c < k; c++) {
-            block_fill(a, s, order, lo, nb, c);
-            /* Z^T (d x nb) = U^T (d x d) E^T (d x nb); row-major U is U^T there */
-            a->dgemm(&no, &no, &id, &inb, &id, &one, (double *)s->f[c].u, &id, s->be, &id,
-                     &zero, s->bz, &id);
-            for (ptrdiff_t i = 0; i < nb; i++) {
-                const double *z = s->bz + i * d;
-                double maha = 0.0;
-                for (ptrdiff_t j = 0; j < d; j++) maha += z[j] * z[j];
-                s->lp[i * k + c] = s->f[c].lognorm - 0.5 * maha;
+        const ptrdiff_t q = s->q, n_w = a->cov_type == GMS_FULL ? k : 1;
+        if (s->w_pattern != s->pattern) {
+            if (whitening(a, s) != 0) return GMS_ERR_NONFINITE;
+            s->w_pattern = s->pattern;
+        }
+        int ldw = (int)(n_w * q), iq = (int)q;
+        for (ptrdiff_t i0 = 0; i0 < nb; i0 += s->zrows) {
+            const ptrdiff_t n1 = nb - i0 < s->zrows ? nb - i0 : s->zrows;
+            int in1 = (int)n1;
+            for (ptrdiff_t i = 0; i < n1; i++) {
+                const double *x = a->X + order[lo + i0 + i] * d;
+                for (ptrdiff_t b = 0; b < q; b++) s->bd[i * q + b] = x[s->o[b]] - a->g[s->o[b]];
             }
+            if (q > 0)   /* Z^T (n_w q x n1) = Wall (n_w q x q) (x_o - g_o)^T (q x n1) */
+                a->dgemm(&no, &no, &ldw, &in1, &iq, &one, s->wall, &ldw, s->bd, &iq, &zero,
+                         s->zall, &ldw);
+            for (ptrdiff_t i = 0; i < n1; i++)
+                for (ptrdiff_t c = 0; c < k; c++) {
+                    const double *z = s->zall + i * n_w * q
+                                      + (a->cov_type == GMS_FULL ? c * q : 0);
+                    const double *v = s->wv + c * d;
+                    double maha = 0.0;
+                    for (ptrdiff_t b = 0; b < q; b++) {
+                        const double t = z[b] - v[b];
+                        maha += t * t;
+                    }
+                    s->lp[(i0 + i) * k + c] = s->f[c].lognorm - 0.5 * maha;
+                }
         }
         for (ptrdiff_t i = 0; i < nb; i++) {
             int rc = row_posteriors(a, s, order[lo + i], i, &lse_blk[i]);
@@ -393,6 +616,7 @@ static int run_block_dense(const pass_args *a, scratch *s, const int64_t *order,
         acc[a->stride - 2] += w * lse_blk[i];
         acc[a->stride - 1] += w;
     }
+    if (block_moments(a, s, order, lo, nb, acc) == 0) return GMS_OK;
     for (ptrdiff_t c = 0; c < k; c++) {
         const double *mu = a->means + c * d, *cen = a->centres + c * d;
         block_fill(a, s, order, lo, nb, c);
@@ -542,7 +766,8 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
     double *acc = stats ? calloc((size_t)(n_slots > 0 ? n_slots : 1) * (size_t)a.stride,
                                  sizeof(double)) : NULL;
     double *prec = is_dense(cov_type)
-        ? malloc(sizeof(double) * ((size_t)(2 * n_cov + 1) * (size_t)(d * d) + (size_t)n_cov))
+        ? malloc(sizeof(double) * ((size_t)(2 * n_cov + 1) * (size_t)(d * d) + (size_t)n_cov
+                                   + (size_t)d))
         : NULL;
     if (!blk || !slot_start || (stats && !acc) || (is_dense(cov_type) && !prec)) {
         free(blk); free(slot_start); free(acc); free(prec);
@@ -556,7 +781,13 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
             if (precision_of(covs + c * d * d, d, L, u + c * d * d, p + c * d * d,
                              logdet + c) != 0)
                 rc = GMS_ERR_NONFINITE;
-        a.u = u; a.p = p; a.logdet = logdet;
+        double *g = logdet + n_cov;
+        for (ptrdiff_t j = 0; j < d; j++) {
+            double t = 0.0;
+            for (ptrdiff_t c = 0; c < k; c++) t += means[c * d + j];
+            g[j] = t / (double)k;
+        }
+        a.u = u; a.p = p; a.logdet = logdet; a.g = g;
     }
     ptrdiff_t b = 0;
     for (ptrdiff_t p = 0; p < n_pat; p++)
@@ -599,6 +830,7 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
                         break;
                     }
                     current = p;
+                    s.pattern = p;
                 }
                 if (run_block(&a, &s, order, blk[3 * bi + 1], blk[3 * bi + 2], my) != GMS_OK) {
                     gms_set_failed(&nonfinite);

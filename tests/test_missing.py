@@ -350,3 +350,20 @@ def test_accumulate_and_partial_fit_take_nan(ct):
     online.partial_fit(data(n=200, d=4, k=3, frac=0.2, seed=28))
     online.partial_fit(X)
     assert np.isfinite(online.means_).all() and np.isfinite(online.covariances_).all()
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_em_iteration_with_large_pattern_blocks_matches_brute_force(ct):
+    # few patterns of many rows: the kernel's BLAS block paths (16+ rows)
+    X = data(n=600, d=3, k=3, frac=0.15, seed=29)
+    w, mu, cov = start(ct, X, 3)
+    sw = np.random.RandomState(3).rand(X.shape[0])
+    lower, *ref = ref_em_step(ct, X, w, mu, cov, 1e-6, sw)
+    gm = model(ct, w, mu, cov, max_iter=1).fit(X, sample_weight=sw)
+    np.testing.assert_allclose(gm.lower_bounds_, [lower], rtol=1e-12)
+    np.testing.assert_allclose(gm.means_, ref[1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gm.covariances_, ref[2], rtol=1e-10, atol=1e-12)
+    far = X + 1e4    # centres far from the origin: the moments are centred first
+    gm = model(ct, w, mu + 1e4, cov, max_iter=1).fit(far, sample_weight=sw)
+    np.testing.assert_allclose(gm.means_, ref[1] + 1e4, rtol=1e-12)
+    np.testing.assert_allclose(gm.covariances_, ref[2], rtol=1e-7, atol=1e-9)

@@ -250,3 +250,23 @@ def test_hmm_partial_fit_takes_nan():
     assert np.isfinite(m.means_).all() and np.isfinite(m._covars_).all()
     with pytest.raises(ValueError, match="NaN"):
         GaussianHMM(3).partial_fit(X, lengths)
+
+
+def test_hmm_paths_without_marginalisation_still_refuse_nan_causal_marginalises():
+    X, lengths = hmm_data(seed=8)
+    m = GaussianHMM(3, covariance_type="diag", random_state=0, nan_policy="marginalize",
+                    n_iter=3).fit(X, lengths)
+    # causal posteriors marginalise too: at a sequence's last frame the
+    # filtered and smoothed posteriors agree
+    causal = m.predict_proba(X, lengths, causal=True)
+    ends = np.cumsum(lengths) - 1
+    np.testing.assert_allclose(causal[ends], m.predict_proba(X, lengths)[ends], rtol=1e-9,
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="NaN"):
+        m.filter().update(X[5])                       # the streaming filter object
+    with pytest.raises(ValueError, match="NaN"):
+        m.fit([X[:40], X[40:65], X[65:]])             # a list of sequences
+    with pytest.raises(ValueError, match="NaN"):
+        m.fit(lambda: iter([X[:40]]))                 # a streamed source
+    with pytest.raises(ValueError, match="states"):
+        m.fit(X, lengths, states=np.full(len(X), -1))
