@@ -51,6 +51,7 @@ typedef struct {
     ptrdiff_t stride;
     const double *u, *p, *logdet; /* full / tied: U, P (n_cov x d x d), log det S */
     const double *g;              /* full / tied: the mean of the means (block centre) */
+    int need_c;                   /* the conditional covariances are used */
 } pass_args;
 
 /* Per-thread scratch of one slot. */
@@ -191,6 +192,7 @@ static int dense_factor(const pass_args *a, scratch *s, ptrdiff_t cov, factor *f
     const ptrdiff_t *o = s->o, *mi = s->mi;
     const double *P = a->p + cov * d * d;
     double *L = s->work;   /* m x m lower, row-major */
+    double *inv = s->z;    /* 1 / L_ii */
     double logdet_mm = 0.0;
     for (ptrdiff_t j = 0; j < m; j++)
         for (ptrdiff_t i = j; i < m; i++) {
@@ -199,9 +201,10 @@ static int dense_factor(const pass_args *a, scratch *s, ptrdiff_t cov, factor *f
             if (i == j) {
                 if (!(v > 0.0) || !isfinite(v)) return -1;
                 L[j * m + j] = sqrt(v);
+                inv[j] = 1.0 / L[j * m + j];
                 logdet_mm += 2.0 * log(L[j * m + j]);
             } else {
-                L[i * m + j] = v / L[j * m + j];
+                L[i * m + j] = v * inv[j];
             }
         }
     /* B: solve L L^T B = P_mo, one observed column b at a time */
@@ -210,26 +213,26 @@ static int dense_factor(const pass_args *a, scratch *s, ptrdiff_t cov, factor *f
         for (ptrdiff_t i = 0; i < m; i++) {
             double v = P[mi[i] * d + o[b]];
             for (ptrdiff_t t = 0; t < i; t++) v -= L[i * m + t] * col[t];
-            col[i] = v / L[i * m + i];
+            col[i] = v * inv[i];
         }
         for (ptrdiff_t i = m - 1; i >= 0; i--) {
             double v = col[i];
             for (ptrdiff_t t = i + 1; t < m; t++) v -= L[t * m + i] * col[t];
-            col[i] = v / L[i * m + i];
+            col[i] = v * inv[i];
         }
     }
-    /* C = P_mm^{-1}, column by column */
-    for (ptrdiff_t b = 0; b < m; b++) {
+    /* C = P_mm^{-1}, column by column (only where it is used) */
+    for (ptrdiff_t b = 0; b < m && a->need_c; b++) {
         double *col = f->c + b * m;  /* symmetric: columns = rows */
         for (ptrdiff_t i = 0; i < m; i++) {
             double v = (i == b) ? 1.0 : 0.0;
             for (ptrdiff_t t = 0; t < i; t++) v -= L[i * m + t] * col[t];
-            col[i] = v / L[i * m + i];
+            col[i] = v * inv[i];
         }
         for (ptrdiff_t i = m - 1; i >= 0; i--) {
             double v = col[i];
             for (ptrdiff_t t = i + 1; t < m; t++) v -= L[t * m + i] * col[t];
-            col[i] = v / L[i * m + i];
+            col[i] = v * inv[i];
         }
     }
     f->u = a->u + cov * d * d;
@@ -349,14 +352,18 @@ static int row_posteriors(const pass_args *a, scratch *s, int64_t row, ptrdiff_t
     double mx = -INFINITY, sum = 0.0;
     for (ptrdiff_t c = 0; c < k; c++) if (lp[c] > mx) mx = lp[c];
     if (!isfinite(mx)) return GMS_ERR_NONFINITE;
-    for (ptrdiff_t c = 0; c < k; c++) sum += exp(lp[c] - mx);
+    /* the exps once: r = exp(lp - max) / sum */
+    for (ptrdiff_t c = 0; c < k; c++) sum += (r[c] = exp(lp[c] - mx));
     const double lse = mx + log(sum);
     if (!isfinite(lse)) return GMS_ERR_NONFINITE;
     *lse_out = lse;
     if (a->lse) a->lse[row] = lse;
     if (a->logp) memcpy(a->logp + row * k, lp, sizeof(double) * (size_t)k);
     if (a->resp_in) memcpy(r, a->resp_in + row * k, sizeof(double) * (size_t)k);
-    else for (ptrdiff_t c = 0; c < k; c++) r[c] = exp(lp[c] - lse);
+    else {
+        const double is = 1.0 / sum;
+        for (ptrdiff_t c = 0; c < k; c++) r[c] *= is;
+    }
     if (a->resp_out) memcpy(a->resp_out + row * k, r, sizeof(double) * (size_t)k);
     return GMS_OK;
 }
@@ -754,6 +761,7 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
     a.resp_in = resp_in; a.centres = centres; a.lse = lse; a.logp = logp;
     a.resp_out = resp_out; a.impute = impute; a.impute_var = impute_var;
     a.stride = k + k * d + gms_s2_size(cov_type, k, d) + 2;
+    a.need_c = stats != NULL || impute_var != NULL;
 
     /* blocks: at most GMS_BLOCK_ROWS rows of one pattern */
     ptrdiff_t n_blocks = 0;
