@@ -64,22 +64,27 @@ class Patterns:
 
     def empty_rows(self):
         """Rows with no observed feature (sorted)."""
-        p = np.flatnonzero(self.n_observed == 0)
-        if not len(p):
+        empty = np.flatnonzero(self.n_observed == 0)
+        if not len(empty):
             return np.empty(0, dtype=np.int64)
-        return np.sort(np.concatenate([self.order[self.start[i]:self.start[i + 1]] for i in p]))
+        p = int(empty[0])
+        return np.sort(self.order[self.start[p]:self.start[p + 1]])
 
     def without_empty(self):
-        """(order, start, observed) without the rows that observe nothing."""
-        keep = self.n_observed > 0
-        if keep.all():
-            return self.order, self.start, self.observed
-        counts = self._counts[keep]
-        rows = np.concatenate([self.order[self.start[i]:self.start[i + 1]]
-                               for i in np.flatnonzero(keep)]) if keep.any() else \
-            np.empty(0, dtype=np.int64)
-        start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return rows.astype(np.int64), start, np.ascontiguousarray(self.observed[keep])
+        """(order, start, observed) without the rows that observe nothing
+        (at most one pattern: the one with no observed feature)."""
+        if getattr(self, "_kept", None) is None:
+            empty = np.flatnonzero(self.n_observed == 0)
+            if not len(empty):
+                self._kept = self.order, self.start, self.observed
+            else:
+                p = int(empty[0])
+                lo, hi = self.start[p], self.start[p + 1]
+                order = np.concatenate([self.order[:lo], self.order[hi:]])
+                start = np.concatenate([self.start[:p], self.start[p + 1:] - (hi - lo)])
+                observed = np.ascontiguousarray(np.delete(self.observed, p, axis=0))
+                self._kept = order.astype(np.int64), start.astype(np.int64), observed
+        return self._kept
 
     def check_features(self, weights=None):
         """ValueError when a feature is observed in no row (of positive weight)."""
@@ -286,12 +291,11 @@ def predictions(model, X, which):
     lse = np.empty(n)
     proba = np.empty((n, k)) if which != "lse" else None
     _run_rows(model, arr, lse=lse, resp_out=proba)
-    if which == "lse":
-        return lse.astype(np.result_type(X.dtype if hasattr(X, "dtype") else np.float64,
-                                         np.asarray(model.means_).dtype), copy=False)
     if which == "labels":
         return np.argmax(proba, axis=1).astype(np.int64)
-    return proba
+    # scikit-learn's dtype: float32 only when both X and the model are
+    dtype = np.result_type(getattr(X, "dtype", np.float64), np.asarray(model.means_).dtype)
+    return (lse if which == "lse" else proba).astype(dtype, copy=False)
 
 
 def impute(model, X, return_std=False):
