@@ -173,8 +173,10 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         self
         """
         self._validate_hyperparameters()
-        source = as_source(X, lengths=lengths, sequences=True,
-                           n_threads=effective_n_threads(self.n_threads))
+        from . import _missing_hmm   # nan_policy='marginalize' (None: not in use)
+
+        source = _missing_hmm.source(self, X, lengths, True, states) or as_source(
+            X, lengths=lengths, sequences=True, n_threads=effective_n_threads(self.n_threads))
         if not source.in_memory:
             source.ensure_scanned()
         if source.n_samples < self.n_components and self._needs_init("m", "means_"):
@@ -380,6 +382,10 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
                             of="state")
 
     def _estep_about(self, source, centres):
+        if getattr(source, "missing", None) is not None:   # NaN marginalised
+            from ._missing_hmm import estep
+
+            return estep(self, source, centres)
         if getattr(source, "distributed", False):   # gmscore.dask: chunks on workers
             return source.reduce_chain_stats((self, "estep", centres))
         k = self.n_components
@@ -436,8 +442,11 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         """
         check_is_fitted(self, ("startprob_", "transmat_"))
         self._validate_hyperparameters()
-        source = as_source(X, lengths=lengths, sequences=True, multi_pass=False,
-                           n_threads=effective_n_threads(self.n_threads))
+        from . import _missing_hmm   # nan_policy='marginalize' (None: not in use)
+
+        source = _missing_hmm.source(self, X, lengths, False) or as_source(
+            X, lengths=lengths, sequences=True, multi_pass=False,
+            n_threads=effective_n_threads(self.n_threads))
         check_feature_names(self, source.feature_names)
         self._size_threads(source)
         with self._checked_parameters(), single_threaded_blas():
@@ -552,8 +561,11 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
 
     def _validated_source(self, X, lengths):
         check_is_fitted(self, ("startprob_", "transmat_"))
-        source = as_source(X, lengths=lengths, sequences=True, multi_pass=False,
-                           n_threads=effective_n_threads(self.n_threads))
+        from . import _missing_hmm   # nan_policy='marginalize' (None: not in use)
+
+        source = _missing_hmm.source(self, X, lengths, False) or as_source(
+            X, lengths=lengths, sequences=True, multi_pass=False,
+            n_threads=effective_n_threads(self.n_threads))
         check_feature_names(self, source.feature_names)
         self._size_threads(source)
         return source
@@ -574,7 +586,12 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         for chunk in source.chunks():
             self._check_chunk_features(chunk)
             with single_threaded_blas():  # the kernels call BLAS from their threads
-                framelogprob, _ = self._frame_log_likelihood(chunk.X, source.n_threads)
+                if getattr(source, "missing", None) is not None:   # NaN marginalised
+                    from ._missing_hmm import frame_log_likelihood
+
+                    framelogprob, _ = frame_log_likelihood(self, source)
+                else:
+                    framelogprob, _ = self._frame_log_likelihood(chunk.X, source.n_threads)
             yield chunk, framelogprob, first
             first += len(chunk.offsets) - 1
 
