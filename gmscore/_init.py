@@ -55,18 +55,32 @@ def _relocate_empty(X, sample_weight, old_centers, labels, sums, counts, n_threa
 _EMPTY = 3
 
 
-def lloyd(X, centers, sample_weight, n_threads, *, max_iter=300, tol_abs=0.0, bounded=True):
+def _bounds_pay(k, d):
+    """Whether Hamerly's bounds are expected to make Lloyd faster. A full
+    pass streams X once and computes k x d products per row; a bounded pass
+    streams X too (the sums are recomputed in full, for their bits) and
+    8 bytes of bounds a row, but mostly skips the products. With few, short
+    rows the products cost less than the extra traffic (measured: k = d = 8
+    is slower bounded, k = 8, d = 16 and k = d = 16 faster). The results do
+    not depend on this choice."""
+    return k >= 4 and k * d >= 128
+
+
+def lloyd(X, centers, sample_weight, n_threads, *, max_iter=300, tol_abs=0.0, bounded=None):
     """Lloyd iterations from ``centers`` as scikit-learn's
     ``_kmeans_single_lloyd``: stops when the labels no longer change or the
     squared centre shift is at most ``tol_abs``; empty clusters are
     relocated as scikit-learn does, and after a shift-based stop the labels
     are recomputed for the final centres. The iterations run in one kernel
-    call; with ``bounded`` (the default) it skips, with Hamerly's bounds,
-    the distance computations that provably cannot change a label, so the
-    labels and centres are bitwise those of ``bounded=False`` (every
-    distance computed). Returns (labels, centers)."""
+    call; with ``bounded`` it skips, with Hamerly's bounds, the distance
+    computations that provably cannot change a label, so the labels and
+    centres are bitwise those of ``bounded=False`` (every distance
+    computed); None picks the faster one for the shape. Returns (labels,
+    centers)."""
     n, d = X.shape
     k = centers.shape[0]
+    if bounded is None:
+        bounded = _bounds_pay(k, d)
     centers = np.array(centers, dtype=np.float64, order="C")
     # Distances are formed on shifted data so that offset data keeps its
     # digits (scikit-learn centres X). The shift only moves rounding, so the
@@ -74,7 +88,7 @@ def lloyd(X, centers, sample_weight, n_threads, *, max_iter=300, tol_abs=0.0, bo
     # full column-mean pass (numpy's axis-0 mean is slow on tall arrays).
     shift = X[::max(1, n // _SHIFT_ROWS)].mean(axis=0, dtype=np.float64)
     labels = np.full(n, -1, dtype=np.int64)
-    bounds = np.empty((n, 2))  # Hamerly's upper and lower bound per row
+    bounds = np.empty((n, 2), dtype=np.float32)  # Hamerly's upper, lower bound per row
     sums = np.empty((k, d))
     counts = np.empty(k)
     info = np.zeros(4, dtype=np.int64)

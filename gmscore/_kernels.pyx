@@ -107,11 +107,11 @@ cdef extern from "gms_kernels.h" nogil:
                                 const double *, const int64_t *, double *, int)
     int gms_kmeans_bounded_run_d(const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                                  double *, const double *, const double *, int64_t *,
-                                 double *, double *, double *, Py_ssize_t, double, int,
+                                 float *, double *, double *, Py_ssize_t, double, int,
                                  int64_t *, int)
     int gms_kmeans_bounded_run_f(const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                                  double *, const double *, const double *, int64_t *,
-                                 double *, double *, double *, Py_ssize_t, double, int,
+                                 float *, double *, double *, Py_ssize_t, double, int,
                                  int64_t *, int)
     int GMS_KMPP_MAX_POINTS
 
@@ -631,11 +631,11 @@ def kmeans_lloyd(const floating[:, ::1] X, const double[:, ::1] centers,
 
 def kmeans_bounded_run(const floating[:, ::1] X, double[:, ::1] centers,
                        const double[::1] shift, const double[::1] sample_weight,
-                       int64_t[::1] labels, double[:, ::1] bounds, double[:, ::1] sums,
+                       int64_t[::1] labels, float[:, ::1] bounds, double[:, ::1] sums,
                        double[::1] counts, Py_ssize_t max_iter, double tol_abs,
                        bint bounded, int64_t[::1] info, int n_threads):
     """Lloyd's iterations in one call (see gms_kmeans_bounded_run): centers,
-    labels, bounds (n x 2), sums, counts and info (4: passes, changed,
+    labels, bounds (n x 2 float32), sums, counts and info (4: passes, changed,
     status, 0; zeros to start) in place. Returns the status: 0 no label
     changed, 1 shift within tol_abs, 2 max_iter, 3 a centre is empty
     (relocate in sums/counts, call again with the same info)."""

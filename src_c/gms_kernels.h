@@ -205,7 +205,7 @@ struct gms_reducer; /* gms_reduce.h */
         double *out, int n_threads);                                           \
     int gms_kmeans_bounded_run_##S(const R *X, ptrdiff_t n, ptrdiff_t d,       \
         ptrdiff_t k, double *centers, const double *shift,                     \
-        const double *sample_weight, int64_t *labels, double *bounds,          \
+        const double *sample_weight, int64_t *labels, float *bounds,           \
         double *sums, double *counts, ptrdiff_t max_iter, double tol_abs,      \
         int bounded, int64_t *info, int n_threads);
 
@@ -233,7 +233,7 @@ struct gms_reducer; /* gms_reduce.h */
  * place) until no label changes (GMS_KM_STRICT), the squared centre shift
  * is at most tol_abs (GMS_KM_TOL) or max_iter passes (GMS_KM_MAXITER); in
  * the last two cases the labels are then recomputed for the final centres.
- * bounded != 0 skips, with Hamerly's bounds (bounds: n x 2 doubles owned by
+ * bounded != 0 skips, with Hamerly's bounds (bounds: n x 2 floats owned by
  * the caller), the rows whose label provably cannot change; the labels are
  * exactly those of gms_kmeans_lloyd passes (bounded == 0). info (4 int64):
  * [0] passes done, [1] labels changed by the last pass, [2] status; start

@@ -158,15 +158,32 @@ static inline ptrdiff_t kb_argmin(const double *cn, const double *z, ptrdiff_t q
     return arg;
 }
 
+/* Bounds are stored as float (8 bytes a row: the pass is bound by memory
+ * traffic): the 2^-22 scaling covers float's rounding (2^-24 relative) and
+ * the 2^-140 terms its subnormal spacing (2^-149), both away from the safe
+ * side; NaN or out-of-range upper bounds become inf (never trusted). */
+static inline void kb_store(float *ub, double u, double l)
+{
+    const double uu = u * (1.0 + 0x1p-22) + 0x1p-140;
+    const double ll = l * (1.0 - 0x1p-22) - 0x1p-140;
+    ub[0] = uu <= FLT_MAX ? (float)uu : INFINITY;
+    ub[1] = ll > 0 ? (ll <= FLT_MAX ? (float)ll : FLT_MAX) : 0.0f;
+}
+
 /* Bounds of a row from GEMM values (v1 best, v2 next best), its squared
  * shifted norm na and the margin e (>= 4 E_a). */
-static inline void kb_bounds_from_v(double v1, double v2, double na, double e, double *ub)
+static inline void kb_bounds_from_v(double v1, double v2, double na, double e, float *ub)
 {
     const double hi = v1 + na + e, lo = v2 + na - e;
-    ub[0] = sqrt(hi > 0 ? hi : 0.0) * KB_UP + KB_TINY;
-    ub[1] = lo > 0 ? sqrt(lo) * KB_DN : 0.0;
-    if (!(ub[0] == ub[0])) ub[0] = INFINITY; /* never trusted */
-    if (!(ub[1] == ub[1])) ub[1] = 0.0;
+    kb_store(ub, sqrt(hi > 0 ? hi : 0.0) * KB_UP + KB_TINY, lo > 0 ? sqrt(lo) * KB_DN : 0.0);
+}
+
+/* The margin e >= 4 E_a of a row with squared shifted norm na:
+ * (||a|| + B)^2 <= 2 (||a||^2 + B^2), the factor 2 of EF's slack covering
+ * na's own rounding. */
+static inline double kb_margin(double na, double B, double ef)
+{
+    return 2.0 * ef * (na + B * B) + KB_TINY2;
 }
 #endif
 
@@ -178,7 +195,7 @@ static inline void kb_bounds_from_v(double v1, double v2, double na, double e, d
  */
 static int FN(kb_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                        const FN(kb_centres) *t, const double *g, const double *sample_weight,
-                       int64_t *labels, double *bounds, double *sums, double *counts,
+                       int64_t *labels, float *bounds, double *sums, double *counts,
                        int first, int64_t *n_changed, int n_threads)
 {
     const ptrdiff_t nb = gms_n_blocks(n);
@@ -222,11 +239,11 @@ static int FN(kb_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                 int ng = 0, n_amb = 0;
                 for (int r = 0; r < rows; ++r) {
                     const REAL *x = xb + (ptrdiff_t)r * d;
-                    double *ub = bounds + 2 * (i0 + r);
+                    float *ub = bounds + 2 * (i0 + r);
                     const int64_t lab = first ? -1 : labels[i0 + r];
                     if (lab >= 0 && lab < k) { /* else: no usable bounds */
-                        double u = (ub[0] + t->mv[lab]) * KB_UP;
-                        double l = (ub[1] - t->mx[lab]) * KB_DN;
+                        double u = ((double)ub[0] + t->mv[lab]) * KB_UP;
+                        double l = ((double)ub[1] - t->mx[lab]) * KB_DN;
                         if (!(l > 0)) l = 0.0;
                         double m = (t->cd[lab] - u) * KB_DN;
                         if (!(m > l)) m = l;
@@ -241,8 +258,7 @@ static int FN(kb_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                             m = (t->cd[lab] - u) * KB_DN;
                             if (!(m > l)) m = l;
                         }
-                        ub[0] = u;
-                        ub[1] = l;
+                        kb_store(ub, u, l);
                         if (kb_skip_ok(u, m, B, ef)) continue;
                     }
                     for (ptrdiff_t j = 0; j < d; ++j)
@@ -257,8 +273,7 @@ static int FN(kb_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                         const double *a = xs + (ptrdiff_t)q * d;
                         double na = 0.0, v1, v2;
                         for (ptrdiff_t j = 0; j < d; ++j) na += a[j] * a[j];
-                        const double sa = sqrt(na) + B;
-                        const double e = ef * sa * sa + KB_TINY2;
+                        const double e = kb_margin(na, B, ef);
                         const ptrdiff_t arg = kb_argmin(cn, z, q, ng, k, &v1, &v2);
                         const ptrdiff_t i = i0 + idx[q];
                         amb[q] = !(full || v2 - v1 > e);
@@ -283,8 +298,7 @@ static int FN(kb_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                         const double *a = xs + (ptrdiff_t)q * d;
                         double na = 0.0, v1, v2;
                         for (ptrdiff_t j = 0; j < d; ++j) na += a[j] * a[j];
-                        const double sa = sqrt(na) + B;
-                        const double e = ef * sa * sa + KB_TINY2;
+                        const double e = kb_margin(na, B, ef);
                         const ptrdiff_t arg = kb_argmin(cn, zf, r, rows, k, &v1, &v2);
                         const ptrdiff_t i = i0 + r;
                         ch += labels[i] != (int64_t)arg;
@@ -353,7 +367,7 @@ static double FN(kb_average)(double *centers, const double *sums, const double *
 
 int FN(gms_kmeans_bounded_run)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                                double *centers, const double *shift,
-                               const double *sample_weight, int64_t *labels, double *bounds,
+                               const double *sample_weight, int64_t *labels, float *bounds,
                                double *sums, double *counts, ptrdiff_t max_iter,
                                double tol_abs, int bounded, int64_t *info, int n_threads)
 {

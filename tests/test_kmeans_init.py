@@ -381,7 +381,7 @@ def test_bounded_run_bounds_hold(dtype):
     C = X[:6].astype(np.float64)
     shift = X.mean(axis=0, dtype=np.float64)
     labels = np.full(n, -1, dtype=np.int64)
-    bounds = np.empty((n, 2))
+    bounds = np.empty((n, 2), dtype=np.float32)
     sums, counts = np.empty((6, d)), np.empty(6)
     info = np.zeros(4, dtype=np.int64)
     status = _kernels.kmeans_bounded_run(X, C, shift, None, labels, bounds, sums, counts,
@@ -401,11 +401,11 @@ def test_bounded_run_rejects_bad_arguments():
     X = np.zeros((4, 2))
     C = np.zeros((2, 2))
     args = lambda **kw: dict(dict(X=X, centers=C, shift=np.zeros(2), sample_weight=None,
-                                  labels=np.zeros(4, dtype=np.int64), bounds=np.empty((4, 2)),
+                                  labels=np.zeros(4, dtype=np.int64), bounds=np.empty((4, 2), dtype=np.float32),
                                   sums=np.empty((2, 2)), counts=np.empty(2), max_iter=3,
                                   tol_abs=0.0, bounded=True,
                                   info=np.zeros(4, dtype=np.int64), n_threads=1), **kw)
-    for bad in (dict(bounds=np.empty((3, 2))), dict(info=np.zeros(3, dtype=np.int64)),
+    for bad in (dict(bounds=np.empty((3, 2), dtype=np.float32)), dict(info=np.zeros(3, dtype=np.int64)),
                 dict(info=np.array([5, 0, 0, 0])), dict(shift=np.zeros(3)),
                 dict(max_iter=-1), dict(sums=np.empty((3, 2)))):
         with pytest.raises(ValueError):
