@@ -170,12 +170,49 @@ static inline void kb_store(float *ub, double u, double l)
     ub[1] = ll > 0 ? (ll <= FLT_MAX ? (float)ll : FLT_MAX) : 0.0f;
 }
 
+/* Upper and lower distance bounds from the squared-distance bounds hi, lo
+ * (a NaN upper bound becomes inf: never trusted). */
+static inline double kb_up_from_sq(double hi)
+{
+    return sqrt(hi >= 0 ? hi : (hi < 0 ? 0.0 : INFINITY)) * KB_UP + KB_TINY;
+}
+
+static inline double kb_dn_from_sq(double lo)
+{
+    return lo > 0 ? sqrt(lo) * KB_DN : 0.0;
+}
+
 /* Bounds of a row from GEMM values (v1 best, v2 next best), its squared
  * shifted norm na and the margin e (>= 4 E_a). */
 static inline void kb_bounds_from_v(double v1, double v2, double na, double e, float *ub)
 {
-    const double hi = v1 + na + e, lo = v2 + na - e;
-    kb_store(ub, sqrt(hi > 0 ? hi : 0.0) * KB_UP + KB_TINY, lo > 0 ? sqrt(lo) * KB_DN : 0.0);
+    kb_store(ub, kb_up_from_sq(v1 + na + e), kb_dn_from_sq(v2 + na - e));
+}
+
+/* kb_argmin for the ng gathered rows at once (z: centre c's products at
+ * z[c * ng ...]): best value bv, its centre ar and the next best sv. The
+ * loops run over rows, so they vectorise without changing any row's own
+ * sequence of comparisons. */
+GMS_HOT static void kb_argmin_rows(const double *cn, const double *z, int ng, ptrdiff_t k,
+                                   double *bv, double *sv, int *ar)
+{
+    for (int q = 0; q < ng; ++q) {
+        bv[q] = cn[0] - 2 * z[q];
+        sv[q] = INFINITY;
+        ar[q] = 0;
+    }
+    for (ptrdiff_t c = 1; c < k; ++c) {
+        const double *zc = z + c * ng;
+        const double cc = cn[c];
+        for (int q = 0; q < ng; ++q) {
+            const double v = cc - 2 * zc[q];
+            const int lt = v < bv[q];
+            const double sec = lt ? bv[q] : (v >= sv[q] ? sv[q] : v);
+            bv[q] = lt ? v : bv[q];
+            ar[q] = lt ? (int)c : ar[q];
+            sv[q] = sec;
+        }
+    }
 }
 
 /* The margin e >= 4 E_a of a row with squared shifted norm na:
@@ -220,7 +257,8 @@ static int FN(kb_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
         double *z = xs ? xs + GMS_BLOCK_ROWS * d : NULL;
         double *xf = xs ? z + GMS_BLOCK_ROWS * k : NULL;
         double *zf = xs ? xf + GMS_BLOCK_ROWS * d : NULL;
-        int idx[GMS_BLOCK_ROWS];
+        int idx[GMS_BLOCK_ROWS], ar[GMS_BLOCK_ROWS];
+        double nav[GMS_BLOCK_ROWS], bv[GMS_BLOCK_ROWS], sv[GMS_BLOCK_ROWS];
         unsigned char amb[GMS_BLOCK_ROWS];
         if (!xs) gms_set_failed(&failed);
 #ifdef _OPENMP
@@ -261,28 +299,31 @@ static int FN(kb_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                         kb_store(ub, u, l);
                         if (kb_skip_ok(u, m, B, ef)) continue;
                     }
-                    for (ptrdiff_t j = 0; j < d; ++j)
-                        xs[(ptrdiff_t)ng * d + j] = (double)x[j] - g[j];
+                    double na = 0.0;
+                    for (ptrdiff_t j = 0; j < d; ++j) {
+                        const double a = (double)x[j] - g[j];
+                        xs[(ptrdiff_t)ng * d + j] = a;
+                        na += a * a;
+                    }
+                    nav[ng] = na;
                     idx[ng++] = r;
                 }
                 if (ng > 0) {
                     /* all rows gathered: this is the full pass's own GEMM call */
                     const int full = ng == rows;
                     gemm_tt_d((int)k, ng, (int)d, W, (int)k, xs, (int)d, z, ng);
+                    kb_argmin_rows(cn, z, ng, k, bv, sv, ar);
                     for (int q = 0; q < ng; ++q) {
-                        const double *a = xs + (ptrdiff_t)q * d;
-                        double na = 0.0, v1, v2;
-                        for (ptrdiff_t j = 0; j < d; ++j) na += a[j] * a[j];
+                        const double na = nav[q], v1 = bv[q], v2 = sv[q];
                         const double e = kb_margin(na, B, ef);
-                        const ptrdiff_t arg = kb_argmin(cn, z, q, ng, k, &v1, &v2);
                         const ptrdiff_t i = i0 + idx[q];
                         amb[q] = !(full || v2 - v1 > e);
                         if (amb[q]) {
                             ++n_amb;
                             continue;
                         }
-                        ch += labels[i] != (int64_t)arg;
-                        labels[i] = (int64_t)arg;
+                        ch += labels[i] != (int64_t)ar[q];
+                        labels[i] = (int64_t)ar[q];
                         kb_bounds_from_v(v1, v2, na, e, bounds + 2 * i);
                     }
                 }
@@ -295,9 +336,8 @@ static int FN(kb_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                     for (int q = 0; q < ng; ++q) {
                         if (!amb[q]) continue;
                         const int r = idx[q];
-                        const double *a = xs + (ptrdiff_t)q * d;
-                        double na = 0.0, v1, v2;
-                        for (ptrdiff_t j = 0; j < d; ++j) na += a[j] * a[j];
+                        const double na = nav[q];
+                        double v1, v2;
                         const double e = kb_margin(na, B, ef);
                         const ptrdiff_t arg = kb_argmin(cn, zf, r, rows, k, &v1, &v2);
                         const ptrdiff_t i = i0 + r;
