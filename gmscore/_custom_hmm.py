@@ -34,7 +34,9 @@ from . import _hmmc
 from ._core.em import fit_em
 from ._core.stats import ChainStats
 from ._hmm_base import BaseHMM as _ChainBase
-from ._hmm_base import _ChainRun, _log, lengths_to_offsets
+from ._core.lengths import lengths_to_offsets
+from ._hmm_base import _log
+from ._monitor import _ChainRun
 from ._threads import effective_n_threads
 from ._validation import check_array, check_is_fitted, check_random_state, validate_params
 
@@ -208,7 +210,7 @@ class BaseHMM(_ChainBase):
         Print a per-iteration table to stderr.
     params, init_params : str, default=string.ascii_letters
         Letters of what is updated in training / initialised before it:
-        's' startprob_, 't' transmat_, the emission letters the subclass
+        's' ``startprob_``, 't' ``transmat_``, the emission letters the subclass
         reads.
     implementation : {'log', 'scaling'}, default='log'
         The compiled forward-backward as for GaussianHMM; also what

@@ -121,6 +121,7 @@ class GaussianEmissions:
         return {
             "covariance_type": options(*COV_TYPES),
             "min_covar": interval(float, 0.0),
+            "nan_policy": options("raise", "marginalize"),
         }
 
     def _covars_shape(self, n_features):
@@ -295,6 +296,7 @@ class GMMEmissions:
             "covariance_type": options(*COV_TYPES),
             "min_covar": interval(float, 0.0),
             "n_mix": interval(int, 1),
+            "nan_policy": options("raise", "marginalize"),
         }
 
     def _covars_shape(self, n_features):

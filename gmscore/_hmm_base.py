@@ -5,8 +5,6 @@ sampling. Emission models plug in through the methods listed on BaseHMM
 (see _emissions.py)."""
 import copy
 import logging
-import sys
-import warnings
 from collections import deque
 from contextlib import contextmanager
 
@@ -17,8 +15,15 @@ from . import _hmmc
 from ._base import ParamsMixin
 from ._core.covariance import COVARIANCE
 from ._core.em import RestoresOnFailure, fit_em
+from ._core.lengths import lengths_to_offsets  # noqa: F401  (re-exported)
 from ._core.sources import as_source
 from ._core.stats import ChainStats, GaussianStats
+from ._monitor import (  # noqa: F401  (re-exported: gmscore.ConvergenceMonitor, pickles)
+    ConvergenceMonitor,
+    LikelihoodDecreaseWarning,
+    _ChainRun,
+    _MonitorOnFirstUse,
+)
 from ._threads import (
     effective_n_threads,
     fit_n_threads,
@@ -48,151 +53,6 @@ _log = logging.getLogger(__name__)
 _ROUNDING = {np.float64: np.finfo(np.float64).eps ** 0.5, np.float32: 1e-6}
 
 
-class LikelihoodDecreaseWarning(UserWarning):
-    """A Baum-Welch iteration lowered the log-likelihood beyond rounding."""
-
-
-class ConvergenceMonitor:
-    """Tracks the log-likelihood per Baum-Welch iteration.
-
-    Attributes
-    ----------
-    history : deque of float
-        Log-likelihood (of the parameters before each update) per iteration.
-    iter : int
-        Iterations performed.
-    converged : bool
-        hmmlearn's meaning: ``n_iter`` iterations were run, or the last gain
-        was below ``tol`` (a drop included).
-    converged_by_tol : bool
-        The stricter meaning: the last gain was below ``tol`` and was not a
-        drop beyond rounding (never with ``tol <= 0``: then ``n_iter``
-        iterations run). Baum-Welch stops on this (a drop is reported
-        with a LikelihoodDecreaseWarning, never taken as convergence); a
-        monitor subclass that overrides ``converged`` (hmmlearn's documented
-        extension) is stopped by its own ``converged``.
-
-    A model creates its ``monitor_`` at construction, as hmmlearn does; fit
-    runs a copy of it (reset), so a subclass or a hand-set ``tol`` on
-    ``monitor_`` is honoured, and ``tol``/``n_iter``/``verbose`` changed
-    with ``set_params`` are too (unless the monitor's own were set).
-    """
-
-    _header = "{:>10s} {:>16s} {:>16s}".format("iteration", "log-likelihood", "gain")
-    _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
-
-    def __init__(self, tol, n_iter, verbose, precision=np.finfo(float).eps ** 0.5):
-        self.tol = tol
-        self.n_iter = n_iter
-        self.verbose = verbose
-        # Relative changes below this are rounding, not a decrease.
-        self._precision = precision
-        self.history = deque()
-        self.iter = 0
-
-    def __repr__(self):
-        return (f"ConvergenceMonitor(tol={self.tol!r}, n_iter={self.n_iter!r}, "
-                f"verbose={self.verbose!r}, iter={self.iter}, "
-                f"history={list(self.history)!r})")
-
-    def _reset(self):
-        self.iter = 0
-        self.history.clear()
-
-    def report(self, log_prob):
-        """Record one iteration's log-likelihood (and print it if verbose)."""
-        delta = log_prob - self.history[-1] if self.history else np.nan
-        if self.verbose:
-            if not self.history:
-                print(self._header, file=sys.stderr)
-            print(self._template.format(iter=self.iter + 1, log_prob=log_prob, delta=delta),
-                  file=sys.stderr)
-        if self.history and delta < -self._precision * max(1.0, abs(log_prob)):
-            warnings.warn(
-                f"Baum-Welch lowered the log-likelihood at iteration {self.iter + 1}: "
-                f"{log_prob:.10g} < {self.history[-1]:.10g} (change {delta:.3g}). "
-                "With priors this can be legitimate; otherwise check the data "
-                "scale, min_covar and the priors.",
-                LikelihoodDecreaseWarning,
-                stacklevel=3,
-            )
-        self.history.append(log_prob)
-        self.iter += 1
-
-    @property
-    def converged(self):
-        """hmmlearn's: n_iter reached, or the last gain below tol."""
-        return (self.iter == self.n_iter or
-                (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol))
-
-    @property
-    def converged_by_tol(self):
-        """The last gain below tol and not a drop beyond rounding (never
-        with tol <= 0: that runs n_iter iterations)."""
-        if len(self.history) < 2:
-            return False
-        delta = self.history[-1] - self.history[-2]
-        return self.tol > 0 and -self._precision * max(1.0, abs(self.history[-1])) <= delta < self.tol
-
-
-def lengths_to_offsets(lengths, n_samples):
-    """Validate ``lengths`` and return the int64 row offsets (n_seq + 1).
-
-    Checked in exact arithmetic: every entry is compared with n_samples in
-    its own dtype before any conversion (so uint64 2**64 - 1 or float 1e19
-    are reported as they are), and the sum is formed only once every entry
-    is known to lie in [1, n_samples], in float64 first, so that no int64
-    sum can wrap around."""
-    if lengths is None:
-        return np.array([0, n_samples], dtype=np.int64)
-    arr = np.asarray(lengths)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(
-            "lengths must be a 1-D sequence of positive integers, one per "
-            f"sequence, got shape {arr.shape}"
-        )
-    if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
-        raise ValueError(f"lengths must be integers, got dtype {arr.dtype}")
-    if arr.dtype.kind == "f":
-        bad = ~(np.isfinite(arr) & (arr == np.round(arr)))
-        if bad.any():
-            idx = np.flatnonzero(bad)[:5].tolist()
-            raise ValueError(f"lengths must be integers; entries {idx} are "
-                             f"{arr[idx].tolist()}")
-    low = arr <= 0
-    if low.any():
-        bad = np.flatnonzero(low)[:5].tolist()
-        raise ValueError(
-            f"lengths must be positive; sequences at positions {bad} have "
-            f"length {arr[bad].tolist()}"
-        )
-    high = arr > n_samples   # in the entries' own dtype: nothing has wrapped yet
-    if high.any():
-        bad = np.flatnonzero(high)[:5].tolist()
-        raise ValueError(
-            f"lengths at positions {bad} are {arr[bad].tolist()}, more than the "
-            f"{n_samples} samples of X; they must describe how the rows of X split "
-            "into sequences")
-    if arr.size > n_samples:
-        raise ValueError(f"lengths has {arr.size} sequences but X only {n_samples} samples")
-    approx = float(np.sum(arr, dtype=np.float64))
-    if abs(approx - n_samples) > 1e-9 * n_samples + 0.5:
-        raise ValueError(
-            f"lengths sum to {approx:.17g} but X has {n_samples} samples; they must "
-            "describe how the rows of X split into sequences"
-        )
-    offsets = np.zeros(arr.size + 1, dtype=np.int64)
-    np.cumsum(arr.astype(np.int64), out=offsets[1:])  # every entry <= n_samples, sum ~ n
-    if offsets[-1] != n_samples:
-        raise ValueError(
-            f"lengths sum to {int(offsets[-1])} but X has {n_samples} samples; they must "
-            "describe how the rows of X split into sequences"
-        )
-    return offsets
-
-
 def _check_distribution(value, name, shape):
     try:
         # any memory layout: the kernels read C-contiguous rows
@@ -211,45 +71,6 @@ def _check_distribution(value, name, shape):
             f"{name} / {name}.sum(axis=-1, keepdims=True)"
         )
     return arr
-
-
-class _MonitorOnFirstUse:
-    """``monitor_`` as hmmlearn has it, from construction: made on first
-    access from the model's tol / n_iter / verbose and kept in the instance
-    (a non-data descriptor, so assigning a monitor of one's own works), yet
-    ``__init__`` sets no attribute besides the parameters (scikit-learn's
-    rule)."""
-
-    instance_value = True   # persistence: the instance's monitor_ is data
-
-    def __get__(self, model, owner=None):
-        if model is None:
-            return self
-        monitor = ConvergenceMonitor(model.tol, model.n_iter, model.verbose)
-        vars(model)["monitor_"] = monitor
-        return monitor
-
-
-class _ChainRun:
-    """One restart's Baum-Welch run, judged by its ConvergenceMonitor."""
-
-    def __init__(self, monitor, n_features):
-        self.monitor = monitor
-        self.n_features = n_features
-
-    def record(self, log_prob):
-        self.monitor.report(log_prob)
-
-    @property
-    def converged(self):
-        m = self.monitor
-        if type(m).converged is ConvergenceMonitor.converged:
-            return m.converged_by_tol      # ours: a drop is no convergence
-        return m.converged                 # a user's monitor decides itself
-
-    @property
-    def score(self):
-        return self.monitor.history[-1] if self.monitor.history else -np.inf
 
 
 class _InitData:
@@ -352,8 +173,10 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         self
         """
         self._validate_hyperparameters()
-        source = as_source(X, lengths=lengths, sequences=True,
-                           n_threads=effective_n_threads(self.n_threads))
+        from . import _missing_hmm   # nan_policy='marginalize' (None: not in use)
+
+        source = _missing_hmm.source(self, X, lengths, True, states) or as_source(
+            X, lengths=lengths, sequences=True, n_threads=effective_n_threads(self.n_threads))
         if not source.in_memory:
             source.ensure_scanned()
         if source.n_samples < self.n_components and self._needs_init("m", "means_"):
@@ -441,6 +264,7 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
     def _em_adopt(self, params, run):
         self._restore(params)
         self.monitor_ = run.monitor
+        self.restart_histories_ = run.histories
         self.n_features_in_ = run.n_features
         del self._start_params
 
@@ -558,6 +382,10 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
                             of="state")
 
     def _estep_about(self, source, centres):
+        if getattr(source, "missing", None) is not None:   # NaN marginalised
+            from ._missing_hmm import estep
+
+            return estep(self, source, centres)
         if getattr(source, "distributed", False):   # gmscore.dask: chunks on workers
             return source.reduce_chain_stats((self, "estep", centres))
         k = self.n_components
@@ -614,8 +442,11 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         """
         check_is_fitted(self, ("startprob_", "transmat_"))
         self._validate_hyperparameters()
-        source = as_source(X, lengths=lengths, sequences=True, multi_pass=False,
-                           n_threads=effective_n_threads(self.n_threads))
+        from . import _missing_hmm   # nan_policy='marginalize' (None: not in use)
+
+        source = _missing_hmm.source(self, X, lengths, False) or as_source(
+            X, lengths=lengths, sequences=True, multi_pass=False,
+            n_threads=effective_n_threads(self.n_threads))
         check_feature_names(self, source.feature_names)
         self._size_threads(source)
         with self._checked_parameters(), single_threaded_blas():
@@ -730,8 +561,11 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
 
     def _validated_source(self, X, lengths):
         check_is_fitted(self, ("startprob_", "transmat_"))
-        source = as_source(X, lengths=lengths, sequences=True, multi_pass=False,
-                           n_threads=effective_n_threads(self.n_threads))
+        from . import _missing_hmm   # nan_policy='marginalize' (None: not in use)
+
+        source = _missing_hmm.source(self, X, lengths, False) or as_source(
+            X, lengths=lengths, sequences=True, multi_pass=False,
+            n_threads=effective_n_threads(self.n_threads))
         check_feature_names(self, source.feature_names)
         self._size_threads(source)
         return source
@@ -752,7 +586,12 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         for chunk in source.chunks():
             self._check_chunk_features(chunk)
             with single_threaded_blas():  # the kernels call BLAS from their threads
-                framelogprob, _ = self._frame_log_likelihood(chunk.X, source.n_threads)
+                if getattr(source, "missing", None) is not None:   # NaN marginalised
+                    from ._missing_hmm import frame_log_likelihood
+
+                    framelogprob, _ = frame_log_likelihood(self, source)
+                else:
+                    framelogprob, _ = self._frame_log_likelihood(chunk.X, source.n_threads)
             yield chunk, framelogprob, first
             first += len(chunk.offsets) - 1
 
@@ -898,7 +737,7 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
 
     def get_stationary_distribution(self):
         """Stationary distribution of the chain (left eigenvector of
-        transmat_ for eigenvalue 1)."""
+        ``transmat_`` for eigenvalue 1)."""
         check_is_fitted(self, ("transmat_",))
         eigvals, eigvecs = linalg.eig(np.asarray(self.transmat_).T)
         v = np.real_if_close(eigvecs[:, np.argmax(eigvals.real)])

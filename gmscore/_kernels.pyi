@@ -31,6 +31,10 @@ def log_prob_rows(cov_type: int, X: NDArray[np.floating], means: NDArray[np.floa
                   prec_chol: NDArray[np.floating], log_norm: NDArray[np.float64],
                   lse: NDArray[np.float64], proba: NDArray[np.float64] | None,
                   labels: NDArray[np.int64] | None, n_threads: int) -> None: ...
+def log_prob_labels(cov_type: int, X: NDArray[np.floating], means: NDArray[np.floating],
+                    prec_chol: NDArray[np.floating], log_norm: NDArray[np.float64],
+                    rowmax: NDArray[np.float64], labels: NDArray[np.int64],
+                    n_threads: int) -> None: ...
 def estep(cov_type: int, X: NDArray[np.floating], means: NDArray[np.floating],
           prec_chol: NDArray[np.floating], log_norm: NDArray[np.float64],
           sample_weight: Optional[NDArray[np.float64]], centres: NDArray[np.float64],
@@ -43,6 +47,12 @@ def accumulate(cov_type: int, X: NDArray[np.floating], resp: Optional[NDArray[np
 def kmeans_step(X: NDArray[np.floating], centers: NDArray[np.float64],
                 sample_weight: Optional[NDArray[np.float64]], labels: NDArray[np.int64],
                 sums: NDArray[np.float64], counts: NDArray[np.float64], n_threads: int) -> float: ...
+def kmeans_bounded_run(X: NDArray[np.floating], centers: NDArray[np.float64],
+                       shift: NDArray[np.float64], sample_weight: Optional[NDArray[np.float64]],
+                       labels: NDArray[np.int64], bounds: NDArray[np.float32],
+                       sums: NDArray[np.float64], counts: NDArray[np.float64], max_iter: int,
+                       tol_abs: float, bounded: bool, info: NDArray[np.int64],
+                       n_threads: int) -> int: ...
 def sqdist_potential(X: NDArray[np.floating], point: NDArray[np.float64],
                      closest: Optional[NDArray[np.float64]],
                      sample_weight: Optional[NDArray[np.float64]],

@@ -52,6 +52,12 @@ cdef extern from "gms_kernels.h" nogil:
     int gms_log_prob_rows_f(int, const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                             const float *, const float *, const double *, double *,
                             double *, int64_t *, int)
+    int gms_log_prob_labels_d(int, const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                              const double *, const double *, const double *, double *,
+                              int64_t *, int)
+    int gms_log_prob_labels_f(int, const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                              const float *, const float *, const double *, double *,
+                              int64_t *, int)
     int gms_estep_d(int, const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                     const double *, const double *, const double *,
                     const double *, const double *, double *, double *,
@@ -105,6 +111,14 @@ cdef extern from "gms_kernels.h" nogil:
                                 const double *, const int64_t *, double *, int)
     int gms_kmeans_label_dist_f(const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                                 const double *, const int64_t *, double *, int)
+    int gms_kmeans_bounded_run_d(const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                 double *, const double *, const double *, int64_t *,
+                                 float *, double *, double *, Py_ssize_t, double, int,
+                                 int64_t *, int)
+    int gms_kmeans_bounded_run_f(const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                 double *, const double *, const double *, int64_t *,
+                                 float *, double *, double *, Py_ssize_t, double, int,
+                                 int64_t *, int)
     int GMS_KMPP_MAX_POINTS
 
 # The kernels call these from their OpenMP threads. Registering them also
@@ -341,6 +355,32 @@ def log_prob_rows(int cov_type, const floating[:, ::1] X, const floating[:, ::1]
             rc = gms_log_prob_rows_f(cov_type, &X[0, 0], n, d, k, &means[0, 0],
                                      &prec_chol[0], &log_norm[0], &lse[0], out, lab,
                                      n_threads)
+    _check(rc)
+
+
+def log_prob_labels(int cov_type, const floating[:, ::1] X, const floating[:, ::1] means,
+                    const floating[::1] prec_chol, const double[::1] log_norm,
+                    double[::1] rowmax, int64_t[::1] labels, int n_threads):
+    """Per sample: labels[i] the most probable component and rowmax[i] its
+    weighted log-density (finite exactly when the log-likelihood is; NaN
+    when any log-density is NaN): predict without the log-sum-exp."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = means.shape[0]
+    cdef int rc
+    _expect(means.shape[1] == d, "means do not match n_features")
+    _expect(prec_chol.shape[0] == _prec_size(cov_type, k, d), "precision factor size")
+    _expect(log_norm.shape[0] == k, "log_norm length")
+    _expect(rowmax.shape[0] == n and labels.shape[0] == n, "rowmax / labels length")
+    if n == 0:
+        return
+    with nogil:
+        if floating is double:
+            rc = gms_log_prob_labels_d(cov_type, &X[0, 0], n, d, k, &means[0, 0],
+                                       &prec_chol[0], &log_norm[0], &rowmax[0], &labels[0],
+                                       n_threads)
+        else:
+            rc = gms_log_prob_labels_f(cov_type, &X[0, 0], n, d, k, &means[0, 0],
+                                       &prec_chol[0], &log_norm[0], &rowmax[0], &labels[0],
+                                       n_threads)
     _check(rc)
 
 
@@ -619,6 +659,45 @@ def kmeans_lloyd(const floating[:, ::1] X, const double[:, ::1] centers,
                                     &labels[0], ps, pc, &changed, n_threads)
     _check(rc)
     return changed
+
+
+def kmeans_bounded_run(const floating[:, ::1] X, double[:, ::1] centers,
+                       const double[::1] shift, const double[::1] sample_weight,
+                       int64_t[::1] labels, float[:, ::1] bounds, double[:, ::1] sums,
+                       double[::1] counts, Py_ssize_t max_iter, double tol_abs,
+                       bint bounded, int64_t[::1] info, int n_threads):
+    """Lloyd's iterations in one call (see gms_kmeans_bounded_run): centers,
+    labels, bounds (n x 2 float32), sums, counts and info (4: passes, changed,
+    status, 0; zeros to start) in place. Returns the status: 0 no label
+    changed, 1 shift within tol_abs, 2 max_iter, 3 a centre is empty
+    (relocate in sums/counts, call again with the same info)."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
+    cdef const double *w
+    cdef int rc
+    _expect(n > 0 and k > 0, "no samples or no centres")
+    _expect(centers.shape[1] == d and shift.shape[0] == d,
+            "centers/shift do not match n_features")
+    _expect(labels.shape[0] == n and bounds.shape[0] == n and bounds.shape[1] == 2,
+            "labels/bounds length")
+    _expect(sums.shape[0] == k and sums.shape[1] == d and counts.shape[0] == k,
+            "sums/counts shape")
+    _expect(info.shape[0] == 4 and 0 <= info[0] <= max_iter and 0 <= info[2] <= 3,
+            "info must be 4 int64, zeros to start")
+    _expect(max_iter >= 0, "max_iter must be >= 0")
+    w = _opt(sample_weight, n)
+    with nogil:
+        if floating is double:
+            rc = gms_kmeans_bounded_run_d(&X[0, 0], n, d, k, &centers[0, 0], &shift[0], w,
+                                          &labels[0], &bounds[0, 0], &sums[0, 0],
+                                          &counts[0], max_iter, tol_abs, bounded, &info[0],
+                                          n_threads)
+        else:
+            rc = gms_kmeans_bounded_run_f(&X[0, 0], n, d, k, &centers[0, 0], &shift[0], w,
+                                          &labels[0], &bounds[0, 0], &sums[0, 0],
+                                          &counts[0], max_iter, tol_abs, bounded, &info[0],
+                                          n_threads)
+    _check(rc)
+    return int(info[2])
 
 
 def kmeans_label_dist(const floating[:, ::1] X, const double[:, ::1] centers,

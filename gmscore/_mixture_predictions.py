@@ -82,14 +82,22 @@ class MixturePredictions:
     def _kernel_rows(self, X, kernel, n_threads, proba, labels, start=0):
         """One kernel pass over the rows of X: (log-likelihoods, posterior
         probabilities or None, most probable components or None), written
-        straight into the returned arrays."""
+        straight into the returned arrays. With labels and not proba, the
+        first array holds each row's largest weighted log-density instead
+        of its log-likelihood (predict needs neither)."""
         means, prec, log_norm = kernel
         n = X.shape[0]
         lse = np.empty(n)
         out = np.empty((n, self.n_components)) if proba else None
         lab = np.empty(n, dtype=np.int64) if labels else None
-        _kernels.log_prob_rows(COVARIANCE[self.covariance_type].code, X, means, prec,
-                               log_norm, lse, out, lab, n_threads)
+        code = COVARIANCE[self.covariance_type].code
+        if labels and not proba:
+            # predict: the argmax needs no log-sum-exp; lse gets each row's
+            # largest weighted log-density (finite exactly when the
+            # log-likelihood is, so the check below is the same)
+            _kernels.log_prob_labels(code, X, means, prec, log_norm, lse, lab, n_threads)
+        else:
+            _kernels.log_prob_rows(code, X, means, prec, log_norm, lse, out, lab, n_threads)
         if not np.isfinite(lse).all():
             # NaN / infinity in X (the in-memory path leaves the finiteness
             # check to this pass: the data layer's error), or every
@@ -167,15 +175,31 @@ class MixturePredictions:
 
     # (each public method calls _direct_rows / _fitted_source itself, so
     # that a feature-name warning points at the caller's line)
+    def _missing_rows(self, X, which):
+        """Rows with NaN under nan_policy='marginalize' (gmscore._missing),
+        else None."""
+        if getattr(self, "nan_policy", "raise") != "marginalize":
+            return None
+        from ._missing import predictions
+
+        return predictions(self, X, which)
+
     def score_samples(self, X):
         """Log-likelihood of each sample, shape (n_samples,). X may be any
-        data source (see ``fit``)."""
+        data source (see ``fit``); with nan_policy='marginalize', rows with
+        NaN get the log-likelihood of their observed features."""
+        missing = self._missing_rows(X, "lse")
+        if missing is not None:
+            return missing
         direct = self._direct_rows(X)
         if direct is None:
             return self._rows(self._fitted_source(X), 0)
         return self._direct_result(direct, 0)
 
     def _total_log_likelihood(self, X):
+        missing = self._missing_rows(X, "lse")
+        if missing is not None:
+            return float(missing.sum(dtype=np.float64)), missing.shape[0]
         direct = self._direct_rows(X)
         if direct is not None:
             lse = direct[0][0]
@@ -199,6 +223,9 @@ class MixturePredictions:
 
     def predict(self, X):
         """Most probable component of each sample, shape (n_samples,)."""
+        missing = self._missing_rows(X, "labels")
+        if missing is not None:
+            return missing
         direct = self._direct_rows(X, labels=True)
         if direct is None:
             return self._predict_source(self._fitted_source(X))
@@ -206,6 +233,9 @@ class MixturePredictions:
 
     def predict_proba(self, X):
         """Posterior probability of each component, shape (n_samples, n_components)."""
+        missing = self._missing_rows(X, "proba")
+        if missing is not None:
+            return missing
         direct = self._direct_rows(X, proba=True)
         if direct is None:
             return self._rows(self._fitted_source(X), 1, proba=True)

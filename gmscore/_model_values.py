@@ -27,7 +27,7 @@ class ModelFileError(ValueError):
 
 def _object_classes():
     """The only other classes ``load`` instantiates (without calling __init__)."""
-    from ._hmm_base import ConvergenceMonitor
+    from ._monitor import ConvergenceMonitor
 
     return {"ConvergenceMonitor": ConvergenceMonitor}
 

@@ -187,10 +187,12 @@ def check_feature_names(estimator, names):
 
 
 def check_array(X, *, name="X", dtypes=(np.float64, np.float32), ensure_2d=True,
-                min_samples=1, min_features=1, copy=False):
+                min_samples=1, min_features=1, copy=False, allow_nan=False):
     """Validate a dense numeric array and return it C-contiguous.
 
     float64 and float32 are kept, any other real dtype becomes float64.
+    ``allow_nan``: NaN entries pass (missing values, gmscore._missing);
+    infinity is still refused.
     """
     if X is None:
         raise TypeError(f"{name} is None; pass an array-like of numbers")
@@ -255,20 +257,27 @@ def check_array(X, *, name="X", dtypes=(np.float64, np.float32), ensure_2d=True,
                 f"Found array with {arr.shape[1]} feature(s) (shape={arr.shape}) "
                 f"while a minimum of {min_features} is required."
             )
-    check_finite(arr, name)
+    check_finite(arr, name, allow_nan)
     if copy:
         return np.array(arr, order="C", copy=True)
     return aligned(arr)
 
 
-def check_finite(arr, name):
+def check_finite(arr, name, allow_nan=False):
     """Reject NaN and infinity without an n_samples x n_features temporary:
-    a finite float64 sum proves every entry finite; otherwise look closer."""
+    a finite float64 sum proves every entry finite; otherwise look closer.
+    ``allow_nan``: only infinity is refused."""
     if arr.dtype.kind != "f" or arr.size == 0:
         return
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow: look closer
         if np.isfinite(arr.sum(dtype=np.float64)):
             return
+    if allow_nan:
+        if np.isinf(arr).any():
+            raise ValueError(
+                f"Input {name} contains infinity or a value too large for "
+                f"dtype({str(arr.dtype)!r}); only NaN marks a missing value.")
+        return
     if np.isnan(arr).any():
         raise ValueError(
             f"Input {name} contains NaN. Remove or impute the missing values."

@@ -3,7 +3,7 @@
 Adaptation (Reynolds, Quatieri & Dunn 2000) takes a fitted mixture, the
 universal background model (UBM), and the statistics of new data under it
 (one E-step, ``accumulate``), and moves each component towards the data in
-proportion to the data it explains:
+proportion to the data it explains::
 
     alpha_k  = n_k / (n_k + r)                       (r: relevance_factor)
     w_k'     = gamma (alpha_k n_k / N + (1 - alpha_k) w_k)   (gamma: sum to 1)
@@ -257,7 +257,7 @@ def adapt_many(ubm, X, lengths, relevance_factor=16.0, update="m", sample_weight
     from . import _kernels, _topcc
     from ._core.sources import as_source
     from ._core.stats import GaussianStats
-    from ._hmm_base import lengths_to_offsets
+    from ._core.lengths import lengths_to_offsets
     from ._threads import effective_n_threads, single_threaded_blas
     from ._validation import aligned, check_feature_names, check_is_fitted
 
@@ -416,7 +416,7 @@ def score_utterances(adapted, ubm, X, lengths=None, top_c=None, n_threads=None):
     True
     """
     from . import _topcc
-    from ._hmm_base import lengths_to_offsets
+    from ._core.lengths import lengths_to_offsets
     from ._threads import effective_n_threads, single_threaded_blas
     from ._validation import aligned, check_is_fitted
 

@@ -278,6 +278,7 @@ class GaussianMixtureClassifier(ParamsMixin):
         best lower bound is kept, as GaussianMixture.fit does."""
         rngs = [check_random_state(m.random_state) for m in models]
         best = [None] * len(models)
+        histories = [[] for _ in models]     # every restart's, as fit_em keeps them
         with single_threaded_blas():
             for index in range(self.n_init):
                 runs = [_for_class(classes[c], models[c]._em_start, sources[c], rngs[c], index)
@@ -292,9 +293,11 @@ class GaussianMixtureClassifier(ParamsMixin):
                         break
                 for c, (m, run) in enumerate(zip(models, runs)):
                     m._em_end(run)
+                    histories[c].append([float(v) for v in run.lower_bounds])
                     if best[c] is None or run.score > best[c][0].score:
                         best[c] = (run, m._em_params())
-            for m, (run, params) in zip(models, best):
+            for m, (run, params), hist in zip(models, best, histories):
+                run.histories = hist
                 m._em_adopt(params, run)
         return [b[0] for b in best]
 

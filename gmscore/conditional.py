@@ -31,13 +31,19 @@ from ._validation import check_is_fitted
 class ConditionalMixture:
     """Per-row conditional mixtures p(x_B | x_A = a) for a batch of rows a.
 
-    weights : (n_rows, K) component weights of each row's conditional;
-    means : (n_rows, K, len(B)) component means of each row's conditional;
-    covariances : the component covariances over B, in the model's
-        covariance type's shape ((K, B, B) full, (B, B) tied, (K, B) diag,
-        (K,) spherical): a Gaussian's conditional covariance does not depend
-        on the conditioning values, so it is the same for every row;
-    indices : the features B, in order.
+    Attributes
+    ----------
+    weights : ndarray of shape (n_rows, K)
+        Component weights of each row's conditional.
+    means : ndarray of shape (n_rows, K, len(B))
+        Component means of each row's conditional.
+    covariances : ndarray
+        The component covariances over B, in the model's covariance type's
+        shape ((K, B, B) full, (B, B) tied, (K, B) diag, (K,) spherical): a
+        Gaussian's conditional covariance does not depend on the
+        conditioning values, so it is the same for every row.
+    indices : ndarray
+        The features B, in order.
     """
 
     weights: np.ndarray

@@ -192,7 +192,10 @@ def _chunk_rows(X, payload, which, block_id=None):
     out = np.empty((n, k)) if which == 1 else None
     lab = np.empty(n, dtype=np.int64) if which == 2 else None
     if n:
-        _kernels.log_prob_rows(code, X, means, prec, log_norm, lse, out, lab, 1)
+        if which == 2:   # labels: no log-sum-exp (lse gets the row maxima)
+            _kernels.log_prob_labels(code, X, means, prec, log_norm, lse, lab, 1)
+        else:
+            _kernels.log_prob_rows(code, X, means, prec, log_norm, lse, out, lab, 1)
         if not np.isfinite(lse).all():
             raise ValueError(
                 f"some samples in chunk {block_id[0]} of X have no finite log-likelihood "

@@ -441,12 +441,12 @@ class CategoricalHMM(CategoricalEmissions, BaseHMM):
     n_components : int, default=1
     startprob_prior, transmat_prior : float or array, default=1.0
     emissionprob_prior : float or array (n_components, n_features), default=1.0
-        Dirichlet prior of the rows of emissionprob_.
+        Dirichlet prior of the rows of ``emissionprob_``.
     n_features : int or None, default=None
         Number of symbols; None: one more than the largest symbol of the
         training data (set by fit, as in hmmlearn).
     params, init_params : str, default='ste'
-        s: startprob_, t: transmat_, e: emissionprob_.
+        s: ``startprob_``, t: ``transmat_``, e: ``emissionprob_``.
     """ + _HMM_DOC + """
     Attributes
     ----------
@@ -496,7 +496,7 @@ class PoissonHMM(PoissonEmissions, BaseHMM):
         (lambdas_prior + n y_bar) / (lambdas_weight + n), with y_bar the
         state's weighted mean count and n the total posterior mass.
     params, init_params : str, default='stl'
-        s: startprob_, t: transmat_, l: lambdas_.
+        s: ``startprob_``, t: ``transmat_``, l: ``lambdas_``.
     """ + _HMM_DOC + """
     Attributes
     ----------
@@ -538,7 +538,7 @@ class MultinomialHMM(MultinomialEmissions, BaseHMM):
         when they are all equal), as in hmmlearn.
     startprob_prior, transmat_prior : float or array, default=1.0
     params, init_params : str, default='ste'
-        s: startprob_, t: transmat_, e: emissionprob_.
+        s: ``startprob_``, t: ``transmat_``, e: ``emissionprob_``.
     """ + _HMM_DOC + """
     Attributes
     ----------

@@ -30,6 +30,16 @@ _COMMON_DOC = """
     n_threads : int or None, default=None
         Kernel threads (None: OMP_NUM_THREADS / threadpoolctl limits, capped
         at the available CPUs). Results do not depend on it. gmscore extra.
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        NaN entries of X: 'raise' refuses them; 'marginalize' treats them as
+        missing at random (X in memory, with ``lengths``): emission
+        log-likelihoods are the marginals over each frame's observed
+        features (a frame of NaN only emits log 1 = 0), and the M-step uses
+        the conditional expectations of the missing entries weighted by
+        the state (and mixture) posteriors. score, score_samples,
+        predict_proba, predict and decode then take NaN frames too; a
+        feature NaN in every frame is an error. gmscore extra; see the
+        README's "Missing values".
 """
 
 
@@ -47,14 +57,14 @@ class GaussianHMM(GaussianEmissions, BaseHMM):
         Added to the data covariance at initialisation and, unlike hmmlearn,
         used as a floor at every M-step (see gmscore._emissions).
     startprob_prior, transmat_prior : float or array, default=1.0
-        Dirichlet priors of startprob_ and the rows of transmat_.
+        Dirichlet priors of ``startprob_`` and the rows of ``transmat_``.
     means_prior, means_weight : float or array, default=0
         Normal prior of the means.
     covars_prior, covars_weight : float or array, default=1e-2, 1
         Inverse-gamma (diag, spherical) / inverse-Wishart (full, tied) prior.
     params, init_params : str, default='stmc'
         Letters of what is updated in training / initialised before it
-        (s: startprob_, t: transmat_, m: means_, c: covars_).
+        (s: ``startprob_``, t: ``transmat_``, m: ``means_``, c: ``covars_``).
     """ + _COMMON_DOC + """
     Attributes
     ----------
@@ -65,6 +75,9 @@ class GaussianHMM(GaussianEmissions, BaseHMM):
         As in hmmlearn, always returned as full matrices; assign in the
         covariance type's own shape ((K,), (K, D), (K, D, D) or (D, D)).
     monitor_ : ConvergenceMonitor
+    restart_histories_ : list of list of float
+        (gmscore) The log-likelihood at every iteration of each of the
+        ``n_init`` restarts, in order (``monitor_.history`` is the best's).
     n_features : int
 
     Notes
@@ -88,8 +101,10 @@ class GaussianHMM(GaussianEmissions, BaseHMM):
                  startprob_prior=1.0, transmat_prior=1.0, means_prior=0, means_weight=0,
                  covars_prior=1e-2, covars_weight=1, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmc",
-                 init_params="stmc", implementation="log", n_init=1, n_threads=None):
+                 init_params="stmc", implementation="log", n_init=1, n_threads=None,
+                 nan_policy="raise"):
         self.n_components = n_components
+        self.nan_policy = nan_policy
         self.covariance_type = covariance_type
         self.min_covar = min_covar
         self.startprob_prior = startprob_prior
@@ -146,7 +161,7 @@ class GMMHMM(GMMEmissions, BaseHMM):
     covariance_type : {'spherical', 'diag', 'full', 'tied'}, default='diag'
         'tied': the mixtures of a state share one full covariance.
     params, init_params : str, default='stmcw'
-        s: startprob_, t: transmat_, m: means_, c: covars_, w: weights_.
+        s: ``startprob_``, t: ``transmat_``, m: ``means_``, c: ``covars_``, w: ``weights_``.
     """ + _COMMON_DOC + """
     Attributes
     ----------
@@ -168,8 +183,9 @@ class GMMHMM(GMMEmissions, BaseHMM):
                  covars_prior=None, covars_weight=None, algorithm="viterbi",
                  covariance_type="diag", random_state=None, n_iter=10, tol=1e-2,
                  verbose=False, params="stmcw", init_params="stmcw", implementation="log",
-                 n_init=1, n_threads=None):
+                 n_init=1, n_threads=None, nan_policy="raise"):
         self.n_components = n_components
+        self.nan_policy = nan_policy
         self.n_mix = n_mix
         self.min_covar = min_covar
         self.startprob_prior = startprob_prior

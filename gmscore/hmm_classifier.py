@@ -36,7 +36,7 @@ def as_sequences(X, lengths):
     """(frames (N, D), offsets (n_seq + 1,)) from a list of sequences
     (each (T_i, D); then ``lengths`` must be None) or from frames plus
     ``lengths`` (None: one sequence)."""
-    from ._hmm_base import lengths_to_offsets
+    from ._core.lengths import lengths_to_offsets
 
     if isinstance(X, (list, tuple)):
         if lengths is not None:

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from . import _gaussian, _kernels, _repair
+from . import _gaussian, _kernels, _missing, _repair
 from ._base import ParamsMixin
 from ._core.covariance import COV_TYPES, COVARIANCE
 from ._core.em import RestoresOnFailure, fit_em, model_state, restore_model_state
@@ -147,6 +147,16 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         False: y is ignored, as by scikit-learn (which passes y around in
         pipelines and checks), with a warning when it looks like partial
         labels.
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        NaN entries of X: 'raise' refuses them (scikit-learn's error);
+        'marginalize' treats them as missing at random and marginalises
+        them exactly (in-memory X only; see gmscore._missing and the
+        README's "Missing values"): the E-step uses each row's marginal over
+        its observed features, the M-step the conditional expectations of
+        the missing entries and their second moments. Rows with every entry
+        NaN are ignored by ``fit`` (with a warning); a feature that is NaN
+        in every row is an error. The predictions then also take rows with
+        NaN (marginals); ``impute`` fills NaN with conditional means.
 
     Attributes
     ----------
@@ -160,6 +170,10 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         Mean (weighted) log-likelihood per sample of the best initialisation.
     lower_bounds_ : list of float
         Lower bound at every iteration of the best initialisation.
+    restart_histories_ : list of list of float
+        (gmscore) The lower bound at every iteration of each of the
+        ``n_init`` initialisations, in order (``gmscore.plot.plot_convergence``
+        overlays them).
     n_features_in_ : int
 
     Notes
@@ -204,6 +218,7 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         "n_threads": interval(int, 1, none_ok=True),
         "on_degenerate": options("raise", "reseed"),
         "partial_labels": boolean(),
+        "nan_policy": options(*_missing.NAN_POLICIES),
     }
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
@@ -211,8 +226,9 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0,
                  verbose_interval=10, n_threads=None, on_degenerate="raise",
-                 partial_labels=False):
+                 partial_labels=False, nan_policy="raise"):
         self.n_components = n_components
+        self.nan_policy = nan_policy
         self.partial_labels = partial_labels
         self.covariance_type = covariance_type
         self.tol = tol
@@ -271,6 +287,8 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         Equal to ``fit(X).predict(X)``.
         """
         source = self._fit(X, sample_weight, y)
+        if getattr(source, "missing", None) is not None:
+            return _missing.predictions(self, source.X_nan, "labels")
         return self._predict_source(source)
 
     def _clamped_rows(self, source, y):
@@ -294,8 +312,13 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
 
     def _fit(self, X, sample_weight, y=None):
         validate_params(self, self._parameter_constraints)
-        source = as_source(X, sample_weight=sample_weight, min_samples=2,
-                           n_threads=effective_n_threads(self.n_threads))
+        source = None
+        if self.nan_policy == "marginalize":   # None: X is not in memory
+            source = _missing.fit_source(self, X, sample_weight,
+                                         effective_n_threads(self.n_threads), y=y)
+        if source is None:
+            source = as_source(X, sample_weight=sample_weight, min_samples=2,
+                               n_threads=effective_n_threads(self.n_threads))
         if not source.in_memory:
             source.ensure_scanned()
         if source.n_samples < 2:
@@ -378,6 +401,7 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         self.n_iter_ = run.n_iter
         self.lower_bound_ = run.score
         self.lower_bounds_ = run.lower_bounds
+        self.restart_histories_ = run.histories
         del self._repair_state, self._inits
 
     def _check_warm_start_model(self, n_features):
@@ -507,6 +531,8 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         return stats
 
     def _estep_about(self, source, kernel_model, centres):
+        if getattr(source, "missing", None) is not None:     # nan_policy='marginalize'
+            return _missing.estep(self, source, centres)
         clamp = vars(self).get("_clamp")
         if clamp is not None and source is not clamp.unknown:   # partial labels
             known = clamp.statistics(self, aligned(centres, np.float64))
@@ -607,8 +633,14 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         (2, 2)
         """
         check_is_fitted(self, ("means_", "precisions_cholesky_"))
-        source = as_source(X, sample_weight=sample_weight, multi_pass=False,
-                           n_threads=effective_n_threads(self.n_threads))
+        source = None
+        if self.nan_policy == "marginalize":   # None: X is not in memory
+            source = _missing.fit_source(self, X, sample_weight,
+                                         effective_n_threads(self.n_threads), min_samples=1,
+                                         fitting=False)
+        if source is None:
+            source = as_source(X, sample_weight=sample_weight, multi_pass=False,
+                               n_threads=effective_n_threads(self.n_threads))
         check_feature_names(self, source.feature_names)
         self._check_source_features(source)
         self._size_threads(source)
@@ -697,6 +729,27 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         ])
         y = np.concatenate([np.full(int(c), k, dtype=np.int64) for k, c in enumerate(counts)])
         return X, y
+
+    def impute(self, X, return_std=False):
+        """X with every NaN replaced by its conditional mean given the
+        row's observed features under the fitted mixture (the posterior-
+        weighted mean of the components' conditional means; a row of NaN
+        gets the mixture mean). Observed entries are returned unchanged.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), NaN = missing
+        return_std : bool, default=False
+            Also return the conditional standard deviations (0 for
+            observed entries; over the mixture, by the law of total
+            variance).
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features), float64
+        std : ndarray of shape (n_samples, n_features), only with return_std
+        """
+        return _missing.impute(self, X, return_std)
 
     def marginal(self, indices):
         """The mixture over the features ``indices`` (in that order), a

@@ -88,7 +88,7 @@ class GaussianMixtureOutlierDetector(ParamsMixin):
         return self.mixture_.score_samples(X)
 
     def decision_function(self, X):
-        """score_samples(X) - offset_: negative for outliers."""
+        """score_samples(X) - ``offset_``: negative for outliers."""
         return self.score_samples(X) - self.offset_
 
     def predict(self, X):

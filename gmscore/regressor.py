@@ -74,7 +74,7 @@ class GaussianMixtureRegressor(ParamsMixin):
 
     Attributes
     ----------
-    mixture_ : GaussianMixture over the n_features_in_ + n_targets_ columns
+    mixture_ : GaussianMixture over the ``n_features_in_ + n_targets_`` columns
     n_iter_, converged_ : the joint mixture's EM iterations and convergence
     n_features_in_ : int
     n_targets_ : int

@@ -29,15 +29,21 @@ COLUMNS = ("n_components", "covariance_type", "bic", "aic", "icl",
 class MixtureSelection:
     """The result of select_mixture.
 
-    rows : list of dicts, one per grid cell, with the keys of ``COLUMNS``
+    Attributes
+    ----------
+    rows : list of dict
+        One per grid cell, with the keys of ``COLUMNS``
         (held_out_log_likelihood is None without a validation split;
         kmeans_time_s is the one k-means shared by the cells of an
-        n_components, None when each fit ran its own initialisation);
-    best_ : the GaussianMixture chosen by ``criterion`` (refitted on all of
-        X when ``refit=True``);
-    best_params_ : its n_components and covariance_type;
-    criterion : what chose it (lower BIC / AIC / ICL, or higher held-out
-        mean log-likelihood).
+        n_components, None when each fit ran its own initialisation).
+    best_ : GaussianMixture
+        The model chosen by ``criterion`` (refitted on all of X when
+        ``refit=True``).
+    best_params_ : dict
+        Its n_components and covariance_type.
+    criterion : str
+        What chose it (lower BIC / AIC / ICL, or higher held-out mean
+        log-likelihood).
     """
 
     def __init__(self, rows, best, best_params, criterion):
@@ -150,7 +156,7 @@ def _entropy(proba):
 def select_mixture(X, n_components=range(1, 9), covariance_types=COV_TYPES, *,
                    criterion="bic", validation_fraction=0.2, refit=True, random_state=None,
                    progress=False, **params):
-    """Fit GaussianMixture(n_components=k, covariance_type=ct, **params) for
+    """Fit ``GaussianMixture(n_components=k, covariance_type=ct, **params)`` for
     every k in ``n_components`` and ct in ``covariance_types`` and compare.
 
     BIC, AIC and ICL (BIC + 2 x the entropy of the responsibilities) are

@@ -385,6 +385,27 @@ static void gms_row_argmax(const double *lp, ptrdiff_t rows, ptrdiff_t k, int64_
     }
 }
 
+/* Index of each row's largest entry (the first on ties) and, in rowmax,
+ * that entry: what predict needs, without the exponentials of the
+ * log-sum-exp. A row with a NaN entry gets NaN in rowmax, so that the
+ * caller's finiteness test on rowmax catches it as it catches a NaN
+ * log-sum-exp (rowmax is finite exactly when the log-sum-exp is). */
+static void gms_row_argmax_max(const double *lp, ptrdiff_t rows, ptrdiff_t k,
+                               int64_t *labels, double *rowmax)
+{
+    for (ptrdiff_t i = 0; i < rows; ++i) {
+        const double *v = lp + i * k;
+        ptrdiff_t best = 0;
+        int nan = isnan(v[0]);
+        for (ptrdiff_t c = 1; c < k; ++c) {
+            nan |= isnan(v[c]);
+            if (v[c] > v[best]) best = c;
+        }
+        labels[i] = best;
+        rowmax[i] = nan ? NAN : v[best];
+    }
+}
+
 /* The fast exp and log over arrays, for the accuracy tests. */
 void gms_fast_exp_log(const double *x, ptrdiff_t n, double *out_exp, double *out_log)
 {

@@ -179,7 +179,9 @@ struct gms_reducer; /* gms_reduce.h */
  * (`lse`, N, log-sum-exp of the weighted log-densities) and, where not
  * NULL, the posterior probabilities (`out`, N x K) and the most probable
  * component (`labels`, N; the first on ties), without an N x K array of its
- * own.
+ * own. gms_log_prob_labels is predict's pass: the most probable component
+ * and, in `rowmax`, its weighted log-density (finite exactly when the
+ * log-sum-exp is; NaN when any log-density is NaN), with no exponential.
  *
  * Parameters of a Gaussian mixture as the kernels see them.
  * prec_chol: full: K x D x D upper triangular U_k with precision = U_k U_k^T;
@@ -194,6 +196,10 @@ struct gms_reducer; /* gms_reduce.h */
     int gms_log_prob_rows_##S(int cov_type, const R *X, ptrdiff_t n,           \
         ptrdiff_t d, ptrdiff_t k, const R *means, const R *prec_chol,          \
         const double *log_norm, double *lse, double *out, int64_t *labels,     \
+        int n_threads);                                                        \
+    int gms_log_prob_labels_##S(int cov_type, const R *X, ptrdiff_t n,         \
+        ptrdiff_t d, ptrdiff_t k, const R *means, const R *prec_chol,          \
+        const double *log_norm, double *rowmax, int64_t *labels,               \
         int n_threads);                                                        \
     int gms_estep_##S(int cov_type, const R *X, ptrdiff_t n, ptrdiff_t d,      \
         ptrdiff_t k, const R *means, const R *prec_chol,                       \
@@ -228,7 +234,12 @@ struct gms_reducer; /* gms_reduce.h */
         double *counts, int64_t *n_changed, int n_threads);                    \
     int gms_kmeans_label_dist_##S(const R *X, ptrdiff_t n, ptrdiff_t d,        \
         ptrdiff_t k, const double *centers, const int64_t *labels,             \
-        double *out, int n_threads);
+        double *out, int n_threads);                                           \
+    int gms_kmeans_bounded_run_##S(const R *X, ptrdiff_t n, ptrdiff_t d,       \
+        ptrdiff_t k, double *centers, const double *shift,                     \
+        const double *sample_weight, int64_t *labels, float *bounds,           \
+        double *sums, double *counts, ptrdiff_t max_iter, double tol_abs,      \
+        int bounded, int64_t *info, int n_threads);
 
 /*
  * gms_estep_groups: per-group E-step statistics (MAP adaptation of many
@@ -268,7 +279,23 @@ GMS_DECLARE_GROUPS(float, f)
  * counts may be NULL: labels only); see the impl for the arithmetic.
  *
  * gms_kmeans_label_dist: squared distance of each row to its centre.
+ *
+ * gms_kmeans_bounded_run: Lloyd's iterations from `centers` (updated in
+ * place) until no label changes (GMS_KM_STRICT), the squared centre shift
+ * is at most tol_abs (GMS_KM_TOL) or max_iter passes (GMS_KM_MAXITER); in
+ * the last two cases the labels are then recomputed for the final centres.
+ * bounded != 0 skips, with Hamerly's bounds (bounds: n x 2 floats owned by
+ * the caller), the rows whose label provably cannot change; the labels are
+ * exactly those of gms_kmeans_lloyd passes (bounded == 0). info (4 int64):
+ * [0] passes done, [1] labels changed by the last pass, [2] status; start
+ * with zeros. When a pass leaves a centre without weight it returns
+ * GMS_KM_EMPTY with that pass's sums and counts and the centres unchanged:
+ * the caller relocates (sums, counts) and calls again with the same info.
  */
+#define GMS_KM_STRICT 0
+#define GMS_KM_TOL 1
+#define GMS_KM_MAXITER 2
+#define GMS_KM_EMPTY 3
 #define GMS_KMPP_MAX_POINTS 64
 ptrdiff_t gms_kmeans_choice(const double *w, ptrdiff_t n, double total, double u);
 

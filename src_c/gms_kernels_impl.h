@@ -359,7 +359,7 @@ static int FN(calls_blas)(int cov_type)
 static int FN(log_prob_pass)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
                              ptrdiff_t k, const REAL *means, const REAL *prec_chol,
                              const double *log_norm, double *out, double *lse,
-                             int64_t *labels, int n_threads)
+                             int64_t *labels, int max_only, int n_threads)
 {
     if (n < 0 || d < 1 || k < 1 || cov_type < GMS_FULL || cov_type > GMS_SPHERICAL)
         return GMS_ERR_ARG;
@@ -393,6 +393,10 @@ static int FN(log_prob_pass)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t
             double *lp = out ? out + start * k : w.lp;
             FN(log_prob_block)(&p, X + start * d, nr, lp, 0, &w);
             if (lse == NULL) continue;
+            if (max_only) {    /* labels, and the row maxima in lse */
+                gms_row_argmax_max(lp, nr, k, labels + start, lse + start);
+                continue;
+            }
             if (labels) gms_row_argmax(lp, nr, k, labels + start);
             gms_row_lse_rows(lp, nr, k, lse + start, out != NULL);
         }
@@ -409,7 +413,7 @@ int FN(gms_weighted_log_prob)(int cov_type, const REAL *X, ptrdiff_t n,
                               double *out, int n_threads)
 {
     return FN(log_prob_pass)(cov_type, X, n, d, k, means, prec_chol, log_norm, out, NULL,
-                             NULL, n_threads);
+                             NULL, 0, n_threads);
 }
 
 int FN(gms_log_prob_rows)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
@@ -419,7 +423,17 @@ int FN(gms_log_prob_rows)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
 {
     if (lse == NULL) return GMS_ERR_ARG;
     return FN(log_prob_pass)(cov_type, X, n, d, k, means, prec_chol, log_norm, out, lse,
-                             labels, n_threads);
+                             labels, 0, n_threads);
+}
+
+int FN(gms_log_prob_labels)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t d,
+                            ptrdiff_t k, const REAL *means, const REAL *prec_chol,
+                            const double *log_norm, double *rowmax, int64_t *labels,
+                            int n_threads)
+{
+    if (rowmax == NULL || labels == NULL) return GMS_ERR_ARG;
+    return FN(log_prob_pass)(cov_type, X, n, d, k, means, prec_chol, log_norm, NULL, rowmax,
+                             labels, 1, n_threads);
 }
 
 /*

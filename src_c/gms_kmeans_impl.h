@@ -409,3 +409,4 @@ int FN(gms_kmeans_label_dist)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t
     }
     return GMS_OK;
 }
+#include "gms_kmeans_bounds_impl.h"

@@ -409,7 +409,7 @@ def test_positional_parameter_order_is_unchanged():
 
     names = list(inspect.signature(GaussianMixture).parameters)
     # scikit-learn's parameters first, in its order; gmscore's own after them
-    assert names[-3:] == ["n_threads", "on_degenerate", "partial_labels"]
+    assert names[-4:] == ["n_threads", "on_degenerate", "partial_labels", "nan_policy"]
 
 
 @pytest.mark.parametrize("ct", ["full", "diag", "spherical"])

@@ -255,6 +255,31 @@ def test_log_prob_rows_matches_scipy(cov_type, dtype, k, d, n):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("k, d", [(3, 4), (1, 1), (9, 2)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_log_prob_labels_is_argmax_and_max(cov_type, dtype, k, d, n):
+    """predict's pass: the labels of log_prob_rows and, per row, the largest
+    weighted log-density (the kernel's own values, bit for bit); a row with
+    NaN gets NaN."""
+    rng = np.random.default_rng([n, k, d, COV_CODE[cov_type], 8])
+    weights, means, covs = random_mixture(rng, cov_type, k, d)
+    X = make_data(rng, n, means, dtype)
+    if n > 2:
+        X[1, 0] = np.nan
+    m, prec, log_norm = kernel_parameters(cov_type, weights, means, covs, dtype)
+    lp = run_weighted_log_prob(cov_type, X, m, prec, log_norm, 1)
+    for n_threads in (1, 2, 3):
+        rowmax, labels = np.full(n, 7.0), np.full(n, -1, dtype=np.int64)
+        _kernels.log_prob_labels(COV_CODE[cov_type], X, m, prec, log_norm, rowmax, labels,
+                                 n_threads)
+        ok = ~np.isnan(lp).any(axis=1)
+        np.testing.assert_array_equal(labels[ok], lp[ok].argmax(axis=1))
+        np.testing.assert_array_equal(rowmax[ok], lp[ok].max(axis=1))
+        assert np.isnan(rowmax[~ok]).all() and (~ok).sum() == (n > 2)
+
+
 @pytest.mark.parametrize("cov_type", ["diag", "spherical"])
 def test_scratch_does_not_grow_with_a_full_covariance(cov_type):
     """Diag and spherical kernels size their scratch for their own

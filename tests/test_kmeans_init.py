@@ -239,3 +239,186 @@ def test_default_gaussian_mixture_init_matches_sklearn(covariance_type, dtype):
     np.testing.assert_allclose(ours.means_, theirs.means_, rtol=0, atol=atol * 10)
     np.testing.assert_allclose(ours.covariances_, theirs.covariances_, rtol=atol * 10,
                                atol=atol)
+
+
+# ---------------------------------------------------- bounded (Hamerly) Lloyd
+def _full_lloyd_reference(X, centers, w, max_iter=300, tol_abs=0.0):
+    """Lloyd with every distance computed: one full kernel pass per
+    iteration, relocation, averaging and the stopping rule written out in
+    Python (the shift summed in order, as the kernel does)."""
+    n, d = X.shape
+    k = centers.shape[0]
+    centers = np.array(centers, dtype=np.float64)
+    shift = X[::max(1, n // _init._SHIFT_ROWS)].mean(axis=0, dtype=np.float64)
+    labels = np.full(n, -1, dtype=np.int64)
+    sums, counts = np.empty((k, d)), np.empty(k)
+    strict = False
+    for _ in range(max_iter):
+        changed = _kernels.kmeans_lloyd(X, centers, shift, w, labels, sums, counts, 1)
+        if not counts.all():
+            _init._relocate_empty(X, w, centers, labels, sums, counts, 1)
+        new = sums.copy()
+        heaviest = int(np.argmax(counts))
+        for c in range(k):
+            if counts[c] > 0:
+                new[c] *= 1.0 / counts[c]
+            else:
+                new[c] = new[heaviest]
+        total = 0.0
+        for c in range(k):
+            s = 0.0
+            for j in range(d):
+                s += (centers[c, j] - new[c, j]) ** 2
+            total += float(np.sqrt(s)) ** 2
+        centers = new
+        if changed == 0:
+            strict = True
+            break
+        if total <= tol_abs:
+            break
+    if not strict:
+        _kernels.kmeans_lloyd(X, centers, shift, w, labels, None, None, 1)
+    return labels, centers
+
+
+def _bounded_cases():
+    rng = np.random.RandomState(123)
+    cases = []
+    for i in range(40):
+        n = int(rng.choice([1, 2, 5, 255, 256, 257, 700, 2000]))
+        d = int(rng.randint(1, 10))
+        k = int(rng.randint(1, min(n, 12) + 1))
+        spread = float(rng.choice([0.5, 2.0, 6.0]))
+        offset = float(rng.choice([0.0, 0.0, 1e4, -3e6]))
+        cases.append((i, n, d, k, spread, offset))
+    return cases
+
+
+def _case_data(i, n, d, k, spread, offset):
+    rng = np.random.RandomState(1000 + i)
+    X = _blobs(n, d, k, i, spread, offset)
+    if i % 3 == 0:                       # duplicate rows
+        X = X[rng.randint(0, max(1, n // 4), size=n)]
+    if i % 5 == 1:                       # a coarse grid: exact ties
+        X = np.round(X)
+    dtype = np.float32 if i % 4 == 1 else np.float64
+    X = np.ascontiguousarray(X, dtype=dtype)
+    w = rng.uniform(0.1, 3.0, size=n) if i % 2 else None
+    start = X[rng.choice(n, k, replace=False)].astype(np.float64)
+    tol = _sk_tol(X) if i % 3 != 2 else 0.0
+    return X, w, start, tol
+
+
+@pytest.mark.parametrize("case", _bounded_cases(), ids=lambda c: f"case{c[0]}")
+def test_bounded_lloyd_is_full_lloyd_bitwise(case):
+    X, w, start, tol = _case_data(*case)
+    ref_labels, ref_centres = _full_lloyd_reference(X, start, w, tol_abs=tol)
+    for bounded in (True, False):
+        labels, centres = _init.lloyd(X, start, w, 2, tol_abs=tol, bounded=bounded)
+        np.testing.assert_array_equal(labels, ref_labels)
+        assert centres.tobytes() == ref_centres.tobytes()
+
+
+@pytest.mark.parametrize("max_iter", [0, 1, 2, 5])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bounded_lloyd_max_iter_is_full_lloyd(max_iter, dtype):
+    X = _blobs(3000, 5, 9, 2, 1.5, dtype=dtype)   # overlapping: labels keep moving
+    start = X[:9].astype(np.float64)
+    ref = _full_lloyd_reference(X, start, None, max_iter=max_iter)
+    got = _init.lloyd(X, start, None, 2, max_iter=max_iter, bounded=True)
+    np.testing.assert_array_equal(got[0], ref[0])
+    assert got[1].tobytes() == ref[1].tobytes()
+
+
+def test_bounded_lloyd_k_equals_n_and_k_one():
+    X = _blobs(40, 3, 4, 6)
+    for k, start in ((40, X.copy()), (1, X[:1].copy())):
+        ref = _full_lloyd_reference(X, start, None)
+        got = _init.lloyd(X, start, None, 2, bounded=True)
+        np.testing.assert_array_equal(got[0], ref[0])
+        assert got[1].tobytes() == ref[1].tobytes()
+    # K = N with duplicate rows: every row of a pair is an exact tie
+    Xd = np.repeat(X[:20], 2, axis=0)
+    got = _init.lloyd(Xd, Xd.copy(), None, 2, bounded=True)
+    ref = _full_lloyd_reference(Xd, Xd.copy(), None)
+    np.testing.assert_array_equal(got[0], ref[0])
+    assert got[1].tobytes() == ref[1].tobytes()
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bounded_lloyd_relocation_is_full_lloyd(weighted):
+    X, _ = _data("overlapping", np.float64, 4)
+    w = np.random.RandomState(9).uniform(0.5, 2.0, size=X.shape[0]) if weighted else None
+    init = X[[0, 10, 20, 30, 40]].copy()
+    init[1] = 1e3
+    init[3] = -1e3
+    ref = _full_lloyd_reference(X, init, w, tol_abs=_sk_tol(X))
+    got = _init.lloyd(X, init, w, 2, tol_abs=_sk_tol(X), bounded=True)
+    np.testing.assert_array_equal(got[0], ref[0])
+    assert got[1].tobytes() == ref[1].tobytes()
+
+
+def test_bounded_lloyd_equidistant_rows():
+    # rows exactly half-way between two centres (and centres that
+    # coincide): decided as the full pass decides, lowest centre first
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [0.5, 0.0], [1.5, 0.0]] * 60)
+    for start in (np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]),
+                  np.array([[0.5, 0.0], [0.5, 0.0], [1.5, 0.0]])):
+        ref = _full_lloyd_reference(X, start, None)
+        got = _init.lloyd(X, start, None, 2, bounded=True)
+        np.testing.assert_array_equal(got[0], ref[0])
+        assert got[1].tobytes() == ref[1].tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bounded_run_bounds_hold(dtype):
+    # after a max_iter stop the labels were recomputed for the final centres
+    # and the bounds refer to them: u >= distance to the own centre, l <= the
+    # distance to every other one (shifted metric, checked in float64 with a
+    # margin far below the kernel's own)
+    X = _blobs(5000, 4, 6, 3, 2.0, dtype=dtype)
+    n, d = X.shape
+    C = X[:6].astype(np.float64)
+    shift = X.mean(axis=0, dtype=np.float64)
+    labels = np.full(n, -1, dtype=np.int64)
+    bounds = np.empty((n, 2), dtype=np.float32)
+    sums, counts = np.empty((6, d)), np.empty(6)
+    info = np.zeros(4, dtype=np.int64)
+    status = _kernels.kmeans_bounded_run(X, C, shift, None, labels, bounds, sums, counts,
+                                         4, 0.0, True, info, 2)
+    assert status == 2 and info[0] == 4
+    a = X.astype(np.float64) - shift
+    b = C - shift
+    dist = np.sqrt(((a[:, None, :] - b[None]) ** 2).sum(axis=2))
+    np.testing.assert_array_equal(labels, dist.argmin(axis=1))
+    own = dist[np.arange(n), labels]
+    dist[np.arange(n), labels] = np.inf
+    assert np.all(bounds[:, 0] >= own * (1 - 1e-15))
+    assert np.all(bounds[:, 1] <= dist.min(axis=1) * (1 + 1e-15))
+
+
+def test_bounded_run_rejects_bad_arguments():
+    X = np.zeros((4, 2))
+    C = np.zeros((2, 2))
+    args = lambda **kw: dict(dict(X=X, centers=C, shift=np.zeros(2), sample_weight=None,
+                                  labels=np.zeros(4, dtype=np.int64), bounds=np.empty((4, 2), dtype=np.float32),
+                                  sums=np.empty((2, 2)), counts=np.empty(2), max_iter=3,
+                                  tol_abs=0.0, bounded=True,
+                                  info=np.zeros(4, dtype=np.int64), n_threads=1), **kw)
+    for bad in (dict(bounds=np.empty((3, 2), dtype=np.float32)), dict(info=np.zeros(3, dtype=np.int64)),
+                dict(info=np.array([5, 0, 0, 0])), dict(shift=np.zeros(3)),
+                dict(max_iter=-1), dict(sums=np.empty((3, 2)))):
+        with pytest.raises(ValueError):
+            _kernels.kmeans_bounded_run(**args(**bad))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bounded_lloyd_thread_count_invariant(dtype):
+    X = _blobs(12000, 5, 10, 8, 1.5, dtype=dtype)   # 16 slots, many iterations
+    w = np.random.RandomState(3).uniform(0.2, 2.0, size=X.shape[0])
+    start = X[:10].astype(np.float64)
+    results = [_init.lloyd(X, start, w, nt, tol_abs=0.0, bounded=True) for nt in (1, 2, 3)]
+    ref = _full_lloyd_reference(X, start, w)
+    for labels, centres in results:
+        np.testing.assert_array_equal(labels, ref[0])
+        assert centres.tobytes() == ref[1].tobytes()

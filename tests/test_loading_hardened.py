@@ -22,14 +22,13 @@ import json
 import struct
 import warnings
 import zipfile
-import zlib
 
 import numpy as np
 import pytest
 
 import gmscore
 from gmscore import GMMHMM, GaussianHMM, GaussianMixture
-from gmscore import _persistence
+from gmscore import _model_file
 
 X = np.random.RandomState(0).randn(240, 3) @ np.array([[1.0, 0.3, 0.0], [0.0, 0.8, 0.2],
                                                         [0.1, 0.0, 1.2]])
@@ -387,7 +386,7 @@ def test_a_lying_entry_count_is_caught(monkeypatch):
     with pytest.raises(ValueError, match="the archive has 5000 entries; a gmscore model file "
                                          "has at most"):
         gmscore.load(io.BytesIO(bytes(data)))
-    monkeypatch.setattr(_persistence, "MAX_DIRECTORY_BYTES", 1000)
+    monkeypatch.setattr(_model_file, "MAX_DIRECTORY_BYTES", 1000)
     with pytest.raises(ValueError, match=r"the archive has a central directory of \d+ bytes; "
                                          r"a gmscore model file's is at most 1000"):
         gmscore.load(io.BytesIO(bytes(data)))
@@ -443,7 +442,7 @@ def test_deeply_nested_json_is_refused_before_parsing(models):
 
 def test_metadata_size_is_capped_before_parsing(models, monkeypatch):
     crafted = _raw_metadata(models, lambda raw: b"{" * 5000)
-    monkeypatch.setattr(_persistence, "MAX_METADATA_BYTES", 1000)
+    monkeypatch.setattr(_model_file, "MAX_METADATA_BYTES", 1000)
     with pytest.raises(ValueError, match=r"metadata.json is 5000 bytes; a gmscore model file's "
                                          r"is at most 1000"):
         gmscore.load(crafted)
@@ -456,11 +455,11 @@ def test_save_refuses_what_the_caps_would_refuse(tmp_path, monkeypatch):
                                         "digits"):
         model.save(tmp_path / "m")
     model.set_params(random_state=0)
-    monkeypatch.setattr(_persistence, "MAX_METADATA_BYTES", 100)
+    monkeypatch.setattr(_model_file, "MAX_METADATA_BYTES", 100)
     with pytest.raises(ValueError, match=r"metadata.json would be \d+ bytes"):
         model.save(tmp_path / "m")
-    monkeypatch.setattr(_persistence, "MAX_METADATA_BYTES", 10**6)
-    monkeypatch.setattr(_persistence, "MAX_ENTRIES", 3)
+    monkeypatch.setattr(_model_file, "MAX_METADATA_BYTES", 10**6)
+    monkeypatch.setattr(_model_file, "MAX_ENTRIES", 3)
     model.set_params(weights_init=np.ones(2) / 2, precisions_init=np.ones(2))
     with pytest.raises(ValueError, match=r"would have 4 entries"):
         model.save(tmp_path / "m")

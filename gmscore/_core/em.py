@@ -12,17 +12,45 @@ BaseHMM have the same shape):
   current parameters) and M-step (parameters from the statistics);
 - ``_em_end(run)``: the restart is over (verbose output);
 - ``_em_params()`` / ``_em_adopt(params, run)``: copy out the fitted
-  parameters, and install the best restart's;
+  parameters, and install the best restart's (``run.histories`` then
+  holds every restart's objective per iteration, in restart order, for
+  convergence plots);
 - ``_em_state()`` / ``_em_restore(state)``: everything a fit may change
   (``model_state``), so that a failed fit leaves the model exactly as it
   was.
+
+Progress: ``with reporting(reporter):`` around a fit makes the driver
+notify ``reporter`` (any object with the methods below; the command line
+draws its progress bar from them) and models know nothing of it:
+``restart(index, n_init, max_iter)`` before a restart's initialisation,
+``initialised(index)`` after it, ``iteration(n, value)`` after each
+iteration (its objective: the lower bound per sample of a mixture, the
+total log-likelihood of an HMM) and ``restart_end(index, converged,
+score)``. The reporter is context-local, so threads and other fits do not
+see it.
 """
+import contextlib
+import contextvars
+
 from .._threads import single_threaded_blas
+
+_REPORTER = contextvars.ContextVar("gmscore_em_reporter", default=None)
+
+
+@contextlib.contextmanager
+def reporting(reporter):
+    """Notify ``reporter`` of every EM fit run in this context (see above)."""
+    token = _REPORTER.set(reporter)
+    try:
+        yield reporter
+    finally:
+        _REPORTER.reset(token)
 
 
 def fit_em(model, source, n_init, max_iter, random_state):
     """Fit ``model`` on ``source``; returns the best restart's run."""
     saved = model._em_state()
+    report = _REPORTER.get()
     try:
         # the kernels' BLAS at one thread (only it, where the kernels found
         # its thread count; see _threads): the kernels call it from their
@@ -31,15 +59,29 @@ def fit_em(model, source, n_init, max_iter, random_state):
         # the OpenMP threads spin between passes
         with single_threaded_blas():
             best = best_params = None
+            histories = []
             for index in range(n_init):
+                if report is not None:
+                    report.restart(index, n_init, max_iter)
                 run = model._em_start(source, random_state, index)
-                for _ in range(max_iter):
-                    run.record(model._em_iterate(source, run))
+                history = []
+                histories.append(history)
+                if report is not None:
+                    report.initialised(index)
+                for n in range(1, max_iter + 1):
+                    value = model._em_iterate(source, run)
+                    history.append(float(value))
+                    run.record(value)
+                    if report is not None:
+                        report.iteration(n, value)
                     if run.converged:
                         break
                 model._em_end(run)
+                if report is not None:
+                    report.restart_end(index, bool(run.converged), run.score)
                 if best is None or run.score > best.score:
                     best, best_params = run, model._em_params()
+            best.histories = histories
             model._em_adopt(best_params, best)
         return best
     except BaseException:

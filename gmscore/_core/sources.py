@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import _kernels
 from .covariance import COVARIANCE
+from .lengths import lengths_to_offsets
 from .._validation import aligned, check_array, check_sample_weight, feature_names
 
 # Target size of a chunk read from an array-like (bytes of X).
@@ -510,7 +511,6 @@ class CallableSource(Source):
     def _sequence_chunks(self, first):
         """Items are sequences, or (X, lengths) groups; consecutive small
         items are joined into chunks of about CHUNK_BYTES."""
-        from .._hmm_base import lengths_to_offsets
 
         start = 0
         pending, pending_off, pending_rows = [], [], 0
@@ -575,8 +575,7 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
                 raise ValueError("X is a dask bag of sequences; do not also give lengths")
             X, lengths = sequences_as_array(X)
         if sequences:
-            from .._hmm_base import lengths_to_offsets
-
+    
             return DaskSource(X, None, n_threads, lengths_to_offsets(lengths, int(X.shape[0])),
                               persist=multi_pass)
         return DaskSource(X, sample_weight, n_threads, persist=multi_pass)
@@ -616,8 +615,7 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
         return CallableSource(lambda: iter(chunks), False, None, n_threads)
     if _is_array_like(X):
         if sequences:
-            from .._hmm_base import lengths_to_offsets
-
+    
             offsets = lengths_to_offsets(lengths, int(X.shape[0]))
         return ArrayLikeSource(X, sample_weight, offsets, n_threads)
     return _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples)
@@ -629,7 +627,6 @@ def _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_sampl
     X = check_array(X, min_samples=min_samples)
     offsets = None
     if sequences:
-        from .._hmm_base import lengths_to_offsets
 
         offsets = lengths_to_offsets(lengths, X.shape[0])
     sw = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
@@ -642,7 +639,6 @@ def _with_lengths(src, lengths, sequences, _):
     if lengths is not None:
         if not sequences:
             raise ValueError("lengths is only for sequence models")
-        from .._hmm_base import lengths_to_offsets
 
         # lengths with a streamed X: the sum is checked at the end of a pass
         arr = np.asarray(lengths)

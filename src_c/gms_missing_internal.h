@@ -1,0 +1,88 @@
+/* Internal interface of the missing-value kernel (gms_missing.c: the
+ * driver, pattern factors and the row-by-row path; gms_missing_dense.c:
+ * the BLAS block path of full / tied covariances). Not part of the API. */
+#ifndef GMS_MISSING_INTERNAL_H
+#define GMS_MISSING_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gms_kernels.h"
+
+/* Blocks of fewer rows skip BLAS (its call overhead exceeds the work). */
+#define GMS_MISSING_BLAS_ROWS 16
+
+/* Fortran BLAS (scipy.linalg.cython_blas), called single-threaded. */
+typedef void (*dgemm_fn)(char *, char *, int *, int *, int *, double *, double *, int *,
+                         double *, int *, double *, double *, int *);
+typedef void (*dsyrk_fn)(char *, char *, int *, int *, double *, double *, int *, double *,
+                         double *, int *);
+
+/* A pattern's factors for one component. */
+typedef struct {
+    double *bm;      /* full / tied: m x q column-major, P_mm^{-1} P_mo */
+    double *c;       /* full / tied: m x m conditional covariance P_mm^{-1} */
+    double *iv;      /* diag / spherical: d inverse variances */
+    const double *u; /* full / tied: the component's U (d x d row-major) */
+    double lognorm;  /* log w_k - (q log 2 pi + log det S_oo) / 2 */
+} factor;
+
+typedef struct {
+    int cov_type;
+    ptrdiff_t d, k;
+    dgemm_fn dgemm;
+    dsyrk_fn dsyrk;
+    const double *X, *means, *covs, *log_w, *sw, *resp_in, *centres;
+    double *lse, *logp, *resp_out, *impute, *impute_var;
+    ptrdiff_t stride;
+    const double *u, *p, *logdet; /* full / tied: U, P (n_cov x d x d), log det S */
+    const double *g;              /* full / tied: the mean of the means (block centre) */
+    int need_c;                   /* the conditional covariances are used */
+} pass_args;
+
+/* Per-thread scratch of one slot. */
+typedef struct {
+    ptrdiff_t *o, *mi;           /* observed / missing feature indices */
+    ptrdiff_t q, m;
+    int64_t pattern;             /* the pattern the factors are of */
+    factor *f;                   /* k factors */
+    double *mat;                 /* factor storage */
+    double *work;                /* d x d */
+    double *lp, *r;              /* GMS_BLOCK_ROWS x k */
+    double *e, *z, *xh;          /* d, d, k x d */
+    double *rsum;                /* k */
+    double *bd, *be, *bz;        /* GMS_BLOCK_ROWS x d each */
+    /* the BLAS block path of full / tied (gms_missing_dense.c) */
+    int64_t w_pattern;           /* pattern whose wall / wv are formed, or -1 */
+    double *wall;                /* n_w q x q column-major: the L^{-1} of S_oo */
+    double *wv;                  /* k x d: L^{-1} (mu_o - g_o) */
+    double *zall;                /* rows x n_w q products */
+    ptrdiff_t zrows;             /* rows zall holds */
+    double *pm;                  /* prow x qq: [y, upper(y y^T), 1] rows */
+    ptrdiff_t prows;
+    double *sm;                  /* k x qq moments */
+    double *rw;                  /* GMS_BLOCK_ROWS x k weights */
+    double *dl;                  /* d: one row's missing shifts */
+    double *mk;                  /* k x (m + q m + m m): per-component sums */
+    double *ww;                  /* d x d */
+} scratch;
+
+/* Doubles of the moment path's larger buffers (sized from d and k). */
+#define GMS_MISSING_SCRATCH ((ptrdiff_t)1 << 19)
+
+static inline int gms_missing_is_dense(int cov_type)
+{
+    return cov_type == GMS_FULL || cov_type == GMS_TIED;
+}
+
+/* gms_missing.c */
+void gms_missing_add_conditional(const pass_args *a, const scratch *s, ptrdiff_t c,
+                                 double rs, double *s2);
+int gms_missing_row_posteriors(const pass_args *a, scratch *s, int64_t row, ptrdiff_t i,
+                               double *lse_out);
+/* gms_missing_dense.c: a block of GMS_MISSING_BLAS_ROWS+ rows of one
+ * pattern (factors in s), full / tied, with BLAS */
+int gms_missing_block_dense(const pass_args *a, scratch *s, const int64_t *order,
+                            ptrdiff_t lo, ptrdiff_t nb, double *acc);
+
+#endif /* GMS_MISSING_INTERNAL_H */
