@@ -113,11 +113,6 @@ class _VariationalChain:
             self._init_emissions(data, rs)
         finally:
             del self._warn_overwrite
-        for name in ("startprob", "transmat"):   # assigned posteriors, no estimate yet
-            post = vars(self).get(name + "_posterior_")
-            if post is not None and not hasattr(self, name + "_"):
-                post = np.asarray(post, dtype=np.float64)
-                setattr(self, name + "_", post / post.sum(axis=-1, keepdims=True))
 
     def _check(self, n_features=None):
         k = self.n_components
@@ -126,6 +121,10 @@ class _VariationalChain:
             if not hasattr(self, name):
                 raise ValueError(f"{name} must be set (fit the model or assign it)")
             setattr(self, name, _positive(getattr(self, name), name, shape))
+        for name in ("startprob", "transmat"):   # assigned posteriors, no estimate yet
+            if not hasattr(self, name + "_"):
+                post = getattr(self, name + "_posterior_")
+                setattr(self, name + "_", post / post.sum(axis=-1, keepdims=True))
         super()._check(n_features)
 
     # ---------------------------------------------------------- E-step
@@ -462,14 +461,10 @@ class VariationalCategoricalEmissions(CategoricalEmissions):
                 post = np.stack([rs.dirichlet(row) for row in self.emissionprob_prior_])
             self.emissionprob_posterior_ = post * (data.n_samples / k)
             self.emissionprob_ = post
-        post = vars(self).get("emissionprob_posterior_")
-        if post is not None and not hasattr(self, "emissionprob_"):
-            post = np.asarray(post, dtype=np.float64)
-            self.emissionprob_ = post / post.sum(axis=1, keepdims=True)
 
     def _check_emissions(self, n_features=None):
         self._check_width(n_features)
-        for name in self._emission_param_names:
+        for name in ("emissionprob_prior_", "emissionprob_posterior_"):
             if not hasattr(self, name):
                 raise ValueError(f"{name} must be set (fit the model or assign it)")
         post = np.atleast_2d(_as_float(self.emissionprob_posterior_, "emissionprob_posterior_"))
@@ -479,6 +474,9 @@ class VariationalCategoricalEmissions(CategoricalEmissions):
         for name in ("emissionprob_prior_", "emissionprob_posterior_"):
             setattr(self, name, _positive(np.atleast_2d(_as_float(getattr(self, name), name)),
                                           name, shape))
+        if not hasattr(self, "emissionprob_"):   # assigned posteriors, no estimate yet
+            post = self.emissionprob_posterior_
+            self.emissionprob_ = post / post.sum(axis=1, keepdims=True)
         super()._check_emissions(n_features)
 
     def _estep_log_likelihood(self, X, n_threads, data):
