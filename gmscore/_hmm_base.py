@@ -106,6 +106,7 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
     """
 
     monitor_ = _MonitorOnFirstUse()
+    _collapse_hint = "increase min_covar, use fewer states, or check the data"
 
     _base_constraints = {
         "n_components": interval(int, 1),
@@ -253,7 +254,7 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
             raise ValueError(
                 f"Baum-Welch iteration {run.monitor.iter + 1} produced parameters the model "
                 f"cannot use ({exc}): a state collapsed onto too few distinct points; "
-                "increase min_covar, use fewer states, or check the data") from None
+                f"{self._collapse_hint}") from None
         return objective
 
     # Hooks of the variational models (gmscore.variational_hmm): what the

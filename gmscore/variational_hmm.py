@@ -80,6 +80,8 @@ class _VariationalChain:
     (hmmlearn's VariationalBaseHMM); the emission mixin after it supplies
     ``_emission_kl`` and the emission parts of the hooks."""
 
+    _collapse_hint = ("use fewer states, stronger priors (scale_prior, dof_prior), or check "
+                      "the data")
     _chain_param_names = ("startprob_prior_", "startprob_posterior_", "transmat_prior_",
                           "transmat_posterior_", "startprob_", "transmat_")
 

@@ -452,3 +452,156 @@ def test_float32_input_fits_close_to_float64():
                                tol=-np.inf).fit(X.astype(np.float32), lengths)
     np.testing.assert_allclose(b.monitor_.history, a.monitor_.history, rtol=1e-4)
     np.testing.assert_allclose(b.means_posterior_, a.means_posterior_, rtol=1e-3, atol=1e-3)
+
+
+# ------------------------------------------------ bad input, letters
+def _fitted_gaussian(ct="diag", **kw):
+    X, lengths = _gaussian_data(8)
+    return VariationalGaussianHMM(K, covariance_type=ct, random_state=0, n_iter=5,
+                                  **kw).fit(X, lengths), X, lengths
+
+
+def _state(model):
+    return {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
+            for k, v in vars(model).items() if k != "monitor_"}
+
+
+def _assert_unchanged(model, before):
+    after = _state(model)
+    assert sorted(after) == sorted(before)
+    for name, value in before.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(after[name], value, err_msg=name)
+        else:
+            assert after[name] == value or (after[name] is value), name
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(covariance_type="bogus"), "covariance_type"),
+    (dict(params="stmx"), "unknown letters"),
+    (dict(init_params="stme"), "unknown letters"),
+    (dict(n_iter=-1), "n_iter"),
+    (dict(startprob_prior=-1.0, init_params="s"), "startprob_prior_ must hold finite, positive"),
+    (dict(scale_prior=np.ones((2, 2)), init_params="c"), "scale_prior"),
+    (dict(dof_prior=1.0, covariance_type="full", init_params="c"), "dof_prior_ must exceed"),
+    (dict(beta_prior=np.zeros(K), init_params="m"), "beta_prior_ must hold finite, positive"),
+])
+def test_bad_hyper_parameters_raise_and_leave_the_model(change, match):
+    model, X, lengths = _fitted_gaussian()
+    model.set_params(**change)
+    before = _state(model)
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, lengths)
+    _assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("name, value, match", [
+    ("dof_posterior_", np.full(K, 1.5), "dof_posterior_ must exceed n_features - 1"),
+    ("beta_posterior_", np.array([1.0, -2.0, 1.0]), "beta_posterior_ must hold finite"),
+    ("scale_posterior_", np.ones((K, 2)), "scale_posterior_ must have shape"),
+    ("means_posterior_", np.full((K, 3), np.nan), "means_posterior_ must be a finite"),
+    ("transmat_posterior_", np.ones((K, K + 1)), "transmat_posterior_ must have shape"),
+])
+def test_bad_assigned_posteriors_raise_and_leave_the_model(name, value, match):
+    model, X, lengths = _fitted_gaussian()
+    model.init_params = ""
+    setattr(model, name, value)
+    before = _state(model)
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, lengths)
+    _assert_unchanged(model, before)
+
+
+def test_bad_data_raise_clear_errors():
+    model, X, lengths = _fitted_gaussian()
+    bad = X.copy()
+    bad[5, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        VariationalGaussianHMM(K, n_iter=2).fit(bad, lengths)
+    with pytest.raises(ValueError, match="features"):
+        model.score(X[:, :2], lengths)
+    with pytest.raises(ValueError, match="lengths"):
+        model.fit(X, [len(X) + 1])
+    with pytest.raises(TypeError, match="partial_fit"):
+        model.partial_fit(X, lengths)
+    with pytest.raises(ValueError, match="fit"):   # NotFittedError
+        VariationalGaussianHMM(K).score(X)
+    symbols, slen = _categorical_data(1)
+    cat = VariationalCategoricalHMM(K, n_features=3, n_iter=2, random_state=0)
+    with pytest.raises(ValueError, match="symbols"):
+        cat.fit(symbols, slen)              # symbols up to 4 with n_features=3
+    with pytest.raises(ValueError, match="columns"):
+        VariationalCategoricalHMM(K, n_iter=2).fit(np.hstack([symbols, symbols]), slen)
+    with pytest.raises(ValueError, match="symbols"):
+        VariationalCategoricalHMM(K, n_iter=2).fit(symbols + 0.5, slen)
+
+
+def test_params_letters_freeze_what_they_omit():
+    model, X, lengths = _fitted_gaussian("full")
+    frozen = {n: np.array(getattr(model, n), copy=True) for n in GAUSSIAN_NAMES}
+    model.set_params(params="t", init_params="", n_iter=3)
+    model.fit(X, lengths)
+    for name in GAUSSIAN_NAMES:
+        if name != "transmat_posterior_":
+            np.testing.assert_array_equal(getattr(model, name), frozen[name], err_msg=name)
+    assert not np.array_equal(model.transmat_posterior_, frozen["transmat_posterior_"])
+    # init_params re-initialises only what it names
+    model.set_params(params="stmc", init_params="s", n_iter=0)
+    model.fit(X, lengths)
+    np.testing.assert_array_equal(model.scale_posterior_, frozen["scale_posterior_"])
+    assert not np.array_equal(model.startprob_posterior_, frozen["startprob_posterior_"])
+
+
+def test_fit_scalars_as_hmmlearn():
+    X, lengths = _gaussian_data(0)
+    for ct in COV_TYPES:
+        ref = vhmm.VariationalGaussianHMM(K, covariance_type=ct)
+        ref.n_features = X.shape[1]
+        ours = VariationalGaussianHMM(K, covariance_type=ct)
+        assert ours._get_n_fit_scalars_per_param(X.shape[1]) == \
+            ref._get_n_fit_scalars_per_param()
+
+
+# ------------------------------------------------------- persistence
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_gaussian_save_load_round_trip(ct):
+    model, X, lengths = _fitted_gaussian(ct)
+    buf = io.BytesIO()
+    model.save(buf)
+    buf.seek(0)
+    loaded = load(buf)
+    assert type(loaded) is VariationalGaussianHMM
+    assert list(loaded.monitor_.history) == list(model.monitor_.history)
+    for name in GAUSSIAN_NAMES + ("startprob_", "transmat_", "_covars_"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
+    assert loaded.score(X, lengths) == model.score(X, lengths)
+    np.testing.assert_array_equal(loaded.predict(X, lengths), model.predict(X, lengths))
+    # training continues identically
+    for m in (model, loaded):
+        m.set_params(init_params="", n_iter=2)
+        m.fit(X, lengths)
+    assert list(loaded.monitor_.history) == list(model.monitor_.history)
+
+
+def test_categorical_save_load_round_trip_and_unfitted():
+    X, lengths = _categorical_data(3)
+    model = VariationalCategoricalHMM(K, random_state=0, n_iter=5).fit(X, lengths)
+    buf = io.BytesIO()
+    model.save(buf)
+    buf.seek(0)
+    loaded = load(buf)
+    for name in CATEGORICAL_NAMES + ("emissionprob_", "startprob_", "transmat_"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
+    assert loaded.score(X, lengths) == model.score(X, lengths)
+    buf = io.BytesIO()
+    VariationalCategoricalHMM(4, n_features=6).save(buf)
+    buf.seek(0)
+    fresh = load(buf)
+    assert fresh.n_components == 4 and fresh.n_features == 6 and not hasattr(fresh, "startprob_")
+
+
+def test_save_refuses_broken_posteriors():
+    model, _, _ = _fitted_gaussian("full")
+    model.scale_posterior_ = -model.scale_posterior_
+    with pytest.raises(ValueError, match="scale_posterior_"):
+        model.save(io.BytesIO())
