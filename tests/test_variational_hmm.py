@@ -161,8 +161,8 @@ def test_gaussian_fit_matches_hmmlearn(ct, implementation):
         np.testing.assert_array_equal(path_ours, path_ref)
 
 
-@pytest.mark.parametrize("params", ["stm", "stc", "st", "mc"])
-@pytest.mark.parametrize("ct", ["full", "diag", "tied"])
+@pytest.mark.parametrize("ct, params", [("full", "stc"), ("full", "mc"), ("diag", "stm"),
+                                        ("diag", "st"), ("tied", "stc"), ("spherical", "sc")])
 def test_gaussian_partial_params_match_hmmlearn(ct, params):
     # 'c' without 'm' runs the M-step of S about stale posterior means:
     # from posteriors that a full fit brought near its fixed point (far from
@@ -172,7 +172,11 @@ def test_gaussian_partial_params_match_hmmlearn(ct, params):
     for model in (ref, ours):
         model.fit(X, lengths)
         model.params = params
-        model.fit(X, lengths)
+        with warnings.catch_warnings():
+            # hmmlearn's S about stale means is no ascent step: the bound
+            # may fall (for both models alike)
+            warnings.simplefilter("ignore", LikelihoodDecreaseWarning)
+            model.fit(X, lengths)
     _assert_history(ours, ref)
     names = GAUSSIAN_NAMES + tuple(n for n, letter in (("startprob_", "s"), ("transmat_", "t"))
                                    if letter in params)
@@ -360,9 +364,10 @@ def test_expected_log_likelihood_matches_monte_carlo(ct):
 def test_kl_terms_match_monte_carlo():
     rs = np.random.RandomState(0)
     q, p = np.array([2.0, 3.5, 0.7]), np.array([1.0, 0.5, 2.0])
-    draws = sps.dirichlet(q).rvs(100000, random_state=rs)
+    n = 20000
+    draws = sps.dirichlet(q).rvs(n, random_state=rs)
     log_ratio = sps.dirichlet(q).logpdf(draws.T) - sps.dirichlet(p).logpdf(draws.T)
-    assert abs(kl_dirichlet(q, p) - log_ratio.mean()) < 5 * log_ratio.std() / np.sqrt(1e5)
+    assert abs(kl_dirichlet(q, p) - log_ratio.mean()) < 5 * log_ratio.std() / np.sqrt(n)
     d = 3
     a, b = rs.randn(d, d), rs.randn(d, d)
     s_q, s_p = a @ a.T + d * np.eye(d), b @ b.T + np.eye(d)
@@ -371,9 +376,9 @@ def test_kl_terms_match_monte_carlo():
     kl = kl_wishart(dof_q, logdet(s_q, d), dof_p, logdet(s_p, d), trace(s_p, s_q, d), d)
     wq = sps.wishart(df=dof_q, scale=np.linalg.inv(s_q))
     wp = sps.wishart(df=dof_p, scale=np.linalg.inv(s_p))
-    draws = wq.rvs(100000, random_state=rs).transpose(1, 2, 0)
+    draws = wq.rvs(n, random_state=rs).transpose(1, 2, 0)
     log_ratio = wq.logpdf(draws) - wp.logpdf(draws)
-    assert abs(kl - log_ratio.mean()) < 5 * log_ratio.std() / np.sqrt(1e5)
+    assert abs(kl - log_ratio.mean()) < 5 * log_ratio.std() / np.sqrt(n)
 
 
 @pytest.mark.parametrize("ct", ["full", "diag"])
