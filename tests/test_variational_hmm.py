@@ -610,3 +610,30 @@ def test_save_refuses_broken_posteriors():
     model.scale_posterior_ = -model.scale_posterior_
     with pytest.raises(ValueError, match="scale_posterior_"):
         model.save(io.BytesIO())
+
+
+def test_accumulate_and_maximize_are_one_iteration():
+    ours, _, X, lengths = _gaussian_pair("tied", n_iter=1)
+    stepped = VariationalGaussianHMM(K, covariance_type="tied", init_params="")
+    for name in GAUSSIAN_NAMES:
+        setattr(stepped, name, np.array(getattr(ours, name), copy=True))
+    stepped.covars_ = ours._covars_
+    stepped._check(X.shape[1])
+    half = len(lengths) // 2
+    cut = sum(lengths[:half])
+    stats = stepped.accumulate(X[:cut], lengths[:half]) + stepped.accumulate(X[cut:],
+                                                                             lengths[half:])
+    bound = stepped._em_objective(stats)
+    stepped.maximize(stats)
+    ours.fit(X, lengths)
+    np.testing.assert_allclose(bound, ours.monitor_.history[0], rtol=1e-12)
+    _assert_close(stepped, ours, GAUSSIAN_NAMES, rtol=1e-10)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import gmscore.variational_hmm
+
+    result = doctest.testmod(gmscore.variational_hmm, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
