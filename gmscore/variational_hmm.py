@@ -75,6 +75,15 @@ def _full_shape(value, shape, name):
                          f"{shape}") from None
 
 
+def _dirichlet_draws(rs, alpha, size=None):
+    """hmmlearn's random posterior start, rs.dirichlet(alpha, size), with
+    entries below 1e-300 (numpy draws exact zeros for alpha ~ 1e-2 and
+    below) raised to 1e-300: a Dirichlet parameter must be positive, and
+    the first lower bound, whose KL terms grow as 1 / entry, stays finite
+    (hmmlearn's is NaN then)."""
+    return np.maximum(rs.dirichlet(alpha, size), 1e-300)
+
+
 class _VariationalChain:
     """Dirichlet posteriors of the start and transition probabilities
     (hmmlearn's VariationalBaseHMM); the emission mixin after it supplies
@@ -103,13 +112,14 @@ class _VariationalChain:
                     self._needs_init("s", "startprob_prior_"):
                 prior = 1.0 / k if self.startprob_prior is None else self.startprob_prior
                 self.startprob_prior_ = _full_shape(prior, (k,), "startprob_prior")
-                self.startprob_posterior_ = rs.dirichlet(np.full(k, 1.0 / k)) * data.n_sequences
+                self.startprob_posterior_ = (_dirichlet_draws(rs, np.full(k, 1.0 / k))
+                                             * data.n_sequences)
                 self.startprob_ = self.startprob_posterior_ / self.startprob_posterior_.sum()
             if self._needs_init("t", "transmat_posterior_") or \
                     self._needs_init("t", "transmat_prior_"):
                 prior = 1.0 / k if self.transmat_prior is None else self.transmat_prior
                 self.transmat_prior_ = _full_shape(prior, (k, k), "transmat_prior")
-                post = rs.dirichlet(np.full(k, 1.0 / k), size=k) * (data.n_samples / k)
+                post = _dirichlet_draws(rs, np.full(k, 1.0 / k), k) * (data.n_samples / k)
                 self.transmat_posterior_ = post
                 self.transmat_ = post / post.sum(axis=1, keepdims=True)
             self._init_emissions(data, rs)
@@ -458,9 +468,9 @@ class VariationalCategoricalEmissions(CategoricalEmissions):
             prior = 1.0 / f if self.emissionprob_prior is None else self.emissionprob_prior
             self.emissionprob_prior_ = _full_shape(prior, (k, f), "emissionprob_prior")
             if np.ndim(prior) == 0:     # hmmlearn's draw
-                post = rs.dirichlet(np.full(f, float(prior)), size=k)
+                post = _dirichlet_draws(rs, np.full(f, float(prior)), k)
             else:
-                post = np.stack([rs.dirichlet(row) for row in self.emissionprob_prior_])
+                post = np.stack([_dirichlet_draws(rs, row) for row in self.emissionprob_prior_])
             self.emissionprob_posterior_ = post * (data.n_samples / k)
             self.emissionprob_ = post
 

@@ -637,3 +637,14 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(gmscore.variational_hmm, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_many_states_start_from_positive_posteriors():
+    # numpy's Dirichlet draws exact zeros for alpha = 1 / 200; the fit must
+    # still start (hmmlearn's first bound is NaN there) and rise afterwards
+    rs = np.random.RandomState(0)
+    X = rs.randint(0, 300, size=(3000, 1))
+    m = VariationalCategoricalHMM(200, random_state=0, n_iter=3, tol=-np.inf).fit(X)
+    history = np.array(m.monitor_.history)
+    assert np.isfinite(history).all() and np.all(np.diff(history) > 0)
+    assert (m.startprob_posterior_ > 0).all() and (m.transmat_posterior_ > 0).all()
