@@ -52,7 +52,8 @@ FITTED_ATTRIBUTES = {
        for name, attr in DISCRETE_EMISSIONS.items()},
     # the variational HMMs: their priors, posteriors and point estimates
     **{name: frozenset(_VARIATIONAL_CHAIN + emissions + (
-        "monitor_", "n_features_in_", "feature_names_in_", "n_features"))
+        "monitor_", "n_features_in_", "feature_names_in_", "n_features",
+        "restart_histories_"))
        for name, emissions in (
            ("VariationalGaussianHMM", (
                "means_prior_", "means_posterior_", "beta_prior_", "beta_posterior_",
