@@ -18,6 +18,8 @@ _PUBLIC = {
     "CategoricalHMM": ".discrete",
     "PoissonHMM": ".discrete",
     "MultinomialHMM": ".discrete",
+    "VariationalGaussianHMM": ".variational_hmm",
+    "VariationalCategoricalHMM": ".variational_hmm",
     "BaseHMM": "._custom_hmm",
     "ConvergenceMonitor": "._monitor",
     "LikelihoodDecreaseWarning": "._monitor",

@@ -83,8 +83,8 @@ class _InitData:
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        if name in ("n_features", "n_threads", "dtype"):  # known without reading rows
-            return getattr(self._source, name)
+        if name in ("n_features", "n_threads", "dtype", "n_samples", "n_sequences"):
+            return getattr(self._source, name)    # the whole source's, known without reading rows
         if self._sample is None:
             self._sample = self._source.init_sample(self._rs)
         return getattr(self._sample, name)
@@ -106,6 +106,7 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
     """
 
     monitor_ = _MonitorOnFirstUse()
+    _collapse_hint = "increase min_covar, use fewer states, or check the data"
 
     _base_constraints = {
         "n_components": interval(int, 1),
@@ -245,6 +246,7 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
 
     def _em_iterate(self, source, run):
         stats = self._estep(source)
+        objective = self._em_objective(stats)   # of the parameters the E-step used
         self._do_mstep(stats)
         try:   # a fit returns parameters its own methods accept, or raises
             self._check()
@@ -252,8 +254,20 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
             raise ValueError(
                 f"Baum-Welch iteration {run.monitor.iter + 1} produced parameters the model "
                 f"cannot use ({exc}): a state collapsed onto too few distinct points; "
-                "increase min_covar, use fewer states, or check the data") from None
+                f"{self._collapse_hint}") from None
+        return objective
+
+    # Hooks of the variational models (gmscore.variational_hmm): what the
+    # E-step runs the chain with, its emission log-likelihoods, and the
+    # objective the monitor records (the lower bound instead of log p(X)).
+    def _em_objective(self, stats):
         return stats.loglik
+
+    def _estep_chain(self):
+        return self.startprob_, self.transmat_
+
+    def _estep_log_likelihood(self, X, n_threads, data):
+        return self._frame_log_likelihood(X, n_threads, data)
 
     def _em_end(self, run):
         pass
@@ -337,8 +351,9 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         seq_ll = np.empty(len(offsets) - 1)
         try:
             if reducer is not None:
+                startprob, transmat = self._estep_chain()   # an E-step's
                 _hmmc.forward_backward_into(reducer, self.implementation, framelogprob,
-                                            offsets, self.startprob_, self.transmat_,
+                                            offsets, startprob, transmat,
                                             posteriors, seq_ll, n_threads)
             else:
                 _hmmc.forward_backward(self.implementation, framelogprob, offsets,
@@ -394,7 +409,7 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         seq_ll, n_seq, count = [], 0, 0
         for chunk in source.chunks():
             self._check_chunk_features(chunk)
-            framelogprob, extra = self._frame_log_likelihood(chunk.X, source.n_threads, source)
+            framelogprob, extra = self._estep_log_likelihood(chunk.X, source.n_threads, source)
             known = vars(self).get("_states")
             if known is not None:   # partial labels: other states ruled out
                 from ._partial_labels import clamp_frames

@@ -18,10 +18,16 @@ FITTED_MARKERS = {             # attributes whose presence means "fitted"
     "CategoricalHMM": ("startprob_", "transmat_"),
     "PoissonHMM": ("startprob_", "transmat_"),
     "MultinomialHMM": ("startprob_", "transmat_"),
+    "VariationalGaussianHMM": ("startprob_", "transmat_"),
+    "VariationalCategoricalHMM": ("startprob_", "transmat_"),
 }
 # The discrete HMMs' emission parameter (rows of probabilities or rates).
 DISCRETE_EMISSIONS = {"CategoricalHMM": "emissionprob_", "PoissonHMM": "lambdas_",
                        "MultinomialHMM": "emissionprob_"}
+
+
+_VARIATIONAL_CHAIN = ("startprob_prior_", "startprob_posterior_", "transmat_prior_",
+                      "transmat_posterior_", "startprob_", "transmat_")
 
 
 # The instance attributes load restores besides the hyper-parameters: what
@@ -44,6 +50,16 @@ FITTED_ATTRIBUTES = {
                         "feature_names_in_", "n_features", "_online_state",
                         "restart_histories_"})
        for name, attr in DISCRETE_EMISSIONS.items()},
+    # the variational HMMs: their priors, posteriors and point estimates
+    **{name: frozenset(_VARIATIONAL_CHAIN + emissions + (
+        "monitor_", "n_features_in_", "feature_names_in_", "n_features",
+        "restart_histories_"))
+       for name, emissions in (
+           ("VariationalGaussianHMM", (
+               "means_prior_", "means_posterior_", "beta_prior_", "beta_posterior_",
+               "dof_prior_", "dof_posterior_", "scale_prior_", "scale_posterior_", "_covars_")),
+           ("VariationalCategoricalHMM", (
+               "emissionprob_prior_", "emissionprob_posterior_", "emissionprob_")))},
 }
 
 
@@ -114,10 +130,56 @@ def _discrete_shapes(model):
     return {"startprob_": (k,), "transmat_": (k, k), DISCRETE_EMISSIONS[name]: (k, d)}, d
 
 
+def _variational_shapes(model):
+    """_expected_shapes for the variational HMMs, D from the posterior
+    means (Gaussian) or emission rows (categorical); a tied model's scalar
+    dof is checked with the values."""
+    k = _positive_int(model.n_components, "n_components")
+    shapes = {"startprob_": (k,), "transmat_": (k, k), "startprob_prior_": (k,),
+              "startprob_posterior_": (k,), "transmat_prior_": (k, k),
+              "transmat_posterior_": (k, k)}
+    if type(model).__name__ == "VariationalCategoricalHMM":
+        em = vars(model).get("emissionprob_posterior_")
+        d = np.shape(em)[1] if em is not None and np.ndim(em) == 2 else None
+        if model.n_features is not None:
+            d = _positive_int(model.n_features, "n_features")
+        shapes.update({n: (k, d) for n in ("emissionprob_prior_", "emissionprob_posterior_",
+                                            "emissionprob_")})
+        return shapes, d
+    ct = model.covariance_type
+    if ct not in COV_TYPES:
+        raise ModelFileError(f"covariance_type={ct!r} is not a covariance type")
+    means = vars(model).get("means_posterior_")
+    if means is not None and np.ndim(means) != 2:
+        raise ModelFileError(f"means_posterior_ has shape {np.shape(means)}, expected 2 "
+                             "dimensions")
+    d = np.shape(means)[1] if means is not None else None
+    cov = COVARIANCE[ct].shape(k, d)
+    shapes.update(means_prior_=(k, d), means_posterior_=(k, d), beta_prior_=(k,),
+                  beta_posterior_=(k,), scale_prior_=cov, scale_posterior_=cov, _covars_=cov)
+    if ct != "tied":
+        shapes.update(dof_prior_=(k,), dof_posterior_=(k,))
+    return shapes, d
+
+
+def _check_variational_values(model):
+    """The variational HMMs validate their own parameters (_check): run it
+    on the stored values (and put them back as they were)."""
+    if not all(hasattr(model, a) for a in FITTED_MARKERS[type(model).__name__]):
+        return
+    try:
+        with model._checked_parameters():
+            pass
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(str(exc)) from None
+
+
 def check_fitted_shapes(model):
     """Refuse fitted arrays inconsistent with each other or with the
     hyper-parameters (the compiled kernels trust these shapes)."""
-    if type(model).__name__ in DISCRETE_EMISSIONS:
+    if type(model).__name__.startswith("Variational"):
+        shapes, d = _variational_shapes(model)
+    elif type(model).__name__ in DISCRETE_EMISSIONS:
         shapes, d = _discrete_shapes(model)
     else:
         shapes, d = _expected_shapes(model)
@@ -140,8 +202,8 @@ def check_fitted_shapes(model):
     for attr in ("n_features_in_", "n_features"):
         value = vars(model).get(attr)
         # a CategoricalHMM reads one column of symbols
-        want = 1 if attr == "n_features_in_" and type(model).__name__ == "CategoricalHMM" \
-            else d
+        want = 1 if attr == "n_features_in_" and type(model).__name__ in (
+            "CategoricalHMM", "VariationalCategoricalHMM") else d
         if value is None or want is None:
             continue
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
@@ -266,6 +328,9 @@ def check_fitted_values(model):
     for attr in ("weights_", "startprob_", "transmat_"):
         if attr in present:
             _check_simplex(_values(model, attr), attr)
+    if name.startswith("Variational"):
+        _check_variational_values(model)
+        return
     if name in DISCRETE_EMISSIONS:
         attr = DISCRETE_EMISSIONS[name]
         if attr in present:

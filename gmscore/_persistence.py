@@ -113,10 +113,12 @@ def _model_classes():
     from .discrete import CategoricalHMM, MultinomialHMM, PoissonHMM
     from .hmm import GMMHMM, GaussianHMM
     from .mixture import GaussianMixture
+    from .variational_hmm import VariationalCategoricalHMM, VariationalGaussianHMM
 
     return {"GaussianMixture": GaussianMixture, "GaussianHMM": GaussianHMM, "GMMHMM": GMMHMM,
             "CategoricalHMM": CategoricalHMM, "PoissonHMM": PoissonHMM,
-            "MultinomialHMM": MultinomialHMM}
+            "MultinomialHMM": MultinomialHMM, "VariationalGaussianHMM": VariationalGaussianHMM,
+            "VariationalCategoricalHMM": VariationalCategoricalHMM}
 
 
 def _serialise(model):
