@@ -1,0 +1,354 @@
+"""gmscore.BayesianGaussianMixture against scikit-learn's from identical
+starts (every covariance type, both weight priors, the four inits and a
+start taken from scikit-learn's own fit), against direct formulas for the
+variational helpers, and its behaviour: sample weights, float32, threads,
+warm start, n_init, no N x K array in fit."""
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+from scipy.special import digamma
+
+from gmscore import BayesianGaussianMixture
+from gmscore._core import variational as vb
+
+sk_mixture = pytest.importorskip("sklearn.mixture")
+SkBGM = sk_mixture.BayesianGaussianMixture
+from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning  # noqa: E402
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+PRIOR_TYPES = ["dirichlet_process", "dirichlet_distribution"]
+FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
+          "mean_precision_", "degrees_of_freedom_", "mean_prior_", "covariance_prior_",
+          "weight_concentration_prior_", "mean_precision_prior_",
+          "degrees_of_freedom_prior_")
+RTOL = 1e-8
+
+
+def make_blobs(n_per=150, d=3, k=3, seed=0, dtype=np.float64):
+    rng = np.random.RandomState(seed)
+    parts = [rng.randn(n_per, d) @ rng.randn(d, d) + 6 * rng.randn(d) for _ in range(k)]
+    return np.vstack(parts).astype(dtype)
+
+
+def rel_diff(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = max(float(np.max(np.abs(b))), 1e-300)
+    return float(np.max(np.abs(a - b))) / scale
+
+
+def quiet(fit):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        return fit()
+
+
+def assert_same_fit(ours, sk, rtol=RTOL):
+    sk_bounds = np.array([float(np.ravel(v)[0]) for v in sk.lower_bounds_])
+    assert len(ours.lower_bounds_) == len(sk_bounds) == sk.n_iter_ == ours.n_iter_
+    assert rel_diff(ours.lower_bounds_, sk_bounds) < rtol
+    assert abs(ours.lower_bound_ - float(np.ravel(sk.lower_bound_)[0])) <= \
+        rtol * abs(float(np.ravel(sk.lower_bound_)[0]))
+    for name in FITTED:
+        assert rel_diff(getattr(ours, name), getattr(sk, name)) < rtol, name
+    conc_o, conc_s = ours.weight_concentration_, sk.weight_concentration_
+    if isinstance(conc_s, tuple):
+        assert isinstance(conc_o, tuple) and len(conc_o) == 2
+        for a, b in zip(conc_o, conc_s):
+            assert rel_diff(a, b) < rtol
+    else:
+        assert rel_diff(conc_o, conc_s) < rtol
+    assert ours.converged_ == sk.converged_
+
+
+def both(X, **kw):
+    ours = quiet(lambda: BayesianGaussianMixture(**kw).fit(X))
+    sk = quiet(lambda: SkBGM(**{k: v for k, v in kw.items() if k != "n_threads"}).fit(X))
+    return ours, sk
+
+
+# ------------------------------------------------ agreement with sklearn
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+def test_random_init_follows_sklearn(covariance_type, prior_type):
+    """init_params='random' draws the same responsibilities in both, so
+    the runs start identically; 40 iterations without stopping."""
+    X = make_blobs()
+    ours, sk = both(X, n_components=5, covariance_type=covariance_type,
+                    weight_concentration_prior_type=prior_type, init_params="random",
+                    random_state=3, max_iter=40, tol=0)
+    assert_same_fit(ours, sk)
+    Y = make_blobs(seed=5)
+    assert rel_diff(ours.score_samples(Y), sk.score_samples(Y)) < RTOL
+    assert rel_diff(ours.predict_proba(Y), sk.predict_proba(Y)) < 1e-7
+    assert np.array_equal(ours.predict(Y), sk.predict(Y))
+    assert abs(ours.score(Y) - sk.score(Y)) < RTOL * abs(sk.score(Y))
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+def test_given_priors_follow_sklearn(covariance_type, prior_type):
+    X = make_blobs(d=2, seed=1)
+    cov_prior = {"full": np.array([[2.0, 0.3], [0.3, 1.0]]),
+                 "tied": np.array([[1.5, -0.2], [-0.2, 0.7]]),
+                 "diag": np.array([0.5, 3.0]), "spherical": 0.8}[covariance_type]
+    ours, sk = both(X, n_components=4, covariance_type=covariance_type,
+                    weight_concentration_prior_type=prior_type,
+                    weight_concentration_prior=2.5, mean_precision_prior=0.1,
+                    mean_prior=np.array([1.0, -2.0]), degrees_of_freedom_prior=3.5,
+                    covariance_prior=cov_prior, init_params="random", random_state=0,
+                    max_iter=25, tol=0, reg_covar=1e-4)
+    assert_same_fit(ours, sk)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+@pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
+def test_row_inits_follow_sklearn(covariance_type, init_params):
+    """k-means++ and random_from_data pick the same rows with the same
+    random draws (for 'tied' the start differs by design, see Notes)."""
+    X = make_blobs(seed=2)
+    ours, sk = both(X, n_components=4, covariance_type=covariance_type,
+                    init_params=init_params, random_state=7, max_iter=30, tol=0)
+    assert_same_fit(ours, sk)
+
+
+def transplant(sk, **kw):
+    """A gmscore model holding scikit-learn's fitted state, set to
+    continue from it (warm start)."""
+    ours = BayesianGaussianMixture(**kw)
+    for name in ("weight_concentration_", "mean_precision_", "means_", "degrees_of_freedom_",
+                 "covariances_", "precisions_cholesky_", "weights_", "precisions_",
+                 "converged_", "lower_bound_", "n_features_in_"):
+        value = getattr(sk, name)
+        setattr(ours, name, value if np.ndim(value) or isinstance(value, tuple)
+                else float(np.ravel(value)[0]) if name == "lower_bound_" else value)
+    return ours
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+def test_continues_sklearn_kmeans_start(covariance_type, prior_type):
+    """From scikit-learn's own k-means initialisation (its max_iter=0
+    fit) both continue by warm start: the same iterations."""
+    X = make_blobs(seed=4)
+    kw = dict(n_components=4, covariance_type=covariance_type,
+              weight_concentration_prior_type=prior_type, random_state=0, tol=0)
+    sk = quiet(lambda: SkBGM(max_iter=0, **kw).fit(X))
+    ours = transplant(sk, max_iter=15, warm_start=True, **kw)
+    sk.set_params(max_iter=15, warm_start=True)
+    quiet(lambda: sk.fit(X))
+    quiet(lambda: ours.fit(X))
+    assert_same_fit(ours, sk)
+
+
+def test_converges_like_sklearn():
+    """The default tol: both stop at the same iteration."""
+    X = make_blobs(seed=6)
+    ours, sk = both(X, n_components=6, init_params="random", random_state=2, max_iter=500)
+    assert sk.converged_
+    assert_same_fit(ours, sk)
+
+
+def test_n_init_keeps_the_best_as_sklearn():
+    X = make_blobs(seed=8)
+    ours, sk = both(X, n_components=5, init_params="random", random_state=1, n_init=3,
+                    max_iter=20, tol=0)
+    assert_same_fit(ours, sk)
+
+
+def test_warm_start_continues_as_sklearn():
+    X = make_blobs(seed=9)
+    kw = dict(n_components=4, init_params="random", random_state=0, max_iter=5, tol=0,
+              warm_start=True)
+    ours, sk = BayesianGaussianMixture(**kw), SkBGM(**kw)
+    for _ in range(3):
+        quiet(lambda: ours.fit(X))
+        quiet(lambda: sk.fit(X))
+        assert_same_fit(ours, sk)
+
+
+def test_max_iter_zero_is_the_initialisation():
+    X = make_blobs()
+    ours, sk = both(X, n_components=3, init_params="random", random_state=0, max_iter=0)
+    assert ours.n_iter_ == sk.n_iter_ == 0 and ours.lower_bounds_ == []
+    assert ours.lower_bound_ == -np.inf and not ours.converged_
+    for name in ("means_", "covariances_", "degrees_of_freedom_"):
+        assert rel_diff(getattr(ours, name), getattr(sk, name)) < RTOL
+
+
+# --------------------------------------------------------- behaviour
+def test_float32_follows_sklearn_and_its_dtypes():
+    X = make_blobs(dtype=np.float32)
+    for ct in COV_TYPES:
+        ours, sk = both(X, n_components=3, covariance_type=ct, init_params="random",
+                        random_state=0, max_iter=10, tol=0)
+        for name in FITTED:
+            assert np.asarray(getattr(ours, name)).dtype == np.asarray(getattr(sk, name)).dtype
+        # both compute densities in float32: agreement to float32's digits
+        assert rel_diff(ours.lower_bounds_, [float(np.ravel(v)[0]) for v in sk.lower_bounds_]) \
+            < 1e-4
+        assert rel_diff(ours.means_, sk.means_) < 1e-3
+        assert ours.score_samples(X).dtype == sk.score_samples(X).dtype
+
+
+def test_integer_weights_are_repeated_rows():
+    """Weighted fit == fit of repeated rows (scikit-learn on the repeated
+    rows, both from the same start)."""
+    X = make_blobs(n_per=60, seed=10)
+    w = np.random.RandomState(0).randint(0, 4, size=X.shape[0])
+    Xr = np.repeat(X, w, axis=0)
+    kw = dict(n_components=3, random_state=0, tol=0)
+    sk = quiet(lambda: SkBGM(max_iter=0, **kw).fit(Xr))
+    ours = transplant(sk, max_iter=12, warm_start=True, **kw)
+    sk.set_params(max_iter=12, warm_start=True)
+    quiet(lambda: sk.fit(Xr))
+    quiet(lambda: ours.fit(X, sample_weight=w.astype(float)))
+    assert_same_fit(ours, sk, rtol=1e-7)
+
+
+def test_threads_give_identical_bits():
+    X = make_blobs(n_per=2000, d=4, seed=11)
+    fits = [BayesianGaussianMixture(n_components=5, random_state=0, max_iter=8, tol=0,
+                                    n_threads=t) for t in (1, 2)]
+    for f in fits:
+        quiet(lambda: f.fit(X))
+    assert fits[0].lower_bounds_ == fits[1].lower_bounds_
+    assert np.array_equal(fits[0].precisions_cholesky_, fits[1].precisions_cholesky_)
+
+
+def test_fit_predict_is_fit_then_predict():
+    X = make_blobs(seed=12)
+    a = BayesianGaussianMixture(n_components=4, random_state=0, max_iter=5)
+    b = BayesianGaussianMixture(n_components=4, random_state=0, max_iter=5)
+    labels = quiet(lambda: a.fit_predict(X))
+    assert np.array_equal(labels, quiet(lambda: b.fit(X)).predict(X))
+
+
+def test_dirichlet_process_switches_components_off():
+    X = make_blobs(n_per=200, seed=13)
+    bgm = quiet(lambda: BayesianGaussianMixture(n_components=10, random_state=0,
+                                                max_iter=300).fit(X))
+    assert int((bgm.weights_ > 0.05).sum()) == 3
+    assert abs(bgm.weights_.sum() - 1.0) < 1e-12
+
+
+def test_no_n_by_k_array_in_fit():
+    """The E-step is the fused kernel: the fit's Python-side peak stays far
+    below one n_samples x n_components float64 array."""
+    X = make_blobs(n_per=15000, d=2, seed=14)
+    k = 40
+    nk_bytes = X.shape[0] * k * 8
+    model = BayesianGaussianMixture(n_components=k, covariance_type="diag",
+                                    init_params="k-means++", random_state=0, max_iter=3,
+                                    tol=0)
+    quiet(lambda: model.fit(X[:500]))       # warm imports and caches
+    tracemalloc.start()
+    try:
+        quiet(lambda: model.fit(X))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < nk_bytes / 4
+
+
+def test_verbose_prints_like_sklearn(capsys):
+    X = make_blobs()
+    quiet(lambda: BayesianGaussianMixture(n_components=2, verbose=2, verbose_interval=1,
+                                          max_iter=3, tol=0, random_state=0).fit(X))
+    out = capsys.readouterr().out
+    assert "Initialization 0" in out and "Iteration 3" in out and "lower bound" in out
+
+
+def test_no_bic_aic_as_sklearn():
+    bgm = quiet(lambda: BayesianGaussianMixture(n_components=2, random_state=0).fit(
+        make_blobs()))
+    assert not hasattr(bgm, "bic") and not hasattr(bgm, "aic")
+    assert not hasattr(SkBGM(), "bic")
+
+
+def test_sample_draws_from_the_fitted_components():
+    X = make_blobs(seed=15)
+    bgm = quiet(lambda: BayesianGaussianMixture(n_components=3, random_state=0,
+                                                max_iter=200).fit(X))
+    Xs, ys = bgm.sample(20000)
+    assert Xs.shape == (20000, 3) and ys.shape == (20000,)
+    for k in np.unique(ys):
+        assert np.allclose(Xs[ys == k].mean(axis=0), bgm.means_[k],
+                           atol=6 * np.sqrt(bgm.covariances_[k].diagonal().max()
+                                            / (ys == k).sum()))
+
+
+# ------------------------------------------- the variational helpers
+def test_dirichlet_expected_log_by_quadrature():
+    a, b = 2.5, 0.7      # the Beta marginal of a two-component Dirichlet
+    ref = integrate.quad(lambda x: np.log(x) * stats.beta.pdf(x, a, b), 0, 1)[0]
+    assert abs(vb.dirichlet_expected_log([a, b])[0] - ref) < 1e-8
+    rows = np.array([[1.0, 2.0, 3.0], [0.5, 0.5, 4.0]])
+    got = vb.dirichlet_expected_log(rows)
+    for r, g in zip(rows, got):
+        assert np.allclose(g, [digamma(x) - digamma(r.sum()) for x in r])
+
+
+def test_stick_breaking_by_quadrature():
+    a = np.array([2.0, 1.5, 3.0])
+    b = np.array([1.2, 0.8, 2.0])
+
+    def e_log(fn, ai, bi):
+        return integrate.quad(lambda v: fn(v) * stats.beta.pdf(v, ai, bi), 0, 1)[0]
+
+    ref = [e_log(np.log, a[k], b[k]) + sum(e_log(lambda v: np.log1p(-v), a[j], b[j])
+                                          for j in range(k)) for k in range(3)]
+    assert np.allclose(vb.stick_breaking_expected_log(a, b), ref, atol=1e-8)
+    w = [a[k] / (a[k] + b[k]) * np.prod([b[j] / (a[j] + b[j]) for j in range(k)])
+         for k in range(3)]
+    assert np.allclose(vb.stick_breaking_mean_weights(a, b), np.array(w) / sum(w))
+
+
+def test_wishart_helpers_against_scipy():
+    rng = np.random.RandomState(0)
+    d, nu = 3, 5.5
+    A = rng.randn(d, d)
+    W = A @ A.T + d * np.eye(d)
+    lam = stats.wishart.rvs(nu, W, random_state=1)
+    # log Z from scipy's density: logpdf = (nu-D-1)/2 log|L| - tr(W^-1 L)/2 - log Z
+    log_z = ((nu - d - 1) / 2 * np.linalg.slogdet(lam)[1]
+             - np.trace(np.linalg.solve(W, lam)) / 2 - stats.wishart.logpdf(lam, nu, W))
+    assert abs(vb.wishart_log_partition(nu, W) - log_z) < 1e-10
+    log_det_chol = 0.5 * np.linalg.slogdet(W)[1]
+    assert abs(-vb.log_wishart_norm(nu, log_det_chol, d)
+               - (log_z - d * (d - 1) / 4 * np.log(np.pi))) < 1e-10
+    # D = 1: Wishart(nu, w) is Gamma(nu / 2, scale 2 w): E[log x] exactly
+    assert abs(vb.wishart_expected_log_det(nu, 1, np.log(0.3))
+               - (digamma(nu / 2) + np.log(2 * 0.3))) < 1e-12
+    draws = stats.wishart.rvs(nu, W, size=40000, random_state=2)
+    mc = np.linalg.slogdet(draws)[1].mean()
+    assert abs(vb.wishart_expected_log_det(nu, d, np.linalg.slogdet(W)[1]) - mc) < 0.02
+
+
+def test_kl_divergences_against_hmmlearn_and_zero():
+    kl = pytest.importorskip("hmmlearn._kl_divergence")
+    rng = np.random.RandomState(3)
+    q, p = rng.rand(4) + 0.5, rng.rand(4) + 0.2
+    assert abs(vb.kl_dirichlet(q, p) - kl.kl_dirichlet(q, p)) < 1e-12
+    assert abs(vb.kl_dirichlet(q, q)) < 1e-12
+    d = 3
+    A, B = rng.randn(d, d), rng.randn(d, d)
+    Sq, Sp = A @ A.T + np.eye(d), B @ B.T + np.eye(d)
+    mq, mp = rng.randn(d), rng.randn(d)
+    assert abs(vb.kl_multivariate_normal(mq, Sq, mp, Sp)
+               - kl.kl_multivariate_normal_distribution(mq, Sq, mp, Sp)) < 1e-10
+    # hmmlearn's Wishart takes the inverse scale (density ~ exp(-tr(B R) / 2))
+    inv = np.linalg.inv
+    assert abs(vb.kl_wishart(6.0, Sq, 4.5, Sp)
+               - kl.kl_wishart_distribution(6.0, inv(Sq), 4.5, inv(Sp))) < 1e-9
+    assert abs(vb.kl_wishart(6.0, Sq, 6.0, Sq)) < 1e-10
+    assert abs(vb.kl_gamma(2.0, 3.0, 1.5, 0.5) - kl.kl_gamma_distribution(2.0, 3.0, 1.5, 0.5)) \
+        < 1e-12
+    assert abs(vb.kl_normal(0.3, 2.0, -1.0, 0.5) - kl.kl_normal_distribution(0.3, 2.0, -1.0, 0.5)) \
+        < 1e-12
+    # a stack of Wisharts at once equals the one-by-one values
+    stack = vb.kl_wishart(np.array([6.0, 7.0]), np.stack([Sq, Sp]), 4.5, Sp)
+    assert np.allclose(stack, [vb.kl_wishart(6.0, Sq, 4.5, Sp), vb.kl_wishart(7.0, Sp, 4.5, Sp)])
