@@ -110,13 +110,15 @@ from ._model_values import Decoder, Encoder, ModelFileError, check_name
 
 def _model_classes():
     """The only estimator classes ``load`` instantiates."""
+    from .bayesian_mixture import BayesianGaussianMixture
     from .discrete import CategoricalHMM, MultinomialHMM, PoissonHMM
     from .hmm import GMMHMM, GaussianHMM
     from .mixture import GaussianMixture
 
     return {"GaussianMixture": GaussianMixture, "GaussianHMM": GaussianHMM, "GMMHMM": GMMHMM,
             "CategoricalHMM": CategoricalHMM, "PoissonHMM": PoissonHMM,
-            "MultinomialHMM": MultinomialHMM}
+            "MultinomialHMM": MultinomialHMM,
+            "BayesianGaussianMixture": BayesianGaussianMixture}
 
 
 def _serialise(model):

@@ -352,3 +352,171 @@ def test_kl_divergences_against_hmmlearn_and_zero():
     # a stack of Wisharts at once equals the one-by-one values
     stack = vb.kl_wishart(np.array([6.0, 7.0]), np.stack([Sq, Sp]), 4.5, Sp)
     assert np.allclose(stack, [vb.kl_wishart(6.0, Sq, 4.5, Sp), vb.kl_wishart(7.0, Sp, 4.5, Sp)])
+
+
+# ------------------------------------------------------------ bad input
+def _fitted_model():
+    return quiet(lambda: BayesianGaussianMixture(n_components=3, random_state=0,
+                                                 max_iter=20).fit(make_blobs()))
+
+
+def _state(model):
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(model).items()}
+
+
+def _assert_unchanged(model, before):
+    after = vars(model)
+    assert set(after) == set(before)
+    for k, v in before.items():
+        if isinstance(v, np.ndarray):
+            assert np.array_equal(after[k], v, equal_nan=v.dtype.kind == "f"), k
+        elif isinstance(v, tuple):
+            assert all(np.array_equal(a, b) for a, b in zip(after[k], v)), k
+        else:
+            assert after[k] == v or (after[k] is v), k
+
+
+PRIOR_DOMAIN = [
+    (dict(weight_concentration_prior=0.0), "weight_concentration_prior"),
+    (dict(weight_concentration_prior=-1), "weight_concentration_prior"),
+    (dict(mean_precision_prior=0), "mean_precision_prior"),
+    (dict(mean_precision_prior=np.nan), "mean_precision_prior"),
+    (dict(degrees_of_freedom_prior=2.0), "degrees_of_freedom_prior' should be greater than 2"),
+    (dict(degrees_of_freedom_prior=-3.0), "degrees_of_freedom_prior"),
+    (dict(mean_prior=[0.0, 1.0]), r"should have the shape of \(3,\)"),
+    (dict(mean_prior=[0.0, np.inf, 1.0]), "mean_prior contains NaN or infinity"),
+    (dict(mean_prior=["a", "b", "c"]), "mean_prior must contain only numbers"),
+    (dict(covariance_prior=-1.0), "covariance_prior"),
+    (dict(covariance_prior=np.eye(2)), r"full covariance_prior' should have the shape of \(3, 3\)"),
+    (dict(covariance_prior=-np.eye(3)), "symmetric, positive-definite"),
+    (dict(covariance_prior=np.eye(3) + np.triu(np.ones((3, 3)), 1)),
+     "symmetric, positive-definite"),
+    (dict(covariance_prior=np.full((3, 3), np.nan)), "contains NaN or infinity"),
+    (dict(covariance_type="tied", covariance_prior=np.zeros((3, 3))),
+     "symmetric, positive-definite"),
+    (dict(covariance_type="diag", covariance_prior=[1.0, 0.0, 2.0]), "should be positive"),
+    (dict(covariance_type="diag", covariance_prior=2.0), r"shape of \(3,\)"),
+    (dict(covariance_type="spherical", covariance_prior=[1.0, 2.0]), "one variance"),
+    (dict(covariance_type="spherical", covariance_prior=0.0), "covariance_prior"),
+    (dict(weight_concentration_prior_type="dirichlet"), "weight_concentration_prior_type"),
+    (dict(covariance_type="fulll"), "covariance_type"),
+    (dict(init_params="kmeans++"), "init_params"),
+    (dict(n_components=0), "n_components"),
+    (dict(tol=-1.0), "tol"),
+    (dict(reg_covar=-1e-6), "reg_covar"),
+    (dict(max_iter=-1), "max_iter"),
+    (dict(n_init=0), "n_init"),
+    (dict(n_threads=0), "n_threads"),
+]
+
+
+@pytest.mark.parametrize("params, match", PRIOR_DOMAIN)
+def test_bad_hyper_parameters_raise_and_leave_the_model(params, match):
+    model = _fitted_model()
+    model.set_params(**params)
+    before = _state(model)
+    with pytest.raises((ValueError, TypeError), match=match):
+        quiet(lambda: model.fit(make_blobs(seed=1)))
+    _assert_unchanged(model, before)
+
+
+BAD_DATA = [
+    (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), {},
+     "Input X contains NaN"),
+    (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 7, np.inf, X), {},
+     "Input X contains infinity"),
+    (lambda X: X[:1], {}, "minimum of 2 is required"),
+    (lambda X: X[:2], {}, "Expected n_samples >= n_components"),
+    (lambda X: X[:, 0], {}, "2D array"),
+    (lambda X: X.astype(complex), {}, "[Cc]omplex"),
+    (lambda X: X, {"sample_weight": -np.ones(450)}, "non-negative"),
+    (lambda X: X, {"sample_weight": np.ones(3)}, "pass one weight per sample"),
+    (lambda X: X, {"sample_weight": np.zeros(450)}, "sums to zero"),
+    (lambda X: X, {"sample_weight": np.full(450, 1e-3)}, "total sample weight above 1"),
+    (lambda X: X * 1e200, {}, "reg_covar|scale the input"),
+    (lambda X: X[:, :2], {}, "X has 2 features, but BayesianGaussianMixture is expecting 3"),
+]
+
+
+@pytest.mark.parametrize("make, kw, match", BAD_DATA)
+def test_bad_data_raises_and_leaves_the_model(make, kw, match):
+    model = _fitted_model()
+    model.set_params(warm_start="X has 2" in match)
+    before = _state(model)
+    with pytest.raises((ValueError, TypeError), match=match), warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # overflow warnings of X * 1e200
+        model.fit(make(make_blobs(seed=1)), **kw)
+    _assert_unchanged(model, before)
+
+
+def test_predict_side_errors():
+    model = _fitted_model()
+    with pytest.raises(ValueError, match="X has 4 features, but BayesianGaussianMixture"):
+        model.predict(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        model.score_samples(np.full((2, 3), np.nan))
+    with pytest.raises(ValueError, match="at least one sample"):
+        model.sample(0)
+    with pytest.raises(Exception, match="not fitted"):
+        BayesianGaussianMixture().predict(np.zeros((3, 3)))
+
+
+def test_warm_start_refuses_a_changed_prior_type():
+    model = _fitted_model()
+    model.set_params(warm_start=True, weight_concentration_prior_type="dirichlet_distribution")
+    before = _state(model)
+    with pytest.raises(ValueError, match="weight_concentration_prior_type changed"):
+        model.fit(make_blobs())
+    _assert_unchanged(model, before)
+
+
+def test_predictions_follow_hand_set_parameters():
+    """The prepared model is remade when a variational parameter changes."""
+    model = _fitted_model()
+    X = make_blobs(seed=3)
+    first = model.score_samples(X)
+    model.degrees_of_freedom_ = model.degrees_of_freedom_ * 2.0
+    second = model.score_samples(X)
+    assert not np.allclose(first, second)
+    fresh = transplant(model, n_components=3)
+    assert np.array_equal(second, fresh.score_samples(X))
+
+
+# ---------------------------------------------------------- persistence
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+def test_save_load_round_trip(tmp_path, covariance_type, prior_type):
+    import gmscore
+
+    for dtype in (np.float64, np.float32):
+        X = make_blobs(dtype=dtype)
+        model = quiet(lambda: BayesianGaussianMixture(
+            n_components=3, covariance_type=covariance_type,
+            weight_concentration_prior_type=prior_type, random_state=0,
+            max_iter=10).fit(X))
+        path = tmp_path / f"bgm-{dtype.__name__}.gms"
+        model.save(path)
+        loaded = gmscore.load(path)
+        assert type(loaded) is BayesianGaussianMixture
+        assert loaded.get_params().keys() == model.get_params().keys()
+        for name in ("lower_bounds_", "n_iter_", "converged_") + FITTED:
+            assert np.array_equal(np.asarray(getattr(loaded, name)),
+                                  np.asarray(getattr(model, name))), name
+            assert np.asarray(getattr(loaded, name)).dtype == \
+                np.asarray(getattr(model, name)).dtype, name
+        assert type(loaded.weight_concentration_) is type(model.weight_concentration_)
+        assert np.array_equal(loaded.score_samples(X), model.score_samples(X))
+        assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_save_refuses_values_outside_the_domains(tmp_path):
+    model = _fitted_model()
+    model.degrees_of_freedom_ = np.full(3, 1.0)     # must exceed n_features - 1 = 2
+    with pytest.raises(ValueError, match="degrees_of_freedom_ must be greater than 2"):
+        model.save(tmp_path / "bad.gms")
+    model = _fitted_model()
+    model.weight_concentration_ = (model.weight_concentration_[0],
+                                   -model.weight_concentration_[1])
+    with pytest.raises(ValueError, match="weight_concentration_ must be greater than 0"):
+        model.save(tmp_path / "bad.gms")
+    assert not (tmp_path / "bad.gms").exists()
