@@ -28,19 +28,45 @@ def _own_dtype(value, arr):
     return arr.astype(np.float32) if np.asarray(value).dtype == np.float32 else arr
 
 
+def _moments(source, kind, centre):
+    """(total weight, first, second moments) of all rows about ``centre``,
+    in one pass; on a cluster where the chunks live (gmscore.dask)."""
+    if not getattr(source, "distributed", False):
+        return source._moments(kind, centre)
+    from .dask import _chunk_moments
+
+    d = source.n_features
+    c = np.zeros((1, d)) if centre is None else np.asarray(centre, dtype=np.float64)[None, :]
+    t = source.reduce_stats(_chunk_moments, (COVARIANCE[kind].code, c))
+    return t[0], t[1:1 + d], t[1 + d:-2]
+
+
+def data_mean(source):
+    """The (weighted) mean of the rows, float64, cached on the source."""
+    if getattr(source, "_prior_mean", None) is None:
+        if not getattr(source, "distributed", False):
+            source._prior_mean = source.centre
+        else:
+            nk, s1, _ = _moments(source, "diag", None)
+            source._prior_mean = s1 / nk
+    return source._prior_mean
+
+
 def _data_covariance(source, kind):
     """The (weighted) covariance of the rows with ddof=1, as np.cov /
     np.var(ddof=1) give it for unweighted rows (integer weights count as
-    repeated rows)."""
+    repeated rows): the full matrix or its diagonal."""
     total = float(source.total_weight)
     if not total > 1.0:
         raise ValueError(
             f"the default covariance_prior is the data's covariance (ddof=1), which needs "
             f"a total sample weight above 1, but it is {total:g}; scale sample_weight or "
             "give covariance_prior")
+    d = source.n_features
+    _, _, s2 = _moments(source, kind, data_mean(source))
     if kind == "full":
-        return source.scatter[0] / (total - 1.0)
-    _, _, s2 = source._moments("diag", source.centre)
+        upper = np.triu(s2.reshape(d, d))
+        s2 = upper + np.triu(upper, 1).T
     return s2 / (total - 1.0)
 
 
@@ -85,7 +111,7 @@ def set_priors(model, source):
     mpp = model.mean_precision_prior
     if model.mean_prior is None:
         # scikit-learn: X.mean(axis=0), in X's dtype
-        mean_prior = np.asarray(source.centre, dtype=source.dtype)
+        mean_prior = np.asarray(data_mean(source), dtype=source.dtype)
     else:
         arr = _float_array(model.mean_prior, "mean_prior")
         if arr.shape != (d,):

@@ -520,3 +520,96 @@ def test_save_refuses_values_outside_the_domains(tmp_path):
     with pytest.raises(ValueError, match="weight_concentration_ must be greater than 0"):
         model.save(tmp_path / "bad.gms")
     assert not (tmp_path / "bad.gms").exists()
+
+
+# ------------------------------------------------ out of core and Dask
+BLOCK = 256      # the kernels' block (gmscore._core.sources.BLOCK_ROWS)
+
+
+def _bgm_params(model):
+    conc = model.weight_concentration_
+    conc = np.concatenate(conc) if isinstance(conc, tuple) else conc
+    return (conc, model.weights_, model.means_, model.covariances_, model.precisions_cholesky_,
+            model.mean_precision_, model.degrees_of_freedom_, model.mean_prior_,
+            model.covariance_prior_, np.array(model.lower_bounds_), np.array([model.n_iter_]))
+
+
+def _chunks(X, sizes, w=None):
+    cuts, at, i = [0], 0, 0
+    while at < len(X):
+        at = min(len(X), at + sizes[i % len(sizes)])
+        cuts.append(at)
+        i += 1
+    if w is None:
+        return lambda: (X[a:b] for a, b in zip(cuts, cuts[1:]))
+    return lambda: ((X[a:b], w[a:b]) for a, b in zip(cuts, cuts[1:]))
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("kind", ["memmap", "callable"])
+def test_chunked_fit_is_bitwise_in_memory(covariance_type, kind, tmp_path, monkeypatch):
+    from gmscore._core import sources
+
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 2 * BLOCK * 3 * 8)   # many chunks
+    X = make_blobs(n_per=1000)
+    kw = dict(n_components=4, covariance_type=covariance_type, max_iter=8, tol=0,
+              random_state=0, n_threads=2)
+    ref = quiet(lambda: BayesianGaussianMixture(**kw).fit(X))
+    if kind == "memmap":
+        path = tmp_path / "X.dat"
+        mm = np.memmap(path, dtype=X.dtype, mode="w+", shape=X.shape)
+        mm[:] = X
+        mm.flush()
+        src = np.memmap(path, dtype=X.dtype, mode="r", shape=X.shape)
+    else:
+        src = _chunks(X, [BLOCK, 3 * BLOCK, 2 * BLOCK])
+    got = quiet(lambda: BayesianGaussianMixture(**kw).fit(src))
+    for a, b in zip(_bgm_params(got), _bgm_params(ref)):
+        assert np.array_equal(a, b)
+    assert np.array_equal(got.score_samples(src), ref.score_samples(X))
+    assert np.array_equal(got.predict_proba(src), ref.predict_proba(X))
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_unaligned_weighted_chunks_agree_to_rounding(covariance_type):
+    X = make_blobs(n_per=700, seed=1)
+    w = np.random.RandomState(2).uniform(0.2, 2.0, len(X))
+    kw = dict(n_components=3, covariance_type=covariance_type, max_iter=6, tol=0,
+              random_state=0, weight_concentration_prior_type="dirichlet_distribution")
+    ref = quiet(lambda: BayesianGaussianMixture(**kw).fit(X, sample_weight=w))
+    got = quiet(lambda: BayesianGaussianMixture(**kw).fit(_chunks(X, [1000, 77, 300], w)))
+    for a, b in zip(_bgm_params(got), _bgm_params(ref)):
+        assert np.allclose(a, b, rtol=1e-11, atol=1e-11 * np.abs(b).max())
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    pytest.importorskip("dask.array")
+    distributed = pytest.importorskip("distributed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=40)
+        with distributed.Client(cluster) as c:
+            yield c
+        cluster.close()
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_dask_fit_equals_the_single_process_fit(dask_client, covariance_type):
+    import dask.array as da
+
+    X = make_blobs(n_per=3000, seed=2)
+    w = np.random.RandomState(1).uniform(0.5, 1.5, len(X))
+    kw = dict(n_components=3, covariance_type=covariance_type, max_iter=5, tol=0,
+              random_state=0)
+    ref = quiet(lambda: BayesianGaussianMixture(**kw).fit(X, sample_weight=w))
+    dx = da.concatenate([da.from_array(X[:3000], chunks=1300),
+                         da.from_array(X[3000:], chunks=2500)])
+    got = quiet(lambda: BayesianGaussianMixture(**kw).fit(dx, sample_weight=w))
+    for a, b in zip(_bgm_params(got), _bgm_params(ref)):
+        assert np.array_equal(a, b)
+    proba = got.predict_proba(dx)
+    assert isinstance(proba, da.Array)
+    assert np.array_equal(proba.compute(), ref.predict_proba(X))
+    assert np.array_equal(got.predict(dx).compute(), ref.predict(X))
