@@ -35,6 +35,7 @@ from ._mixture_predictions import MixturePredictions
 from ._validation import (
     array_like_or_none,
     boolean,
+    check_is_fitted,
     interval,
     options,
     random_state_like,
@@ -391,6 +392,35 @@ default='dirichlet_process'
             log_norm_weight = float(vb.log_dirichlet_norm(self.weight_concentration_))
         return (-r_log_r - log_wishart - log_norm_weight
                 - 0.5 * d * float(np.sum(np.log(self.mean_precision_))))
+
+    # ------------------------------------------------ statistics interface
+    def accumulate(self, X, sample_weight=None):
+        """Sufficient statistics of X under the current posterior (the
+        variational E-step: responsibilities from the expected
+        log-densities), centred at the current means.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a data source
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        stats : gmscore.GaussianStats
+            Merge the statistics of several parts with ``+``; ``maximize``
+            turns them into posterior parameters.
+        """
+        return GaussianMixture.accumulate(self, X, sample_weight)
+
+    def maximize(self, stats):
+        """The variational M-step: set the posterior parameters from
+        ``stats`` (GaussianStats of this model's covariance type and size,
+        e.g. the sum of ``accumulate`` over parts of the data) with the
+        priors of the last fit. One ``accumulate`` over all of X followed by
+        ``maximize`` is one iteration of ``fit``. Returns self; on error
+        the model is left as it was."""
+        check_is_fitted(self, ("means_", "mean_prior_", "covariance_prior_"))
+        return GaussianMixture.maximize(self, stats)
 
     # ------------------------------------------------------------ methods
     @property

@@ -613,3 +613,18 @@ def test_dask_fit_equals_the_single_process_fit(dask_client, covariance_type):
     assert isinstance(proba, da.Array)
     assert np.array_equal(proba.compute(), ref.predict_proba(X))
     assert np.array_equal(got.predict(dx).compute(), ref.predict(X))
+
+
+def test_accumulate_parts_then_maximize_is_one_iteration():
+    X = make_blobs(seed=16)
+    model = quiet(lambda: BayesianGaussianMixture(n_components=3, random_state=0,
+                                                  max_iter=3, tol=0).fit(X))
+    step = transplant(model, n_components=3, max_iter=1, tol=0, warm_start=True)
+    quiet(lambda: step.fit(X))
+    stats = model.accumulate(X[:200]) + model.accumulate(X[200:])
+    model.maximize(stats)
+    for name in ("means_", "covariances_", "precisions_cholesky_", "weights_",
+                 "degrees_of_freedom_", "mean_precision_"):
+        assert np.allclose(getattr(model, name), getattr(step, name), rtol=1e-12, atol=0), name
+    with pytest.raises(Exception, match="not fitted"):
+        BayesianGaussianMixture(n_components=3).maximize(stats)
