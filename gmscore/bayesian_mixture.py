@@ -3,13 +3,19 @@ sklearn.mixture.BayesianGaussianMixture whose variational E-step runs in
 GaussianMixture's fused, blocked C kernel.
 
 Why no new kernel is needed: under the variational posterior, component k's
-expected log-density (scikit-learn's ``_estimate_log_prob`` plus
-``_estimate_log_weights``) is a Gaussian log-density with precision
-nu_k W_k (scikit-learn's normalised ``precisions_cholesky_``) plus a
-per-component constant,
+expected log-density (Bishop 10.46; scikit-learn's ``_estimate_log_prob``
+plus ``_estimate_log_weights``) is
 
-    l_ik = E[log pi_k] + log|U_k| - D/2 log(2 pi) - (x_i - m_k)^T U_k U_k^T (x_i - m_k) / 2
-           - D/2 log nu_k + (E[log|Lambda_k|]_{W normalised} - D / beta_k) / 2,
+    l_ik = E[log pi_k] + E[log|Lambda_k|] / 2 - D/2 log(2 pi) - D / (2 beta_k)
+           - nu_k (x_i - m_k)^T W_k (x_i - m_k) / 2,
+
+a Gaussian log-density with precision nu_k W_k = U_k U_k^T (scikit-learn's
+``precisions_cholesky_``) plus a per-component constant: with
+E[log|Lambda_k|] = sum_j digamma((nu_k - j) / 2) + D log 2 + log|W_k| and
+log|W_k| / 2 = log|U_k| - D/2 log nu_k,
+
+    l_ik = log N(x_i; m_k, U_k) + E[log pi_k] - D/2 log nu_k
+           + (sum_j digamma((nu_k - j) / 2) + D log 2 - D / beta_k) / 2,
 
 so the kernel that computes log N(x; m_k, U_k) + log_norm_k, the
 responsibilities and their statistics block by block (no N x K array) is
