@@ -119,6 +119,9 @@ default='dirichlet_process'
     converged_, n_iter_, lower_bound_, lower_bounds_, n_features_in_
         As scikit-learn's (``lower_bound_`` is the total lower bound of the
         best initialisation, not a mean per sample).
+    restart_histories_ : list of list of float
+        (gmscore) The lower bound at every iteration of each of the
+        ``n_init`` initialisations, in order.
 
     Notes
     -----
@@ -287,6 +290,7 @@ default='dirichlet_process'
         self.n_iter_ = run.n_iter
         self.lower_bound_ = run.score
         self.lower_bounds_ = run.lower_bounds
+        self.restart_histories_ = run.histories
 
     def _check_warm_prior_type(self):
         is_tuple = isinstance(self.weight_concentration_, tuple)

@@ -154,6 +154,9 @@ def test_n_init_keeps_the_best_as_sklearn():
     ours, sk = both(X, n_components=5, init_params="random", random_state=1, n_init=3,
                     max_iter=20, tol=0)
     assert_same_fit(ours, sk)
+    assert len(ours.restart_histories_) == 3
+    assert ours.lower_bounds_ in ours.restart_histories_
+    assert ours.lower_bound_ == max(h[-1] for h in ours.restart_histories_)
 
 
 def test_warm_start_continues_as_sklearn():
