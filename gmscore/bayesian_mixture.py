@@ -209,6 +209,9 @@ default='dirichlet_process'
     # source (in memory, chunked, Dask; re-centring passes), sampling and
     # the verbose messages. They read only what both classes have
     # (n_components, covariance_type, means_, _kernel_parameters, ...).
+    # missing values are not marginalised here (GaussianMixture's
+    # nan_policy): NaN in X is an error, as in scikit-learn
+    nan_policy = "raise"
     _fit = GaussianMixture._fit
     _clamped_rows = GaussianMixture._clamped_rows    # no partial labels: y is None
     _check_warm_start_model = GaussianMixture._check_warm_start_model
