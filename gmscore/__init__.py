@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "GaussianMixture": ".mixture",
     "ConvergenceWarning": ".mixture",
+    "BayesianGaussianMixture": ".bayesian_mixture",
     "GaussianHMM": ".hmm",
     "GMMHMM": ".hmm",
     "CategoricalHMM": ".discrete",

@@ -174,3 +174,38 @@ def initial_statistics(X, init_params, n_components, random_state, sample_weight
         s1 += c_s1
         s2 += c_s2
     return nk, s1, s2, centres, False
+
+
+def source_initial_statistics(source, init_params, n_components, cov_type, random_state):
+    """The statistics of the initial responsibilities ``init_params``
+    chooses on a data source, for the mixtures' initialisations:
+    (GaussianStats, data, one_row_each), where ``data`` is the ArraySource
+    they were computed on (``source.init_sample``: all rows of an
+    in-memory source, a uniform sample of a streamed one; a streamed
+    'random_from_data' reads just the rows it picks, and for 'tied' then
+    also draws the sample, whose moments the caller may need)."""
+    from ._core.covariance import COVARIANCE
+    from ._core.sources import ArraySource
+    from ._core.stats import GaussianStats
+
+    code = COVARIANCE[cov_type].code
+    if init_params == "random_from_data" and not source.in_memory:
+        drawn = random_state.choice(source.n_samples, size=n_components, replace=False)
+        order = np.argsort(drawn)          # take() reads sorted rows
+        X, w = source.take(drawn[order])
+        back = np.argsort(order)           # components in the order drawn
+        X, w = X[back], None if w is None else w[back]
+        data = ArraySource(X, w, None, source.n_threads)
+        nk, s1, s2, centres, one_row_each = rows_statistics(
+            X, np.arange(n_components), w, code, source.n_threads)
+        data = source.init_sample(random_state) if cov_type == "tied" else data
+    else:
+        data = source.init_sample(random_state)
+        nk, s1, s2, centres, one_row_each = initial_statistics(
+            data.X, init_params, n_components, random_state, data.sample_weight, code,
+            data.centre if init_params == "random" else None,
+            data.mean_variance if init_params == "kmeans" else None,
+            data.n_threads,
+        )
+    leaf = np.concatenate([nk, s1.ravel(), s2, [0.0, nk.sum()]])
+    return GaussianStats.from_leaf(cov_type, centres, leaf, 0), data, one_row_each

@@ -76,7 +76,7 @@ class MixturePredictions:
         if source.n_features is not None and hasattr(self, "n_features_in_") \
                 and source.n_features != self.n_features_in_:
             raise ValueError(
-                f"X has {source.n_features} features, but GaussianMixture is expecting "
+                f"X has {source.n_features} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input.")
 
     def _kernel_rows(self, X, kernel, n_threads, proba, labels, start=0):
@@ -124,7 +124,7 @@ class MixturePredictions:
             check_feature_names(self, None)      # scikit-learn's warning
         n, d = X.shape
         if hasattr(self, "n_features_in_") and d != self.n_features_in_:
-            raise ValueError(f"X has {d} features, but GaussianMixture is expecting "
+            raise ValueError(f"X has {d} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input.")
         ct, k = self.covariance_type, self.n_components
         work = n * k * (d * d if ct in ("full", "tied") else d)

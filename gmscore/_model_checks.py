@@ -13,6 +13,7 @@ from ._model_values import ModelFileError
 
 FITTED_MARKERS = {             # attributes whose presence means "fitted"
     "GaussianMixture": ("means_", "precisions_cholesky_"),
+    "BayesianGaussianMixture": ("means_", "precisions_cholesky_"),
     "GaussianHMM": ("startprob_", "transmat_"),
     "GMMHMM": ("startprob_", "transmat_"),
     "CategoricalHMM": ("startprob_", "transmat_"),
@@ -39,6 +40,13 @@ FITTED_ATTRIBUTES = {
         "converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_",
         "restart_histories_", "feature_names_in_", "_init_prev_time", "_iter_prev_time",
         "_online_state"}),
+    "BayesianGaussianMixture": frozenset({
+        "weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
+        "converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_",
+        "restart_histories_", "feature_names_in_", "_init_prev_time", "_iter_prev_time",
+        "weight_concentration_prior_", "weight_concentration_", "mean_precision_prior_",
+        "mean_precision_", "mean_prior_", "degrees_of_freedom_prior_", "degrees_of_freedom_",
+        "covariance_prior_"}),
     "GaussianHMM": frozenset({
         "startprob_", "transmat_", "means_", "_covars_", "monitor_", "n_features_in_",
         "feature_names_in_", "n_features", "_online_state", "restart_histories_"}),
@@ -102,14 +110,62 @@ def _expected_shapes(model):
         d = np.shape(d_source)[1] if d_source is not None else None
         cov = entry.shape(k, d)
         shapes = {"means_": (k, d)}
-        if name == "GaussianMixture":
+        if name in _MIXTURES:
             shapes.update(weights_=(k,), covariances_=cov, precisions_=cov,
                           precisions_cholesky_=cov)
         else:
             shapes["_covars_"] = cov
-    if name != "GaussianMixture":
+        if name == "BayesianGaussianMixture":
+            shapes.update(_variational_shapes(model, ct, k, d))
+    if name not in _MIXTURES:
         shapes.update(startprob_=(k,), transmat_=(k, k))
     return shapes, d
+
+
+_MIXTURES = ("GaussianMixture", "BayesianGaussianMixture")
+
+
+def _variational_shapes(model, ct, k, d):
+    """BayesianGaussianMixture's posterior and prior arrays (the scalar ones,
+    tied degrees of freedom and a spherical covariance prior, are checked
+    with the values)."""
+    dp = model.weight_concentration_prior_type == "dirichlet_process"
+    shapes = {"weight_concentration_": (2, k) if dp else (k,), "mean_precision_": (k,),
+              "mean_prior_": (d,)}
+    if ct != "tied":
+        shapes["degrees_of_freedom_"] = (k,)
+    if ct != "spherical":
+        shapes["covariance_prior_"] = (d, d) if ct in ("full", "tied") else (d,)
+    return shapes
+
+
+def _check_variational_values(model):
+    """The posterior's concentrations, mean precisions and degrees of
+    freedom are finite and in their domains (the predictions take their
+    logs and digammas): > 0, and degrees of freedom > n_features - 1."""
+    d = np.shape(vars(model).get("means_", np.empty((0, 0))))[-1]
+    for attr in ("weight_concentration_", "mean_precision_", "degrees_of_freedom_",
+                 "weight_concentration_prior_", "mean_precision_prior_",
+                 "degrees_of_freedom_prior_", "covariance_prior_"):
+        if attr not in vars(model):
+            continue
+        try:
+            arr = np.asarray(vars(model)[attr], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ModelFileError(f"{attr} is not numeric") from None
+        if not np.isfinite(arr).all():
+            raise ModelFileError(f"{attr} contains NaN or infinity")
+        low = d - 1.0 if attr.startswith("degrees_of_freedom") else 0.0
+        if not (arr > low).all():
+            raise ModelFileError(f"{attr} must be greater than {low:g}")
+        if attr == "covariance_prior_" and model.covariance_type in ("full", "tied") \
+                and not COVARIANCE["full"].is_positive_definite(arr):
+            raise ModelFileError("covariance_prior_ is not positive definite")
+        if attr == "covariance_prior_" and model.covariance_type == "spherical" \
+                and arr.ndim != 0:
+            raise ModelFileError("a spherical covariance_prior_ is one number")
+        if attr == "degrees_of_freedom_" and model.covariance_type == "tied" and arr.ndim != 0:
+            raise ModelFileError("a tied model's degrees_of_freedom_ is one number")
 
 
 def _discrete_shapes(model):
@@ -221,6 +277,7 @@ _CONSISTENCY_RTOL = 1e-6
 _SIMPLEX_ATOL = 1e-8            # as scikit-learn checks weights_init
 _INDEX_LABELS = {               # what the leading axes of a covariance array count
     ("GaussianMixture", "tied"): (), "GaussianMixture": ("component",),
+    ("BayesianGaussianMixture", "tied"): (), "BayesianGaussianMixture": ("component",),
     ("GaussianHMM", "tied"): (), "GaussianHMM": ("state",),
     ("GMMHMM", "tied"): ("state",), "GMMHMM": ("state", "component"),
 }
@@ -341,6 +398,8 @@ def check_fitted_values(model):
                 raise ModelFileError("lambdas_ has negative entries; it holds Poisson rates")
         return
     ct = model.covariance_type
+    if name == "BayesianGaussianMixture":
+        _check_variational_values(model)
     if "means_" in present:
         _values(model, "means_")
     labels = _INDEX_LABELS.get((name, ct), _INDEX_LABELS[name])

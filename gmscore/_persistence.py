@@ -110,6 +110,7 @@ from ._model_values import Decoder, Encoder, ModelFileError, check_name
 
 def _model_classes():
     """The only estimator classes ``load`` instantiates."""
+    from .bayesian_mixture import BayesianGaussianMixture
     from .discrete import CategoricalHMM, MultinomialHMM, PoissonHMM
     from .hmm import GMMHMM, GaussianHMM
     from .mixture import GaussianMixture
@@ -118,7 +119,8 @@ def _model_classes():
     return {"GaussianMixture": GaussianMixture, "GaussianHMM": GaussianHMM, "GMMHMM": GMMHMM,
             "CategoricalHMM": CategoricalHMM, "PoissonHMM": PoissonHMM,
             "MultinomialHMM": MultinomialHMM, "VariationalGaussianHMM": VariationalGaussianHMM,
-            "VariationalCategoricalHMM": VariationalCategoricalHMM}
+            "VariationalCategoricalHMM": VariationalCategoricalHMM,
+            "BayesianGaussianMixture": BayesianGaussianMixture}
 
 
 def _serialise(model):

@@ -174,6 +174,19 @@ def _chunk_estep(X, w, payload, index):
     return red.total()
 
 
+def _chunk_moments(X, w, payload, index):
+    """One chunk's weighted moments about a centre (a reducer's total over
+    one component with every responsibility 1, as Source._moments forms
+    them): BayesianGaussianMixture's default priors, where the chunks live."""
+    code, centre = _aligned_payload(payload)
+    X = aligned(X)
+    w = None if w is None else aligned(w, np.float64)
+    red = _kernels.stats_reducer(code, 1, centre.shape[1])
+    if X.shape[0]:
+        _kernels.accumulate_into(red, code, X, None, None, w, centre, 1)
+    return red.total()
+
+
 def _check_finite_chunk(X, index):
     """On a worker, for the single-pass methods (fit checks once, up front)."""
     if not np.isfinite(X).all():

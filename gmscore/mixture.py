@@ -11,9 +11,9 @@ from ._base import ParamsMixin
 from ._core.covariance import COV_TYPES, COVARIANCE
 from ._core.em import RestoresOnFailure, fit_em, model_state, restore_model_state
 from ._core.gaussian_mstep import parameters_from_stats
-from ._core.sources import ArraySource, as_source
+from ._core.sources import as_source
 from ._core.stats import GaussianStats
-from ._init import initial_statistics, rows_statistics
+from ._init import source_initial_statistics
 from ._mixture_predictions import MixturePredictions
 from ._threads import (
     effective_n_threads,
@@ -43,11 +43,6 @@ class ConvergenceWarning(UserWarning):
     """EM stopped at ``max_iter`` before the lower bound converged (what is
     issued is also scikit-learn's ConvergenceWarning once scikit-learn is
     imported, so filters written for either catch it)."""
-
-
-def _leaf(nk, s1, s2):
-    """Kernel statistics in a reducer's leaf layout (for GaussianStats)."""
-    return np.concatenate([nk, s1.ravel(), s2, [0.0, nk.sum()]])
 
 
 class _MixtureRun:
@@ -408,7 +403,7 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
         """warm_start continues the previous model: its shape must not change."""
         if n_features != self.n_features_in_:
             raise ValueError(
-                f"X has {n_features} features, but GaussianMixture is expecting "
+                f"X has {n_features} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input."
             )
         k, d = self.means_.shape
@@ -446,34 +441,14 @@ class GaussianMixture(MixturePredictions, RestoresOnFailure, ParamsMixin):
             covariances = None
             data = source
         else:
-            if self.init_params == "random_from_data" and not source.in_memory:
-                drawn = random_state.choice(source.n_samples, size=self.n_components,
-                                            replace=False)
-                order = np.argsort(drawn)          # take() reads sorted rows
-                X, w = source.take(drawn[order])
-                back = np.argsort(order)           # components in the order drawn
-                X, w = X[back], None if w is None else w[back]
-                data = ArraySource(X, w, None, source.n_threads)
-                picked = np.arange(self.n_components)
-                nk, s1, s2, centres, one_row_each = rows_statistics(
-                    X, picked, w, COVARIANCE[ct].code, source.n_threads)
-                data = source.init_sample(random_state) if ct == "tied" else data
-            else:
-                data = source.init_sample(random_state)
-                nk, s1, s2, centres, one_row_each = initial_statistics(
-                    data.X, self.init_params, self.n_components, random_state,
-                    data.sample_weight, COVARIANCE[ct].code,
-                    data.centre if self.init_params == "random" else None,
-                    data.mean_variance if self.init_params == "kmeans" else None,
-                    data.n_threads,
-                )
-            stats = GaussianStats.from_leaf(ct, centres, _leaf(nk, s1, s2), 0)
+            stats, data, one_row_each = source_initial_statistics(
+                source, self.init_params, self.n_components, ct, random_state)
             nk, means, covariances = parameters_from_stats(
                 stats, ct, self.reg_covar, floor=self.on_degenerate == "raise")
             if ct == "tied" and one_row_each:
                 # One row per component has no within-component scatter: the
                 # shared covariance starts as the data's covariance.
-                d = centres.shape[1]
+                d = stats.n_features
                 covariances = data.scatter[0] / data.total_weight + self.reg_covar * np.eye(d)
             # Normalise by the responsibilities' own mass: k-means++ and
             # random_from_data cover only n_components rows (scikit-learn

@@ -29,6 +29,7 @@ from sklearn.utils import get_tags  # noqa: E402
 from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 from gmscore import GMMHMM, ConvergenceWarning, GaussianHMM, GaussianMixture  # noqa: E402
+from gmscore import BayesianGaussianMixture  # noqa: E402
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -91,6 +92,34 @@ def test_check_estimator_gaussian_mixture_as_a_whole():
         results = estimator_checks.check_estimator(GaussianMixture(), on_skip=None)
     assert len(results) > 40
     assert {r["status"] for r in results} <= {"passed", "skipped"}
+
+
+# ================================================== BayesianGaussianMixture
+# every covariance type, the finite Dirichlet prior, and several restarts
+BGM_INSTANCES = [
+    BayesianGaussianMixture(),
+    *(BayesianGaussianMixture(covariance_type=ct) for ct in COV_TYPES[1:]),
+    BayesianGaussianMixture(weight_concentration_prior_type="dirichlet_distribution"),
+    BayesianGaussianMixture(n_init=2, max_iter=5),
+]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings(f"ignore:{_NOT_BASE_ESTIMATOR}:UserWarning")
+@pytest.mark.parametrize("estimator, check", _sklearn_checks(BGM_INSTANCES))
+def test_bayesian_gaussian_mixture_passes_sklearn_check(estimator, check):
+    check(estimator)
+
+
+def test_check_estimator_bayesian_gaussian_mixture_as_a_whole():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_NOT_BASE_ESTIMATOR, category=UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        results = estimator_checks.check_estimator(BayesianGaussianMixture(), on_skip=None)
+    assert len(results) > 40
+    assert {r["status"] for r in results} <= {"passed", "skipped"}
+    tags = get_tags(BayesianGaussianMixture())
+    assert tags.estimator_type == "density_estimator" and not tags.target_tags.required
 
 
 def test_gaussian_mixture_tags():

@@ -18,6 +18,13 @@ import numpy as np
 MIXTURE_PARAMETERS = ("weights_", "means_", "precisions_cholesky_")
 
 
+def _parameter_names(model):
+    """The parameters the model's predictions read: ``_PREPARED_FROM`` of
+    its class where it has one (BayesianGaussianMixture's variational
+    parameters), MIXTURE_PARAMETERS otherwise."""
+    return getattr(type(model), "_PREPARED_FROM", MIXTURE_PARAMETERS)
+
+
 def _signature(value):
     """What a parameter is, exactly: dtype, shape and bytes (C order)."""
     arr = np.asarray(value)
@@ -33,12 +40,13 @@ class PreparedMixture:
     """
 
     __slots__ = ("covariance_type", "n_components", "signatures", "_make", "_by_dtype",
-                 "n_features", "out_dtype")
+                 "n_features", "out_dtype", "names")
 
     def __init__(self, model, make):
         self.covariance_type = model.covariance_type
         self.n_components = model.n_components
-        self.signatures = tuple(_signature(getattr(model, n)) for n in MIXTURE_PARAMETERS)
+        self.names = _parameter_names(model)
+        self.signatures = tuple(_signature(getattr(model, n)) for n in self.names)
         self.n_features = np.shape(model.means_)[-1]
         self.out_dtype = np.asarray(model.means_).dtype
         self._make = make          # dtype -> kernel parameters (the model's)
@@ -48,7 +56,7 @@ class PreparedMixture:
         if model.covariance_type != self.covariance_type or \
                 model.n_components != self.n_components:
             return False
-        for name, (dtype, shape, raw) in zip(MIXTURE_PARAMETERS, self.signatures):
+        for name, (dtype, shape, raw) in zip(self.names, self.signatures):
             value = getattr(model, name)
             if type(value) is not np.ndarray:
                 value = np.asarray(value)
