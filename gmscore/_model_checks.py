@@ -116,7 +116,7 @@ def _expected_shapes(model):
         else:
             shapes["_covars_"] = cov
         if name == "BayesianGaussianMixture":
-            shapes.update(_variational_shapes(model, ct, k, d))
+            shapes.update(_bayesian_mixture_shapes(model, ct, k, d))
     if name not in _MIXTURES:
         shapes.update(startprob_=(k,), transmat_=(k, k))
     return shapes, d
@@ -125,7 +125,7 @@ def _expected_shapes(model):
 _MIXTURES = ("GaussianMixture", "BayesianGaussianMixture")
 
 
-def _variational_shapes(model, ct, k, d):
+def _bayesian_mixture_shapes(model, ct, k, d):
     """BayesianGaussianMixture's posterior and prior arrays (the scalar ones,
     tied degrees of freedom and a spherical covariance prior, are checked
     with the values)."""
@@ -139,7 +139,7 @@ def _variational_shapes(model, ct, k, d):
     return shapes
 
 
-def _check_variational_values(model):
+def _check_bayesian_mixture_values(model):
     """The posterior's concentrations, mean precisions and degrees of
     freedom are finite and in their domains (the predictions take their
     logs and digammas): > 0, and degrees of freedom > n_features - 1."""
@@ -186,7 +186,7 @@ def _discrete_shapes(model):
     return {"startprob_": (k,), "transmat_": (k, k), DISCRETE_EMISSIONS[name]: (k, d)}, d
 
 
-def _variational_shapes(model):
+def _variational_hmm_shapes(model):
     """_expected_shapes for the variational HMMs, D from the posterior
     means (Gaussian) or emission rows (categorical); a tied model's scalar
     dof is checked with the values."""
@@ -218,7 +218,7 @@ def _variational_shapes(model):
     return shapes, d
 
 
-def _check_variational_values(model):
+def _check_variational_hmm_values(model):
     """The variational HMMs validate their own parameters (_check): run it
     on the stored values (and put them back as they were)."""
     if not all(hasattr(model, a) for a in FITTED_MARKERS[type(model).__name__]):
@@ -234,7 +234,7 @@ def check_fitted_shapes(model):
     """Refuse fitted arrays inconsistent with each other or with the
     hyper-parameters (the compiled kernels trust these shapes)."""
     if type(model).__name__.startswith("Variational"):
-        shapes, d = _variational_shapes(model)
+        shapes, d = _variational_hmm_shapes(model)
     elif type(model).__name__ in DISCRETE_EMISSIONS:
         shapes, d = _discrete_shapes(model)
     else:
@@ -386,7 +386,7 @@ def check_fitted_values(model):
         if attr in present:
             _check_simplex(_values(model, attr), attr)
     if name.startswith("Variational"):
-        _check_variational_values(model)
+        _check_variational_hmm_values(model)
         return
     if name in DISCRETE_EMISSIONS:
         attr = DISCRETE_EMISSIONS[name]
@@ -399,7 +399,7 @@ def check_fitted_values(model):
         return
     ct = model.covariance_type
     if name == "BayesianGaussianMixture":
-        _check_variational_values(model)
+        _check_bayesian_mixture_values(model)
     if "means_" in present:
         _values(model, "means_")
     labels = _INDEX_LABELS.get((name, ct), _INDEX_LABELS[name])
