@@ -18,7 +18,8 @@ Normal-Wishart per Gaussian state (see gmscore._vhmm_terms). One iteration:
    priors. hmmlearn leaves the constant -N D / 2 log(2 pi) out; so do we,
    so that ``monitor_.history`` agrees. The monitor records this bound.
 3. M-step: posterior = prior + expected counts, and the point estimates
-   startprob_, transmat_, means_, covars_ (or emissionprob_) that score,
+   ``startprob_``, ``transmat_``, ``means_``, ``covars_`` (or
+   ``emissionprob_``) that score,
    decode and sample use.
 
 ``fit`` runs on the shared EM driver (restarts, restore on failure, the
@@ -210,8 +211,8 @@ def _default_scale_prior(ct, k, d):
 
 class VariationalGaussianEmissions(GaussianEmissions):
     """Normal-Wishart posteriors per state (hmmlearn's parametrisation);
-    scoring uses the point estimates means_ = means_posterior_ and
-    covars_ = scale_posterior_ / dof_posterior_ (GaussianEmissions)."""
+    scoring uses the point estimates ``means_ = means_posterior_`` and
+    ``covars_ = scale_posterior_ / dof_posterior_`` (GaussianEmissions)."""
 
     _emission_param_names = ("means_prior_", "means_posterior_", "beta_prior_",
                              "beta_posterior_", "dof_prior_", "dof_posterior_", "scale_prior_",
@@ -223,7 +224,7 @@ class VariationalGaussianEmissions(GaussianEmissions):
 
     @property
     def means_(self):
-        """The posterior means (hmmlearn: means_ is means_posterior_)."""
+        """The posterior means (hmmlearn: ``means_`` is ``means_posterior_``)."""
         return self.means_posterior_
 
     def _emission_constraints(self):
@@ -399,19 +400,27 @@ class VariationalGaussianHMM(_VariationalChain, VariationalGaussianEmissions, Ba
     """ + _COMMON_DOC + """
     Attributes
     ----------
-    startprob_prior_, startprob_posterior_, transmat_prior_, transmat_posterior_
-    means_prior_, means_posterior_ : (K, D); beta_prior_, beta_posterior_ : (K,)
-    dof_prior_, dof_posterior_ : (K,) (a float for 'tied')
-    scale_prior_, scale_posterior_ : in the covariance type's shape
-    startprob_, transmat_, means_, covars_ : the point estimates (posterior
-        means; covars_ = scale_posterior_ / dof_posterior_ as full matrices)
-    monitor_ : ConvergenceMonitor (``history``: the lower bound per iteration)
+    startprob_prior_, startprob_posterior_ : ndarray of shape (K,)
+        Dirichlet prior and posterior of the start probabilities.
+    transmat_prior_, transmat_posterior_ : ndarray of shape (K, K)
+        Dirichlet priors and posteriors of the transition rows.
+    means_prior_, means_posterior_ : ndarray of shape (K, D)
+    beta_prior_, beta_posterior_ : ndarray of shape (K,)
+    dof_prior_, dof_posterior_ : ndarray of shape (K,)
+        A float for 'tied'.
+    scale_prior_, scale_posterior_ : ndarray
+        In the covariance type's shape.
+    startprob_, transmat_, means_, covars_ : ndarray
+        The point estimates: the posterior means
+        (``covars_ = scale_posterior_ / dof_posterior_``, as full matrices).
+    monitor_ : ConvergenceMonitor
+        Its ``history`` holds the lower bound per iteration.
 
     Notes
     -----
     From identical starting posteriors the iterations, lower bounds and
     paths agree with hmmlearn's. Initialisation differs: the means come
-    from gmscore's k-means, and beta_posterior_ / dof_posterior_ start at
+    from gmscore's k-means, and ``beta_posterior_`` / ``dof_posterior_`` start at
     the prior plus the cluster counts (hmmlearn: the counts alone, which
     breaks a Wishart for a cluster smaller than the dimension). Scalar or
     broadcastable priors are accepted where hmmlearn wants full arrays.
@@ -453,7 +462,7 @@ class VariationalGaussianHMM(_VariationalChain, VariationalGaussianEmissions, Ba
 
 
 class VariationalCategoricalEmissions(CategoricalEmissions):
-    """Dirichlet posteriors of the rows of emissionprob_."""
+    """Dirichlet posteriors of the rows of ``emissionprob_``."""
 
     _emission_param_names = ("emissionprob_prior_", "emissionprob_posterior_", "emissionprob_")
     _prior_names = ("startprob_prior", "transmat_prior", "emissionprob_prior")
@@ -522,7 +531,7 @@ class VariationalCategoricalHMM(_VariationalChain, VariationalCategoricalEmissio
     startprob_prior, transmat_prior : float, array or None
         Dirichlet priors (None: 1 / n_components).
     emissionprob_prior : float, array (n_components, n_features) or None
-        Dirichlet prior of the rows of emissionprob_ (None: 1 / n_features).
+        Dirichlet prior of the rows of ``emissionprob_`` (None: 1 / n_features).
     n_features : int or None, default=None
         Number of symbols; None: one more than the largest symbol of the
         training data.
@@ -531,10 +540,15 @@ class VariationalCategoricalHMM(_VariationalChain, VariationalCategoricalEmissio
     """ + _COMMON_DOC + """
     Attributes
     ----------
-    startprob_prior_, startprob_posterior_, transmat_prior_, transmat_posterior_
-    emissionprob_prior_, emissionprob_posterior_ : (n_components, n_features)
-    startprob_, transmat_, emissionprob_ : the posterior means
-    monitor_ : ConvergenceMonitor (``history``: the lower bound per iteration)
+    startprob_prior_, startprob_posterior_ : ndarray of shape (n_components,)
+        Dirichlet prior and posterior of the start probabilities.
+    transmat_prior_, transmat_posterior_ : ndarray of shape (n_components, n_components)
+        Dirichlet priors and posteriors of the transition rows.
+    emissionprob_prior_, emissionprob_posterior_ : ndarray of shape (n_components, n_features)
+    startprob_, transmat_, emissionprob_ : ndarray
+        The posterior means.
+    monitor_ : ConvergenceMonitor
+        Its ``history`` holds the lower bound per iteration.
 
     Examples
     --------
