@@ -108,7 +108,8 @@ def test_regimes_nber_mask():
 
 def test_examples_run_as_scripts(tmp_path):
     out = tmp_path / "regimes.png"
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(sys.path))
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env.pop("PYTHONPATH", None)   # the installed package, run from outside the source tree
     result = subprocess.run([sys.executable, "-m", "gmscore.examples.regimes", "--quick",
                              "--out", str(out)], capture_output=True, text=True, env=env,
                             cwd=tmp_path)

@@ -3,7 +3,6 @@ not blank), its artists counted, and what they show checked against
 independent references: ellipse outlines at the right Mahalanobis distance
 of covariances rebuilt by direct formulas, scipy densities, scikit-learn's
 PCA, hmmlearn's decoding, the selection table's values."""
-import os
 import subprocess
 import sys
 
@@ -79,15 +78,16 @@ def check_outlines(patches, centres, covs, sigmas):
         assert_allclose(d2[::3], sigmas[s] ** 2, rtol=1e-7)
 
 
-def test_import_gmscore_does_not_import_matplotlib():
+def test_import_gmscore_does_not_import_matplotlib(tmp_path):
     code = ("import sys, numpy as np, gmscore, gmscore.plot\n"
             "gm = gmscore.GaussianMixture(2, random_state=0).fit(np.random.rand(50, 2))\n"
             "from gmscore import plot\n"
             "assert plot.plot_mixture is gmscore.plot.plot_mixture\n"
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    # outside the source tree, so that the installed package (with its
+    # compiled kernels) is imported, not the checkout's gmscore/
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
+                            cwd=tmp_path)
     assert result.returncode == 0, result.stderr
 
 
