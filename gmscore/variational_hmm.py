@@ -3,7 +3,7 @@ hmmlearn 0.3's variational (Bayesian) HMMs, on gmscore's compiled chain.
 
 Variational Bayes EM keeps conjugate posteriors instead of point
 estimates: Dirichlet rows for startprob, transmat (and emissionprob), a
-Normal-Wishart per Gaussian state (see gmscore._vhmm_terms). One iteration:
+Normal-Wishart per Gaussian state (see gmscore._core.variational). One iteration:
 
 1. E-step: forward-backward (the C kernels of every HMM) with the
    subnormalised "probabilities" exp(E[log pi]), exp(E[log A]) (rows sum
@@ -30,6 +30,13 @@ import numpy as np
 
 from . import _discretec, _kernels
 from ._core.covariance import COV_TYPES, COVARIANCE
+from ._core.variational import (
+    EXPECTED_COVARIANCE,
+    dirichlet_expected_log,
+    expected_log_norm,
+    kl_dirichlet,
+    normal_wishart_kl,
+)
 from ._emissions import (
     GaussianEmissions,
     _as_float,
@@ -41,19 +48,17 @@ from ._emissions import (
 from ._hmm_base import BaseHMM
 from ._init import kmeans
 from ._validation import options
-from ._vhmm_terms import (
-    EXPECTED_COVARIANCE,
-    dirichlet_log_mean,
-    expected_log_norm,
-    kl_dirichlet,
-    normal_wishart_kl,
-)
 from .discrete import CategoricalEmissions, _as_kernel_input
 from .hmm import GaussianHMM
 
 # hmmlearn's data-covariance regulariser at initialisation and its default
 # scale prior (a fixed 1e-3: the variational models have no min_covar)
 _INIT_COVAR = 1e-3
+
+
+def _kl_dirichlet_rows(q, p):
+    """The KL of a Dirichlet posterior from its prior, summed over rows."""
+    return float(np.sum(kl_dirichlet(q, p)))
 
 
 def _positive(value, name, shape):
@@ -142,14 +147,14 @@ class _VariationalChain:
 
     # ---------------------------------------------------------- E-step
     def _estep_chain(self):
-        start = np.exp(dirichlet_log_mean(self.startprob_posterior_))
-        trans = np.exp(dirichlet_log_mean(self.transmat_posterior_))
+        start = np.exp(dirichlet_expected_log(self.startprob_posterior_))
+        trans = np.exp(dirichlet_expected_log(self.transmat_posterior_))
         return np.ascontiguousarray(start), np.ascontiguousarray(trans)
 
     def _em_objective(self, stats):
         """The variational lower bound of the E-step's parameters."""
-        kl = (kl_dirichlet(self.startprob_posterior_, self.startprob_prior_)
-              + kl_dirichlet(self.transmat_posterior_, self.transmat_prior_))
+        kl = (_kl_dirichlet_rows(self.startprob_posterior_, self.startprob_prior_)
+              + _kl_dirichlet_rows(self.transmat_posterior_, self.transmat_prior_))
         return stats.loglik - kl - self._emission_kl()
 
     # ---------------------------------------------------------- M-step
@@ -503,13 +508,13 @@ class VariationalCategoricalEmissions(CategoricalEmissions):
     def _estep_log_likelihood(self, X, n_threads, data):
         """E[log B[k, x_t]] under the Dirichlet posteriors: a gather."""
         X = _as_kernel_input(X)
-        log_bt = np.ascontiguousarray(dirichlet_log_mean(self.emissionprob_posterior_).T)
+        log_bt = np.ascontiguousarray(dirichlet_expected_log(self.emissionprob_posterior_).T)
         out = _work_array(data, "framelogprob", (X.shape[0], self.n_components))
         self._run_kernel(X, lambda: _discretec.categorical_loglik(X, log_bt, out, n_threads))
         return out, None
 
     def _emission_kl(self):
-        return kl_dirichlet(self.emissionprob_posterior_, self.emissionprob_prior_)
+        return _kl_dirichlet_rows(self.emissionprob_posterior_, self.emissionprob_prior_)
 
     def _do_emission_mstep(self, em):
         if "e" not in self.params:

@@ -14,7 +14,7 @@ from scipy.special import logsumexp
 
 from gmscore import (ChainStats, LikelihoodDecreaseWarning, VariationalCategoricalHMM,
                      VariationalGaussianHMM, load)
-from gmscore._vhmm_terms import kl_dirichlet, kl_wishart, SCALE_OPS
+from gmscore._core.variational import SCALE_OPS, kl_dirichlet, kl_wishart_terms
 
 vhmm = pytest.importorskip("hmmlearn.vhmm")
 
@@ -373,7 +373,7 @@ def test_kl_terms_match_monte_carlo():
     s_q, s_p = a @ a.T + d * np.eye(d), b @ b.T + np.eye(d)
     dof_q, dof_p = 8.0, 4.5
     logdet, trace, _ = SCALE_OPS["full"]
-    kl = kl_wishart(dof_q, logdet(s_q, d), dof_p, logdet(s_p, d), trace(s_p, s_q, d), d)
+    kl = kl_wishart_terms(dof_q, logdet(s_q, d), dof_p, logdet(s_p, d), trace(s_p, s_q, d), d)
     wq = sps.wishart(df=dof_q, scale=np.linalg.inv(s_q))
     wp = sps.wishart(df=dof_p, scale=np.linalg.inv(s_p))
     draws = wq.rvs(n, random_state=rs).transpose(1, 2, 0)
