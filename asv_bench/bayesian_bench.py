@@ -20,19 +20,14 @@ the same library. The final lower bounds are printed side by side as a
 check that both did the same work. --quick: N=20,000 (a smoke test; the
 target applies to the full size).
 """
-import argparse
 import os
-import platform
-import statistics
 import sys
-import time
 import warnings
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchmarks import common  # noqa: E402
+from benchmarks import common, timing  # noqa: E402
 
 STATE = ("weight_concentration_", "mean_precision_", "means_", "degrees_of_freedom_",
          "covariances_", "precisions_cholesky_", "weights_", "precisions_")
@@ -40,13 +35,8 @@ TARGET = 15.0
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--n-iter", type=int, default=5)
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--dtypes", default="float64,float32")
-    return p.parse_args(argv)
+    return timing.parse_args(__doc__, argv, n_iter=5, extra=lambda p: p.add_argument(
+        "--dtypes", default="float64,float32"))
 
 
 def start_state(X, k, threads):
@@ -80,17 +70,19 @@ def make(library, k, n_iter, threads, state):
     return m
 
 
+def _quiet_fit(m, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m.fit(X)
+
+
 def timed(library, X, state, args):
     k = state["means_"].shape[0]
-    blas = args.threads if library == "scikit-learn" else 1
-    with threadpool_limits(limits=blas, user_api="blas"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        make(library, k, 1, args.threads, state).fit(X)
-        m = make(library, k, args.n_iter, args.threads, state)
-        t0 = time.perf_counter()
-        m.fit(X)
-        elapsed = time.perf_counter() - t0
-    return elapsed / args.n_iter, float(np.ravel(m.lower_bound_)[0])
+    spi, m = timing.seconds_per_iteration(
+        lambda n_iter: make(library, k, n_iter, args.threads, state),
+        lambda m: _quiet_fit(m, X), args.n_iter,
+        blas_threads=args.threads if library == "scikit-learn" else 1)
+    return spi, float(np.ravel(m.lower_bound_)[0])
 
 
 def main(argv=None):
@@ -105,29 +97,18 @@ def main(argv=None):
     print(f"B1 BayesianGaussianMixture full, dirichlet_process: N={w.n_samples}, "
           f"D={w.n_features}, K={w.n_components}, {args.n_iter} iterations x {args.repeat} "
           f"repeats; gmscore {gmscore.__version__} n_threads={args.threads}, scikit-learn "
-          f"{sklearn.__version__} BLAS threads={args.threads}; "
-          f"{platform.processor() or ''} {os.cpu_count()} CPUs")
-    print(f"{'dtype':>8s} {'library':>13s} {'s/it (median)':>14s} {'all s/it':>28s} "
-          f"{'final lower bound':>22s}")
-    speedups = {}
+          f"{sklearn.__version__} BLAS threads={args.threads}; {timing.machine()}")
+    libraries = ("gmscore", "scikit-learn")
+    timing.print_header(libraries, "final lower bound", lead_name="dtype", check_width=22)
     for dtype in args.dtypes.split(","):
         X = X64.astype(dtype)
         state = start_state(X, w.n_components, args.threads)
-        times = {"gmscore": [], "scikit-learn": []}
-        last = {}
-        for _ in range(args.repeat):   # interleaved
-            for library in times:
-                spi, lb = timed(library, X, state, args)
-                times[library].append(spi)
-                last[library] = lb
-        for lib in times:
-            print(f"{dtype:>8s} {lib:>13s} {statistics.median(times[lib]):14.4g} "
-                  f"{' '.join(f'{t:.4g}' for t in times[lib]):>28s} {last[lib]:22.12g}")
-        ours, ref = (statistics.median(times[lib]) for lib in ("gmscore", "scikit-learn"))
-        speedups[dtype] = ref / ours
+        times, last = timing.interleaved(
+            libraries, lambda lib: timed(lib, X, state, args), args.repeat)
+        timing.print_rows(times, last, lead=dtype, check_format="22.12g")
         gap = abs(last["gmscore"] - last["scikit-learn"]) / abs(last["scikit-learn"])
-        print(f"{dtype:>8s} speed-up {ref / ours:.1f}x (target >= {TARGET:g}x); relative "
-              f"lower-bound gap {gap:.3g}")
+        print(f"{dtype:>8s} speed-up {timing.speedup(times, *libraries):.1f}x (target >= "
+              f"{TARGET:g}x); relative lower-bound gap {gap:.3g}")
     return 0
 
 
