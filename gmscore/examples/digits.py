@@ -23,9 +23,9 @@ Run ``python -m gmscore.examples.digits --out means.png`` (``--quick``:
 one initialisation of the clustering instead of 3). ``main`` returns the
 figures as a dict.
 """
-import argparse
-
 import numpy as np
+
+from ._script import parse_run_options, save_figure
 
 N_AXES = 20
 
@@ -99,8 +99,7 @@ def save_means(clusters, path):
                      fontsize="small")
         ax.set_axis_off()
     fig.suptitle("GaussianMixture cluster means (matched digit, weight)", fontsize="medium")
-    fig.savefig(path, dpi=70, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path, dpi=70)
 
 
 def run(n_init=3, random_state=0, out=None, show=True):
@@ -127,13 +126,10 @@ def run(n_init=3, random_state=0, out=None, show=True):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n-init", type=int, default=3, help="clustering initialisations")
-    p.add_argument("--quick", action="store_true", help="one clustering initialisation")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="PNG path for the cluster means")
-    a = p.parse_args(argv)
-    return run(n_init=1 if a.quick else a.n_init, random_state=a.seed, out=a.out)
+    return run(**parse_run_options(__doc__, argv, n_init=3, quick_n_init=1,
+                                   n_init_help="clustering initialisations",
+                                   quick_help="one clustering initialisation",
+                                   out_help="PNG path for the cluster means"))
 
 
 if __name__ == "__main__":

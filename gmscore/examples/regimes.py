@@ -25,9 +25,9 @@ Run ``python -m gmscore.examples.regimes --out regimes.png``
 (``--quick``: 3 restarts instead of 10). ``main`` returns the figures as
 a dict.
 """
-import argparse
-
 import numpy as np
+
+from ._script import parse_run_options, save_figure
 
 # NBER recessions within 1959-2009, as (peak, trough) quarters
 # (https://www.nber.org/research/data/us-business-cycle-expansions-and-contractions)
@@ -70,8 +70,6 @@ def fit(X, n_init=10, random_state=0):
 
 
 def save_state_plot(model, X, years, quarters, path):
-    import matplotlib.pyplot as plt
-
     from gmscore.plot import plot_states
 
     fig = plot_states(model, X)
@@ -81,8 +79,7 @@ def save_state_plot(model, X, years, quarters, path):
     bottom.set_xticklabels([str(y) for y in years[ticks]])
     bottom.set_xlabel("year")
     top.set_title("US business-cycle regimes (GaussianHMM, 2 states)")
-    fig.savefig(path, dpi=80, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
 
 
 def run(n_init=10, random_state=0, out=None, show=True):
@@ -123,13 +120,10 @@ def run(n_init=10, random_state=0, out=None, show=True):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n-init", type=int, default=10, help="Baum-Welch restarts")
-    p.add_argument("--quick", action="store_true", help="3 restarts")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="PNG path for the state plot")
-    a = p.parse_args(argv)
-    return run(n_init=3 if a.quick else a.n_init, random_state=a.seed, out=a.out)
+    return run(**parse_run_options(__doc__, argv, n_init=10, quick_n_init=3,
+                                   n_init_help="Baum-Welch restarts",
+                                   quick_help="3 restarts",
+                                   out_help="PNG path for the state plot"))
 
 
 if __name__ == "__main__":
