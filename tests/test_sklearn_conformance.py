@@ -39,7 +39,7 @@ COV_TYPES = ("full", "tied", "diag", "spherical")
 _NOT_BASE_ESTIMATOR = r".*does not inherit from `sklearn.base.BaseEstimator`"
 
 
-# ============================================================ GaussianMixture
+# ============================================================== the mixtures
 # GaussianMixture() is the estimator of the issue; the other covariance
 # types, scikit-learn's own test configuration of its GaussianMixture
 # (n_init=2, max_iter=5) and the component-repair policy run the same checks.
@@ -50,6 +50,14 @@ GMM_INSTANCES = [
     *([GaussianMixture(on_degenerate="reseed")]
       if "on_degenerate" in GaussianMixture().get_params() else []),
 ]
+# every covariance type, the finite Dirichlet prior, and several restarts
+BGM_INSTANCES = [
+    BayesianGaussianMixture(),
+    *(BayesianGaussianMixture(covariance_type=ct) for ct in COV_TYPES[1:]),
+    BayesianGaussianMixture(weight_concentration_prior_type="dirichlet_distribution"),
+    BayesianGaussianMixture(n_init=2, max_iter=5),
+]
+MIXTURES = (GaussianMixture, BayesianGaussianMixture)
 
 
 def _check_name(check):
@@ -78,52 +86,26 @@ def _sklearn_checks(estimators):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.filterwarnings(f"ignore:{_NOT_BASE_ESTIMATOR}:UserWarning")
-@pytest.mark.parametrize("estimator, check", _sklearn_checks(GMM_INSTANCES))
-def test_gaussian_mixture_passes_sklearn_check(estimator, check):
+@pytest.mark.parametrize("estimator, check", _sklearn_checks(GMM_INSTANCES + BGM_INSTANCES))
+def test_mixture_passes_sklearn_check(estimator, check):
     # A check that cannot run here (pandas not installed, SCIPY_ARRAY_API
     # unset) raises SkipTest itself, which pytest reports as a skip.
     check(estimator)
 
 
-def test_check_estimator_gaussian_mixture_as_a_whole():
+@pytest.mark.parametrize("cls", MIXTURES)
+def test_check_estimator_as_a_whole(cls):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_NOT_BASE_ESTIMATOR, category=UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
-        results = estimator_checks.check_estimator(GaussianMixture(), on_skip=None)
+        results = estimator_checks.check_estimator(cls(), on_skip=None)
     assert len(results) > 40
     assert {r["status"] for r in results} <= {"passed", "skipped"}
 
 
-# ================================================== BayesianGaussianMixture
-# every covariance type, the finite Dirichlet prior, and several restarts
-BGM_INSTANCES = [
-    BayesianGaussianMixture(),
-    *(BayesianGaussianMixture(covariance_type=ct) for ct in COV_TYPES[1:]),
-    BayesianGaussianMixture(weight_concentration_prior_type="dirichlet_distribution"),
-    BayesianGaussianMixture(n_init=2, max_iter=5),
-]
-
-
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.filterwarnings(f"ignore:{_NOT_BASE_ESTIMATOR}:UserWarning")
-@pytest.mark.parametrize("estimator, check", _sklearn_checks(BGM_INSTANCES))
-def test_bayesian_gaussian_mixture_passes_sklearn_check(estimator, check):
-    check(estimator)
-
-
-def test_check_estimator_bayesian_gaussian_mixture_as_a_whole():
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_NOT_BASE_ESTIMATOR, category=UserWarning)
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        results = estimator_checks.check_estimator(BayesianGaussianMixture(), on_skip=None)
-    assert len(results) > 40
-    assert {r["status"] for r in results} <= {"passed", "skipped"}
-    tags = get_tags(BayesianGaussianMixture())
-    assert tags.estimator_type == "density_estimator" and not tags.target_tags.required
-
-
-def test_gaussian_mixture_tags():
-    tags = get_tags(GaussianMixture())
+@pytest.mark.parametrize("cls", MIXTURES)
+def test_mixture_tags(cls):
+    tags = get_tags(cls())
     assert tags.estimator_type == "density_estimator"
     assert tags.requires_fit and not tags.target_tags.required
     assert not tags.input_tags.sparse and tags.input_tags.two_d_array
