@@ -79,7 +79,8 @@ def check_outlines(patches, centres, covs, sigmas):
 
 
 def test_import_gmscore_does_not_import_matplotlib(tmp_path):
-    code = ("import sys, numpy as np, gmscore, gmscore.plot\n"
+    # gmscore.plot and the module it computes with (gmscore._plot_geometry)
+    code = ("import sys, numpy as np, gmscore, gmscore.plot, gmscore._plot_geometry\n"
             "gm = gmscore.GaussianMixture(2, random_state=0).fit(np.random.rand(50, 2))\n"
             "from gmscore import plot\n"
             "assert plot.plot_mixture is gmscore.plot.plot_mixture\n"
