@@ -46,6 +46,12 @@ from ._emissions import (
     _work_array,
 )
 from ._hmm_base import BaseHMM
+from ._hmm_params import (
+    broadcast_prior,
+    positive_array,
+    require_attributes,
+    store_init_args,
+)
 from ._init import kmeans
 from ._validation import options
 from .discrete import CategoricalEmissions, _as_kernel_input
@@ -59,26 +65,6 @@ _INIT_COVAR = 1e-3
 def _kl_dirichlet_rows(q, p):
     """The KL of a Dirichlet posterior from its prior, summed over rows."""
     return float(np.sum(kl_dirichlet(q, p)))
-
-
-def _positive(value, name, shape):
-    """A finite, positive float64 array of exactly ``shape``."""
-    arr = _as_float(value, name)
-    if arr.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
-    if not (np.isfinite(arr).all() and (arr > 0).all()):
-        raise ValueError(f"{name} must hold finite, positive values")
-    return arr
-
-
-def _full_shape(value, shape, name):
-    """A hyper-parameter broadcast (numpy's rules) to ``shape``, copied."""
-    arr = _as_float(value, name)
-    try:
-        return np.array(np.broadcast_to(arr, shape), dtype=np.float64)
-    except ValueError:
-        raise ValueError(f"{name} has shape {arr.shape}, which does not broadcast to "
-                         f"{shape}") from None
 
 
 def _dirichlet_draws(rs, alpha, size=None):
@@ -117,14 +103,14 @@ class _VariationalChain:
             if self._needs_init("s", "startprob_posterior_") or \
                     self._needs_init("s", "startprob_prior_"):
                 prior = 1.0 / k if self.startprob_prior is None else self.startprob_prior
-                self.startprob_prior_ = _full_shape(prior, (k,), "startprob_prior")
+                self.startprob_prior_ = broadcast_prior(prior, (k,), "startprob_prior")
                 self.startprob_posterior_ = (_dirichlet_draws(rs, np.full(k, 1.0 / k))
                                              * data.n_sequences)
                 self.startprob_ = self.startprob_posterior_ / self.startprob_posterior_.sum()
             if self._needs_init("t", "transmat_posterior_") or \
                     self._needs_init("t", "transmat_prior_"):
                 prior = 1.0 / k if self.transmat_prior is None else self.transmat_prior
-                self.transmat_prior_ = _full_shape(prior, (k, k), "transmat_prior")
+                self.transmat_prior_ = broadcast_prior(prior, (k, k), "transmat_prior")
                 post = _dirichlet_draws(rs, np.full(k, 1.0 / k), k) * (data.n_samples / k)
                 self.transmat_posterior_ = post
                 self.transmat_ = post / post.sum(axis=1, keepdims=True)
@@ -136,9 +122,8 @@ class _VariationalChain:
         k = self.n_components
         for name, shape in (("startprob_prior_", (k,)), ("startprob_posterior_", (k,)),
                             ("transmat_prior_", (k, k)), ("transmat_posterior_", (k, k))):
-            if not hasattr(self, name):
-                raise ValueError(f"{name} must be set (fit the model or assign it)")
-            setattr(self, name, _positive(getattr(self, name), name, shape))
+            require_attributes(self, (name,))
+            setattr(self, name, positive_array(getattr(self, name), name, shape))
         for name in ("startprob", "transmat"):   # assigned posteriors, no estimate yet
             if not hasattr(self, name + "_"):
                 post = getattr(self, name + "_posterior_")
@@ -253,17 +238,17 @@ class VariationalGaussianEmissions(GaussianEmissions):
         counts = np.bincount(labels, minlength=k).astype(np.float64)
         if need_m:
             mp = data.centre if self.means_prior is None else self.means_prior
-            self.means_prior_ = _full_shape(mp, (k, d), "means_prior")
+            self.means_prior_ = broadcast_prior(mp, (k, d), "means_prior")
             self.means_posterior_ = np.array(centres, dtype=np.float64)
             bp = 1.0 if self.beta_prior is None else self.beta_prior
-            self.beta_prior_ = _full_shape(bp, (k,), "beta_prior")
+            self.beta_prior_ = broadcast_prior(bp, (k,), "beta_prior")
             # hmmlearn starts beta (and dof) at the cluster counts; the prior
             # plus the counts (the posterior of a hard assignment) stays
             # valid for clusters smaller than the dimension
             self.beta_posterior_ = self.beta_prior_ + counts
         if need_c:
             dp = d if self.dof_prior is None else self.dof_prior
-            self.dof_prior_ = _full_shape(dp, self._dof_shape(), "dof_prior")
+            self.dof_prior_ = broadcast_prior(dp, self._dof_shape(), "dof_prior")
             self.dof_posterior_ = self.dof_prior_ + (counts.sum() if ct == "tied" else counts)
             cv = _data_covariance(data, _INIT_COVAR)
             self._covars_ = {"full": lambda: np.tile(cv, (k, 1, 1)), "tied": lambda: cv,
@@ -271,7 +256,7 @@ class VariationalGaussianEmissions(GaussianEmissions):
                              "spherical": lambda: np.full(k, cv.mean())}[ct]()
             shape = _scale_shape(ct, k, d)
             self.scale_prior_ = (_default_scale_prior(ct, k, d) if self.scale_prior is None
-                                 else _full_shape(self.scale_prior, shape, "scale_prior"))
+                                 else broadcast_prior(self.scale_prior, shape, "scale_prior"))
             dof = self.dof_posterior_
             self.scale_posterior_ = {"full": lambda: self._covars_ * dof[:, None, None],
                                      "tied": lambda: self._covars_ * dof,
@@ -280,9 +265,7 @@ class VariationalGaussianEmissions(GaussianEmissions):
 
     def _check_emissions(self, n_features=None):
         ct, k = self.covariance_type, self.n_components
-        for name in self._emission_param_names:
-            if not hasattr(self, name):
-                raise ValueError(f"{name.lstrip('_')} must be set (fit the model or assign it)")
+        require_attributes(self, self._emission_param_names, shown=lambda n: n.lstrip("_"))
         post = _as_float(self.means_posterior_, "means_posterior_")
         if post.ndim != 2 or post.shape[0] != k:
             raise ValueError(f"means_posterior_ must have shape (n_components, n_features), "
@@ -296,9 +279,9 @@ class VariationalGaussianEmissions(GaussianEmissions):
                 raise ValueError(f"{name} must be a finite array of shape {(k, d)}")
             setattr(self, name, arr)
         for name in ("beta_prior_", "beta_posterior_"):
-            setattr(self, name, _positive(getattr(self, name), name, (k,)))
+            setattr(self, name, positive_array(getattr(self, name), name, (k,)))
         for name in ("dof_prior_", "dof_posterior_"):
-            dof = _positive(getattr(self, name), name, self._dof_shape())
+            dof = positive_array(getattr(self, name), name, self._dof_shape())
             if (dof <= d - 1).any():
                 raise ValueError(f"{name} must exceed n_features - 1 = {d - 1} (a Wishart's "
                                  f"degrees of freedom), got {dof}")
@@ -446,24 +429,7 @@ class VariationalGaussianHMM(_VariationalChain, VariationalGaussianEmissions, Ba
                  scale_prior=None, algorithm="viterbi", random_state=None, n_iter=100,
                  tol=1e-6, verbose=False, params="stmc", init_params="stmc",
                  implementation="log", n_init=1, n_threads=None):
-        self.n_components = n_components
-        self.covariance_type = covariance_type
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.means_prior = means_prior
-        self.beta_prior = beta_prior
-        self.dof_prior = dof_prior
-        self.scale_prior = scale_prior
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_init = n_init
-        self.n_threads = n_threads
+        store_init_args(self, locals())
 
 
 class VariationalCategoricalEmissions(CategoricalEmissions):
@@ -480,7 +446,7 @@ class VariationalCategoricalEmissions(CategoricalEmissions):
         if self._needs_init("e", "emissionprob_posterior_"):
             f = self.n_features
             prior = 1.0 / f if self.emissionprob_prior is None else self.emissionprob_prior
-            self.emissionprob_prior_ = _full_shape(prior, (k, f), "emissionprob_prior")
+            self.emissionprob_prior_ = broadcast_prior(prior, (k, f), "emissionprob_prior")
             if np.ndim(prior) == 0:     # hmmlearn's draw
                 post = _dirichlet_draws(rs, np.full(f, float(prior)), k)
             else:
@@ -490,15 +456,13 @@ class VariationalCategoricalEmissions(CategoricalEmissions):
 
     def _check_emissions(self, n_features=None):
         self._check_width(n_features)
-        for name in ("emissionprob_prior_", "emissionprob_posterior_"):
-            if not hasattr(self, name):
-                raise ValueError(f"{name} must be set (fit the model or assign it)")
+        require_attributes(self, ("emissionprob_prior_", "emissionprob_posterior_"))
         post = np.atleast_2d(_as_float(self.emissionprob_posterior_, "emissionprob_posterior_"))
         if self.n_features is None and post.ndim == 2:
             self.n_features = int(post.shape[1])
         shape = (self.n_components, self.n_features)
         for name in ("emissionprob_prior_", "emissionprob_posterior_"):
-            setattr(self, name, _positive(np.atleast_2d(_as_float(getattr(self, name), name)),
+            setattr(self, name, positive_array(np.atleast_2d(_as_float(getattr(self, name), name)),
                                           name, shape))
         if not hasattr(self, "emissionprob_"):   # assigned posteriors, no estimate yet
             post = self.emissionprob_posterior_
@@ -568,18 +532,4 @@ class VariationalCategoricalHMM(_VariationalChain, VariationalCategoricalEmissio
                  emissionprob_prior=None, n_features=None, algorithm="viterbi",
                  random_state=None, n_iter=100, tol=1e-6, verbose=False, params="ste",
                  init_params="ste", implementation="log", n_init=1, n_threads=None):
-        self.n_components = n_components
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.emissionprob_prior = emissionprob_prior
-        self.n_features = n_features
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_init = n_init
-        self.n_threads = n_threads
+        store_init_args(self, locals())
