@@ -197,11 +197,32 @@ chunk_emissions(const double *restrict f, ptrdiff_t k, ptrdiff_t kp, ptrdiff_t n
     return nan;
 }
 
+/* The same rows for a chunk of nr frames given as symbols: copies of the
+ * table's rows (a table built by gms_hmm_emission_table holds exactly what
+ * chunk_emissions would compute from the frames). */
+static inline __attribute__((always_inline)) void
+chunk_symbols(const hmm_symbols *sy, ptrdiff_t t0, ptrdiff_t kp, ptrdiff_t nr,
+              double *restrict mx_out, double *restrict e)
+{
+    for (ptrdiff_t r = 0; r < nr; ++r) {
+        const ptrdiff_t s = (ptrdiff_t)sy->x[t0 + r];
+        if (mx_out) mx_out[r] = sy->mtab[s];
+        memcpy(e + r * kp, sy->etab + s * kp, (size_t)kp * sizeof(double));
+    }
+}
+
+GMS_HOT int gms_hmm_emission_table(const double *f, ptrdiff_t n, ptrdiff_t k, ptrdiff_t kp,
+                                   double *etab, double *mtab)
+{
+    return chunk_emissions(f, k, kp, n, NULL, mtab, etab);
+}
+
 /* The pass for a padded width kp; inlined with kp = 8 and 16 as constants
  * so those (the common small models) get loops of fixed trip count. */
 static inline __attribute__((always_inline)) double
-fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double *start_c,
-          double *trans_c, hmm_scaled_work *wk, double *scratch, const ptrdiff_t kp)
+fb_scaled(const hmm_model *m, const double *f, const hmm_symbols *sy, ptrdiff_t T,
+          double *post, double *start_c, double *trans_c, hmm_scaled_work *wk,
+          double *scratch, const ptrdiff_t kp)
 {
     const ptrdiff_t k = m->k, nv = kp / L, C = GMS_HMM_CHUNK;
     double *restrict scale_of = scratch;    /* T: scale after frame t */
@@ -209,7 +230,7 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
     v8du *restrict prev = (v8du *)wk->prev;
     /* emission rows of a chunk (nv vectors each): with a cache, the forward
      * pass keeps every frame's row there for the backward pass */
-    double *const ecache = T * kp <= GMS_HMM_ECACHE ? scratch + 2 * T : NULL;
+    double *const ecache = !sy && T * kp <= GMS_HMM_ECACHE ? scratch + 2 * T : NULL;
     v8du *restrict AB = (v8du *)wk->ab;            /* forward / backward rows */
     v8du *restrict W = (v8du *)wk->w;
     int bad = 0;
@@ -220,7 +241,10 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
     for (ptrdiff_t t0 = 0; t0 < T; t0 += C) {
         const ptrdiff_t nr = T - t0 < C ? T - t0 : C;
         double *erows = ecache ? ecache + t0 * kp : wk->e;
-        bad |= chunk_emissions(f + t0 * k, k, kp, nr, NULL, max_of + t0, erows);
+        if (sy)
+            chunk_symbols(sy, t0, kp, nr, max_of + t0, erows);
+        else
+            bad |= chunk_emissions(f + t0 * k, k, kp, nr, NULL, max_of + t0, erows);
         const v8du *restrict E = (const v8du *)erows;
         for (ptrdiff_t r = 0; r < nr; ++r) {
             v8du *restrict cur = AB + r * nv;
@@ -273,7 +297,9 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
         const ptrdiff_t nr = T - t0 < C ? T - t0 : C;
         /* rows t0 + r < T - 1 need frame t0 + r + 1 */
         const ptrdiff_t ne = t0 + nr == T ? nr - 1 : nr;
-        if (!ecache)
+        if (sy)
+            chunk_symbols(sy, t0 + 1, kp, ne, NULL, wk->e);
+        else if (!ecache)
             (void)chunk_emissions(f + (t0 + 1) * k, k, kp, ne, max_of + t0 + 1, NULL, wk->e);
         const v8du *restrict E = (const v8du *)(ecache ? ecache + (t0 + 1) * kp : wk->e);
         for (ptrdiff_t r = nr - 1; r >= 0; --r) {
@@ -325,13 +351,14 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
     return loglik;
 }
 
-GMS_HOT double gms_hmm_fb_scaled_one(const hmm_model *m, const double *f, ptrdiff_t T,
-                                     double *post, double *start_c, double *trans_c,
-                                     hmm_scaled_work *wk, double *scratch)
+GMS_HOT double gms_hmm_fb_scaled_one(const hmm_model *m, const double *f,
+                                     const hmm_symbols *sy, ptrdiff_t T, double *post,
+                                     double *start_c, double *trans_c, hmm_scaled_work *wk,
+                                     double *scratch)
 {
     if (m->kp == L)
-        return fb_scaled(m, f, T, post, start_c, trans_c, wk, scratch, L);
+        return fb_scaled(m, f, sy, T, post, start_c, trans_c, wk, scratch, L);
     if (m->kp == 2 * L)
-        return fb_scaled(m, f, T, post, start_c, trans_c, wk, scratch, 2 * L);
-    return fb_scaled(m, f, T, post, start_c, trans_c, wk, scratch, m->kp);
+        return fb_scaled(m, f, sy, T, post, start_c, trans_c, wk, scratch, 2 * L);
+    return fb_scaled(m, f, sy, T, post, start_c, trans_c, wk, scratch, m->kp);
 }
