@@ -269,6 +269,11 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
     def _estep_log_likelihood(self, X, n_threads, data):
         return self._frame_log_likelihood(X, n_threads, data)
 
+    def _fused_forward_backward(self, chunk, posteriors, reducer, first_sequence, n_threads):
+        """An E-step's forward-backward of a chunk with the emissions looked
+        up inside the kernel (seq_ll), or None: compute framelogprob."""
+        return None
+
     def _em_end(self, run):
         pass
 
@@ -347,10 +352,17 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
                 f"expecting {n_features} features as input.")
 
     def _forward_backward(self, framelogprob, offsets, posteriors, start, trans, n_threads,
-                          reducer=None, first_sequence=0):
+                          reducer=None, first_sequence=0, symbols=None):
+        # symbols: (X, log_bt) of a categorical model, looked up in the
+        # kernel instead of a framelogprob (an E-step only)
         seq_ll = np.empty(len(offsets) - 1)
         try:
-            if reducer is not None:
+            if symbols is not None:
+                startprob, transmat = self._estep_chain()
+                _hmmc.categorical_fb_into(reducer, self.implementation, symbols[0],
+                                          symbols[1], offsets, startprob, transmat,
+                                          posteriors, seq_ll, n_threads)
+            elif reducer is not None:
                 startprob, transmat = self._estep_chain()   # an E-step's
                 _hmmc.forward_backward_into(reducer, self.implementation, framelogprob,
                                             offsets, startprob, transmat,
@@ -409,13 +421,22 @@ class BaseHMM(RestoresOnFailure, ParamsMixin):
         seq_ll, n_seq, count = [], 0, 0
         for chunk in source.chunks():
             self._check_chunk_features(chunk)
-            framelogprob, extra = self._estep_log_likelihood(chunk.X, source.n_threads, source)
             known = vars(self).get("_states")
+            posteriors = source.buffer("posteriors", (chunk.X.shape[0], k))
+            if known is None:   # emissions the chain kernel looks up itself
+                fused = self._fused_forward_backward(chunk, posteriors, chain, n_seq,
+                                                     source.n_threads)
+                if fused is not None:
+                    seq_ll.append(fused)
+                    self._accumulate_emissions(acc, chunk, posteriors, None, source.n_threads)
+                    n_seq += len(chunk.offsets) - 1
+                    count += chunk.X.shape[0]
+                    continue
+            framelogprob, extra = self._estep_log_likelihood(chunk.X, source.n_threads, source)
             if known is not None:   # partial labels: other states ruled out
                 from ._partial_labels import clamp_frames
 
                 clamp_frames(framelogprob, known[chunk.start:chunk.start + chunk.X.shape[0]])
-            posteriors = source.buffer("posteriors", (chunk.X.shape[0], k))
             try:
                 seq_ll.append(self._forward_backward(framelogprob, chunk.offsets, posteriors,
                                                      None, None, source.n_threads, chain,

@@ -8,6 +8,9 @@ IMPLEMENTATIONS: Dict[str, int]
 
 class UnderflowError(FloatingPointError): ...
 class ImpossibleSequenceError(FloatingPointError): ...
+class BadSymbolError(ValueError):
+    row: int
+    def __init__(self, row: int) -> None: ...
 
 def forward_backward(implementation: str, framelogprob: NDArray[np.float64],
                      offsets: NDArray[np.int64], startprob: NDArray[np.float64],
@@ -15,6 +18,11 @@ def forward_backward(implementation: str, framelogprob: NDArray[np.float64],
                      start_counts: Optional[NDArray[np.float64]],
                      trans_counts: Optional[NDArray[np.float64]],
                      seq_loglik: NDArray[np.float64], n_threads: int) -> None: ...
+def categorical_fb_into(red: object, implementation: str, X: NDArray[np.float64],
+                        log_bt: NDArray[np.float64], offsets: NDArray[np.int64],
+                        startprob: NDArray[np.float64], transmat: NDArray[np.float64],
+                        posteriors: NDArray[np.float64], seq_loglik: NDArray[np.float64],
+                        n_threads: int) -> None: ...
 def viterbi(framelogprob: NDArray[np.float64], offsets: NDArray[np.int64],
             startprob: NDArray[np.float64], transmat: NDArray[np.float64],
             states: NDArray[np.int64], seq_logprob: NDArray[np.float64], n_threads: int) -> None: ...

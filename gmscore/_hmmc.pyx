@@ -22,6 +22,11 @@ cdef extern from "gms_hmm.h" nogil:
     int gms_hmm_forward_backward_into(gms_reducer *, int, const double *, Py_ssize_t,
                                       const int64_t *, Py_ssize_t, const double *,
                                       const double *, double *, double *, int)
+    int GMS_HMM_BAD_SYMBOL
+    int gms_hmm_categorical_fb_into(gms_reducer *, int, const double *, const double *,
+                                    Py_ssize_t, Py_ssize_t, const int64_t *, Py_ssize_t,
+                                    const double *, const double *, double *, double *, int,
+                                    int64_t *)
     int gms_hmm_viterbi(const double *, Py_ssize_t, const int64_t *, Py_ssize_t,
                         const double *, const double *, int64_t *, double *, int)
     int gms_hmm_sample_states(const double *, const double *, Py_ssize_t,
@@ -36,6 +41,14 @@ class UnderflowError(FloatingPointError):
 
 class ImpossibleSequenceError(FloatingPointError):
     """A sequence has zero probability under the model."""
+
+
+class BadSymbolError(ValueError):
+    """Row ``row`` of X is not a symbol (a whole number in [0, n_symbols))."""
+
+    def __init__(self, row):
+        super().__init__(row)
+        self.row = row
 
 
 cdef int _check(int rc) except -1:
@@ -121,6 +134,37 @@ def forward_backward_into(Reducer red, str implementation,
                                            &offsets[0], n_seq, &startprob[0],
                                            &transmat[0, 0], &posteriors[0, 0],
                                            &seq_loglik[0], n_threads)
+    _check(rc)
+
+
+def categorical_fb_into(Reducer red, str implementation, const double[:, ::1] X,
+                        const double[:, ::1] log_bt, const int64_t[::1] offsets,
+                        const double[::1] startprob, const double[:, ::1] transmat,
+                        double[:, ::1] posteriors, double[::1] seq_loglik, int n_threads):
+    """forward_backward_into for categorical emissions: frame t's
+    log-likelihoods are row X[t, 0] of log_bt (n_symbols x K), looked up in
+    the kernel (no N x K framelogprob). Raises BadSymbolError for a row
+    that is not a symbol."""
+    cdef Py_ssize_t n = X.shape[0], k = log_bt.shape[1]
+    cdef Py_ssize_t n_seq = offsets.shape[0] - 1
+    cdef int impl = IMPLEMENTATIONS[implementation]
+    cdef int rc
+    cdef int64_t bad = -1
+    _expect(X.shape[1] == 1, "X must have one column of symbols")
+    _expect(n_seq >= 1 and offsets[n_seq] == n, "offsets must end at n_samples")
+    _expect(log_bt.shape[0] >= 1, "log_bt must have a row per symbol")
+    _expect(startprob.shape[0] == k, "startprob length")
+    _expect(transmat.shape[0] == k and transmat.shape[1] == k, "transmat shape")
+    _expect(seq_loglik.shape[0] == n_seq, "seq_loglik length")
+    _expect(posteriors.shape[0] == n and posteriors.shape[1] == k, "posteriors shape")
+    _expect(red.red.stride == k + k * k + 1, "reducer stride")
+    with nogil:
+        rc = gms_hmm_categorical_fb_into(&red.red, impl, &X[0, 0], &log_bt[0, 0],
+                                         log_bt.shape[0], k, &offsets[0], n_seq,
+                                         &startprob[0], &transmat[0, 0], &posteriors[0, 0],
+                                         &seq_loglik[0], n_threads, &bad)
+    if rc == GMS_HMM_BAD_SYMBOL:
+        raise BadSymbolError(int(bad))
     _check(rc)
 
 

@@ -22,7 +22,7 @@ and its sequence.
 """
 import numpy as np
 
-from . import _discretec
+from . import _discretec, _hmmc
 from ._core.stats import CountStats
 from ._emissions import _as_float, _broadcast, _work_array
 from ._hmm_base import BaseHMM, _check_distribution
@@ -106,7 +106,7 @@ class _DiscreteEmissions:
     def _run_kernel(self, X, call):
         try:
             call()
-        except _discretec.BadValueError as exc:
+        except (_discretec.BadValueError, _hmmc.BadSymbolError) as exc:
             raise self._bad_value(X, exc.row) from None
         except _discretec.BadTotalError as exc:
             raise self._bad_total(X, exc.row) from None
@@ -225,6 +225,27 @@ class CategoricalEmissions(_DiscreteEmissions):
         out = _work_array(data, "framelogprob", (X.shape[0], self.n_components))
         self._run_kernel(X, lambda: _discretec.categorical_loglik(X, log_bt, out, n_threads))
         return out, None
+
+    def _fused_forward_backward(self, chunk, posteriors, reducer, first_sequence, n_threads):
+        # the symbols go to the chain kernel, which tabulates each symbol's
+        # emission row once (no N x K framelogprob, no per-frame exps); only
+        # for the plain E-step (the variational models change its hooks)
+        plain = (type(self)._estep_log_likelihood is BaseHMM._estep_log_likelihood
+                 and type(self)._estep_chain is BaseHMM._estep_chain
+                 and type(self)._frame_log_likelihood is CategoricalEmissions._frame_log_likelihood)
+        if not plain:
+            return None
+        X = _as_kernel_input(chunk.X)
+        if X.ndim != 2 or X.shape[1] != 1:
+            return None
+        X = np.ascontiguousarray(X)
+        with np.errstate(divide="ignore"):
+            log_bt = np.ascontiguousarray(np.log(self.emissionprob_).T)
+        out = []
+        self._run_kernel(X, lambda: out.append(self._forward_backward(
+            None, chunk.offsets, posteriors, None, None, n_threads, reducer, first_sequence,
+            symbols=(X, log_bt))))
+        return out[0]
 
     def _accumulate_emissions(self, acc, chunk, posteriors, extra, n_threads):
         if acc is None:

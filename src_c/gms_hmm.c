@@ -326,11 +326,27 @@ static int clamp_threads(int n_threads, ptrdiff_t n_tasks)
  * sums depend on the sequences' order only, also across calls. Sequences
  * run in waves whose leaf buffers are folded in sequence order.
  */
-int gms_hmm_forward_backward_into(struct gms_reducer *red, int implementation,
-                                  const double *framelogprob, ptrdiff_t k,
-                                  const int64_t *offsets, ptrdiff_t n_seq,
-                                  const double *startprob, const double *transmat,
-                                  double *posteriors, double *seq_loglik, int n_threads)
+/* Emissions given as symbols: the checked symbols of all frames, the
+ * log-likelihood table (n_sym x k) and its scaled-pass form. */
+typedef struct {
+    const double *X;
+    const double *log_b;
+    ptrdiff_t n_sym;
+    const double *etab, *mtab;
+} sym_source;
+
+/* Frame rows f[t] = log_b[x_t] of one sequence, for the log-space redo. */
+static void symbol_rows(const sym_source *src, const double *x, ptrdiff_t T, ptrdiff_t k,
+                        double *f)
+{
+    for (ptrdiff_t t = 0; t < T; ++t)
+        memcpy(f + t * k, src->log_b + (ptrdiff_t)x[t] * k, (size_t)k * sizeof(double));
+}
+
+static int fb_into(struct gms_reducer *red, int implementation, const double *framelogprob,
+                   const sym_source *src, ptrdiff_t k, const int64_t *offsets,
+                   ptrdiff_t n_seq, const double *startprob, const double *transmat,
+                   double *posteriors, double *seq_loglik, int n_threads)
 {
     if (k < 1 || (implementation != GMS_HMM_LOG && implementation != GMS_HMM_SCALING))
         return GMS_ERR_ARG;
@@ -378,6 +394,9 @@ int gms_hmm_forward_backward_into(struct gms_reducer *red, int implementation,
         /* scale factors and frame maxima, grown to the longest sequence seen */
         double *cs = NULL;
         ptrdiff_t cs_size = 0;
+        /* a symbol sequence's frame rows, formed only for a log-space redo */
+        double *rows = NULL;
+        ptrdiff_t rows_size = 0;
         for (ptrdiff_t w0 = 0; w0 < n_seq; w0 += wave) {
             const ptrdiff_t wn = n_seq - w0 < wave ? n_seq - w0 : wave;
 #ifdef _OPENMP
@@ -409,11 +428,30 @@ int gms_hmm_forward_backward_into(struct gms_reducer *red, int implementation,
                     gms_set_failed(&failed);
                     continue;
                 }
-                const double *f = framelogprob + offsets[s] * k;
+                const double *f = src ? NULL : framelogprob + offsets[s] * k;
+                hmm_symbols sy = {0};
+                if (src) {
+                    sy.x = src->X + offsets[s];
+                    sy.etab = src->etab;
+                    sy.mtab = src->mtab;
+                }
                 double *post = posteriors ? posteriors + offsets[s] * k : NULL;
                 double *a_start = leaf, *a_trans = leaf ? leaf + k : NULL;
-                double ll = gms_hmm_fb_scaled_one(&model, f, T, post, a_start, a_trans,
-                                                  &swk, cs);
+                double ll = gms_hmm_fb_scaled_one(&model, f, src ? &sy : NULL, T, post,
+                                                  a_start, a_trans, &swk, cs);
+                if (isnan(ll) && src) {
+                    if (T * k > rows_size) {
+                        free(rows);
+                        rows = (double *)malloc((size_t)(T * k) * sizeof(double));
+                        rows_size = rows ? T * k : 0;
+                    }
+                    if (rows == NULL) {
+                        gms_set_failed(&failed);
+                        continue;
+                    }
+                    symbol_rows(src, sy.x, T, k, rows);
+                    f = rows;
+                }
                 /* a sequence outside the scaled pass's exact range (the
                  * failed pass added nothing): 'log' redoes it in log space;
                  * 'scaling' reports an underflow, unless the sequence is
@@ -433,6 +471,7 @@ int gms_hmm_forward_backward_into(struct gms_reducer *red, int implementation,
                 for (ptrdiff_t j = 0; j < wn; ++j) gms_reducer_push(red, leaves + j * stride);
             }
         }
+        free(rows);
         free(cs);
         free(buf);
     }
@@ -444,6 +483,48 @@ int gms_hmm_forward_backward_into(struct gms_reducer *red, int implementation,
         if (!isfinite(seq_loglik[s])) return GMS_ERR_NONFINITE;
     }
     return GMS_OK;
+}
+
+int gms_hmm_forward_backward_into(struct gms_reducer *red, int implementation,
+                                  const double *framelogprob, ptrdiff_t k,
+                                  const int64_t *offsets, ptrdiff_t n_seq,
+                                  const double *startprob, const double *transmat,
+                                  double *posteriors, double *seq_loglik, int n_threads)
+{
+    return fb_into(red, implementation, framelogprob, NULL, k, offsets, n_seq, startprob,
+                   transmat, posteriors, seq_loglik, n_threads);
+}
+
+int gms_hmm_categorical_fb_into(struct gms_reducer *red, int implementation, const double *X,
+                                const double *log_b, ptrdiff_t n_symbols, ptrdiff_t k,
+                                const int64_t *offsets, ptrdiff_t n_seq,
+                                const double *startprob, const double *transmat,
+                                double *posteriors, double *seq_loglik, int n_threads,
+                                int64_t *bad_row)
+{
+    if (k < 1 || n_symbols < 1 || X == NULL || log_b == NULL || bad_row == NULL)
+        return GMS_ERR_ARG;
+    if (check_offsets(offsets, n_seq) != GMS_OK) return GMS_ERR_ARG;
+    /* every symbol is checked before any is used as an index */
+    const int64_t n = offsets[n_seq];
+    const double top = (double)n_symbols;
+    for (int64_t t = 0; t < n; ++t) {
+        const double x = X[t];
+        if (!(x >= 0.0 && x < top && x == floor(x))) {
+            *bad_row = t;
+            return GMS_HMM_BAD_SYMBOL;
+        }
+    }
+    const ptrdiff_t kp = round_up(k);
+    double *tab = (double *)malloc((size_t)(n_symbols * (kp + 1)) * sizeof(double));
+    if (tab == NULL) return GMS_ERR_NOMEM;
+    sym_source src = {X, log_b, n_symbols, tab, tab + n_symbols * kp};
+    int rc = GMS_ERR_ARG;   /* a NaN log-likelihood */
+    if (!gms_hmm_emission_table(log_b, n_symbols, k, kp, tab, tab + n_symbols * kp))
+        rc = fb_into(red, implementation, NULL, &src, k, offsets, n_seq, startprob, transmat,
+                     posteriors, seq_loglik, n_threads);
+    free(tab);
+    return rc;
 }
 
 int gms_hmm_forward_backward(int implementation, const double *framelogprob,

@@ -57,6 +57,23 @@ int gms_hmm_forward_backward_into(struct gms_reducer *red, int implementation,
                                   const double *startprob, const double *transmat,
                                   double *posteriors, double *seq_loglik, int n_threads);
 
+/*
+ * gms_hmm_forward_backward_into for categorical emissions, without the
+ * N x K framelogprob: frame t's log-likelihoods are row X[t] of log_b
+ * (n_symbols x k, log emissionprob_ transposed), each row's scaled form
+ * tabulated once per call. Same results, bit for bit, as the framelogprob
+ * call on those rows. X (n = offsets[n_seq] entries) must hold whole
+ * numbers in [0, n_symbols): otherwise GMS_HMM_BAD_SYMBOL, with the first
+ * bad entry in *bad_row, before any work.
+ */
+#define GMS_HMM_BAD_SYMBOL 1
+int gms_hmm_categorical_fb_into(struct gms_reducer *red, int implementation, const double *X,
+                                const double *log_b, ptrdiff_t n_symbols, ptrdiff_t k,
+                                const int64_t *offsets, ptrdiff_t n_seq,
+                                const double *startprob, const double *transmat,
+                                double *posteriors, double *seq_loglik, int n_threads,
+                                int64_t *bad_row);
+
 /* Most likely state path of every sequence (log space; zero transition
  * probabilities are -inf). `states` (N), `seq_logprob` (n_seq). */
 int gms_hmm_viterbi(const double *framelogprob, ptrdiff_t k,

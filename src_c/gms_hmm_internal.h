@@ -77,17 +77,33 @@ typedef struct {
 } hmm_scaled_work;
 #define GMS_HMM_SCALED_WORK(kp) ((2 + 4 * GMS_HMM_CHUNK) * (kp) + (kp) * (kp))
 
+/* Categorical emissions as a table: frame t's emission row and maximum
+ * are those of its symbol x[t] (checked by the caller), tabulated once per
+ * call by gms_hmm_emission_table instead of once per frame. */
+typedef struct {
+    const double *x;      /* T symbols of the sequence */
+    const double *etab;   /* n_symbols x kp emission rows */
+    const double *mtab;   /* n_symbols maxima */
+} hmm_symbols;
+
+/* The emission rows (n x kp, padding zero) and maxima (n) of the n rows of
+ * log-likelihoods `f` (n x k), bit for bit as the scaled pass forms them
+ * from a frame's row. Returns whether a NaN was among them. */
+int gms_hmm_emission_table(const double *f, ptrdiff_t n, ptrdiff_t k, ptrdiff_t kp,
+                           double *etab, double *mtab);
+
 /*
  * Scaled forward-backward of one sequence of T frames (f: T x K log
- * likelihoods). `post` (T x K) receives the posteriors, or is NULL to
+ * likelihoods, or NULL with `sy` giving them as symbols). `post` (T x K)
+ * receives the posteriors, or is NULL to
  * score only; `scratch` holds GMS_HMM_SCRATCH(T, kp) doubles. With posteriors, the
  * sequence's expected transition counts (already multiplied by A) are
  * added to `trans_c` and its first posterior row to `start_c` (either may
  * be NULL). Returns the log-likelihood, or NaN (leaving the counts alone)
  * when the pass left the range where it is exact.
  */
-double gms_hmm_fb_scaled_one(const hmm_model *m, const double *f, ptrdiff_t T,
-                             double *post, double *start_c, double *trans_c,
+double gms_hmm_fb_scaled_one(const hmm_model *m, const double *f, const hmm_symbols *sy,
+                             ptrdiff_t T, double *post, double *start_c, double *trans_c,
                              hmm_scaled_work *wk, double *scratch);
 
 #endif /* GMS_HMM_INTERNAL_H */

@@ -67,15 +67,20 @@ static inline v8d splat(double x) { return (v8d){x, x, x, x, x, x, x, x}; }
 
 /* out = v A, for v and out of kp / 8 vectors and A padded kp x kp: the
  * rows go to four partial sums (rows i, i + 4, ... to sum i mod 4), so the
- * chain of dependent adds is a quarter as long. */
+ * chain of dependent adds is a quarter as long. Only the k real rows are
+ * visited: a padding row would add 0 * 0 = +0 to a non-negative sum, which
+ * changes no bit, so skipping it shortens the chain and the work (K = 10
+ * in kp = 16 lanes: 10 rows instead of 16). */
 static inline __attribute__((always_inline)) void
-vec_mat(const v8du *restrict v, const double *restrict A, ptrdiff_t kp, v8du *restrict out)
+vec_mat(const v8du *restrict v, const double *restrict A, ptrdiff_t kp, ptrdiff_t k,
+        v8du *restrict out)
 {
+    const ptrdiff_t full = k / L, rem = k % L;
+    const ptrdiff_t s = kp / L; /* one row, in vectors */
     for (ptrdiff_t jc = 0; jc < kp / L; ++jc) {
         v8d p0 = {0}, p1 = {0}, p2 = {0}, p3 = {0};
-        for (ptrdiff_t ic = 0; ic < kp / L; ++ic) {
+        for (ptrdiff_t ic = 0; ic < full; ++ic) {
             const v8du *restrict r = (const v8du *)(A + ic * L * kp + jc * L);
-            const ptrdiff_t s = kp / L; /* one row, in vectors */
             const v8d x = v[ic];
             p0 += LANE(x, 0) * r[0];
             p1 += LANE(x, 1) * r[s];
@@ -85,6 +90,19 @@ vec_mat(const v8du *restrict v, const double *restrict A, ptrdiff_t kp, v8du *re
             p1 += LANE(x, 5) * r[5 * s];
             p2 += LANE(x, 6) * r[6 * s];
             p3 += LANE(x, 7) * r[7 * s];
+        }
+        if (rem > 0) {
+            /* the same accumulators and order as a full block, stopping at
+             * row k (predictable branches: k is fixed for the whole pass) */
+            const v8du *restrict r = (const v8du *)(A + full * L * kp + jc * L);
+            const v8d x = v[full];
+            p0 += LANE(x, 0) * r[0];
+            if (rem > 1) p1 += LANE(x, 1) * r[s];
+            if (rem > 2) p2 += LANE(x, 2) * r[2 * s];
+            if (rem > 3) p3 += LANE(x, 3) * r[3 * s];
+            if (rem > 4) p0 += LANE(x, 4) * r[4 * s];
+            if (rem > 5) p1 += LANE(x, 5) * r[5 * s];
+            if (rem > 6) p2 += LANE(x, 6) * r[6 * s];
         }
         out[jc] = (p0 + p1) + (p2 + p3);
     }
@@ -179,11 +197,32 @@ chunk_emissions(const double *restrict f, ptrdiff_t k, ptrdiff_t kp, ptrdiff_t n
     return nan;
 }
 
+/* The same rows for a chunk of nr frames given as symbols: copies of the
+ * table's rows (a table built by gms_hmm_emission_table holds exactly what
+ * chunk_emissions would compute from the frames). */
+static inline __attribute__((always_inline)) void
+chunk_symbols(const hmm_symbols *sy, ptrdiff_t t0, ptrdiff_t kp, ptrdiff_t nr,
+              double *restrict mx_out, double *restrict e)
+{
+    for (ptrdiff_t r = 0; r < nr; ++r) {
+        const ptrdiff_t s = (ptrdiff_t)sy->x[t0 + r];
+        if (mx_out) mx_out[r] = sy->mtab[s];
+        memcpy(e + r * kp, sy->etab + s * kp, (size_t)kp * sizeof(double));
+    }
+}
+
+GMS_HOT int gms_hmm_emission_table(const double *f, ptrdiff_t n, ptrdiff_t k, ptrdiff_t kp,
+                                   double *etab, double *mtab)
+{
+    return chunk_emissions(f, k, kp, n, NULL, mtab, etab);
+}
+
 /* The pass for a padded width kp; inlined with kp = 8 and 16 as constants
  * so those (the common small models) get loops of fixed trip count. */
 static inline __attribute__((always_inline)) double
-fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double *start_c,
-          double *trans_c, hmm_scaled_work *wk, double *scratch, const ptrdiff_t kp)
+fb_scaled(const hmm_model *m, const double *f, const hmm_symbols *sy, ptrdiff_t T,
+          double *post, double *start_c, double *trans_c, hmm_scaled_work *wk,
+          double *scratch, const ptrdiff_t kp)
 {
     const ptrdiff_t k = m->k, nv = kp / L, C = GMS_HMM_CHUNK;
     double *restrict scale_of = scratch;    /* T: scale after frame t */
@@ -191,7 +230,7 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
     v8du *restrict prev = (v8du *)wk->prev;
     /* emission rows of a chunk (nv vectors each): with a cache, the forward
      * pass keeps every frame's row there for the backward pass */
-    double *const ecache = T * kp <= GMS_HMM_ECACHE ? scratch + 2 * T : NULL;
+    double *const ecache = !sy && T * kp <= GMS_HMM_ECACHE ? scratch + 2 * T : NULL;
     v8du *restrict AB = (v8du *)wk->ab;            /* forward / backward rows */
     v8du *restrict W = (v8du *)wk->w;
     int bad = 0;
@@ -202,7 +241,10 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
     for (ptrdiff_t t0 = 0; t0 < T; t0 += C) {
         const ptrdiff_t nr = T - t0 < C ? T - t0 : C;
         double *erows = ecache ? ecache + t0 * kp : wk->e;
-        bad |= chunk_emissions(f + t0 * k, k, kp, nr, NULL, max_of + t0, erows);
+        if (sy)
+            chunk_symbols(sy, t0, kp, nr, max_of + t0, erows);
+        else
+            bad |= chunk_emissions(f + t0 * k, k, kp, nr, NULL, max_of + t0, erows);
         const v8du *restrict E = (const v8du *)erows;
         for (ptrdiff_t r = 0; r < nr; ++r) {
             v8du *restrict cur = AB + r * nv;
@@ -211,7 +253,7 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
                 for (ptrdiff_t ic = 0; ic < nv; ++ic)
                     cur[ic] = *(const v8du *)(m->pi_p + ic * L) * (er[ic] * scale);
             } else {
-                vec_mat(r == 0 ? prev : cur - nv, m->A_p, kp, cur);
+                vec_mat(r == 0 ? prev : cur - nv, m->A_p, kp, k, cur);
                 for (ptrdiff_t ic = 0; ic < nv; ++ic) cur[ic] *= er[ic] * scale;
             }
             const v8d cs = sum_all(cur, kp);
@@ -255,7 +297,9 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
         const ptrdiff_t nr = T - t0 < C ? T - t0 : C;
         /* rows t0 + r < T - 1 need frame t0 + r + 1 */
         const ptrdiff_t ne = t0 + nr == T ? nr - 1 : nr;
-        if (!ecache)
+        if (sy)
+            chunk_symbols(sy, t0 + 1, kp, ne, NULL, wk->e);
+        else if (!ecache)
             (void)chunk_emissions(f + (t0 + 1) * k, k, kp, ne, max_of + t0 + 1, NULL, wk->e);
         const v8du *restrict E = (const v8du *)(ecache ? ecache + (t0 + 1) * kp : wk->e);
         for (ptrdiff_t r = nr - 1; r >= 0; --r) {
@@ -264,7 +308,7 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
                 const v8du *restrict er = E + r * nv;
                 const v8d sc = splat(scale_of[t0 + r]);
                 for (ptrdiff_t ic = 0; ic < nv; ++ic) wr[ic] = er[ic] * sc * beta[ic];
-                vec_mat(wr, m->AT_p, kp, beta);
+                vec_mat(wr, m->AT_p, kp, k, beta);
             }
             v8du *restrict br = AB + r * nv;
             for (ptrdiff_t ic = 0; ic < nv; ++ic) {
@@ -307,13 +351,14 @@ fb_scaled(const hmm_model *m, const double *f, ptrdiff_t T, double *post, double
     return loglik;
 }
 
-GMS_HOT double gms_hmm_fb_scaled_one(const hmm_model *m, const double *f, ptrdiff_t T,
-                                     double *post, double *start_c, double *trans_c,
-                                     hmm_scaled_work *wk, double *scratch)
+GMS_HOT double gms_hmm_fb_scaled_one(const hmm_model *m, const double *f,
+                                     const hmm_symbols *sy, ptrdiff_t T, double *post,
+                                     double *start_c, double *trans_c, hmm_scaled_work *wk,
+                                     double *scratch)
 {
     if (m->kp == L)
-        return fb_scaled(m, f, T, post, start_c, trans_c, wk, scratch, L);
+        return fb_scaled(m, f, sy, T, post, start_c, trans_c, wk, scratch, L);
     if (m->kp == 2 * L)
-        return fb_scaled(m, f, T, post, start_c, trans_c, wk, scratch, 2 * L);
-    return fb_scaled(m, f, T, post, start_c, trans_c, wk, scratch, m->kp);
+        return fb_scaled(m, f, sy, T, post, start_c, trans_c, wk, scratch, 2 * L);
+    return fb_scaled(m, f, sy, T, post, start_c, trans_c, wk, scratch, m->kp);
 }
