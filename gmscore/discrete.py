@@ -26,6 +26,7 @@ from . import _discretec, _hmmc
 from ._core.stats import CountStats
 from ._emissions import _as_float, _broadcast, _work_array
 from ._hmm_base import BaseHMM, _check_distribution
+from ._hmm_params import require_attributes, store_init_args
 from ._validation import interval
 
 _HMM_DOC = """
@@ -206,8 +207,7 @@ class CategoricalEmissions(_DiscreteEmissions):
 
     def _check_emissions(self, n_features=None):
         self._check_width(n_features)
-        if not hasattr(self, "emissionprob_"):
-            raise ValueError("emissionprob_ must be set (fit the model or assign it)")
+        require_attributes(self, ("emissionprob_",))
         b = np.atleast_2d(_as_float(self.emissionprob_, "emissionprob_"))
         if self.n_features is None:
             self.n_features = int(b.shape[1]) if b.ndim == 2 else None
@@ -305,8 +305,7 @@ class PoissonEmissions(_DiscreteEmissions):
                                      size=(self.n_components, data.n_features))
 
     def _check_emissions(self, n_features=None):
-        if not hasattr(self, "lambdas_"):
-            raise ValueError("lambdas_ must be set (fit the model or assign it)")
+        require_attributes(self, ("lambdas_",))
         lam = np.atleast_2d(_as_float(self.lambdas_, "lambdas_"))
         d = lam.shape[1] if n_features is None else n_features
         if lam.shape != (self.n_components, d):
@@ -413,8 +412,7 @@ class MultinomialEmissions(_DiscreteEmissions):
             self.emissionprob_ = b / b.sum(axis=1, keepdims=True)
 
     def _check_emissions(self, n_features=None):
-        if not hasattr(self, "emissionprob_"):
-            raise ValueError("emissionprob_ must be set (fit the model or assign it)")
+        require_attributes(self, ("emissionprob_",))
         b = np.atleast_2d(_as_float(self.emissionprob_, "emissionprob_"))
         d = b.shape[1] if n_features is None else n_features
         self.emissionprob_ = _check_distribution(b, "emissionprob_", (self.n_components, d))
@@ -488,21 +486,7 @@ class CategoricalHMM(CategoricalEmissions, BaseHMM):
                  emissionprob_prior=1.0, n_features=None, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
                  init_params="ste", implementation="log", n_init=1, n_threads=None):
-        self.n_components = n_components
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.emissionprob_prior = emissionprob_prior
-        self.n_features = n_features
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_init = n_init
-        self.n_threads = n_threads
+        store_init_args(self, locals())
 
 
 class PoissonHMM(PoissonEmissions, BaseHMM):
@@ -529,21 +513,7 @@ class PoissonHMM(PoissonEmissions, BaseHMM):
                  lambdas_prior=0.0, lambdas_weight=0.0, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stl",
                  init_params="stl", implementation="log", n_init=1, n_threads=None):
-        self.n_components = n_components
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.lambdas_prior = lambdas_prior
-        self.lambdas_weight = lambdas_weight
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_init = n_init
-        self.n_threads = n_threads
+        store_init_args(self, locals())
 
 
 class MultinomialHMM(MultinomialEmissions, BaseHMM):
@@ -577,17 +547,4 @@ class MultinomialHMM(MultinomialEmissions, BaseHMM):
                  transmat_prior=1.0, *, algorithm="viterbi", random_state=None, n_iter=10,
                  tol=1e-2, verbose=False, params="ste", init_params="ste",
                  implementation="log", n_init=1, n_threads=None):
-        self.n_components = n_components
-        self.n_trials = n_trials
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_init = n_init
-        self.n_threads = n_threads
+        store_init_args(self, locals())

@@ -5,6 +5,7 @@ import numpy as np
 from ._core.covariance import COVARIANCE
 from ._emissions import GaussianEmissions, GMMEmissions, _as_float
 from ._hmm_base import BaseHMM
+from ._hmm_params import store_init_args
 
 _COMMON_DOC = """
     algorithm : {'viterbi', 'map'}, default='viterbi'
@@ -103,26 +104,7 @@ class GaussianHMM(GaussianEmissions, BaseHMM):
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmc",
                  init_params="stmc", implementation="log", n_init=1, n_threads=None,
                  nan_policy="raise"):
-        self.n_components = n_components
-        self.nan_policy = nan_policy
-        self.covariance_type = covariance_type
-        self.min_covar = min_covar
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.means_prior = means_prior
-        self.means_weight = means_weight
-        self.covars_prior = covars_prior
-        self.covars_weight = covars_weight
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_init = n_init
-        self.n_threads = n_threads
+        store_init_args(self, locals())
 
     @property
     def covars_(self):
@@ -184,28 +166,7 @@ class GMMHMM(GMMEmissions, BaseHMM):
                  covariance_type="diag", random_state=None, n_iter=10, tol=1e-2,
                  verbose=False, params="stmcw", init_params="stmcw", implementation="log",
                  n_init=1, n_threads=None, nan_policy="raise"):
-        self.n_components = n_components
-        self.nan_policy = nan_policy
-        self.n_mix = n_mix
-        self.min_covar = min_covar
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.weights_prior = weights_prior
-        self.means_prior = means_prior
-        self.means_weight = means_weight
-        self.covars_prior = covars_prior
-        self.covars_weight = covars_weight
-        self.algorithm = algorithm
-        self.covariance_type = covariance_type
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_init = n_init
-        self.n_threads = n_threads
+        store_init_args(self, locals())
 
     def adapt(self, X, lengths=None, relevance_factor=16.0, update="m"):
         """A new GMMHMM whose state mixtures are MAP-adapted to X under this
