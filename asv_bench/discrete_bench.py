@@ -14,26 +14,19 @@ fit of the same library. The two fits' final log-likelihoods are printed
 side by side as a check that they did the same work. --quick: 100
 sequences (a smoke test; the target applies to the full size).
 """
-import argparse
 import logging
 import os
-import platform
-import statistics
 import sys
-import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmarks import timing  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--n-iter", type=int, default=3)
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--implementation", default="log", choices=["log", "scaling"])
-    return p.parse_args(argv)
+    return timing.parse_args(__doc__, argv, n_iter=3, extra=lambda p: p.add_argument(
+        "--implementation", default="log", choices=["log", "scaling"]))
 
 
 def workload(n_seq, length=1000, n_symbols=30, k=10, seed=0):
@@ -75,14 +68,11 @@ def make(library, k, n_iter, threads, implementation, start):
 
 def timed(library, X, lengths, start, args):
     k = start["startprob_"].shape[0]
-    blas = args.threads if library == "hmmlearn" else 1
-    with threadpool_limits(limits=blas, user_api="blas"):
-        make(library, k, 1, args.threads, args.implementation, start).fit(X, lengths)
-        m = make(library, k, args.n_iter, args.threads, args.implementation, start)
-        t0 = time.perf_counter()
-        m.fit(X, lengths)
-        elapsed = time.perf_counter() - t0
-    return elapsed / args.n_iter, m.monitor_.history[-1]
+    spi, m = timing.seconds_per_iteration(
+        lambda n_iter: make(library, k, n_iter, args.threads, args.implementation, start),
+        lambda m: m.fit(X, lengths), args.n_iter,
+        blas_threads=args.threads if library == "hmmlearn" else 1)
+    return spi, m.monitor_.history[-1]
 
 
 def main(argv=None):
@@ -96,21 +86,13 @@ def main(argv=None):
     print(f"H4 CategoricalHMM: {n_seq} x 1000 symbols, 30 symbols, K=10, "
           f"implementation={args.implementation!r}, {args.n_iter} iterations x {args.repeat} "
           f"repeats; gmscore {gmscore.__version__} n_threads={args.threads}, hmmlearn "
-          f"{hmmlearn.__version__} BLAS threads={args.threads}; {platform.processor() or ''} "
-          f"{os.cpu_count()} CPUs")
-    times = {"gmscore": [], "hmmlearn": []}
-    last = {}
-    for _ in range(args.repeat):   # interleaved
-        for library in times:
-            spi, ll = timed(library, X, lengths, start, args)
-            times[library].append(spi)
-            last[library] = ll
-    ours, ref = (statistics.median(times[lib]) for lib in ("gmscore", "hmmlearn"))
-    print(f"{'library':>10s} {'s/it (median)':>14s} {'all s/it':>30s} {'final loglik':>20s}")
-    for lib in times:
-        print(f"{lib:>10s} {statistics.median(times[lib]):14.4g} "
-              f"{' '.join(f'{t:.4g}' for t in times[lib]):>30s} {last[lib]:20.10f}")
-    print(f"speed-up: {ref / ours:.1f}x (target >= 30x); loglik gap "
+          f"{hmmlearn.__version__} BLAS threads={args.threads}; {timing.machine()}")
+    libraries = ("gmscore", "hmmlearn")
+    times, last = timing.interleaved(
+        libraries, lambda lib: timed(lib, X, lengths, start, args), args.repeat)
+    timing.print_header(libraries, "final loglik")
+    timing.print_rows(times, last)
+    print(f"speed-up: {timing.speedup(times, *libraries):.1f}x (target >= 30x); loglik gap "
           f"{abs(last['gmscore'] - last['hmmlearn']):.3g}")
     return 0
 
