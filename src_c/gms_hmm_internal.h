@@ -1,12 +1,14 @@
 /*
- * Internal to the HMM kernels (gms_hmm.c, gms_hmm_scaled.c): the model in
- * the forms the recursions want, and the scaled forward-backward.
+ * Internal to the HMM kernels (gms_hmm.c, gms_hmm_scaled.c,
+ * gms_hmm_viterbi.c): the model in the forms the recursions want, the
+ * checks they share, and the scaled forward-backward.
  */
 #ifndef GMS_HMM_INTERNAL_H
 #define GMS_HMM_INTERNAL_H
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Vector width the padded recursions are written for (doubles). */
 #define GMS_HMM_LANES 8
@@ -24,6 +26,20 @@ typedef struct {
     double *AT_p;         /* kp x kp, zero-padded transpose */
     void *mem;            /* the one allocation behind the arrays above */
 } hmm_model;
+
+/* The model's log and padded forms in one allocation (m->mem; free it). */
+int gms_hmm_model_init(hmm_model *m, ptrdiff_t k, const double *pi, const double *A);
+
+/* GMS_OK when offsets[0] == 0 and every sequence has at least one frame. */
+int gms_hmm_check_offsets(const int64_t *offsets, ptrdiff_t n_seq);
+
+/* Threads for n_tasks independent tasks: at least 1, at most n_tasks. */
+static inline int gms_hmm_clamp_threads(int n_threads, ptrdiff_t n_tasks)
+{
+    if (n_threads < 1) n_threads = 1;
+    if (n_tasks < 1) n_tasks = 1;
+    return n_threads < n_tasks ? n_threads : (int)n_tasks;
+}
 
 /* Largest entry of v[0:k]: four independent running maxima, a shorter
  * dependency chain than one (the maximum does not depend on the order). */
