@@ -1,0 +1,250 @@
+/* The mixed-pattern block path of the missing-value kernel for full / tied
+ * covariances (see gms_missing.c for the driver, gms_missing.h for the
+ * API). With 10% of the entries missing at random most patterns hold a
+ * few rows, so per-pattern work is per-row work; here rows of many small
+ * patterns share one block and the only per-pattern work is a Cholesky
+ * factor of the m x m block P_mm of each precision (m missing features).
+ *
+ * With y = x - g (0 in the missing slots), e = y - (mu - g) and v = P e
+ * (one product Y [P_1 .. P_K] for the block), minimising the quadratic
+ * form over the missing entries gives (Schur complement of P_mm):
+ *   (x_o - mu_o)^T S_oo^{-1} (x_o - mu_o) = e^T v - v_m^T P_mm^{-1} v_m
+ *   xhat_m = g_m - P_mm^{-1} v_m,     C = P_mm^{-1}
+ *   log det S_oo = log det S + log det P_mm
+ * so a row costs O(d) per component plus two m x m triangular solves.
+ * The statistics about each centre come from one rank-nb update per
+ * component of the filled rows (scaled by the square roots of their
+ * weights), which needs no re-centring. */
+#include "gms_missing_internal.h"
+#include "gms_fastmath.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_2PI 1.8378770664093454835606594728112
+
+/* The block's products: Y (nb x d, column-major, 0 where the row's
+ * pattern misses the feature) and V = Y [P_w] (nb x n_w d). */
+static void mixed_products(const pass_args *a, scratch *s, const int64_t *order, ptrdiff_t lo,
+                           ptrdiff_t nb, ptrdiff_t n_seg, const uint8_t *observed)
+{
+    const ptrdiff_t d = a->d, n_w = a->cov_type == GMS_FULL ? a->k : 1;
+    double *Y = s->my;
+    for (ptrdiff_t i = 0; i < nb; i++) {
+        const double *x = a->X + order[lo + i] * d;
+        for (ptrdiff_t j = 0; j < d; j++) Y[j * nb + i] = x[j] - a->g[j];
+    }
+    for (ptrdiff_t sg = 0; sg < n_seg; sg++) {
+        const uint8_t *obs = observed + s->mpat[sg] * d;
+        for (ptrdiff_t j = 0; j < d; j++)
+            if (!obs[j])
+                for (ptrdiff_t i = s->mseg[sg]; i < s->mseg[sg + 1]; i++) Y[j * nb + i] = 0.0;
+    }
+    char no = 'N';
+    int inb = (int)nb, ncol = (int)(n_w * d), id = (int)d;
+    double one = 1.0, zero = 0.0;
+    a->dgemm(&no, &no, &inb, &ncol, &id, &one, Y, &inb, a->p, &id, &zero, s->mv, &inb);
+}
+
+/* qb (k x nb) = e^T v of every row and component: the full quadratic form
+ * at the fill x_m = g_m; loops run over rows, so they vectorise. */
+GMS_HOT static void mixed_quadratic(const pass_args *a, scratch *s, ptrdiff_t nb)
+{
+    const ptrdiff_t d = a->d, k = a->k;
+    for (ptrdiff_t c = 0; c < k; c++) {
+        const double *V = s->mv + (a->cov_type == GMS_FULL ? c * d * nb : 0);
+        double *q = s->mq + c * nb;
+        for (ptrdiff_t i = 0; i < nb; i++) q[i] = 0.0;
+        for (ptrdiff_t j = 0; j < d; j++) {
+            const double dm = a->dmu[c * d + j], pd = a->pd[c * d + j];
+            const double *y = s->my + j * nb, *v = V + j * nb;
+            for (ptrdiff_t i = 0; i < nb; i++) q[i] += (y[i] - dm) * (v[i] - pd);
+        }
+    }
+}
+
+/* Factors of pattern `obs` (o, mi, q, m into s): per precision, the
+ * Cholesky factor of P_mm (lower, row-major, in s->ml) and, when used,
+ * C = P_mm^{-1} (s->mc); the components' log normalisers (s->mn). -1 when
+ * a P_mm is not positive definite. */
+static int mixed_factors(const pass_args *a, scratch *s, const uint8_t *obs)
+{
+    const ptrdiff_t d = a->d, k = a->k, n_w = a->cov_type == GMS_FULL ? k : 1;
+    s->q = s->m = 0;
+    for (ptrdiff_t j = 0; j < d; j++) {
+        if (obs[j]) s->o[s->q++] = j;
+        else s->mi[s->m++] = j;
+    }
+    const ptrdiff_t m = s->m;
+    for (ptrdiff_t w = 0; w < n_w; w++) {
+        const double *P = a->p + w * d * d;
+        double *L = s->ml + w * d * d, *C = s->mc + w * d * d, *inv = s->z;
+        double logdet_mm = 0.0;
+        for (ptrdiff_t j = 0; j < m; j++)
+            for (ptrdiff_t i = j; i < m; i++) {
+                double v = P[s->mi[i] * d + s->mi[j]];
+                for (ptrdiff_t t = 0; t < j; t++) v -= L[i * m + t] * L[j * m + t];
+                if (i == j) {
+                    if (!(v > 0.0) || !isfinite(v)) return -1;
+                    L[j * m + j] = sqrt(v);
+                    inv[j] = 1.0 / L[j * m + j];
+                    logdet_mm += 2.0 * log(L[j * m + j]);
+                } else {
+                    L[i * m + j] = v * inv[j];
+                }
+            }
+        /* the diagonal of L replaced by its inverse: the solves multiply */
+        for (ptrdiff_t j = 0; j < m; j++) L[j * m + j] = inv[j];
+        for (ptrdiff_t b = 0; b < m && a->need_c; b++) {
+            double *col = C + b * m;   /* symmetric: columns = rows */
+            for (ptrdiff_t i = 0; i < m; i++) {
+                double v = (i == b) ? 1.0 : 0.0;
+                for (ptrdiff_t t = 0; t < i; t++) v -= L[i * m + t] * col[t];
+                col[i] = v * L[i * m + i];
+            }
+            for (ptrdiff_t i = m - 1; i >= 0; i--) {
+                double v = col[i];
+                for (ptrdiff_t t = i + 1; t < m; t++) v -= L[t * m + i] * col[t];
+                col[i] = v * L[i * m + i];
+            }
+        }
+        const double base = -0.5 * ((double)s->q * LOG_2PI + a->logdet[w] + logdet_mm);
+        if (a->cov_type == GMS_FULL) s->mn[w] = a->log_w[w] + base;
+        else for (ptrdiff_t c = 0; c < k; c++) s->mn[c] = a->log_w[c] + base;
+    }
+    return 0;
+}
+
+/* Rows i0 .. i1 of the block (one pattern, factors in s): log p_k into
+ * s->lp and the conditional means' shifts P_mm^{-1} v_m into s->mt. */
+static void mixed_rows(const pass_args *a, scratch *s, ptrdiff_t nb, ptrdiff_t i0,
+                       ptrdiff_t i1)
+{
+    const ptrdiff_t d = a->d, k = a->k, m = s->m;
+    double *u = s->e;
+    for (ptrdiff_t i = i0; i < i1; i++)
+        for (ptrdiff_t c = 0; c < k; c++) {
+            const ptrdiff_t w = a->cov_type == GMS_FULL ? c : 0;
+            const double *V = s->mv + w * d * nb, *L = s->ml + w * d * d;
+            const double *pd = a->pd + c * d;
+            double *t = s->mt + (i * k + c) * d;
+            double uu = 0.0;
+            for (ptrdiff_t j = 0; j < m; j++) {
+                double v = V[s->mi[j] * nb + i] - pd[s->mi[j]];
+                for (ptrdiff_t l = 0; l < j; l++) v -= L[j * m + l] * u[l];
+                u[j] = v * L[j * m + j];
+                uu += u[j] * u[j];
+            }
+            for (ptrdiff_t j = m - 1; j >= 0; j--) {
+                double v = u[j];
+                for (ptrdiff_t l = j + 1; l < m; l++) v -= L[l * m + j] * t[l];
+                t[j] = v * L[j * m + j];
+            }
+            s->lp[i * k + c] = s->mn[c] - 0.5 * (s->mq[c * nb + i] - uu);
+        }
+}
+
+/* Component c's statistics of the block from its filled rows F (nb x d,
+ * column-major, xfill - centre): s1 += F^T rw, s2 += F^T diag(rw) F. */
+static void mixed_stats(const pass_args *a, scratch *s, const int64_t *order, ptrdiff_t lo,
+                        ptrdiff_t nb, const ptrdiff_t *seg, ptrdiff_t n_seg,
+                        const int64_t *seg_pat, const uint8_t *observed, ptrdiff_t c,
+                        double *acc)
+{
+    const ptrdiff_t d = a->d, k = a->k;
+    const double *rw = s->rw + c * nb, *cen = a->centres + c * d;
+    double rs = 0.0;
+    for (ptrdiff_t i = 0; i < nb; i++) rs += rw[i];
+    acc[c] += rs;
+    if (rs == 0.0) return;
+    double *F = s->mf;
+    for (ptrdiff_t j = 0; j < d; j++) {
+        const double gc = a->g[j] - cen[j];
+        const double *y = s->my + j * nb;
+        double *f = F + j * nb;
+        for (ptrdiff_t i = 0; i < nb; i++) f[i] = y[i] + gc;
+    }
+    for (ptrdiff_t sg = 0; sg < n_seg; sg++) {
+        const uint8_t *obs = observed + seg_pat[sg] * d;
+        ptrdiff_t jm = 0;
+        for (ptrdiff_t j = 0; j < d; j++) {
+            if (obs[j]) continue;
+            for (ptrdiff_t i = seg[sg]; i < seg[sg + 1]; i++)
+                F[j * nb + i] -= s->mt[(i * k + c) * d + jm];
+            jm++;
+        }
+    }
+    (void)order; (void)lo;
+    char no = 'N', tr = 'T', lower = 'L';
+    int inb = (int)nb, id = (int)d, ione = 1;
+    double one = 1.0;
+    a->dgemm(&tr, &no, &id, &ione, &inb, &one, F, &inb, (double *)rw, &inb, &one,
+             acc + k + c * d, &id);
+    for (ptrdiff_t i = 0; i < nb; i++) {
+        const double sq = sqrt(rw[i]);
+        for (ptrdiff_t j = 0; j < d; j++) F[j * nb + i] *= sq;
+    }
+    double *m2 = acc + k + k * d + (a->cov_type == GMS_FULL ? c * d * d : 0);
+    /* row-major upper triangle = column-major lower */
+    a->dsyrk(&lower, &tr, &id, &inb, &one, F, &inb, &one, m2, &id);
+}
+
+/* Rows order[lo .. lo + nb) of the patterns p0, p0 + 1, ... (pat_start
+ * gives their bounds), full / tied, with BLAS. */
+int gms_missing_block_mixed(const pass_args *a, scratch *s, const int64_t *order,
+                            ptrdiff_t lo, ptrdiff_t nb, const int64_t *pat_start, int64_t p0,
+                            const uint8_t *observed, double *acc)
+{
+    const ptrdiff_t d = a->d, k = a->k, n_w = a->cov_type == GMS_FULL ? k : 1;
+    ptrdiff_t *seg = s->mseg, n_seg = 0;
+    int64_t *seg_pat = s->mpat;
+    for (int64_t p = p0; pat_start[p] < lo + nb; p++) {
+        const int64_t a0 = pat_start[p] > lo ? pat_start[p] : lo;
+        const int64_t a1 = pat_start[p + 1] < lo + nb ? pat_start[p + 1] : lo + nb;
+        if (a1 <= a0) continue;
+        seg[n_seg] = (ptrdiff_t)(a0 - lo);
+        seg_pat[n_seg++] = p;
+        seg[n_seg] = (ptrdiff_t)(a1 - lo);
+    }
+    mixed_products(a, s, order, lo, nb, n_seg, observed);
+    mixed_quadratic(a, s, nb);
+    const int need_lp = a->resp_in == NULL || a->lse || a->logp;
+    double *nk = acc;
+    for (ptrdiff_t sg = 0; sg < n_seg; sg++) {
+        if (mixed_factors(a, s, observed + seg_pat[sg] * d) != 0) return GMS_ERR_NONFINITE;
+        mixed_rows(a, s, nb, seg[sg], seg[sg + 1]);
+        for (ptrdiff_t i = seg[sg]; i < seg[sg + 1]; i++) {
+            const int64_t row = order[lo + i];
+            double lse = 0.0;
+            if (need_lp) {
+                int rc = gms_missing_row_posteriors(a, s, row, i, &lse);
+                if (rc != GMS_OK) return rc;
+            } else {
+                memcpy(s->r + i * k, a->resp_in + row * k, sizeof(double) * (size_t)k);
+            }
+            if (!acc) continue;
+            const double w = a->sw ? a->sw[row] : 1.0;
+            acc[a->stride - 2] += w * lse;
+            acc[a->stride - 1] += w;
+            for (ptrdiff_t c = 0; c < k; c++) s->rw[c * nb + i] = s->r[i * k + c] * w;
+        }
+        if (!acc || s->m == 0) continue;
+        /* the conditional covariances, once per pattern and component */
+        for (ptrdiff_t c = 0; c < k; c++) {
+            double rs = 0.0;
+            for (ptrdiff_t i = seg[sg]; i < seg[sg + 1]; i++) rs += s->rw[c * nb + i];
+            if (rs == 0.0) continue;
+            const double *C = s->mc + (n_w > 1 ? c : 0) * d * d;
+            double *m2 = acc + k + k * d + (a->cov_type == GMS_FULL ? c * d * d : 0);
+            for (ptrdiff_t i = 0; i < s->m; i++)
+                for (ptrdiff_t j = i; j < s->m; j++)
+                    m2[s->mi[i] * d + s->mi[j]] += rs * C[i * s->m + j];
+        }
+    }
+    if (!acc) return GMS_OK;
+    (void)nk;
+    for (ptrdiff_t c = 0; c < k; c++)
+        mixed_stats(a, s, order, lo, nb, seg, n_seg, seg_pat, observed, c, acc);
+    return GMS_OK;
+}
