@@ -70,7 +70,7 @@ static int scratch_alloc(scratch *s, ptrdiff_t d, ptrdiff_t k)
     s->mk = malloc(sizeof(double) * (size_t)k * (size_t)(d + d * d + d * d));
     s->ww = malloc(sizeof(double) * dd);
     const size_t nm = (size_t)gms_missing_mixed_rows(d, k), kd = (size_t)k * (size_t)d;
-    s->my = malloc(sizeof(double) * nm * (size_t)d);
+    s->my = malloc(sizeof(double) * nm * (size_t)(d + 1));
     s->mv = malloc(sizeof(double) * nm * kd);
     s->mq = malloc(sizeof(double) * nm * (size_t)k);
     s->mt = malloc(sizeof(double) * nm * kd);
@@ -409,6 +409,15 @@ static int run_block(const pass_args *a, scratch *s, const int64_t *order, ptrdi
     return GMS_OK;
 }
 
+/* Whether a pattern's rows go through mixed-pattern blocks. */
+static int goes_mixed(const uint8_t *obs, ptrdiff_t d, int64_t rows)
+{
+    if (rows < GMS_MISSING_MIXED_BELOW) return 1;
+    for (ptrdiff_t j = 0; j < d; j++)
+        if (!obs[j]) return 1;
+    return 0;
+}
+
 int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                      const double *means, const double *covs, const double *log_w,
                      const int64_t *order, ptrdiff_t n_order, const int64_t *pat_start,
@@ -485,9 +494,10 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
     }
     ptrdiff_t n_blocks = 0;
     for (ptrdiff_t p = 0; p < n_pat;) {
-        if (mixed && pat_start[p + 1] - pat_start[p] < GMS_MISSING_MIXED_BELOW) {
+        if (mixed && goes_mixed(observed + p * d, d, pat_start[p + 1] - pat_start[p])) {
             ptrdiff_t p1 = p, pp = p;
-            while (p1 < n_pat && pat_start[p1 + 1] - pat_start[p1] < GMS_MISSING_MIXED_BELOW)
+            while (p1 < n_pat
+                   && goes_mixed(observed + p1 * d, d, pat_start[p1 + 1] - pat_start[p1]))
                 p1++;
             for (int64_t lo = pat_start[p]; lo < pat_start[p1]; lo += nm) {
                 while (pat_start[pp + 1] <= lo) pp++;

@@ -12,8 +12,10 @@
 /* Blocks of fewer rows skip BLAS (its call overhead exceeds the work). */
 #define GMS_MISSING_BLAS_ROWS 16
 
-/* Patterns of fewer rows share mixed-pattern blocks (gms_missing_mixed.c)
- * when the full / tied BLAS path runs. */
+/* When the full / tied BLAS path runs, patterns with a missing feature or
+ * of fewer rows than this go through mixed-pattern blocks
+ * (gms_missing_mixed.c); large complete patterns through the per-pattern
+ * blocks, whose whitened products are cheaper without missing slots. */
 #define GMS_MISSING_MIXED_BELOW GMS_MISSING_BLAS_ROWS
 
 /* Fortran BLAS (scipy.linalg.cython_blas), called single-threaded. */
@@ -71,7 +73,7 @@ typedef struct {
     double *mk;                  /* k x (m + q m + m m): per-component sums */
     double *ww;                  /* d x d */
     /* the mixed-pattern path (gms_missing_mixed.c), mixed-block rows nm */
-    double *my, *mv, *mq, *mt;   /* nm x d, nm x k d, k x nm, nm x k x d */
+    double *my, *mv, *mq, *mt;   /* nm x (d + 1), nm x k d, k x nm, k x d x nm */
     double *mf, *ml, *mc, *mn;   /* nm x d, k x d x d, k x d x d, k */
     ptrdiff_t *mseg;             /* nm + 1 segment bounds */
     int64_t *mpat;               /* nm segment patterns */

@@ -117,77 +117,98 @@ static int mixed_factors(const pass_args *a, scratch *s, const uint8_t *obs)
 }
 
 /* Rows i0 .. i1 of the block (one pattern, factors in s): log p_k into
- * s->lp and the conditional means' shifts P_mm^{-1} v_m into s->mt. */
-static void mixed_rows(const pass_args *a, scratch *s, ptrdiff_t nb, ptrdiff_t i0,
-                       ptrdiff_t i1)
+ * s->lp and the conditional means' shifts t = P_mm^{-1} v_m into s->mt
+ * (k x d x nb: t_j of component c at (c d + j) nb + i). The solves run
+ * over the rows in the inner loops, so they vectorise; each row's
+ * operations are the same in the same order whatever the vector width. */
+GMS_HOT static void mixed_rows(const pass_args *a, scratch *s, ptrdiff_t nb, ptrdiff_t i0,
+                               ptrdiff_t i1)
 {
     const ptrdiff_t d = a->d, k = a->k, m = s->m;
-    double *u = s->e;
-    for (ptrdiff_t i = i0; i < i1; i++)
-        for (ptrdiff_t c = 0; c < k; c++) {
-            const ptrdiff_t w = a->cov_type == GMS_FULL ? c : 0;
-            const double *V = s->mv + w * d * nb, *L = s->ml + w * d * d;
-            const double *pd = a->pd + c * d;
-            double *t = s->mt + (i * k + c) * d;
-            double uu = 0.0;
-            for (ptrdiff_t j = 0; j < m; j++) {
-                double v = V[s->mi[j] * nb + i] - pd[s->mi[j]];
-                for (ptrdiff_t l = 0; l < j; l++) v -= L[j * m + l] * u[l];
-                u[j] = v * L[j * m + j];
-                uu += u[j] * u[j];
+    double *U = s->mf, *uu = s->my + d * nb;   /* m x nb and nb, free until the stats */
+    for (ptrdiff_t c = 0; c < k; c++) {
+        const ptrdiff_t w = a->cov_type == GMS_FULL ? c : 0;
+        const double *V = s->mv + w * d * nb, *L = s->ml + w * d * d;
+        const double *pd = a->pd + c * d;
+        double *T = s->mt + c * d * nb;
+        for (ptrdiff_t i = i0; i < i1; i++) uu[i] = 0.0;
+        for (ptrdiff_t j = 0; j < m; j++) {
+            const double *v = V + s->mi[j] * nb, pj = pd[s->mi[j]], dj = L[j * m + j];
+            double *u = U + j * nb;
+            for (ptrdiff_t i = i0; i < i1; i++) u[i] = v[i] - pj;
+            for (ptrdiff_t l = 0; l < j; l++) {
+                const double ljl = L[j * m + l], *ul = U + l * nb;
+                for (ptrdiff_t i = i0; i < i1; i++) u[i] -= ljl * ul[i];
             }
-            for (ptrdiff_t j = m - 1; j >= 0; j--) {
-                double v = u[j];
-                for (ptrdiff_t l = j + 1; l < m; l++) v -= L[l * m + j] * t[l];
-                t[j] = v * L[j * m + j];
+            for (ptrdiff_t i = i0; i < i1; i++) {
+                u[i] *= dj;
+                uu[i] += u[i] * u[i];
             }
-            s->lp[i * k + c] = s->mn[c] - 0.5 * (s->mq[c * nb + i] - uu);
         }
+        for (ptrdiff_t j = m - 1; j >= 0; j--) {
+            const double dj = L[j * m + j], *u = U + j * nb;
+            double *t = T + j * nb;
+            for (ptrdiff_t i = i0; i < i1; i++) t[i] = u[i];
+            for (ptrdiff_t l = j + 1; l < m; l++) {
+                const double llj = L[l * m + j], *tl = T + l * nb;
+                for (ptrdiff_t i = i0; i < i1; i++) t[i] -= llj * tl[i];
+            }
+            for (ptrdiff_t i = i0; i < i1; i++) t[i] *= dj;
+        }
+        const double *q = s->mq + c * nb;
+        for (ptrdiff_t i = i0; i < i1; i++)
+            s->lp[i * k + c] = s->mn[c] - 0.5 * (q[i] - uu[i]);
+    }
 }
 
-/* Component c's statistics of the block from its filled rows F (nb x d,
- * column-major, xfill - centre): s1 += F^T rw, s2 += F^T diag(rw) F. */
-static void mixed_stats(const pass_args *a, scratch *s, const int64_t *order, ptrdiff_t lo,
-                        ptrdiff_t nb, const ptrdiff_t *seg, ptrdiff_t n_seg,
-                        const int64_t *seg_pat, const uint8_t *observed, ptrdiff_t c,
-                        double *acc)
+/* Component c's statistics of the block from its filled rows (xfill -
+ * centre, nb x d column-major) scaled by the square roots sq of the
+ * weights: s1 += F^T sq, s2 += F^T F. */
+GMS_HOT static void mixed_fill(const pass_args *a, scratch *s, ptrdiff_t nb,
+                               const ptrdiff_t *seg, ptrdiff_t n_seg, const int64_t *seg_pat,
+                               const uint8_t *observed, ptrdiff_t c, double *sq)
 {
-    const ptrdiff_t d = a->d, k = a->k;
+    const ptrdiff_t d = a->d;
     const double *rw = s->rw + c * nb, *cen = a->centres + c * d;
-    double rs = 0.0;
-    for (ptrdiff_t i = 0; i < nb; i++) rs += rw[i];
-    acc[c] += rs;
-    if (rs == 0.0) return;
     double *F = s->mf;
+    for (ptrdiff_t i = 0; i < nb; i++) sq[i] = sqrt(rw[i]);
     for (ptrdiff_t j = 0; j < d; j++) {
         const double gc = a->g[j] - cen[j];
         const double *y = s->my + j * nb;
         double *f = F + j * nb;
-        for (ptrdiff_t i = 0; i < nb; i++) f[i] = y[i] + gc;
+        for (ptrdiff_t i = 0; i < nb; i++) f[i] = (y[i] + gc) * sq[i];
     }
     for (ptrdiff_t sg = 0; sg < n_seg; sg++) {
         const uint8_t *obs = observed + seg_pat[sg] * d;
-        ptrdiff_t jm = 0;
-        for (ptrdiff_t j = 0; j < d; j++) {
+        for (ptrdiff_t j = 0, jm = 0; j < d; j++) {
             if (obs[j]) continue;
-            for (ptrdiff_t i = seg[sg]; i < seg[sg + 1]; i++)
-                F[j * nb + i] -= s->mt[(i * k + c) * d + jm];
-            jm++;
+            const double *t = s->mt + (c * d + jm++) * nb;
+            double *f = F + j * nb;
+            for (ptrdiff_t i = seg[sg]; i < seg[sg + 1]; i++) f[i] -= t[i] * sq[i];
         }
     }
-    (void)order; (void)lo;
+}
+
+static void mixed_stats(const pass_args *a, scratch *s, ptrdiff_t nb, const ptrdiff_t *seg,
+                        ptrdiff_t n_seg, const int64_t *seg_pat, const uint8_t *observed,
+                        ptrdiff_t c, double *acc)
+{
+    const ptrdiff_t d = a->d, k = a->k;
+    const double *rw = s->rw + c * nb;
+    double rs = 0.0;
+    for (ptrdiff_t i = 0; i < nb; i++) rs += rw[i];
+    acc[c] += rs;
+    if (rs == 0.0) return;
+    double *sq = s->mq;   /* the quadratic forms are used up */
+    mixed_fill(a, s, nb, seg, n_seg, seg_pat, observed, c, sq);
     char no = 'N', tr = 'T', lower = 'L';
     int inb = (int)nb, id = (int)d, ione = 1;
     double one = 1.0;
-    a->dgemm(&tr, &no, &id, &ione, &inb, &one, F, &inb, (double *)rw, &inb, &one,
+    a->dgemm(&tr, &no, &id, &ione, &inb, &one, s->mf, &inb, sq, &inb, &one,
              acc + k + c * d, &id);
-    for (ptrdiff_t i = 0; i < nb; i++) {
-        const double sq = sqrt(rw[i]);
-        for (ptrdiff_t j = 0; j < d; j++) F[j * nb + i] *= sq;
-    }
     double *m2 = acc + k + k * d + (a->cov_type == GMS_FULL ? c * d * d : 0);
     /* row-major upper triangle = column-major lower */
-    a->dsyrk(&lower, &tr, &id, &inb, &one, F, &inb, &one, m2, &id);
+    a->dsyrk(&lower, &tr, &id, &inb, &one, s->mf, &inb, &one, m2, &id);
 }
 
 /* Rows order[lo .. lo + nb) of the patterns p0, p0 + 1, ... (pat_start
@@ -245,6 +266,6 @@ int gms_missing_block_mixed(const pass_args *a, scratch *s, const int64_t *order
     if (!acc) return GMS_OK;
     (void)nk;
     for (ptrdiff_t c = 0; c < k; c++)
-        mixed_stats(a, s, order, lo, nb, seg, n_seg, seg_pat, observed, c, acc);
+        mixed_stats(a, s, nb, seg, n_seg, seg_pat, observed, c, acc);
     return GMS_OK;
 }
