@@ -67,7 +67,9 @@ static int scratch_alloc(scratch *s, ptrdiff_t d, ptrdiff_t k)
     s->sm = malloc(sizeof(double) * (size_t)(k * qq));
     s->rw = malloc(sizeof(double) * B * (size_t)k);
     s->dl = malloc(sizeof(double) * (size_t)d);
-    s->mk = malloc(sizeof(double) * (size_t)k * (size_t)(d + d * d + d * d));
+    /* the moment paths: k x (m + q m + m m), or k x (d + d d) and a
+     * (d + 1) x k d product (gms_missing_mixed.c) */
+    s->mk = malloc(sizeof(double) * (size_t)k * (size_t)(2 * d + 2 * d * d));
     s->ww = malloc(sizeof(double) * dd);
     const size_t nm = (size_t)gms_missing_mixed_rows(d, k), kd = (size_t)k * (size_t)d;
     s->my = malloc(sizeof(double) * nm * (size_t)(d + 1));

@@ -5,16 +5,21 @@
  * patterns share one block and the only per-pattern work is a Cholesky
  * factor of the m x m block P_mm of each precision (m missing features).
  *
- * With y = x - g (0 in the missing slots), e = y - (mu - g) and v = P e
- * (one product Y [P_1 .. P_K] for the block), minimising the quadratic
- * form over the missing entries gives (Schur complement of P_mm):
+ * Fill the missing entries with the component's means: e = x - mu, 0 in
+ * the missing slots, and v = P e, from one product Y [P_1 .. P_K] for the
+ * block (y = x - g, 0 where missing; g the mean of the means) and a
+ * per-pattern shift. Minimising the quadratic form over the missing
+ * entries gives (Schur complement of P_mm):
  *   (x_o - mu_o)^T S_oo^{-1} (x_o - mu_o) = e^T v - v_m^T P_mm^{-1} v_m
- *   xhat_m = g_m - P_mm^{-1} v_m,     C = P_mm^{-1}
+ *   xhat_m = mu_m - P_mm^{-1} v_m,     C = P_mm^{-1}
  *   log det S_oo = log det S + log det P_mm
  * so a row costs O(d) per component plus two m x m triangular solves.
- * The statistics about each centre come from one rank-nb update per
- * component of the filled rows (scaled by the square roots of their
- * weights), which needs no re-centring. */
+ * The subtracted term is the conditional mean's distance from mu_m, so
+ * the difference keeps its digits unless that distance dwarfs the
+ * observed part's (the tests bound it against the brute-force reference).
+ * The statistics come from moments about g with one product for all
+ * components (or, when re-centring would lose digits, one rank-nb update
+ * per component of the filled rows). */
 #include "gms_missing_internal.h"
 #include "gms_fastmath.h"
 
@@ -23,6 +28,8 @@
 #include <string.h>
 
 #define LOG_2PI 1.8378770664093454835606594728112
+/* Patterns with fewer rows in a block add their shifts' terms row by row. */
+#define GMS_MISSING_SHORT_SEGMENT 8
 
 /* The block's products: Y (nb x d, column-major, 0 where the row's
  * pattern misses the feature) and V = Y [P_w] (nb x n_w d). */
@@ -47,19 +54,29 @@ static void mixed_products(const pass_args *a, scratch *s, const int64_t *order,
     a->dgemm(&no, &no, &inb, &ncol, &id, &one, Y, &inb, a->p, &id, &zero, s->mv, &inb);
 }
 
-/* qb (k x nb) = e^T v of every row and component: the full quadratic form
- * at the fill x_m = g_m; loops run over rows, so they vectorise. */
-GMS_HOT static void mixed_quadratic(const pass_args *a, scratch *s, ptrdiff_t nb)
+/* Rows i0 .. i1 (one pattern): s->mq (k x nb) = e^T v of every row and
+ * component with e_m = 0, and s->xh (k x d) = P (mu - g) - P_:m (mu_m -
+ * g_m), so that v = P y - xh; the loops run over rows and vectorise. */
+GMS_HOT static void mixed_quadratic(const pass_args *a, scratch *s, ptrdiff_t nb,
+                                    ptrdiff_t i0, ptrdiff_t i1)
 {
-    const ptrdiff_t d = a->d, k = a->k;
+    const ptrdiff_t d = a->d, k = a->k, m = s->m;
     for (ptrdiff_t c = 0; c < k; c++) {
-        const double *V = s->mv + (a->cov_type == GMS_FULL ? c * d * nb : 0);
-        double *q = s->mq + c * nb;
-        for (ptrdiff_t i = 0; i < nb; i++) q[i] = 0.0;
+        const ptrdiff_t w = a->cov_type == GMS_FULL ? c : 0;
+        const double *V = s->mv + w * d * nb, *P = a->p + w * d * d, *dmu = a->dmu + c * d;
+        double *pd = s->xh + c * d, *q = s->mq + c * nb;
+        /* P (mu - g) - P_:m (mu_m - g_m): the pattern's fill is mu_m */
         for (ptrdiff_t j = 0; j < d; j++) {
-            const double dm = a->dmu[c * d + j], pd = a->pd[c * d + j];
+            double t = a->pd[c * d + j];
+            for (ptrdiff_t l = 0; l < m; l++) t -= P[j * d + s->mi[l]] * dmu[s->mi[l]];
+            pd[j] = t;
+        }
+        for (ptrdiff_t i = i0; i < i1; i++) q[i] = 0.0;
+        for (ptrdiff_t b = 0; b < s->q; b++) {
+            const ptrdiff_t j = s->o[b];
+            const double dm = dmu[j], pj = pd[j];
             const double *y = s->my + j * nb, *v = V + j * nb;
-            for (ptrdiff_t i = 0; i < nb; i++) q[i] += (y[i] - dm) * (v[i] - pd);
+            for (ptrdiff_t i = i0; i < i1; i++) q[i] += (y[i] - dm) * (v[i] - pj);
         }
     }
 }
@@ -129,7 +146,7 @@ GMS_HOT static void mixed_rows(const pass_args *a, scratch *s, ptrdiff_t nb, ptr
     for (ptrdiff_t c = 0; c < k; c++) {
         const ptrdiff_t w = a->cov_type == GMS_FULL ? c : 0;
         const double *V = s->mv + w * d * nb, *L = s->ml + w * d * d;
-        const double *pd = a->pd + c * d;
+        const double *pd = s->xh + c * d, *dmu = a->dmu + c * d;
         double *T = s->mt + c * d * nb;
         for (ptrdiff_t i = i0; i < i1; i++) uu[i] = 0.0;
         for (ptrdiff_t j = 0; j < m; j++) {
@@ -154,6 +171,12 @@ GMS_HOT static void mixed_rows(const pass_args *a, scratch *s, ptrdiff_t nb, ptr
                 for (ptrdiff_t i = i0; i < i1; i++) t[i] -= llj * tl[i];
             }
             for (ptrdiff_t i = i0; i < i1; i++) t[i] *= dj;
+        }
+        /* stored as g_m - xhat_m = t - (mu_m - g_m) */
+        for (ptrdiff_t j = 0; j < m; j++) {
+            const double dmj = dmu[s->mi[j]];
+            double *t = T + j * nb;
+            for (ptrdiff_t i = i0; i < i1; i++) t[i] -= dmj;
         }
         const double *q = s->mq + c * nb;
         for (ptrdiff_t i = i0; i < i1; i++)
@@ -211,6 +234,135 @@ static void mixed_stats(const pass_args *a, scratch *s, ptrdiff_t nb, const ptrd
     a->dsyrk(&lower, &tr, &id, &inb, &one, s->mf, &inb, &one, m2, &id);
 }
 
+/* The block's statistics from moments about g, all components at once
+ * (as the per-pattern path does): with y = x - g (0 where missing) and
+ * dl_c = -t_c the missing slots' shifts, xfill_c - g = y + dl_c, so
+ *   sum r (xfill - g)(xfill - g)^T = [y, y y^T, 1]^T R (one product)
+ *     + the (m, o), (o, m) and (m, m) terms of the shifts (per row),
+ * then moved to each centre c = g + da: s2 = W - da W1^T - W1 da^T
+ * + n da da^T. Returns 1 (nothing added) when that move would lose more
+ * than 16 bits of a variance, or the rows do not fit the moment buffer:
+ * the caller then takes the rank-update path. */
+GMS_HOT static int mixed_moments(const pass_args *a, scratch *s, ptrdiff_t nb,
+                                 const ptrdiff_t *seg, ptrdiff_t n_seg,
+                                 const int64_t *seg_pat, const uint8_t *observed,
+                                 double *acc)
+{
+    const ptrdiff_t d = a->d, k = a->k, qq = d + d * (d + 1) / 2 + 1;
+    if (s->prows < nb) return 1;
+    const double *Y = s->my;
+    double *pm = s->pm, *col = pm;
+    for (ptrdiff_t j = 0; j < d; j++, col += nb)
+        for (ptrdiff_t i = 0; i < nb; i++) col[i] = Y[j * nb + i];
+    for (ptrdiff_t aa = 0; aa < d; aa++)
+        for (ptrdiff_t bb = aa; bb < d; bb++, col += nb) {
+            const double *ya = Y + aa * nb, *yb = Y + bb * nb;
+            for (ptrdiff_t i = 0; i < nb; i++) col[i] = ya[i] * yb[i];
+        }
+    for (ptrdiff_t i = 0; i < nb; i++) col[i] = 1.0;
+    char no = 'N', tr = 'T';
+    int iqq = (int)qq, ik = (int)k, inb = (int)nb;
+    double one = 1.0, zero = 0.0;
+    /* S (qq x k) = P^T (qq x nb) RW (nb x k), column-major */
+    a->dgemm(&tr, &no, &iqq, &ik, &inb, &one, pm, &inb, s->rw, &inb, &zero, s->sm, &iqq);
+    /* the shifts' terms per component: d (sum r dl) and d x d, the (m, o)
+     * cross terms in full and the (m, m) terms halved (W adds ws + ws^T);
+     * per pattern, [Y, 1]^T Z with Z = r dl for every component (one
+     * product: row-by-row updates would chain through memory) */
+    const ptrdiff_t per = d + d * d;
+    double *mk = s->mk, *G = s->mk + k * per, *Z = s->mv, *A = s->my;
+    for (ptrdiff_t j = 0; j < k * per; j++) mk[j] = 0.0;
+    for (ptrdiff_t i = 0; i < nb; i++) A[d * nb + i] = 1.0;   /* the uu scratch is used up */
+    for (ptrdiff_t sg = 0; sg < n_seg; sg++) {
+        const uint8_t *obs = observed + seg_pat[sg] * d;
+        ptrdiff_t m = 0, *mi = s->mi;
+        const ptrdiff_t i0 = seg[sg], i1 = seg[sg + 1];
+        for (ptrdiff_t j = 0; j < d; j++)
+            if (!obs[j]) mi[m++] = j;
+        if (m == 0) continue;
+        if (i1 - i0 < GMS_MISSING_SHORT_SEGMENT) {   /* a product would cost more */
+            for (ptrdiff_t c = 0; c < k; c++) {
+                const double *rw = s->rw + c * nb, *T = s->mt + c * d * nb;
+                double *w1s = mk + c * per, *ws = w1s + d;
+                for (ptrdiff_t i = i0; i < i1; i++) {
+                    if (rw[i] == 0.0) continue;
+                    for (ptrdiff_t j = 0; j < m; j++) {
+                        const double z = -(rw[i] * T[j * nb + i]);
+                        double *row = ws + mi[j] * d;
+                        for (ptrdiff_t l = 0; l < d; l++) row[l] += z * A[l * nb + i];
+                        w1s[mi[j]] += z;
+                        for (ptrdiff_t l = 0; l < m; l++) row[mi[l]] -= 0.5 * (z * T[l * nb + i]);
+                    }
+                }
+            }
+            continue;
+        }
+        for (ptrdiff_t c = 0; c < k; c++) {
+            const double *rw = s->rw + c * nb, *T = s->mt + c * d * nb;
+            for (ptrdiff_t j = 0; j < m; j++) {
+                double *z = Z + (c * m + j) * nb;
+                const double *t = T + j * nb;
+                for (ptrdiff_t i = i0; i < i1; i++) z[i] = -(rw[i] * t[i]);
+            }
+        }
+        int id1 = (int)(d + 1), ikm = (int)(k * m), ins = (int)(i1 - i0);
+        /* G (d + 1 x k m) = A^T (d + 1 x ns) Z (ns x k m), column-major */
+        a->dgemm(&tr, &no, &id1, &ikm, &ins, &one, A + i0, &inb, Z + i0, &inb, &zero, G, &id1);
+        for (ptrdiff_t c = 0; c < k; c++) {
+            const double *T = s->mt + c * d * nb;
+            double *w1s = mk + c * per, *ws = w1s + d;
+            for (ptrdiff_t j = 0; j < m; j++) {
+                const double *gj = G + (c * m + j) * (d + 1), *z = Z + (c * m + j) * nb;
+                double *row = ws + mi[j] * d;
+                for (ptrdiff_t l = 0; l < d; l++) row[l] += gj[l];
+                w1s[mi[j]] += gj[d];
+                for (ptrdiff_t l = 0; l < m; l++) {
+                    const double *t = T + l * nb;
+                    double dd = 0.0;   /* sum r dl_j dl_l */
+                    for (ptrdiff_t i = i0; i < i1; i++) dd -= z[i] * t[i];
+                    row[mi[l]] += 0.5 * dd;
+                }
+            }
+        }
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (ptrdiff_t c = 0; c < k; c++) {
+            const double *sc = s->sm + c * qq, *w1s = mk + c * per, *ws = w1s + d;
+            const double *cen = a->centres + c * d, *g = a->g, *u = sc + d;
+            const double n_c = sc[qq - 1];
+            double *W = s->ww, *W1 = s->dl;
+            for (ptrdiff_t aa = 0; aa < d; aa++) {
+                W1[aa] = sc[aa] + w1s[aa];
+                for (ptrdiff_t bb = aa; bb < d; bb++)
+                    W[aa * d + bb] = u[bb - aa] + (ws[aa * d + bb] + ws[bb * d + aa]);
+                u += d - aa;
+            }
+            if (pass == 0) {
+                for (ptrdiff_t aa = 0; aa < d; aa++) {
+                    const double da = cen[aa] - g[aa];
+                    const double scatter = W[aa * d + aa] - 2.0 * da * W1[aa] + n_c * da * da;
+                    if (!(W[aa * d + aa] <= 0x1p16 * scatter) && W[aa * d + aa] > 0.0) return 1;
+                }
+                continue;
+            }
+            double *s1 = acc + k + c * d;
+            double *m2 = acc + k + k * d + (a->cov_type == GMS_FULL ? c * d * d : 0);
+            double rs = 0.0;
+            for (ptrdiff_t i = 0; i < nb; i++) rs += s->rw[c * nb + i];
+            acc[c] += rs;
+            for (ptrdiff_t aa = 0; aa < d; aa++) {
+                const double da = cen[aa] - g[aa];
+                s1[aa] += W1[aa] - n_c * da;
+                for (ptrdiff_t bb = aa; bb < d; bb++) {
+                    const double db = cen[bb] - g[bb];
+                    m2[aa * d + bb] += W[aa * d + bb] - da * W1[bb] - W1[aa] * db
+                                       + n_c * da * db;
+                }
+            }
+        }
+    return 0;
+}
+
 /* Rows order[lo .. lo + nb) of the patterns p0, p0 + 1, ... (pat_start
  * gives their bounds), full / tied, with BLAS. */
 int gms_missing_block_mixed(const pass_args *a, scratch *s, const int64_t *order,
@@ -229,11 +381,11 @@ int gms_missing_block_mixed(const pass_args *a, scratch *s, const int64_t *order
         seg[n_seg] = (ptrdiff_t)(a1 - lo);
     }
     mixed_products(a, s, order, lo, nb, n_seg, observed);
-    mixed_quadratic(a, s, nb);
     const int need_lp = a->resp_in == NULL || a->lse || a->logp;
     double *nk = acc;
     for (ptrdiff_t sg = 0; sg < n_seg; sg++) {
         if (mixed_factors(a, s, observed + seg_pat[sg] * d) != 0) return GMS_ERR_NONFINITE;
+        mixed_quadratic(a, s, nb, seg[sg], seg[sg + 1]);
         mixed_rows(a, s, nb, seg[sg], seg[sg + 1]);
         for (ptrdiff_t i = seg[sg]; i < seg[sg + 1]; i++) {
             const int64_t row = order[lo + i];
@@ -265,6 +417,7 @@ int gms_missing_block_mixed(const pass_args *a, scratch *s, const int64_t *order
     }
     if (!acc) return GMS_OK;
     (void)nk;
+    if (mixed_moments(a, s, nb, seg, n_seg, seg_pat, observed, acc) == 0) return GMS_OK;
     for (ptrdiff_t c = 0; c < k; c++)
         mixed_stats(a, s, nb, seg, n_seg, seg_pat, observed, c, acc);
     return GMS_OK;

@@ -187,3 +187,24 @@ def test_predictions_match_brute_force(ct):
     lse, resp, _, _, _ = ref_estep(X, gm.weights_, gm.means_, S)
     np.testing.assert_allclose(gm.score_samples(X), lse, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(gm.predict_proba(X), resp, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("ct", DENSE)
+def test_separated_components_match_brute_force(ct):
+    # components far apart next to their spread: moments about the mean
+    # of the means would lose digits, so the blocks take the rank updates
+    X = mixed_data(seed=9)
+    k, d = 3, X.shape[1]
+    lab = np.random.RandomState(2).randint(k, size=len(X))
+    offsets = np.array([[0.0] * d, [3e4] * d, [-2e4] + [1e4] * (d - 1)])
+    X = X + offsets[lab]
+    w, mu, cov = start(ct, X, k)
+    mu = np.array([np.nanmean(X[lab == j], axis=0) for j in range(k)])
+    cov = cov / np.abs(cov).max() * 5 + 5 * np.eye(d) if ct == "tied" else np.array(
+        [5 * np.eye(d) + np.full((d, d), 1.0)] * k)
+    lower, *ref = ref_em_step(ct, X, w, mu, cov, 1e-6)
+    gm = model(ct, w, mu, cov).fit(X)
+    np.testing.assert_allclose(gm.lower_bounds_, [lower], rtol=1e-12)
+    # absolute tolerances at 1e-13 of the data's scale (3e4)
+    np.testing.assert_allclose(gm.means_, ref[1], rtol=1e-12, atol=3e-9)
+    np.testing.assert_allclose(gm.covariances_, ref[2], rtol=1e-8, atol=1e-8)
