@@ -12,7 +12,8 @@
  * factorisation of the small m x m block per component, and a row one
  * triangular product as for complete data, with no cancellation.
  * This file: the driver (blocks, slots, reduction), the pattern factors
- * and the row-by-row path; gms_missing_dense.c: the BLAS block path. */
+ * and the row-by-row path; gms_missing_dense.c: the BLAS block path of one
+ * pattern; gms_missing_mixed.c: the BLAS blocks of many patterns. */
 #include "gms_missing.h"
 #include "gms_missing_internal.h"
 

@@ -1,6 +1,7 @@
 /* Internal interface of the missing-value kernel (gms_missing.c: the
  * driver, pattern factors and the row-by-row path; gms_missing_dense.c:
- * the BLAS block path of full / tied covariances). Not part of the API. */
+ * the BLAS block path of one pattern, full / tied; gms_missing_mixed.c:
+ * the BLAS mixed-pattern blocks, full / tied). Not part of the API. */
 #ifndef GMS_MISSING_INTERNAL_H
 #define GMS_MISSING_INTERNAL_H
 
