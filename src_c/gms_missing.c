@@ -16,6 +16,7 @@
  * pattern; gms_missing_mixed.c: the BLAS blocks of many patterns. */
 #include "gms_missing.h"
 #include "gms_missing_internal.h"
+#include "gms_fastmath.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -311,10 +312,13 @@ int gms_missing_row_posteriors(const pass_args *a, scratch *s, int64_t row, ptrd
     const ptrdiff_t k = a->k;
     double *lp = s->lp + i * k, *r = s->r + i * k;
     double mx = -INFINITY, sum = 0.0;
-    for (ptrdiff_t c = 0; c < k; c++) if (lp[c] > mx) mx = lp[c];
+    for (ptrdiff_t c = 0; c < k; c++) {
+        if (isnan(lp[c])) return GMS_ERR_NONFINITE;
+        if (lp[c] > mx) mx = lp[c];
+    }
     if (!isfinite(mx)) return GMS_ERR_NONFINITE;
-    /* the exps once: r = exp(lp - max) / sum */
-    for (ptrdiff_t c = 0; c < k; c++) sum += (r[c] = exp(lp[c] - mx));
+    /* the exps once: r = exp(lp - max) / sum (the kernels' exp: a few ulp) */
+    for (ptrdiff_t c = 0; c < k; c++) sum += (r[c] = gms_exp_nonpositive(lp[c] - mx));
     const double lse = mx + log(sum);
     if (!isfinite(lse)) return GMS_ERR_NONFINITE;
     *lse_out = lse;
