@@ -12,9 +12,11 @@
  * factorisation of the small m x m block per component, and a row one
  * triangular product as for complete data, with no cancellation.
  * This file: the driver (blocks, slots, reduction), the pattern factors
- * and the row-by-row path; gms_missing_dense.c: the BLAS block path. */
+ * and the row-by-row path; gms_missing_dense.c: the BLAS block path of one
+ * pattern; gms_missing_mixed.c: the BLAS blocks of many patterns. */
 #include "gms_missing.h"
 #include "gms_missing_internal.h"
+#include "gms_fastmath.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -32,6 +34,8 @@ static void scratch_free(scratch *s)
     free(s->r); free(s->e); free(s->z); free(s->xh); free(s->rsum); free(s->bd);
     free(s->be); free(s->bz); free(s->wall); free(s->wv); free(s->zall); free(s->pm);
     free(s->sm); free(s->rw); free(s->dl); free(s->mk); free(s->ww);
+    free(s->my); free(s->mv); free(s->mq); free(s->mt); free(s->mf); free(s->ml);
+    free(s->mc); free(s->mn); free(s->mseg); free(s->mpat);
 }
 
 static int scratch_alloc(scratch *s, ptrdiff_t d, ptrdiff_t k)
@@ -65,8 +69,26 @@ static int scratch_alloc(scratch *s, ptrdiff_t d, ptrdiff_t k)
     s->sm = malloc(sizeof(double) * (size_t)(k * qq));
     s->rw = malloc(sizeof(double) * B * (size_t)k);
     s->dl = malloc(sizeof(double) * (size_t)d);
-    s->mk = malloc(sizeof(double) * (size_t)k * (size_t)(d + d * d + d * d));
+    /* the moment paths: k x (m + q m + m m), or k x (d + d d) and a
+     * (d + 1) x k d product (gms_missing_mixed.c) */
+    s->mk = malloc(sizeof(double) * (size_t)k * (size_t)(2 * d + 2 * d * d));
     s->ww = malloc(sizeof(double) * dd);
+    const size_t nm = (size_t)gms_missing_mixed_rows(d, k), kd = (size_t)k * (size_t)d;
+    s->my = malloc(sizeof(double) * nm * (size_t)(d + 1));
+    s->mv = malloc(sizeof(double) * nm * kd);
+    s->mq = malloc(sizeof(double) * nm * (size_t)k);
+    s->mt = malloc(sizeof(double) * nm * kd);
+    s->mf = malloc(sizeof(double) * nm * (size_t)d);
+    s->ml = malloc(sizeof(double) * (size_t)k * dd);
+    s->mc = malloc(sizeof(double) * (size_t)k * dd);
+    s->mn = malloc(sizeof(double) * (size_t)k);
+    s->mseg = malloc(sizeof(ptrdiff_t) * (nm + 1));
+    s->mpat = malloc(sizeof(int64_t) * nm);
+    if (!s->my || !s->mv || !s->mq || !s->mt || !s->mf || !s->ml || !s->mc || !s->mn
+        || !s->mseg || !s->mpat) {
+        scratch_free(s);
+        return GMS_ERR_NOMEM;
+    }
     if (!s->o || !s->mi || !s->f || !s->mat || !s->work || !s->lp || !s->r || !s->e
         || !s->z || !s->xh || !s->rsum || !s->bd || !s->be || !s->bz || !s->wall || !s->wv
         || !s->zall || !s->pm || !s->sm || !s->rw || !s->dl || !s->mk || !s->ww) {
@@ -290,10 +312,13 @@ int gms_missing_row_posteriors(const pass_args *a, scratch *s, int64_t row, ptrd
     const ptrdiff_t k = a->k;
     double *lp = s->lp + i * k, *r = s->r + i * k;
     double mx = -INFINITY, sum = 0.0;
-    for (ptrdiff_t c = 0; c < k; c++) if (lp[c] > mx) mx = lp[c];
+    for (ptrdiff_t c = 0; c < k; c++) {
+        if (isnan(lp[c])) return GMS_ERR_NONFINITE;
+        if (lp[c] > mx) mx = lp[c];
+    }
     if (!isfinite(mx)) return GMS_ERR_NONFINITE;
-    /* the exps once: r = exp(lp - max) / sum */
-    for (ptrdiff_t c = 0; c < k; c++) sum += (r[c] = exp(lp[c] - mx));
+    /* the exps once: r = exp(lp - max) / sum (the kernels' exp: a few ulp) */
+    for (ptrdiff_t c = 0; c < k; c++) sum += (r[c] = gms_exp_nonpositive(lp[c] - mx));
     const double lse = mx + log(sum);
     if (!isfinite(lse)) return GMS_ERR_NONFINITE;
     *lse_out = lse;
@@ -391,6 +416,15 @@ static int run_block(const pass_args *a, scratch *s, const int64_t *order, ptrdi
     return GMS_OK;
 }
 
+/* Whether a pattern's rows go through mixed-pattern blocks. */
+static int goes_mixed(const uint8_t *obs, ptrdiff_t d, int64_t rows)
+{
+    if (rows < GMS_MISSING_MIXED_BELOW) return 1;
+    for (ptrdiff_t j = 0; j < d; j++)
+        if (!obs[j]) return 1;
+    return 0;
+}
+
 int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                      const double *means, const double *covs, const double *log_w,
                      const int64_t *order, ptrdiff_t n_order, const int64_t *pat_start,
@@ -420,19 +454,20 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
     a.stride = k + k * d + gms_s2_size(cov_type, k, d) + 2;
     a.need_c = stats != NULL || impute_var != NULL;
 
-    /* blocks: at most GMS_BLOCK_ROWS rows of one pattern */
-    ptrdiff_t n_blocks = 0;
-    for (ptrdiff_t p = 0; p < n_pat; p++)
-        n_blocks += (pat_start[p + 1] - pat_start[p] + GMS_BLOCK_ROWS - 1) / GMS_BLOCK_ROWS;
-    const ptrdiff_t n_slots = n_blocks < GMS_MAX_SLOTS ? n_blocks : GMS_MAX_SLOTS;
+    /* blocks: at most GMS_BLOCK_ROWS rows of one pattern, or (full / tied
+     * with BLAS) runs of small patterns cut into mixed-pattern blocks */
+    const int mixed = gms_missing_is_dense(cov_type) && dgemm && dsyrk && !impute
+                      && !impute_var;
+    const ptrdiff_t nm = gms_missing_mixed_rows(d, k);
+    const ptrdiff_t max_blocks = 2 * n_pat + n_order / GMS_BLOCK_ROWS + n_order / nm + 1;
     const ptrdiff_t n_cov = cov_type == GMS_FULL ? k : 1;
-    int64_t *blk = malloc(sizeof(int64_t) * 3 * (size_t)(n_blocks > 0 ? n_blocks : 1));
+    int64_t *blk = malloc(sizeof(int64_t) * 4 * (size_t)max_blocks);
     ptrdiff_t *slot_start = malloc(sizeof(ptrdiff_t) * (size_t)(GMS_MAX_SLOTS + 1));
-    double *acc = stats ? calloc((size_t)(n_slots > 0 ? n_slots : 1) * (size_t)a.stride,
-                                 sizeof(double)) : NULL;
+    double *acc = stats ? calloc((size_t)GMS_MAX_SLOTS * (size_t)a.stride, sizeof(double))
+                        : NULL;
     double *prec = gms_missing_is_dense(cov_type)
         ? malloc(sizeof(double) * ((size_t)(2 * n_cov + 1) * (size_t)(d * d) + (size_t)n_cov
-                                   + (size_t)d))
+                                   + (size_t)d + 2 * (size_t)(k * d)))
         : NULL;
     if (!blk || !slot_start || (stats && !acc) || (gms_missing_is_dense(cov_type) && !prec)) {
         free(blk); free(slot_start); free(acc); free(prec);
@@ -452,23 +487,49 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
             for (ptrdiff_t c = 0; c < k; c++) t += means[c * d + j];
             g[j] = t / (double)k;
         }
-        a.u = u; a.p = p; a.logdet = logdet; a.g = g;
-    }
-    ptrdiff_t b = 0;
-    for (ptrdiff_t p = 0; p < n_pat; p++)
-        for (int64_t lo = pat_start[p]; lo < pat_start[p + 1]; lo += GMS_BLOCK_ROWS) {
-            blk[3 * b] = p;
-            blk[3 * b + 1] = lo;
-            blk[3 * b + 2] = lo + GMS_BLOCK_ROWS < pat_start[p + 1] ? lo + GMS_BLOCK_ROWS
-                                                                    : pat_start[p + 1];
-            b++;
+        double *dmu = g + d, *pd = dmu + k * d;
+        for (ptrdiff_t c = 0; c < k; c++) {
+            const double *P = p + (cov_type == GMS_FULL ? c * d * d : 0);
+            for (ptrdiff_t j = 0; j < d; j++) dmu[c * d + j] = means[c * d + j] - g[j];
+            for (ptrdiff_t i = 0; i < d; i++) {
+                double t = 0.0;
+                for (ptrdiff_t j = 0; j < d; j++) t += P[i * d + j] * dmu[c * d + j];
+                pd[c * d + i] = t;
+            }
         }
+        a.u = u; a.p = p; a.logdet = logdet; a.g = g; a.dmu = dmu; a.pd = pd;
+    }
+    ptrdiff_t n_blocks = 0;
+    for (ptrdiff_t p = 0; p < n_pat;) {
+        if (mixed && goes_mixed(observed + p * d, d, pat_start[p + 1] - pat_start[p])) {
+            ptrdiff_t p1 = p, pp = p;
+            while (p1 < n_pat
+                   && goes_mixed(observed + p1 * d, d, pat_start[p1 + 1] - pat_start[p1]))
+                p1++;
+            for (int64_t lo = pat_start[p]; lo < pat_start[p1]; lo += nm) {
+                while (pat_start[pp + 1] <= lo) pp++;
+                int64_t *e = blk + 4 * n_blocks++;
+                e[0] = pp; e[1] = lo; e[3] = 1;
+                e[2] = lo + nm < pat_start[p1] ? lo + nm : pat_start[p1];
+            }
+            p = p1;
+            continue;
+        }
+        for (int64_t lo = pat_start[p]; lo < pat_start[p + 1]; lo += GMS_BLOCK_ROWS) {
+            int64_t *e = blk + 4 * n_blocks++;
+            e[0] = p; e[1] = lo; e[3] = 0;
+            e[2] = lo + GMS_BLOCK_ROWS < pat_start[p + 1] ? lo + GMS_BLOCK_ROWS
+                                                           : pat_start[p + 1];
+        }
+        p++;
+    }
+    const ptrdiff_t n_slots = n_blocks < GMS_MAX_SLOTS ? n_blocks : GMS_MAX_SLOTS;
     /* slots of consecutive blocks holding about n_order / n_slots rows each
      * (many patterns are a few rows): they depend on the row order only */
     slot_start[0] = 0;
     for (ptrdiff_t sl = 1, bi = 0; sl <= n_slots; sl++) {
         const int64_t target = sl == n_slots ? n_order : (int64_t)(sl * (n_order / n_slots));
-        while (bi < n_blocks && blk[3 * bi + 2] <= target) bi++;
+        while (bi < n_blocks && blk[4 * bi + 2] <= target) bi++;
         if (sl == n_slots) bi = n_blocks;
         slot_start[sl] = bi;
     }
@@ -488,7 +549,18 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
             double *my = acc ? acc + sl * a.stride : NULL;
             int64_t current = -1;
             for (ptrdiff_t bi = b0; bi < b1; bi++) {
-                const int64_t p = blk[3 * bi];
+                const int64_t p = blk[4 * bi];
+                if (blk[4 * bi + 3]) {
+                    const int64_t lo = blk[4 * bi + 1];
+                    if (gms_missing_block_mixed(&a, &s, order, lo, blk[4 * bi + 2] - lo,
+                                                pat_start, p, observed, my) != GMS_OK) {
+                        gms_set_failed(&nonfinite);
+                        break;
+                    }
+                    current = -1;   /* the pattern factors in s were overwritten */
+                    s.w_pattern = -1;
+                    continue;
+                }
                 if (p != current) {
                     if (pattern_factors(&a, &s, observed + p * d) != 0) {
                         gms_set_failed(&nonfinite);
@@ -497,7 +569,7 @@ int gms_missing_pass(int cov_type, const double *X, ptrdiff_t n, ptrdiff_t d, pt
                     current = p;
                     s.pattern = p;
                 }
-                if (run_block(&a, &s, order, blk[3 * bi + 1], blk[3 * bi + 2], my) != GMS_OK) {
+                if (run_block(&a, &s, order, blk[4 * bi + 1], blk[4 * bi + 2], my) != GMS_OK) {
                     gms_set_failed(&nonfinite);
                     break;
                 }

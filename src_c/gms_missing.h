@@ -7,7 +7,10 @@
  * order[pat_start[p] .. pat_start[p + 1]); `observed` (n_pat x d, 1 =
  * observed) gives each pattern's observed features. Per block of at most
  * GMS_BLOCK_ROWS rows of one pattern, the factors of the observed
- * sub-covariances are formed once per component and reused for every row.
+ * sub-covariances are formed once per component and reused for every row;
+ * full / tied with BLAS, the rows of patterns with a missing feature (or
+ * of few rows) share mixed-pattern blocks instead, whose per-pattern work
+ * is a Cholesky factor of the missing block of each precision.
  *
  * For a row with observed set o and missing set m, component k:
  *   log p_k  = log w_k + log N(x_o; mu_o, S_oo)

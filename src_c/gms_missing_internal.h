@@ -1,6 +1,7 @@
 /* Internal interface of the missing-value kernel (gms_missing.c: the
  * driver, pattern factors and the row-by-row path; gms_missing_dense.c:
- * the BLAS block path of full / tied covariances). Not part of the API. */
+ * the BLAS block path of one pattern, full / tied; gms_missing_mixed.c:
+ * the BLAS mixed-pattern blocks, full / tied). Not part of the API. */
 #ifndef GMS_MISSING_INTERNAL_H
 #define GMS_MISSING_INTERNAL_H
 
@@ -11,6 +12,12 @@
 
 /* Blocks of fewer rows skip BLAS (its call overhead exceeds the work). */
 #define GMS_MISSING_BLAS_ROWS 16
+
+/* When the full / tied BLAS path runs, patterns with a missing feature or
+ * of fewer rows than this go through mixed-pattern blocks
+ * (gms_missing_mixed.c); large complete patterns through the per-pattern
+ * blocks, whose whitened products are cheaper without missing slots. */
+#define GMS_MISSING_MIXED_BELOW GMS_MISSING_BLAS_ROWS
 
 /* Fortran BLAS (scipy.linalg.cython_blas), called single-threaded. */
 typedef void (*dgemm_fn)(char *, char *, int *, int *, int *, double *, double *, int *,
@@ -37,6 +44,7 @@ typedef struct {
     ptrdiff_t stride;
     const double *u, *p, *logdet; /* full / tied: U, P (n_cov x d x d), log det S */
     const double *g;              /* full / tied: the mean of the means (block centre) */
+    const double *dmu, *pd;       /* full / tied: mu_c - g and P_c (mu_c - g), k x d */
     int need_c;                   /* the conditional covariances are used */
 } pass_args;
 
@@ -65,10 +73,22 @@ typedef struct {
     double *dl;                  /* d: one row's missing shifts */
     double *mk;                  /* k x (m + q m + m m): per-component sums */
     double *ww;                  /* d x d */
+    /* the mixed-pattern path (gms_missing_mixed.c), mixed-block rows nm */
+    double *my, *mv, *mq, *mt;   /* nm x (d + 1), nm x k d, k x nm, k x d x nm */
+    double *mf, *ml, *mc, *mn;   /* nm x d, k x d x d, k x d x d, k */
+    ptrdiff_t *mseg;             /* nm + 1 segment bounds */
+    int64_t *mpat;               /* nm segment patterns */
 } scratch;
 
 /* Doubles of the moment path's larger buffers (sized from d and k). */
 #define GMS_MISSING_SCRATCH ((ptrdiff_t)1 << 19)
+
+/* Rows of a mixed-pattern block: its k x d per-row buffers fit the scratch. */
+static inline ptrdiff_t gms_missing_mixed_rows(ptrdiff_t d, ptrdiff_t k)
+{
+    ptrdiff_t r = GMS_MISSING_SCRATCH / (k * d);
+    return r < 1 ? 1 : r > GMS_BLOCK_ROWS ? GMS_BLOCK_ROWS : r;
+}
 
 static inline int gms_missing_is_dense(int cov_type)
 {
@@ -84,5 +104,10 @@ int gms_missing_row_posteriors(const pass_args *a, scratch *s, int64_t row, ptrd
  * pattern (factors in s), full / tied, with BLAS */
 int gms_missing_block_dense(const pass_args *a, scratch *s, const int64_t *order,
                             ptrdiff_t lo, ptrdiff_t nb, double *acc);
+/* gms_missing_mixed.c: rows order[lo .. lo + nb) (at most
+ * gms_missing_mixed_rows) of patterns p0, p0 + 1, ..., full / tied */
+int gms_missing_block_mixed(const pass_args *a, scratch *s, const int64_t *order,
+                            ptrdiff_t lo, ptrdiff_t nb, const int64_t *pat_start, int64_t p0,
+                            const uint8_t *observed, double *acc);
 
 #endif /* GMS_MISSING_INTERNAL_H */
