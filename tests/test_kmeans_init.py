@@ -74,6 +74,56 @@ def test_kmeans_plusplus_with_duplicate_rows_matches_sklearn():
     np.testing.assert_array_equal(centres, sk_centres)
 
 
+def _brute_kmeans_plusplus(X, k, rs, w):
+    """Greedy k-means++ in plain numpy (direct squared differences, the
+    cumulative sum of the closest distances searched for each candidate's
+    uniform), drawing from rs as scikit-learn does."""
+    X = X.astype(np.float64)
+    w = np.ones(X.shape[0]) if w is None else w
+    n_trials = 2 + int(np.log(k))
+    idx = [rs.choice(X.shape[0], p=w / w.sum())]
+    closest = ((X - X[idx[0]]) ** 2).sum(axis=1)
+    for _ in range(1, k):
+        cand = np.searchsorted(np.cumsum(w * closest), rs.uniform(size=n_trials) *
+                               (w * closest).sum())
+        cand = np.minimum(cand, X.shape[0] - 1)
+        dist = np.minimum(closest, ((X[None, :, :] - X[cand][:, None, :]) ** 2).sum(axis=2))
+        best = int(np.argmin((dist * w).sum(axis=1)))
+        idx.append(cand[best])
+        closest = dist[best]
+    return np.array(idx)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("case", ["tight_blobs", "duplicates", "wide_offset"])
+def test_kmeans_plusplus_skipping_rows_matches_sklearn_and_brute_force(case, dtype, weighted):
+    # Separated blobs let most seeding passes skip most rows (their nearest
+    # centre is far from every candidate); the indices must stay those of a
+    # direct numpy seeding (and scikit-learn's), whatever the thread count.
+    rng = np.random.RandomState(5)
+    if case == "tight_blobs":
+        k, X = 40, _blobs(6000, 3, 40, 11, spread=60.0)
+    elif case == "duplicates":
+        k = 12
+        X = np.repeat(rng.uniform(-30, 30, size=(10, 4)), 300, axis=0)
+        X[::7] += rng.randn(X[::7].shape[0], 4) * 0.01
+        X = X[rng.permutation(X.shape[0])]
+    else:
+        k, X = 20, _blobs(5000, 12, 20, 3, spread=40.0, offset=1e3)
+    X = X.astype(dtype)
+    w = rng.uniform(0.1, 3.0, size=X.shape[0]) if weighted else None
+    brute = _brute_kmeans_plusplus(X, k, np.random.RandomState(2), w)
+    if dtype == np.float64:
+        # (scikit-learn computes float32 data's distances in float32)
+        _, sk_idx = sk_kmeans_plusplus(X, k, sample_weight=w,
+                                       random_state=np.random.RandomState(2))
+        np.testing.assert_array_equal(brute, sk_idx)
+    for n_threads in (1, 2):
+        _, idx = _init.kmeans_plusplus(X, k, np.random.RandomState(2), w, n_threads)
+        np.testing.assert_array_equal(idx, brute)
+
+
 def test_kmeans_plusplus_zero_weights_never_chosen():
     X, k = _data("separated")
     w = np.ones(X.shape[0])
