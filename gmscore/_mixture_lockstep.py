@@ -17,9 +17,28 @@ from ._validation import aligned
 POLICY = "auto"
 
 
-def shares_pass(covariance_type, n_features, n_components, in_memory):
-    """Whether one pass for all restarts beats one pass per restart."""
-    return True
+# Bytes of all restarts' precision factors a shared pass may cycle through
+# per block of rows (about an L2 cache; see shares_pass).
+FACTOR_BUDGET = 256 << 10
+
+
+def shares_pass(covariance_type, n_features, n_components, n_init, itemsize, in_memory):
+    """Whether one pass for all restarts beats one pass per restart.
+
+    - a source that is not in memory: always (each shared pass reads the
+      chunks once instead of once per restart);
+    - diag, spherical: always (memory-bound: a block read once serves every
+      restart, and there are n_init times fewer parallel passes);
+    - full, tied: compute-bound, so the shared block saves little; the pass
+      switches between the restarts' precision factors block by block,
+      which pays only while all of them stay in cache: n_init x factor
+      bytes <= FACTOR_BUDGET (full D=16, K=16, n_init=5: 160 KiB, shared;
+      full D=64, K=32: 5 MiB, restart after restart).
+    """
+    if not in_memory or covariance_type in ("diag", "spherical"):
+        return True
+    factor = int(np.prod(COVARIANCE[covariance_type].shape(n_components, n_features)))
+    return n_init * factor * itemsize <= FACTOR_BUDGET
 
 
 class LockstepRestarts:
@@ -38,8 +57,8 @@ class LockstepRestarts:
             return False
         if POLICY == "always":
             return True
-        return shares_pass(self.covariance_type, source.n_features, self.n_components,
-                           source.in_memory)
+        return shares_pass(self.covariance_type, source.n_features, self.n_components, n_init,
+                           np.dtype(source.dtype).itemsize, source.in_memory)
 
     def _load_em_params(self, params):
         self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params

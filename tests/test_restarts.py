@@ -246,3 +246,56 @@ def test_kernel_rejects_mismatched_models():
     with pytest.raises(ValueError):
         _restartsc.estep_restarts_into(reds, code, X, [m[:3] for m in models], None,
                                        [np.zeros((2, 2))] * 2, 1)
+
+
+@pytest.mark.parametrize("covariance_type,d,k,shared", [
+    ("full", 4, 4, True),          # 3 x 512 B of factors: in cache
+    ("full", 40, 20, False),       # 3 x 250 KiB: restart after restart
+    ("tied", 40, 20, True),        # 3 x 12.5 KiB
+    ("diag", 40, 20, True),        # memory-bound: always
+    ("spherical", 40, 20, True),
+])
+def test_auto_policy_follows_the_rule(monkeypatch, covariance_type, d, k, shared):
+    X = np.random.RandomState(0).randn(400, d)
+    kw = dict(n_components=k, covariance_type=covariance_type, n_init=3, random_state=0,
+              init_params="random_from_data", max_iter=2, reg_covar=1e-2)
+    _, calls = fit("auto", monkeypatch, X, **kw)
+    assert bool(calls) == shared
+    assert _mixture_lockstep.shares_pass(covariance_type, d, k, 3, 8, True) == shared
+    # a source that is not in memory always shares its passes
+    assert _mixture_lockstep.shares_pass(covariance_type, d, k, 3, 8, False)
+
+
+def test_verbose_reseed_and_reporter_stay_sequential(monkeypatch):
+    from gmscore._core.em import reporting
+
+    X = make_blobs(n_per=200, seed=9)
+    kw = dict(n_components=3, n_init=2, random_state=0, max_iter=3)
+    _, calls = fit("always", monkeypatch, X, on_degenerate="reseed", **kw)
+    assert calls == []
+
+    class Quiet:
+        def __getattr__(self, name):
+            return lambda *args: None
+
+    with reporting(Quiet()):
+        _, calls = fit("always", monkeypatch, X, **kw)
+    assert calls == []
+
+
+def test_nonfinite_loglik_raises_the_sequential_error(monkeypatch):
+    """A restart whose quadratic form overflows (means far outside the
+    data) fails the fit with the message of its own E-step, and leaves the
+    model as it was."""
+    X = make_blobs(n_per=300, d=2, k=2, seed=10)
+    errors = []
+    for policy in ("never", "always"):
+        for ct in COV_TYPES:
+            monkeypatch.setattr(_mixture_lockstep, "POLICY", policy)
+            gm = GaussianMixture(2, covariance_type=ct, n_init=2, random_state=0,
+                                 means_init=np.full((2, 2), 1e200))
+            with pytest.raises(ValueError, match="non-finite log-likelihood") as info:
+                gm.fit(X)
+            errors.append(str(info.value))
+            assert not hasattr(gm, "means_")
+    assert errors[:4] == errors[4:]
