@@ -4,10 +4,10 @@
 statistics into its own reducer, the bits each model's own estep_into
 would give."""
 from cython cimport floating
+from libc.stdint cimport int64_t  # noqa (the reducer struct in _reducer.pxi)
 from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm, dsyrk, sgemm
 
-from libc.stdint cimport int64_t
 
 include "_reducer.pxi"
 

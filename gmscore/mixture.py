@@ -55,6 +55,10 @@ class GaussianMixture(MixturePredictions, LockstepRestarts, GaussianMixtureEM,
         EM iterations per initialisation.
     n_init : int, default=1
         Initialisations; the one with the highest lower bound is kept.
+        Where it pays, the restarts run side by side, one pass over the data
+        computing every running restart's E-step (see
+        gmscore._mixture_lockstep); the results are exactly those of
+        running them one after another.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
         How the initial responsibilities are chosen.
     weights_init, means_init, precisions_init : array-like, optional
