@@ -2,6 +2,7 @@
 #include "gms_kernels.h"
 #include "gms_fastmath.h"
 #include "gms_reduce.h"
+#include "gms_restarts.h"
 
 #include <limits.h>
 #include <math.h>
@@ -463,6 +464,7 @@ void gms_set_blas(void *dgemm, void *sgemm, void *dsyrk)
 #define SFX d
 #define GMS_GEMM gms_blas_dgemm
 #include "gms_kernels_impl.h"
+#include "gms_restarts_impl.h"
 #undef REAL
 #undef SFX
 #undef GMS_GEMM
@@ -536,6 +538,7 @@ void gms_lp_rows(const gms_lp_plan *plan, gms_lp_work *w, const double *X, ptrdi
 #define SFX f
 #define GMS_GEMM gms_blas_sgemm
 #include "gms_kernels_impl.h"
+#include "gms_restarts_impl.h"
 #undef REAL
 #undef SFX
 #undef GMS_GEMM

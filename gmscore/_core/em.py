@@ -19,6 +19,20 @@ BaseHMM have the same shape):
   (``model_state``), so that a failed fit leaves the model exactly as it
   was.
 
+Lockstep restarts (optional): a model whose ``_em_lockstep(source,
+n_init)`` says yes runs its restarts side by side. Every restart is
+initialised first, in restart order (so each draws from ``random_state``
+what it draws when they run one after another); then each iteration's
+``_em_iterate_many(source, runs, params) -> (values, params)`` advances
+every restart still running (one pass over the data for all of them;
+``params[i]`` is restart i's ``_em_params()``) and a restart drops out
+when it converges or reaches ``max_iter``. Each restart's EM depends only
+on its own parameters, so histories, the chosen best and its parameters
+are those of the sequential loop, provided the model's many-restart
+E-step gives each restart the statistics its own E-step would. With a
+reporter the restarts run one after another (it follows one restart at a
+time).
+
 Progress: ``with reporting(reporter):`` around a fit makes the driver
 notify ``reporter`` (any object with the methods below; the command line
 draws its progress bar from them) and models know nothing of it:
@@ -58,6 +72,14 @@ def fit_em(model, source, n_init, max_iter, random_state):
         # run far slower threaded (OpenBLAS threads a 16 x 16 trsm) while
         # the OpenMP threads spin between passes
         with single_threaded_blas():
+            lockstep = getattr(model, "_em_lockstep", None)
+            if (n_init > 1 and report is None and lockstep is not None
+                    and lockstep(source, n_init)):
+                best, best_params, histories = _lockstep(model, source, n_init, max_iter,
+                                                         random_state)
+                best.histories = histories
+                model._em_adopt(best_params, best)
+                return best
             best = best_params = None
             histories = []
             for index in range(n_init):
@@ -87,6 +109,33 @@ def fit_em(model, source, n_init, max_iter, random_state):
     except BaseException:
         model._em_restore(saved)
         raise
+
+
+def _lockstep(model, source, n_init, max_iter, random_state):
+    """The restarts side by side (see the module docstring); returns the
+    best run, its parameters and every restart's history."""
+    runs, params = [], []
+    for index in range(n_init):
+        runs.append(model._em_start(source, random_state, index))
+        params.append(model._em_params())
+    histories = [[] for _ in runs]
+    active = list(range(n_init))
+    for _ in range(max_iter):
+        if not active:
+            break
+        values, new = model._em_iterate_many(source, [runs[i] for i in active],
+                                             [params[i] for i in active])
+        for i, value, p in zip(active, values, new):
+            params[i] = p
+            histories[i].append(float(value))
+            runs[i].record(value)
+        active = [i for i in active if not runs[i].converged]
+    best = best_params = None
+    for run, p in zip(runs, params):
+        model._em_end(run)
+        if best is None or run.score > best.score:
+            best, best_params = run, p
+    return best, best_params, histories
 
 
 class RestoresOnFailure:
