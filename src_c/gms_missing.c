@@ -155,20 +155,8 @@ static int dense_factor(const pass_args *a, scratch *s, ptrdiff_t cov, factor *f
     const double *P = a->p + cov * d * d;
     double *L = s->work;   /* m x m lower, row-major */
     double *inv = s->z;    /* 1 / L_ii */
-    double logdet_mm = 0.0;
-    for (ptrdiff_t j = 0; j < m; j++)
-        for (ptrdiff_t i = j; i < m; i++) {
-            double v = P[mi[i] * d + mi[j]];
-            for (ptrdiff_t t = 0; t < j; t++) v -= L[i * m + t] * L[j * m + t];
-            if (i == j) {
-                if (!(v > 0.0) || !isfinite(v)) return -1;
-                L[j * m + j] = sqrt(v);
-                inv[j] = 1.0 / L[j * m + j];
-                logdet_mm += 2.0 * log(L[j * m + j]);
-            } else {
-                L[i * m + j] = v * inv[j];
-            }
-        }
+    double logdet_mm;
+    if (gms_missing_block_cholesky(P, d, mi, m, L, inv, &logdet_mm) != 0) return -1;
     /* B: solve L L^T B = P_mo, one observed column b at a time */
     for (ptrdiff_t b = 0; b < q; b++) {
         double *col = f->bm + b * m;

@@ -5,6 +5,8 @@
 #ifndef GMS_MISSING_INTERNAL_H
 #define GMS_MISSING_INTERNAL_H
 
+#include <math.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -109,5 +111,31 @@ int gms_missing_block_dense(const pass_args *a, scratch *s, const int64_t *order
 int gms_missing_block_mixed(const pass_args *a, scratch *s, const int64_t *order,
                             ptrdiff_t lo, ptrdiff_t nb, const int64_t *pat_start, int64_t p0,
                             const uint8_t *observed, double *acc);
+
+
+/* Cholesky factor L (m x m, lower, row-major) of the block P[idx, idx] of
+ * the d x d row-major matrix P, with inv[j] = 1 / L_jj and *logdet =
+ * log det P[idx, idx]; -1 when the block is not positive definite. */
+static inline int gms_missing_block_cholesky(const double *P, ptrdiff_t d,
+                                             const ptrdiff_t *idx, ptrdiff_t m, double *L,
+                                             double *inv, double *logdet)
+{
+    double acc = 0.0;
+    for (ptrdiff_t j = 0; j < m; j++)
+        for (ptrdiff_t i = j; i < m; i++) {
+            double v = P[idx[i] * d + idx[j]];
+            for (ptrdiff_t t = 0; t < j; t++) v -= L[i * m + t] * L[j * m + t];
+            if (i == j) {
+                if (!(v > 0.0) || !isfinite(v)) return -1;
+                L[j * m + j] = sqrt(v);
+                inv[j] = 1.0 / L[j * m + j];
+                acc += 2.0 * log(L[j * m + j]);
+            } else {
+                L[i * m + j] = v * inv[j];
+            }
+        }
+    *logdet = acc;
+    return 0;
+}
 
 #endif /* GMS_MISSING_INTERNAL_H */

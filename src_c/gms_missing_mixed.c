@@ -51,7 +51,7 @@ static void mixed_products(const pass_args *a, scratch *s, const int64_t *order,
     char no = 'N';
     int inb = (int)nb, ncol = (int)(n_w * d), id = (int)d;
     double one = 1.0, zero = 0.0;
-    a->dgemm(&no, &no, &inb, &ncol, &id, &one, Y, &inb, a->p, &id, &zero, s->mv, &inb);
+    a->dgemm(&no, &no, &inb, &ncol, &id, &one, Y, &inb, (double *)a->p, &id, &zero, s->mv, &inb);
 }
 
 /* Rows i0 .. i1 (one pattern): s->mq (k x nb) = e^T v of every row and
@@ -97,20 +97,8 @@ static int mixed_factors(const pass_args *a, scratch *s, const uint8_t *obs)
     for (ptrdiff_t w = 0; w < n_w; w++) {
         const double *P = a->p + w * d * d;
         double *L = s->ml + w * d * d, *C = s->mc + w * d * d, *inv = s->z;
-        double logdet_mm = 0.0;
-        for (ptrdiff_t j = 0; j < m; j++)
-            for (ptrdiff_t i = j; i < m; i++) {
-                double v = P[s->mi[i] * d + s->mi[j]];
-                for (ptrdiff_t t = 0; t < j; t++) v -= L[i * m + t] * L[j * m + t];
-                if (i == j) {
-                    if (!(v > 0.0) || !isfinite(v)) return -1;
-                    L[j * m + j] = sqrt(v);
-                    inv[j] = 1.0 / L[j * m + j];
-                    logdet_mm += 2.0 * log(L[j * m + j]);
-                } else {
-                    L[i * m + j] = v * inv[j];
-                }
-            }
+        double logdet_mm;
+        if (gms_missing_block_cholesky(P, d, s->mi, m, L, inv, &logdet_mm) != 0) return -1;
         /* the diagonal of L replaced by its inverse: the solves multiply */
         for (ptrdiff_t j = 0; j < m; j++) L[j * m + j] = inv[j];
         for (ptrdiff_t b = 0; b < m && a->need_c; b++) {
