@@ -62,6 +62,40 @@ GMS_HOT static void FN(log_prob_full_small)(const FN(prep) *p, const REAL *xs, p
     }
 }
 
+/* q[i] += sum_j (z[i + j * nr] - v[j])^2 for the wd columns of one
+ * component's band, added column after column as a loop per column would
+ * (so the bits do not depend on the band width), four columns per pass
+ * over q. */
+static inline __attribute__((always_inline)) void FN(add_squares)(
+    double *restrict q, const REAL *restrict z, ptrdiff_t nr, ptrdiff_t wd,
+    const REAL *restrict v)
+{
+    ptrdiff_t j = 0;
+    for (; j + 4 <= wd; j += 4) {
+        const REAL *z0 = z + j * nr, *z1 = z0 + nr, *z2 = z1 + nr, *z3 = z2 + nr;
+        const double v0 = (double)v[j], v1 = (double)v[j + 1];
+        const double v2 = (double)v[j + 2], v3 = (double)v[j + 3];
+        for (ptrdiff_t i = 0; i < nr; ++i) {
+            const double t0 = (double)z0[i] - v0, t1 = (double)z1[i] - v1;
+            const double t2 = (double)z2[i] - v2, t3 = (double)z3[i] - v3;
+            double a = q[i];
+            a += t0 * t0;
+            a += t1 * t1;
+            a += t2 * t2;
+            a += t3 * t3;
+            q[i] = a;
+        }
+    }
+    for (; j < wd; ++j) {
+        const REAL *zj = z + j * nr;
+        const double vj = (double)v[j];
+        for (ptrdiff_t i = 0; i < nr; ++i) {
+            const double t = (double)zj[i] - vj;
+            q[i] += t * t;
+        }
+    }
+}
+
 /* Full covariance, banded GEMM: z[i + col * nr] = sum_{a < b1} xs[i, a]
  * W_s[a, col] for each band s, then the squared distances of (z - V). */
 GMS_HOT static void FN(log_prob_full_bands)(const FN(prep) *p, const REAL *xs, ptrdiff_t nr,
@@ -80,17 +114,9 @@ GMS_HOT static void FN(log_prob_full_bands)(const FN(prep) *p, const REAL *xs, p
             FN(gemm_tt)((int)(nc * wd), (int)nr, (int)b1,
                         p->W + p->band_off[s] + c0 * wd, (int)(k * wd), xs, (int)d,
                         w->z, (int)nr);
-            for (ptrdiff_t c = c0; c < c0 + nc; ++c) {
-                double *q = qc + (c - c0) * nr;
-                for (ptrdiff_t jj = 0; jj < wd; ++jj) {
-                    const REAL *zc = w->z + ((c - c0) * wd + jj) * nr;
-                    const double v = p->V[c * d + b0 + jj];
-                    for (ptrdiff_t i = 0; i < nr; ++i) {
-                        const double t = (double)zc[i] - v;
-                        q[i] += t * t;
-                    }
-                }
-            }
+            for (ptrdiff_t c = c0; c < c0 + nc; ++c)
+                FN(add_squares)(qc + (c - c0) * nr, w->z + (c - c0) * wd * nr, nr, wd,
+                                p->V + c * d + b0);
         }
         for (ptrdiff_t c = c0; c < c0 + nc; ++c) {
             const double *q = qc + (c - c0) * nr;
