@@ -6,14 +6,20 @@
 
 /*
  * Full covariance with few features: z_b = sum_{a <= b} xs_a U_c[a, b] - V_c[b]
- * straight over U_c's triangle, 32 rows at a time (four independent
- * eight-lane accumulators, so the sums' add latency overlaps; a group of
- * at most 4 rows, as in a single-row prediction, in 4 lanes). At small D a
- * GEMM's packing costs more than its arithmetic, and this does only the
- * triangle's D (D + 1) / 2 products. The products are formed in the input
- * precision, as a GEMM in that precision would; the squares add up in
- * double. lp[i * si + c * sc]; xt: room for 32 * d values.
+ * straight over U_c's triangle, 32 rows at a time (a group of at most 4
+ * rows, as in a single-row prediction, in 4 lanes). At small D a GEMM's
+ * packing costs more than its arithmetic, and this does only the
+ * triangle's D (D + 1) / 2 products. The products are fused multiply-adds
+ * in the input precision, as a GEMM in that precision does on current
+ * CPUs (fma() is correctly rounded, so every SIMD width and a CPU without
+ * FMA give the same bits); the squares add up in double. Two columns at a
+ * time: twice the independent sums, so the adds' latency overlaps.
+ * lp[i * si + c * sc]; xt: room for 32 * d values.
  */
+#ifndef GMS_FMA_R
+#define GMS_FMA_R(a, b, c) _Generic((a), float: fmaf, default: fma)((a), (b), (c))
+#endif
+
 /* One group of rows i0 .. i0 + nl - 1 in `lanes` lanes (a constant after
  * inlining; the padding lanes compute zeros). Each lane's sums run in the
  * same order whatever the lane count, so a row gets the same bits alone
@@ -30,16 +36,32 @@ static inline __attribute__((always_inline)) void FN(full_small_group)(
         const REAL *U = p->prec + c * d * d;
         const REAL *V = p->V + c * d;
         double q[32] = {0.0};
-        for (ptrdiff_t b = 0; b < d; ++b) {
-            REAL z[32] = {0};
+        for (ptrdiff_t b = 0; b < d; b += 2) {
+            /* columns b and b1 (b itself when d is odd and b is the last) */
+            const ptrdiff_t b1 = b + 1 < d ? b + 1 : b;
+            REAL z0[32] = {0}, z1[32] = {0};
             for (ptrdiff_t a = 0; a <= b; ++a) {
-                const REAL u = U[a * d + b];
+                const REAL u0 = U[a * d + b], u1 = U[a * d + b1];
                 const REAL *x = xt + a * lanes;
-                for (ptrdiff_t l = 0; l < lanes; ++l) z[l] += x[l] * u;
+                for (ptrdiff_t l = 0; l < lanes; ++l) {
+                    z0[l] = GMS_FMA_R(x[l], u0, z0[l]);
+                    z1[l] = GMS_FMA_R(x[l], u1, z1[l]);
+                }
             }
-            const double v = (double)V[b];
+            const double v0 = (double)V[b];
             for (ptrdiff_t l = 0; l < lanes; ++l) {
-                const double t = (double)z[l] - v;
+                const double t = (double)z0[l] - v0;
+                q[l] += t * t;
+            }
+            if (b1 == b) continue;
+            {
+                const REAL u1 = U[b1 * d + b1];
+                const REAL *x = xt + b1 * lanes;
+                for (ptrdiff_t l = 0; l < lanes; ++l) z1[l] = GMS_FMA_R(x[l], u1, z1[l]);
+            }
+            const double v1 = (double)V[b1];
+            for (ptrdiff_t l = 0; l < lanes; ++l) {
+                const double t = (double)z1[l] - v1;
                 q[l] += t * t;
             }
         }
