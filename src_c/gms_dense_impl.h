@@ -6,14 +6,20 @@
 
 /*
  * Full covariance with few features: z_b = sum_{a <= b} xs_a U_c[a, b] - V_c[b]
- * straight over U_c's triangle, 32 rows at a time (four independent
- * eight-lane accumulators, so the sums' add latency overlaps; a group of
- * at most 4 rows, as in a single-row prediction, in 4 lanes). At small D a
- * GEMM's packing costs more than its arithmetic, and this does only the
- * triangle's D (D + 1) / 2 products. The products are formed in the input
- * precision, as a GEMM in that precision would; the squares add up in
- * double. lp[i * si + c * sc]; xt: room for 32 * d values.
+ * straight over U_c's triangle, 32 rows at a time (a group of at most 4
+ * rows, as in a single-row prediction, in 4 lanes). At small D a GEMM's
+ * packing costs more than its arithmetic, and this does only the
+ * triangle's D (D + 1) / 2 products. The products are fused multiply-adds
+ * in the input precision, as a GEMM in that precision does on current
+ * CPUs (fma() is correctly rounded, so every SIMD width and a CPU without
+ * FMA give the same bits); the squares add up in double. Two columns at a
+ * time: twice the independent sums, so the adds' latency overlaps.
+ * lp[i * si + c * sc]; xt: room for 32 * d values.
  */
+#ifndef GMS_FMA_R
+#define GMS_FMA_R(a, b, c) _Generic((a), float: fmaf, default: fma)((a), (b), (c))
+#endif
+
 /* One group of rows i0 .. i0 + nl - 1 in `lanes` lanes (a constant after
  * inlining; the padding lanes compute zeros). Each lane's sums run in the
  * same order whatever the lane count, so a row gets the same bits alone
@@ -30,16 +36,32 @@ static inline __attribute__((always_inline)) void FN(full_small_group)(
         const REAL *U = p->prec + c * d * d;
         const REAL *V = p->V + c * d;
         double q[32] = {0.0};
-        for (ptrdiff_t b = 0; b < d; ++b) {
-            REAL z[32] = {0};
+        for (ptrdiff_t b = 0; b < d; b += 2) {
+            /* columns b and b1 (b itself when d is odd and b is the last) */
+            const ptrdiff_t b1 = b + 1 < d ? b + 1 : b;
+            REAL z0[32] = {0}, z1[32] = {0};
             for (ptrdiff_t a = 0; a <= b; ++a) {
-                const REAL u = U[a * d + b];
+                const REAL u0 = U[a * d + b], u1 = U[a * d + b1];
                 const REAL *x = xt + a * lanes;
-                for (ptrdiff_t l = 0; l < lanes; ++l) z[l] += x[l] * u;
+                for (ptrdiff_t l = 0; l < lanes; ++l) {
+                    z0[l] = GMS_FMA_R(x[l], u0, z0[l]);
+                    z1[l] = GMS_FMA_R(x[l], u1, z1[l]);
+                }
             }
-            const double v = (double)V[b];
+            const double v0 = (double)V[b];
             for (ptrdiff_t l = 0; l < lanes; ++l) {
-                const double t = (double)z[l] - v;
+                const double t = (double)z0[l] - v0;
+                q[l] += t * t;
+            }
+            if (b1 == b) continue;
+            {
+                const REAL u1 = U[b1 * d + b1];
+                const REAL *x = xt + b1 * lanes;
+                for (ptrdiff_t l = 0; l < lanes; ++l) z1[l] = GMS_FMA_R(x[l], u1, z1[l]);
+            }
+            const double v1 = (double)V[b1];
+            for (ptrdiff_t l = 0; l < lanes; ++l) {
+                const double t = (double)z1[l] - v1;
                 q[l] += t * t;
             }
         }
@@ -62,6 +84,40 @@ GMS_HOT static void FN(log_prob_full_small)(const FN(prep) *p, const REAL *xs, p
     }
 }
 
+/* q[i] += sum_j (z[i + j * nr] - v[j])^2 for the wd columns of one
+ * component's band, added column after column as a loop per column would
+ * (so the bits do not depend on the band width), four columns per pass
+ * over q. */
+static inline __attribute__((always_inline)) void FN(add_squares)(
+    double *restrict q, const REAL *restrict z, ptrdiff_t nr, ptrdiff_t wd,
+    const REAL *restrict v)
+{
+    ptrdiff_t j = 0;
+    for (; j + 4 <= wd; j += 4) {
+        const REAL *z0 = z + j * nr, *z1 = z0 + nr, *z2 = z1 + nr, *z3 = z2 + nr;
+        const double v0 = (double)v[j], v1 = (double)v[j + 1];
+        const double v2 = (double)v[j + 2], v3 = (double)v[j + 3];
+        for (ptrdiff_t i = 0; i < nr; ++i) {
+            const double t0 = (double)z0[i] - v0, t1 = (double)z1[i] - v1;
+            const double t2 = (double)z2[i] - v2, t3 = (double)z3[i] - v3;
+            double a = q[i];
+            a += t0 * t0;
+            a += t1 * t1;
+            a += t2 * t2;
+            a += t3 * t3;
+            q[i] = a;
+        }
+    }
+    for (; j < wd; ++j) {
+        const REAL *zj = z + j * nr;
+        const double vj = (double)v[j];
+        for (ptrdiff_t i = 0; i < nr; ++i) {
+            const double t = (double)zj[i] - vj;
+            q[i] += t * t;
+        }
+    }
+}
+
 /* Full covariance, banded GEMM: z[i + col * nr] = sum_{a < b1} xs[i, a]
  * W_s[a, col] for each band s, then the squared distances of (z - V). */
 GMS_HOT static void FN(log_prob_full_bands)(const FN(prep) *p, const REAL *xs, ptrdiff_t nr,
@@ -80,17 +136,9 @@ GMS_HOT static void FN(log_prob_full_bands)(const FN(prep) *p, const REAL *xs, p
             FN(gemm_tt)((int)(nc * wd), (int)nr, (int)b1,
                         p->W + p->band_off[s] + c0 * wd, (int)(k * wd), xs, (int)d,
                         w->z, (int)nr);
-            for (ptrdiff_t c = c0; c < c0 + nc; ++c) {
-                double *q = qc + (c - c0) * nr;
-                for (ptrdiff_t jj = 0; jj < wd; ++jj) {
-                    const REAL *zc = w->z + ((c - c0) * wd + jj) * nr;
-                    const double v = p->V[c * d + b0 + jj];
-                    for (ptrdiff_t i = 0; i < nr; ++i) {
-                        const double t = (double)zc[i] - v;
-                        q[i] += t * t;
-                    }
-                }
-            }
+            for (ptrdiff_t c = c0; c < c0 + nc; ++c)
+                FN(add_squares)(qc + (c - c0) * nr, w->z + (c - c0) * wd * nr, nr, wd,
+                                p->V + c * d + b0);
         }
         for (ptrdiff_t c = c0; c < c0 + nc; ++c) {
             const double *q = qc + (c - c0) * nr;

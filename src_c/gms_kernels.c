@@ -344,34 +344,77 @@ int gms_mixture_responsibilities(double *comp, const double *gamma, ptrdiff_t n,
     return GMS_OK;
 }
 
-/* Per-row log-sum-exp of lp (rows x k); with to_proba, lp becomes the
- * normalised probabilities exp(lp - lse) in place. */
+/* One row of gms_row_lse_rows. */
+static inline void gms_row_lse_one(double *v, ptrdiff_t k, double *lse, int to_proba)
+{
+    double mx = v[0];
+    for (ptrdiff_t c = 1; c < k; ++c) mx = v[c] > mx ? v[c] : mx;
+    if (!(mx > -INFINITY) || !isfinite(mx)) {
+        *lse = mx;
+        if (to_proba)
+            for (ptrdiff_t c = 0; c < k; ++c) v[c] = NAN;
+        return;
+    }
+    double s = 0.0;
+    if (to_proba) {
+        for (ptrdiff_t c = 0; c < k; ++c) {
+            v[c] = gms_exp_nonpositive(v[c] - mx);
+            s += v[c];
+        }
+        const double inv = 1.0 / s;
+        for (ptrdiff_t c = 0; c < k; ++c) v[c] *= inv;
+    } else {
+        for (ptrdiff_t c = 0; c < k; ++c) s += gms_exp_nonpositive(v[c] - mx);
+    }
+    *lse = mx + gms_log_normal(s); /* s in [1, k] */
+}
+
+/* Rows per tile of gms_row_lse_rows, and the most components it tiles. */
+enum { GMS_LSE_TILE = 8, GMS_LSE_MAX_K = 64 };
+
+/* Per row of lp (rows x k, row-major): lse = log-sum-exp, and with
+ * to_proba the row replaced in place by its posterior probabilities
+ * exp(lp - lse). A row whose
+ * maximum is not finite gets it as lse (and NaN probabilities). Tiles of
+ * GMS_LSE_TILE rows are transposed so that the exponentials and sums run
+ * across rows in SIMD lanes; each row's terms are added in the same order
+ * as row by row, so the bits are those of gms_row_lse_one. */
 GMS_HOT static void gms_row_lse_rows(double *lp, ptrdiff_t rows, ptrdiff_t k, double *lse,
                                      int to_proba)
 {
-    for (ptrdiff_t i = 0; i < rows; ++i) {
-        double *v = lp + i * k;
-        double mx = v[0];
-        for (ptrdiff_t c = 1; c < k; ++c) mx = v[c] > mx ? v[c] : mx;
-        if (!(mx > -INFINITY) || !isfinite(mx)) {
-            lse[i] = mx;
-            if (to_proba)
-                for (ptrdiff_t c = 0; c < k; ++c) v[c] = NAN;
-            continue;
-        }
-        double s = 0.0;
-        if (to_proba) {
-            for (ptrdiff_t c = 0; c < k; ++c) {
-                v[c] = gms_exp_nonpositive(v[c] - mx);
-                s += v[c];
+    enum { T = GMS_LSE_TILE };
+    ptrdiff_t i0 = 0;
+    if (k <= GMS_LSE_MAX_K)
+        for (; i0 + T <= rows; i0 += T) {
+            double t[GMS_LSE_MAX_K * T], mx[T], s[T];
+            double *v = lp + i0 * k;
+            for (ptrdiff_t c = 0; c < k; ++c)
+                for (int l = 0; l < T; ++l) t[c * T + l] = v[l * k + c];
+            for (int l = 0; l < T; ++l) mx[l] = t[l];
+            for (ptrdiff_t c = 1; c < k; ++c)
+                for (int l = 0; l < T; ++l) mx[l] = t[c * T + l] > mx[l] ? t[c * T + l] : mx[l];
+            int finite = 1;
+            for (int l = 0; l < T; ++l) finite &= mx[l] > -INFINITY && isfinite(mx[l]);
+            if (!finite) {  /* rare: row by row */
+                for (int l = 0; l < T; ++l) gms_row_lse_one(v + l * k, k, lse + i0 + l, to_proba);
+                continue;
             }
-            const double inv = 1.0 / s;
-            for (ptrdiff_t c = 0; c < k; ++c) v[c] *= inv;
-        } else {
-            for (ptrdiff_t c = 0; c < k; ++c) s += gms_exp_nonpositive(v[c] - mx);
+            for (int l = 0; l < T; ++l) s[l] = 0.0;
+            for (ptrdiff_t c = 0; c < k; ++c)
+                for (int l = 0; l < T; ++l) {
+                    const double e = gms_exp_nonpositive(t[c * T + l] - mx[l]);
+                    t[c * T + l] = e;
+                    s[l] += e;
+                }
+            if (to_proba) {
+                double inv[T];
+                for (int l = 0; l < T; ++l) inv[l] = 1.0 / s[l];
+                for (ptrdiff_t c = 0; c < k; ++c)
+                    for (int l = 0; l < T; ++l) v[l * k + c] = t[c * T + l] * inv[l];
+            }
+            for (int l = 0; l < T; ++l) lse[i0 + l] = mx[l] + gms_log_normal(s[l]);
         }
-        lse[i] = mx + gms_log_normal(s); /* s in [1, k] */
-    }
+    for (ptrdiff_t i = i0; i < rows; ++i) gms_row_lse_one(lp + i * k, k, lse + i, to_proba);
 }
 
 /* Index of each row's largest entry (the first on ties). */

@@ -41,7 +41,7 @@ enum gms_cov_type { GMS_FULL = 0, GMS_TIED = 1, GMS_DIAG = 2, GMS_SPHERICAL = 3 
 /* Rows per block: fixed so that the reduction order never changes. */
 #define GMS_BLOCK_ROWS 256
 /* Most column bands a full precision factor is split into (see the impl). */
-#define GMS_MAX_BANDS 4
+#define GMS_MAX_BANDS 32
 /* Upper bound on reduction slots (each owns one set of accumulators). */
 #define GMS_MAX_SLOTS 16
 /* Doubles of statistics scratch one thread holds (4 MiB): the full and

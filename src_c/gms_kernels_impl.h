@@ -67,10 +67,19 @@ typedef struct {
 /* Full covariance: U_c is upper triangular, so column b of (x - g)^T U_c
  * only needs features a <= b. Splitting the columns into bands and giving
  * each band's product only the features it needs skips most of the zeros:
- * 3/4 of the dense work with 2 bands, 5/8 with 4. */
+ * with bands of w columns the work is (D + w) / (2 D) of the dense
+ * product (3/4 with 2 bands, 17/32 with 16). Narrow bands keep each
+ * product's output small enough to stay in cache; the products are the
+ * same sums whatever the bands, so the band count changes no bit. */
 #ifndef GMS_CHUNK_COLS
-/* Columns (components x features) of one full-covariance GEMM call. */
-#define GMS_CHUNK_COLS 1024
+/* Columns (components x features) of U per chunk of components: the
+ * chunk's band products write GMS_BLOCK_ROWS x (chunk x width) values. */
+#define GMS_CHUNK_COLS 512
+#endif
+
+#ifndef GMS_BAND_WIDTH
+/* Columns of U per band (full covariance). */
+#define GMS_BAND_WIDTH 4
 #endif
 
 #ifndef GMS_SMALL_D
@@ -81,7 +90,22 @@ typedef struct {
 
 static int FN(bands_for)(ptrdiff_t d)
 {
-    return d >= 48 ? 4 : (d >= 16 ? 2 : 1);
+    const ptrdiff_t nb = d / GMS_BAND_WIDTH;
+    return nb < 1 ? 1 : (nb > GMS_MAX_BANDS ? GMS_MAX_BANDS : (int)nb);
+}
+
+/* Components per chunk (full covariance). */
+static ptrdiff_t FN(chunk_for)(ptrdiff_t d, ptrdiff_t k)
+{
+    const ptrdiff_t chunk = GMS_CHUNK_COLS / d > 0 ? GMS_CHUNK_COLS / d : 1;
+    return chunk > k ? k : chunk;
+}
+
+/* Columns of one chunk's band product, at most (the widest band's). */
+static ptrdiff_t FN(band_cols)(ptrdiff_t d, ptrdiff_t k)
+{
+    const ptrdiff_t nb = FN(bands_for)(d);
+    return FN(chunk_for)(d, k) * ((d + nb - 1) / nb);
 }
 
 static void FN(release)(FN(prep) *p)
@@ -125,9 +149,7 @@ static int FN(prepare)(FN(prep) *p, int cov_type, ptrdiff_t d, ptrdiff_t k,
     p->g = (REAL *)malloc((size_t)d * sizeof(REAL));
     double *gd = (double *)calloc((size_t)d, sizeof(double));
     if (cov_type == GMS_FULL) {
-        /* enough components per call for a ~256-column product */
-        p->chunk = GMS_CHUNK_COLS / d > 0 ? GMS_CHUNK_COLS / d : 1;
-        if (p->chunk > k) p->chunk = k;
+        p->chunk = FN(chunk_for)(d, k);
         p->n_bands = FN(bands_for)(d);
         p->band_end[0] = 0;
         ptrdiff_t size = 0;
@@ -202,7 +224,7 @@ static void FN(work_free)(FN(work) *w)
 static int FN(work_alloc)(FN(work) *w, const FN(prep) *p)
 {
     const ptrdiff_t d = p->d, k = p->k;
-    const ptrdiff_t zcols = p->cov_type == GMS_FULL ? p->chunk * d : d;
+    const ptrdiff_t zcols = p->cov_type == GMS_FULL ? FN(band_cols)(d, k) : d;
     const ptrdiff_t qrows = p->cov_type == GMS_FULL ? p->chunk : 1;
     w->xs = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(REAL));
     w->z = (REAL *)malloc((size_t)(GMS_BLOCK_ROWS * zcols) * sizeof(REAL));
@@ -229,7 +251,7 @@ static int FN(work_alloc_predict)(FN(work) *w, const FN(prep) *p, ptrdiff_t rows
 {
     const ptrdiff_t d = p->d, k = p->k;
     const int gemm = p->cov_type == GMS_TIED || (p->cov_type == GMS_FULL && d > GMS_SMALL_D);
-    const ptrdiff_t zcols = p->cov_type == GMS_FULL ? p->chunk * d : d;
+    const ptrdiff_t zcols = p->cov_type == GMS_FULL ? FN(band_cols)(d, k) : d;
     const ptrdiff_t qrows = p->cov_type == GMS_FULL ? p->chunk : 1;
     const ptrdiff_t qsize = rows * qrows > 32 * d ? rows * qrows : 32 * d;
     memset(w, 0, sizeof(*w));
@@ -264,12 +286,8 @@ static size_t FN(prep_bytes)(int cov_type, ptrdiff_t d, ptrdiff_t k)
  * passes' R and zd too. Mirrors work_alloc. */
 static size_t FN(work_bytes)(int cov_type, ptrdiff_t d, ptrdiff_t k)
 {
-    ptrdiff_t chunk = 1;
-    if (cov_type == GMS_FULL) {
-        chunk = GMS_CHUNK_COLS / d > 0 ? GMS_CHUNK_COLS / d : 1;
-        if (chunk > k) chunk = k;
-    }
-    const ptrdiff_t zcols = cov_type == GMS_FULL ? chunk * d : d;
+    const ptrdiff_t chunk = cov_type == GMS_FULL ? FN(chunk_for)(d, k) : 1;
+    const ptrdiff_t zcols = cov_type == GMS_FULL ? FN(band_cols)(d, k) : d;
     const ptrdiff_t qrows = cov_type == GMS_FULL ? chunk : 1;
     const ptrdiff_t qsize = GMS_BLOCK_ROWS * qrows > 32 * d ? GMS_BLOCK_ROWS * qrows : 32 * d;
     const ptrdiff_t kt = gms_tiled_k(k);

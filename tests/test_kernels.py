@@ -215,6 +215,29 @@ def test_weighted_log_prob_matches_scipy(cov_type, dtype, k, d, n):
             run_weighted_log_prob(cov_type, X, m, prec, log_norm, n_threads), out)
 
 
+# Full covariance: the triangle loop two columns at a time (odd and even D
+# up to 16), then products over column bands of U (D / 4 bands, widths
+# uneven past 32 bands) in chunks of 512 / D components (K spanning more
+# than one chunk).
+@pytest.mark.parametrize("k, d", [(5, 15), (4, 16), (31, 17), (3, 33), (9, 64), (2, 131)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_full_log_prob_over_feature_counts(dtype, k, d):
+    rng = np.random.default_rng([k, d, 11])
+    weights, means, covs = random_mixture(rng, "full", k, d)
+    X = make_data(rng, 300, means, dtype)
+    m, prec, log_norm = kernel_parameters("full", weights, means, covs, dtype)
+    out = run_weighted_log_prob("full", X, m, prec, log_norm, 1)
+    expected = ref_weighted_log_prob(X, weights, m, covs)
+    # float32 forms the products in float32: its error grows with D
+    tol = LP_TOL[dtype] * (d / 4 if dtype == np.float32 else 1)
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+    # the prediction pass: thread-invariant, its log-sum-exp the reference one
+    lse, _, _ = run_log_prob_rows("full", X, m, prec, log_norm, 2)
+    np.testing.assert_array_equal(lse, run_log_prob_rows("full", X, m, prec, log_norm, 1)[0])
+    np.testing.assert_allclose(lse, logsumexp(expected, axis=1), rtol=tol, atol=tol)
+    np.testing.assert_array_equal(run_weighted_log_prob("full", X, m, prec, log_norm, 2), out)
+
+
 def run_log_prob_rows(cov_type, X, means, prec, log_norm, n_threads):
     n, k = X.shape[0], means.shape[0]
     lse, proba = np.full(n, np.nan), np.full((n, k), np.nan)
