@@ -30,6 +30,13 @@
 #define LOG_2PI 1.8378770664093454835606594728112
 /* Patterns with fewer rows in a block add their shifts' terms row by row. */
 #define GMS_MISSING_SHORT_SEGMENT 8
+/* Rows ahead whose data the block's gather prefetches. */
+#define GMS_MISSING_PREFETCH 8
+#if defined(__GNUC__) || defined(__clang__)
+#define GMS_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define GMS_PREFETCH(p) ((void)(p))
+#endif
 
 /* The block's products: Y (nb x d, column-major, 0 where the row's
  * pattern misses the feature) and V = Y [P_w] (nb x n_w d). */
@@ -39,6 +46,12 @@ static void mixed_products(const pass_args *a, scratch *s, const int64_t *order,
     const ptrdiff_t d = a->d, n_w = a->cov_type == GMS_FULL ? a->k : 1;
     double *Y = s->my;
     for (ptrdiff_t i = 0; i < nb; i++) {
+        /* the rows are in pattern order, scattered over X: fetch ahead */
+        if (i + GMS_MISSING_PREFETCH < nb) {
+            const char *ahead = (const char *)(a->X + order[lo + i + GMS_MISSING_PREFETCH] * d);
+            for (ptrdiff_t b = 0; b < d * (ptrdiff_t)sizeof(double); b += 64)
+                GMS_PREFETCH(ahead + b);
+        }
         const double *x = a->X + order[lo + i] * d;
         for (ptrdiff_t j = 0; j < d; j++) Y[j * nb + i] = x[j] - a->g[j];
     }
