@@ -294,19 +294,23 @@ void gms_missing_add_conditional(const pass_args *a, const scratch *s, ptrdiff_t
 /* Log-sum-exp and responsibilities of row i from lp into r, and the
  * per-row outputs; GMS_ERR_NONFINITE for a row without a finite
  * log-likelihood. */
-int gms_missing_row_posteriors(const pass_args *a, scratch *s, int64_t row, ptrdiff_t i,
-                          double *lse_out)
+GMS_HOT int gms_missing_row_posteriors(const pass_args *a, scratch *s, int64_t row,
+                                       ptrdiff_t i, double *lse_out)
 {
     const ptrdiff_t k = a->k;
     double *lp = s->lp + i * k, *r = s->r + i * k;
     double mx = -INFINITY, sum = 0.0;
+    int bad = 0;
+    /* no early exit, so the loops vectorise */
     for (ptrdiff_t c = 0; c < k; c++) {
-        if (isnan(lp[c])) return GMS_ERR_NONFINITE;
-        if (lp[c] > mx) mx = lp[c];
+        bad |= isnan(lp[c]);
+        mx = lp[c] > mx ? lp[c] : mx;
     }
-    if (!isfinite(mx)) return GMS_ERR_NONFINITE;
-    /* the exps once: r = exp(lp - max) / sum (the kernels' exp: a few ulp) */
-    for (ptrdiff_t c = 0; c < k; c++) sum += (r[c] = gms_exp_nonpositive(lp[c] - mx));
+    if (bad || !isfinite(mx)) return GMS_ERR_NONFINITE;
+    /* the exps once: r = exp(lp - max) / sum (the kernels' exp: a few
+     * ulp), summed in component order apart from the vectorised exps */
+    for (ptrdiff_t c = 0; c < k; c++) r[c] = gms_exp_nonpositive(lp[c] - mx);
+    for (ptrdiff_t c = 0; c < k; c++) sum += r[c];
     const double lse = mx + log(sum);
     if (!isfinite(lse)) return GMS_ERR_NONFINITE;
     *lse_out = lse;

@@ -30,6 +30,13 @@
 #define LOG_2PI 1.8378770664093454835606594728112
 /* Patterns with fewer rows in a block add their shifts' terms row by row. */
 #define GMS_MISSING_SHORT_SEGMENT 8
+/* Rows ahead whose data the block's gather prefetches. */
+#define GMS_MISSING_PREFETCH 8
+#if defined(__GNUC__) || defined(__clang__)
+#define GMS_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define GMS_PREFETCH(p) ((void)(p))
+#endif
 
 /* The block's products: Y (nb x d, column-major, 0 where the row's
  * pattern misses the feature) and V = Y [P_w] (nb x n_w d). */
@@ -39,6 +46,12 @@ static void mixed_products(const pass_args *a, scratch *s, const int64_t *order,
     const ptrdiff_t d = a->d, n_w = a->cov_type == GMS_FULL ? a->k : 1;
     double *Y = s->my;
     for (ptrdiff_t i = 0; i < nb; i++) {
+        /* the rows are in pattern order, scattered over X: fetch ahead */
+        if (i + GMS_MISSING_PREFETCH < nb) {
+            const char *ahead = (const char *)(a->X + order[lo + i + GMS_MISSING_PREFETCH] * d);
+            for (ptrdiff_t b = 0; b < d * (ptrdiff_t)sizeof(double); b += 64)
+                GMS_PREFETCH(ahead + b);
+        }
         const double *x = a->X + order[lo + i] * d;
         for (ptrdiff_t j = 0; j < d; j++) Y[j * nb + i] = x[j] - a->g[j];
     }
@@ -83,8 +96,8 @@ GMS_HOT static void mixed_quadratic(const pass_args *a, scratch *s, ptrdiff_t nb
 
 /* Factors of pattern `obs` (o, mi, q, m into s): per precision, the
  * Cholesky factor of P_mm (lower, row-major, in s->ml) and, when used,
- * C = P_mm^{-1} (s->mc); the components' log normalisers (s->mn). -1 when
- * a P_mm is not positive definite. */
+ * the upper triangle of C = P_mm^{-1} (s->mc, row-major); the components'
+ * log normalisers (s->mn). -1 when a P_mm is not positive definite. */
 static int mixed_factors(const pass_args *a, scratch *s, const uint8_t *obs)
 {
     const ptrdiff_t d = a->d, k = a->k, n_w = a->cov_type == GMS_FULL ? k : 1;
@@ -101,14 +114,17 @@ static int mixed_factors(const pass_args *a, scratch *s, const uint8_t *obs)
         if (gms_missing_block_cholesky(P, d, s->mi, m, L, inv, &logdet_mm) != 0) return -1;
         /* the diagonal of L replaced by its inverse: the solves multiply */
         for (ptrdiff_t j = 0; j < m; j++) L[j * m + j] = inv[j];
+        /* column b of C (= row b) from L L^T col = e_b; the stats read
+         * C[b][b..m) only, so the forward solve starts at b (the entries
+         * above are 0) and the backward solve stops at b */
         for (ptrdiff_t b = 0; b < m && a->need_c; b++) {
-            double *col = C + b * m;   /* symmetric: columns = rows */
-            for (ptrdiff_t i = 0; i < m; i++) {
+            double *col = C + b * m;
+            for (ptrdiff_t i = b; i < m; i++) {
                 double v = (i == b) ? 1.0 : 0.0;
-                for (ptrdiff_t t = 0; t < i; t++) v -= L[i * m + t] * col[t];
+                for (ptrdiff_t t = b; t < i; t++) v -= L[i * m + t] * col[t];
                 col[i] = v * L[i * m + i];
             }
-            for (ptrdiff_t i = m - 1; i >= 0; i--) {
+            for (ptrdiff_t i = m - 1; i >= b; i--) {
                 double v = col[i];
                 for (ptrdiff_t t = i + 1; t < m; t++) v -= L[t * m + i] * col[t];
                 col[i] = v * L[i * m + i];

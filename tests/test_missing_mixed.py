@@ -12,7 +12,7 @@ import pytest
 from gmscore import GaussianMixture
 from gmscore._core.stats import GaussianStats
 from gmscore._missing import Patterns, _model_arguments
-from gmscore._missingc import leaf_size, missing_pass
+from gmscore._missingc import NonFiniteMissingError, leaf_size, missing_pass
 
 sys.path.insert(0, os.path.dirname(__file__))
 from missing_reference import (full_covariances, precisions_of, ref_em_step,  # noqa: E402
@@ -208,3 +208,32 @@ def test_separated_components_match_brute_force(ct):
     # absolute tolerances at 1e-13 of the data's scale (3e4)
     np.testing.assert_allclose(gm.means_, ref[1], rtol=1e-12, atol=3e-9)
     np.testing.assert_allclose(gm.covariances_, ref[2], rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("ct", DENSE)
+@pytest.mark.parametrize("use_blas", [True, False])
+def test_log_weights_nan_refused_minus_inf_kept(ct, use_blas):
+    # the posteriors refuse a NaN log-density (never a silent NaN) and give
+    # a component of weight 0 no responsibility, the brute force's answer
+    gm, X = fitted(ct)
+    code, means, covs, log_w = _model_arguments(gm)
+    k, d = means.shape
+    p = Patterns(X)
+    leaf = np.zeros(leaf_size(code, k, d))
+    bad = log_w.copy()
+    bad[1] = np.nan
+    with pytest.raises(NonFiniteMissingError):
+        missing_pass(code, X, means, covs, bad, p.order, p.start, p.observed, centres=means,
+                     stats=leaf, use_blas=use_blas)
+    zero = log_w.copy()
+    zero[1] = -np.inf
+    lse, resp = np.empty(len(X)), np.empty((len(X), k))
+    missing_pass(code, X, means, covs, zero, p.order, p.start, p.observed, centres=means,
+                 stats=leaf, lse=lse, resp_out=resp, use_blas=use_blas)
+    w = gm.weights_.copy()
+    w[1] = 0.0
+    with np.errstate(divide="ignore"):
+        rlse, rresp, *_ = ref_estep(X, w, gm.means_, full_covariances(ct, gm.covariances_, k, d))
+    assert np.all(resp[:, 1] == 0.0)
+    np.testing.assert_allclose(lse, rlse, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(resp, rresp, rtol=1e-10, atol=1e-13)
