@@ -25,6 +25,11 @@ class GaussianMixtureOutlierDetector(ParamsMixin):
         The expected fraction of outliers in the training data: the
         threshold ``offset_`` is that quantile of the training samples'
         log-densities (weighted by sample_weight when given).
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        As GaussianMixture's: with 'marginalize', NaN entries are missing
+        values, marginalised exactly in the fit, and a row's score is its
+        log-density over its observed features (so rows with different
+        missing features are scored on different marginals).
 
     Attributes
     ----------
@@ -36,7 +41,7 @@ class GaussianMixtureOutlierDetector(ParamsMixin):
 
     def __init__(self, n_components=1, *, covariance_type="full", contamination=0.1,
                  tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
-                 random_state=None, n_threads=None, verbose=0):
+                 random_state=None, n_threads=None, verbose=0, nan_policy="raise"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.contamination = contamination
@@ -48,6 +53,7 @@ class GaussianMixtureOutlierDetector(ParamsMixin):
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
+        self.nan_policy = nan_policy
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

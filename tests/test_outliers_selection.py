@@ -48,6 +48,53 @@ def test_outlier_detector_weights_are_repeats():
     assert np.isfinite(a.offset_)
 
 
+def _marginal_log_density(gm, X):
+    """Each row's log-density under gm over its observed features, from
+    scipy's multivariate normal on the sub-vectors (a direct reference)."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    out = np.empty(len(X))
+    for i, row in enumerate(X):   # a brute-force reference: rows one by one
+        o = ~np.isnan(row)
+        terms = [np.log(w) + multivariate_normal(m[o], c[np.ix_(o, o)]).logpdf(row[o])
+                 for w, m, c in zip(gm.weights_, gm.means_, gm.covariances_)]
+        out[i] = logsumexp(terms)
+    return out
+
+
+def test_outlier_detector_marginalizes_missing_values():
+    X = np.hstack([blobs(seed=4, n=300), np.random.RandomState(5).randn(600, 1)])
+    rng = np.random.RandomState(6)
+    X[rng.uniform(size=X.shape) < 0.1] = np.nan
+    X[0] = [np.nan, 1.0, np.nan]
+    det = GaussianMixtureOutlierDetector(2, contamination=0.1, random_state=0,
+                                         nan_policy="marginalize").fit(X)
+    ref = GaussianMixture(2, random_state=0, nan_policy="marginalize").fit(X)
+    assert_allclose(det.mixture_.means_, ref.means_, rtol=1e-12)
+    scores = _marginal_log_density(det.mixture_, X)
+    assert_allclose(det.score_samples(X), scores, rtol=1e-10)
+    assert det.offset_ == pytest.approx(np.quantile(scores, 0.1), rel=1e-10)
+    labels = det.predict(X)
+    assert abs((labels == -1).mean() - 0.1) < 0.01
+    # a far-off value in an observed feature is an outlier whatever is missing
+    assert_array_equal(det.predict(np.array([[30.0, np.nan, 0.0], [np.nan, 0.0, 0.0]])),
+                       [-1, 1])
+
+
+def test_outlier_detector_nan_is_an_error_by_default():
+    X = blobs()
+    det = GaussianMixtureOutlierDetector(2, random_state=0).fit(X)
+    before = det.offset_, det.mixture_
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        det.fit(bad)
+    assert (det.offset_, det.mixture_) == before
+    with pytest.raises(ValueError, match="nan_policy"):
+        GaussianMixtureOutlierDetector(2, nan_policy="drop").fit(X)
+
+
 @pytest.mark.parametrize("bad", [0.0, 0.6, -0.1, "auto", True])
 def test_outlier_detector_bad_contamination(bad):
     det = GaussianMixtureOutlierDetector(contamination=bad)
