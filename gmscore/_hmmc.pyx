@@ -113,6 +113,20 @@ def chain_reducer(Py_ssize_t n_components):
     return Reducer(n_components + n_components * n_components + 1, 1)
 
 
+cdef void _expect_chain_args(Reducer red, Py_ssize_t n, Py_ssize_t k,
+                             const int64_t[::1] offsets, const double[::1] startprob,
+                             const double[:, ::1] transmat, double[:, ::1] posteriors,
+                             double[::1] seq_loglik) except *:
+    """The shapes the forward-backward-into kernels rely on: n frames, k states."""
+    cdef Py_ssize_t n_seq = offsets.shape[0] - 1
+    _expect(n_seq >= 1 and offsets[n_seq] == n, "offsets must end at n_samples")
+    _expect(startprob.shape[0] == k, "startprob length")
+    _expect(transmat.shape[0] == k and transmat.shape[1] == k, "transmat shape")
+    _expect(seq_loglik.shape[0] == n_seq, "seq_loglik length")
+    _expect(posteriors.shape[0] == n and posteriors.shape[1] == k, "posteriors shape")
+    _expect(red.red.stride == k + k * k + 1, "reducer stride")
+
+
 def forward_backward_into(Reducer red, str implementation,
                           const double[:, ::1] framelogprob, const int64_t[::1] offsets,
                           const double[::1] startprob, const double[:, ::1] transmat,
@@ -123,12 +137,7 @@ def forward_backward_into(Reducer red, str implementation,
     cdef Py_ssize_t n_seq = offsets.shape[0] - 1
     cdef int impl = IMPLEMENTATIONS[implementation]
     cdef int rc
-    _expect(n_seq >= 1 and offsets[n_seq] == n, "offsets must end at n_samples")
-    _expect(startprob.shape[0] == k, "startprob length")
-    _expect(transmat.shape[0] == k and transmat.shape[1] == k, "transmat shape")
-    _expect(seq_loglik.shape[0] == n_seq, "seq_loglik length")
-    _expect(posteriors.shape[0] == n and posteriors.shape[1] == k, "posteriors shape")
-    _expect(red.red.stride == k + k * k + 1, "reducer stride")
+    _expect_chain_args(red, n, k, offsets, startprob, transmat, posteriors, seq_loglik)
     with nogil:
         rc = gms_hmm_forward_backward_into(&red.red, impl, &framelogprob[0, 0], k,
                                            &offsets[0], n_seq, &startprob[0],
@@ -151,13 +160,8 @@ def categorical_fb_into(Reducer red, str implementation, const double[:, ::1] X,
     cdef int rc
     cdef int64_t bad = -1
     _expect(X.shape[1] == 1, "X must have one column of symbols")
-    _expect(n_seq >= 1 and offsets[n_seq] == n, "offsets must end at n_samples")
     _expect(log_bt.shape[0] >= 1, "log_bt must have a row per symbol")
-    _expect(startprob.shape[0] == k, "startprob length")
-    _expect(transmat.shape[0] == k and transmat.shape[1] == k, "transmat shape")
-    _expect(seq_loglik.shape[0] == n_seq, "seq_loglik length")
-    _expect(posteriors.shape[0] == n and posteriors.shape[1] == k, "posteriors shape")
-    _expect(red.red.stride == k + k * k + 1, "reducer stride")
+    _expect_chain_args(red, n, k, offsets, startprob, transmat, posteriors, seq_loglik)
     with nogil:
         rc = gms_hmm_categorical_fb_into(&red.red, impl, &X[0, 0], &log_bt[0, 0],
                                          log_bt.shape[0], k, &offsets[0], n_seq,

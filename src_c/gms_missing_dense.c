@@ -182,11 +182,7 @@ static int block_moments(const pass_args *a, scratch *s, const int64_t *order, p
                     W[s->mi[i] * d + s->mi[j]] += mk[m + q * m + i * m + j];
             const double *cen = a->centres + c * d;
             if (pass == 0) {
-                for (ptrdiff_t aa = 0; aa < d; aa++) {
-                    const double da = cen[aa] - g[aa];
-                    const double scatter = W[aa * d + aa] - 2.0 * da * W1[aa] + n_c * da * da;
-                    if (!(W[aa * d + aa] <= 0x1p16 * scatter) && W[aa * d + aa] > 0.0) return 1;
-                }
+                if (gms_missing_shift_loses_bits(W, W1, cen, g, n_c, d)) return 1;
                 continue;
             }
             double *nk = acc, *s1 = acc + k + c * d, *s2 = acc + k + k * d;

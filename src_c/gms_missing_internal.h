@@ -138,4 +138,22 @@ static inline int gms_missing_block_cholesky(const double *P, ptrdiff_t d,
     return 0;
 }
 
+
+/* Whether moving a component's second moments from about g to about its
+ * centre (s2 = W - dk W1^T - W1 dk^T + n dk dk^T, dk = centre - g) would
+ * cancel more than 16 bits of some diagonal entry: W (d x d, row-major),
+ * W1 (d), the component's weight n_c; the callers then take their exact
+ * fallback for the block. */
+static inline int gms_missing_shift_loses_bits(const double *W, const double *W1,
+                                               const double *centre, const double *g,
+                                               double n_c, ptrdiff_t d)
+{
+    for (ptrdiff_t a = 0; a < d; a++) {
+        const double da = centre[a] - g[a];
+        const double scatter = W[a * d + a] - 2.0 * da * W1[a] + n_c * da * da;
+        if (!(W[a * d + a] <= 0x1p16 * scatter) && W[a * d + a] > 0.0) return 1;
+    }
+    return 0;
+}
+
 #endif /* GMS_MISSING_INTERNAL_H */
