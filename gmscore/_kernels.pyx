@@ -11,6 +11,7 @@ from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport dgemm, dsyrk, sgemm
 
 include "_reducer.pxi"
+include "_prec_size.pxi"
 
 cdef extern from "gms_kernels.h" nogil:
     int GMS_OK
@@ -279,15 +280,6 @@ cdef inline void _expect(bint ok, str what) except *:
     if not ok:
         raise ValueError("kernel argument mismatch: " + what)
 
-
-cdef Py_ssize_t _prec_size(int cov_type, Py_ssize_t k, Py_ssize_t d):
-    if cov_type == 0:
-        return k * d * d
-    if cov_type == 1:
-        return d * d
-    if cov_type == 2:
-        return k * d
-    return k
 
 
 cdef inline const double *_opt(const double[::1] a, Py_ssize_t n) except? NULL:

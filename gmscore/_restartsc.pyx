@@ -10,6 +10,7 @@ from scipy.linalg.cython_blas cimport dgemm, dsyrk, sgemm
 
 
 include "_reducer.pxi"
+include "_prec_size.pxi"
 
 cdef extern from "gms_kernels.h" nogil:
     int GMS_OK
@@ -43,15 +44,6 @@ def stats_reducer(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features):
     return Reducer(n_components + n_components * n_features
                    + gms_s2_size(cov_type, n_components, n_features) + 2, GMS_LEAF_BLOCKS)
 
-
-cdef Py_ssize_t _prec_size(int cov_type, Py_ssize_t k, Py_ssize_t d):
-    if cov_type == 0:
-        return k * d * d
-    if cov_type == 1:
-        return d * d
-    if cov_type == 2:
-        return k * d
-    return k
 
 
 def estep_restarts_into(list reds, int cov_type, const floating[:, ::1] X, list models,
