@@ -111,3 +111,19 @@ def source(model, X, lengths, fitting, states=None):
 
     return fit_source(model, X, None, effective_n_threads(model.n_threads), min_samples=1,
                       y=states, lengths=lengths, sequences=True, fitting=fitting)
+
+
+def frames_log_likelihood(models, X, n_threads):
+    """Frame log-likelihoods (N x sum_c K_c) of frames X (NaN = missing)
+    under several fitted Gaussian HMMs (HMMClassifier's classes), their
+    state columns side by side in the order of ``models``: each the
+    marginal over the frame's observed features, as in
+    :func:`frame_log_likelihood`. The missingness patterns are found once
+    for all models."""
+    from types import SimpleNamespace
+
+    from ._missing import Patterns
+
+    X = _f64(X)
+    data = SimpleNamespace(X_nan=X, patterns=Patterns(X), n_threads=n_threads)
+    return np.concatenate([frame_log_likelihood(m, data)[0] for m in models], axis=1)

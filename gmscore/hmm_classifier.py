@@ -8,6 +8,7 @@ import numpy as np
 from ._base import ParamsMixin
 from ._core.covariance import COV_TYPES, COVARIANCE
 from ._labels import check_labels, check_priors, label_repr, log_posteriors, weighted_accuracy
+from ._missing import NAN_POLICIES
 from ._threads import effective_n_threads, fit_n_threads, single_threaded_blas
 from ._validation import (
     check_array,
@@ -32,10 +33,11 @@ def _optional(check_desc):
     return (lambda v: v is None or check(v)), desc + " or None"
 
 
-def as_sequences(X, lengths):
+def as_sequences(X, lengths, allow_nan=False):
     """(frames (N, D), offsets (n_seq + 1,)) from a list of sequences
     (each (T_i, D); then ``lengths`` must be None) or from frames plus
-    ``lengths`` (None: one sequence)."""
+    ``lengths`` (None: one sequence). ``allow_nan``: NaN entries pass
+    (nan_policy='marginalize')."""
     from ._core.lengths import lengths_to_offsets
 
     if isinstance(X, (list, tuple)):
@@ -44,7 +46,7 @@ def as_sequences(X, lengths):
                              "sequence's length is its number of rows)")
         if len(X) == 0:
             raise ValueError("X is an empty list; pass at least one sequence")
-        seqs = [check_array(s, name=f"X[{i}]") for i, s in enumerate(X)]
+        seqs = [check_array(s, name=f"X[{i}]", allow_nan=allow_nan) for i, s in enumerate(X)]
         d = {s.shape[1] for s in seqs}
         if len(d) != 1:
             raise ValueError(f"the sequences of X have different feature counts {sorted(d)}")
@@ -53,7 +55,7 @@ def as_sequences(X, lengths):
         offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
         np.cumsum([s.shape[0] for s in seqs], out=offsets[1:])
         return np.ascontiguousarray(frames), offsets
-    frames = check_array(X)
+    frames = check_array(X, allow_nan=allow_nan)
     return frames, lengths_to_offsets(lengths, frames.shape[0])
 
 
@@ -89,6 +91,51 @@ def _emission_parts(model, d):
     return ct, model.means_, prec, np.broadcast_to(log_det - 0.5 * d * LOG_2PI, (k,))
 
 
+def _complete_framelogprob(models, frames, n_mix, n_threads):
+    """Frame log-likelihoods (N x sum_c K_c) of complete frames under every
+    class's HMM, its states' columns side by side: one emission kernel
+    call over all classes' components (then, for mixture states, one
+    grouped log-sum-exp)."""
+    from . import _kernels
+
+    n, d = frames.shape
+    parts = [_emission_parts(m, d) for m in models]
+    code_type = {p[0] for p in parts}
+    if len(code_type) != 1:
+        raise ValueError("the classes' HMMs have different covariance types; refit")
+    code_type = code_type.pop()
+    n_threads = fit_n_threads(n_threads, n, sum(p[1].shape[0] for p in parts), d, code_type)
+    means, flat = COVARIANCE[code_type].kernel_arguments(
+        np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]),
+        frames.dtype)
+    log_norm = np.ascontiguousarray(np.concatenate([p[3] for p in parts]), dtype=np.float64)
+    n_states = sum(m.n_components for m in models)
+    comp = np.empty((n, log_norm.shape[0]))
+    with single_threaded_blas():
+        _kernels.weighted_log_prob(COVARIANCE[code_type].code, frames, means, flat,
+                                   log_norm, comp, n_threads)
+        if n_mix is None:
+            return comp
+        framelogprob = np.empty((n, n_states))
+        _kernels.group_logsumexp(comp.reshape(n, n_states, -1), framelogprob, n_threads)
+    return framelogprob
+
+
+def _marginal_framelogprob(models, frames, n_threads):
+    """As _complete_framelogprob for frames with NaN (nan_policy=
+    'marginalize'): each frame's marginals over its observed features,
+    from the missing-value kernel (gmscore._missing_hmm)."""
+    from ._missing_hmm import frames_log_likelihood
+
+    m = models[0]
+    kind = m._emission_kind() if hasattr(m, "_emission_kind") else m.covariance_type
+    n, d = frames.shape
+    n_threads = fit_n_threads(n_threads, n, sum(x.n_components * getattr(x, "n_mix", 1)
+                                                for x in models), d, kind)
+    with single_threaded_blas():   # the kernel calls BLAS from its threads
+        return frames_log_likelihood(models, frames, n_threads)
+
+
 class HMMClassifier(ParamsMixin):
     """Sequence classifier: one hidden Markov model per class.
 
@@ -104,7 +151,9 @@ class HMMClassifier(ParamsMixin):
 
     Scoring computes the emission log-likelihoods of every class's states
     in one kernel call and the forward passes of every (sequence, class)
-    pair in one more (``gmscore._hmmc.multi_chain_loglik``).
+    pair in one more (``gmscore._hmmc.multi_chain_loglik``); frames with
+    NaN (``nan_policy='marginalize'``) take the missing-value kernel, one
+    call per class, before the same forward-pass call.
 
     Sequences are given either as a list of arrays (each (T_i, n_features);
     the natural form for cross-validation: scikit-learn's splitters index
@@ -140,6 +189,15 @@ class HMMClassifier(ParamsMixin):
     random_state : int, RandomState or None, default=None
         Seeds the per-class random states (``class_seeds``).
     n_threads : int or None, default=None
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        NaN entries of X: 'raise' refuses them; 'marginalize' treats them as
+        missing at random, in either form of X: every class's HMM is fitted
+        with ``nan_policy='marginalize'`` (see :class:`~gmscore.GaussianHMM`;
+        a feature NaN in every frame of a class is an error), and in
+        scoring a frame with NaN emits, under each state, the marginal over
+        its observed features (a frame entirely NaN emits log 1 = 0, so
+        the chain alone carries it). Inputs without NaN take the same path
+        as with 'raise'.
 
     Attributes
     ----------
@@ -173,12 +231,13 @@ class HMMClassifier(ParamsMixin):
         "hmm_params": _optional(((lambda v: isinstance(v, dict)), "a dict")),
         "random_state": random_state_like(),
         "n_threads": interval(int, 1, none_ok=True),
+        "nan_policy": options(*NAN_POLICIES),
     }
 
     def __init__(self, n_components=1, *, n_mix=None, covariance_type="diag",
                  priors="frequency", min_covar=1e-3, n_iter=10, tol=1e-2, params=None,
                  init_params=None, implementation="log", hmm_params=None, random_state=None,
-                 n_threads=None):
+                 n_threads=None, nan_policy="raise"):
         self.n_components = n_components
         self.n_mix = n_mix
         self.covariance_type = covariance_type
@@ -192,6 +251,7 @@ class HMMClassifier(ParamsMixin):
         self.hmm_params = hmm_params
         self.random_state = random_state
         self.n_threads = n_threads
+        self.nan_policy = nan_policy
 
     def __sklearn_tags__(self):
         from sklearn.utils import ClassifierTags
@@ -265,7 +325,7 @@ class HMMClassifier(ParamsMixin):
         kw.update(n_components=self.n_components, covariance_type=self.covariance_type,
                   min_covar=self.min_covar, n_iter=self.n_iter, tol=self.tol,
                   implementation=self.implementation, random_state=int(seed),
-                  n_threads=self.n_threads)
+                  n_threads=self.n_threads, nan_policy=self.nan_policy)
         for name in ("params", "init_params"):
             if getattr(self, name) is not None:
                 kw[name] = getattr(self, name)
@@ -291,7 +351,7 @@ class HMMClassifier(ParamsMixin):
         On error the classifier is left exactly as it was.
         """
         validate_params(self, self._parameter_constraints)
-        frames, offsets = as_sequences(X, lengths)
+        frames, offsets = as_sequences(X, lengths, allow_nan=self.nan_policy == "marginalize")
         n_seq = offsets.shape[0] - 1
         classes, yi = check_labels(y, n_seq, what="sequences")
         n_classes = classes.shape[0]
@@ -328,13 +388,17 @@ class HMMClassifier(ParamsMixin):
     # ------------------------------------------------------------- predict
     def log_likelihoods(self, X, lengths=None):
         """log p(sequence | class HMM) for every sequence and class, shape
-        (n_sequences, n_classes): one emission kernel call over all classes'
+        (n_sequences, n_classes): one emission pass over all classes'
         states and one forward-pass kernel call over all (sequence, class)
-        pairs."""
-        from . import _hmmc, _kernels
+        pairs. With ``nan_policy='marginalize'``, frames holding NaN emit
+        the marginals over their observed features (a frame of NaN only
+        emits log 1 = 0)."""
+        from . import _hmmc
+        from ._missing import has_nan
 
         check_is_fitted(self, ("estimators_", "classes_"))
-        frames, offsets = as_sequences(X, lengths)
+        frames, offsets = as_sequences(X, lengths,
+                                       allow_nan=self.nan_policy == "marginalize")
         n, d = frames.shape
         if d != self.n_features_in_:
             raise ValueError(f"X has {d} features, but HMMClassifier is expecting "
@@ -343,35 +407,17 @@ class HMMClassifier(ParamsMixin):
         with ExitStack() as stack:
             for m in models:      # validated parameters, put back as they were after
                 stack.enter_context(m._checked_parameters())
-            parts = [_emission_parts(m, d) for m in models]
             starts = np.concatenate([np.asarray(m.startprob_, dtype=np.float64)
                                      for m in models])
             trans = np.concatenate([np.asarray(m.transmat_, dtype=np.float64).ravel()
                                     for m in models])
-        code_type = {p[0] for p in parts}
-        if len(code_type) != 1:
-            raise ValueError("the classes' HMMs have different covariance types; refit")
-        code_type = code_type.pop()
-        n_threads = fit_n_threads(self.n_threads, n, sum(p[1].shape[0] for p in parts), d,
-                                  code_type)
-        means, flat = COVARIANCE[code_type].kernel_arguments(
-            np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]),
-            frames.dtype)
-        log_norm = np.ascontiguousarray(np.concatenate([p[3] for p in parts]), dtype=np.float64)
-        n_states = [m.n_components for m in models]
-        comp = np.empty((n, log_norm.shape[0]))
-        with single_threaded_blas():
-            _kernels.weighted_log_prob(COVARIANCE[code_type].code, frames, means, flat,
-                                       log_norm, comp, n_threads)
-            if self.n_mix is not None:
-                framelogprob = np.empty((n, sum(n_states)))
-                _kernels.group_logsumexp(comp.reshape(n, sum(n_states), -1), framelogprob,
-                                         n_threads)
+            if has_nan(frames):   # only reachable with nan_policy='marginalize'
+                framelogprob = _marginal_framelogprob(models, frames, self.n_threads)
             else:
-                framelogprob = comp
-        del comp
+                framelogprob = _complete_framelogprob(models, frames, self.n_mix,
+                                                      self.n_threads)
         cols = np.zeros(len(models) + 1, dtype=np.int64)
-        np.cumsum(n_states, out=cols[1:])
+        np.cumsum([m.n_components for m in models], out=cols[1:])
         out = np.empty((offsets.shape[0] - 1, len(models)))
         _hmmc.multi_chain_loglik(framelogprob, cols, offsets, starts, trans, out,
                                  effective_n_threads(self.n_threads))
