@@ -397,8 +397,8 @@ class HMMClassifier(ParamsMixin):
         from ._missing import has_nan
 
         check_is_fitted(self, ("estimators_", "classes_"))
-        frames, offsets = as_sequences(X, lengths,
-                                       allow_nan=self.nan_policy == "marginalize")
+        marginalize = self.nan_policy == "marginalize"
+        frames, offsets = as_sequences(X, lengths, allow_nan=marginalize)
         n, d = frames.shape
         if d != self.n_features_in_:
             raise ValueError(f"X has {d} features, but HMMClassifier is expecting "
@@ -411,7 +411,7 @@ class HMMClassifier(ParamsMixin):
                                      for m in models])
             trans = np.concatenate([np.asarray(m.transmat_, dtype=np.float64).ravel()
                                     for m in models])
-            if has_nan(frames):   # only reachable with nan_policy='marginalize'
+            if marginalize and has_nan(frames):
                 framelogprob = _marginal_framelogprob(models, frames, self.n_threads)
             else:
                 framelogprob = _complete_framelogprob(models, frames, self.n_mix,

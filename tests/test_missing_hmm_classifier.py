@@ -236,3 +236,19 @@ def test_bad_input_leaves_the_classifier_unchanged():
     with pytest.raises(ValueError, match="NaN"):
         strict.score(seqs, y)
     _assert_same_state(strict, before)
+
+
+def test_cross_validation_over_sequences_with_nan():
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    seqs, y = _sequences(n_seq=24, seed=9, frac=0.6)
+    clf = HMMClassifier(2, covariance_type="diag", random_state=0, n_iter=4,
+                        nan_policy="marginalize")
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    scores = cross_val_score(clf, seqs, y, cv=cv)
+    want = []
+    for train, test in cv.split(np.zeros(len(y)), y):   # the same folds by hand
+        fold = HMMClassifier(**clf.get_params()).fit([seqs[i] for i in train], y[train])
+        ref = _ref_log_likelihoods(fold, [seqs[i] for i in test]) + np.log(fold.priors_)
+        want.append(np.mean(fold.classes_[np.argmax(ref, axis=1)] == y[test]))
+    assert_allclose(scores, want, rtol=0, atol=0)
