@@ -280,7 +280,9 @@ def check_finite(arr, name, allow_nan=False):
         return
     if np.isnan(arr).any():
         raise ValueError(
-            f"Input {name} contains NaN. Remove or impute the missing values."
+            f"Input {name} contains NaN. Remove or impute the missing values, or, "
+            "with a Gaussian model (mixtures, HMMs and the estimators built on them), "
+            "pass nan_policy='marginalize' to treat NaN as missing at random."
         )
     if not np.isfinite(arr).all():
         raise ValueError(
