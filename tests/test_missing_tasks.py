@@ -377,3 +377,53 @@ def test_classifier_raise_policy_error_unchanged():
     clf.set_params(nan_policy="raise")
     with pytest.raises(ValueError, match="Input X contains NaN"):
         clf.predict(Xn)
+
+
+# ---------------------------------------------------------- selection
+def test_selection_with_nan_uses_the_marginal_likelihood():
+    from gmscore import select_mixture
+    from gmscore.selection import _split
+    from missing_reference import ref_estep
+
+    X, _ = classification_data(n_per=(200, 150, 150), seed=15)
+    Xn = holes(X, 0.2, 16, empty_rows=(9,))
+    res = select_mixture(Xn, [1, 2, 3], ["full", "diag"], random_state=7,
+                         nan_policy="marginalize")
+    train, valid = _split(Xn, 0.2, np.random.RandomState(7))
+    assert np.isnan(train).any() and np.isnan(valid).any()
+    n = len(train)
+    for row in res.rows:
+        k, ct = row["n_components"], row["covariance_type"]
+        gm = GaussianMixture(k, covariance_type=ct, random_state=7,
+                             nan_policy="marginalize").fit(train)        # independent
+        assert row["n_iter"] == gm.n_iter_ and row["kmeans_time_s"] is None
+        S = full_covariances(ct, gm.covariances_, k, 3)
+        lse, resp, _, _, _ = ref_estep(train, gm.weights_, gm.means_, S)
+        p = k - 1 + k * 3 + {"full": k * 6, "diag": k * 3}[ct]
+        bic = -2 * lse.sum() + p * np.log(n)
+        assert row["bic"] == pytest.approx(bic, rel=1e-10)
+        assert row["aic"] == pytest.approx(-2 * lse.sum() + 2 * p, rel=1e-10)
+        entropy = -np.sum(resp[resp > 0] * np.log(resp[resp > 0]))
+        assert row["icl"] == pytest.approx(bic + 2 * entropy, rel=1e-10)
+        held, _, _, _, _ = ref_estep(valid, gm.weights_, gm.means_, S)
+        assert row["held_out_log_likelihood"] == pytest.approx(held.mean(), rel=1e-10)
+    assert res.best_.nan_policy == "marginalize" and res.best_params_["n_components"] == 3
+    # the refit on all of X is the marginalised fit
+    ref = GaussianMixture(**res.best_params_, random_state=7, nan_policy="marginalize").fit(Xn)
+    assert_array_equal(res.best_.means_, ref.means_)
+
+
+def test_selection_nan_policy_default_and_no_nan():
+    from gmscore import select_mixture
+
+    X, _ = classification_data(seed=17)
+    with pytest.raises(ValueError, match="NaN"):
+        select_mixture(holes(X, 0.1, 18), 2, "full")
+    with pytest.raises(ValueError, match="nan_policy"):
+        select_mixture(X, 2, "full", nan_policy="drop")
+    a = select_mixture(X, [1, 2], ["full", "spherical"], random_state=3)
+    b = select_mixture(X, [1, 2], ["full", "spherical"], random_state=3,
+                       nan_policy="marginalize")
+    for ra, rb in zip(a.rows, b.rows):
+        for key in ("bic", "aic", "icl", "held_out_log_likelihood", "n_iter"):
+            assert ra[key] == rb[key]
