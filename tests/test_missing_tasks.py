@@ -427,3 +427,21 @@ def test_selection_nan_policy_default_and_no_nan():
     for ra, rb in zip(a.rows, b.rows):
         for key in ("bic", "aic", "icl", "held_out_log_likelihood", "n_iter"):
             assert ra[key] == rb[key]
+
+
+def test_data_frames_with_nan():
+    pd = pytest.importorskip("pandas")
+    X, Y = regression_data(n=200, seed=19)
+    Xn = holes(X, 0.2, 20)
+    df = pd.DataFrame(Xn, columns=["u", "v", "w"])
+    reg = GaussianMixtureRegressor(2, random_state=0, nan_policy="marginalize").fit(df, Y)
+    arr = GaussianMixtureRegressor(2, random_state=0, nan_policy="marginalize").fit(Xn, Y)
+    assert list(reg.feature_names_in_) == ["u", "v", "w"]
+    assert_array_equal(reg.predict(df), arr.predict(Xn))
+    Xc, y = classification_data(seed=21)
+    Xc = holes(Xc, 0.2, 22)
+    dfc = pd.DataFrame(Xc, columns=["u", "v", "w"])
+    clf = GaussianMixtureClassifier(2, random_state=0, nan_policy="marginalize").fit(dfc, y)
+    ref = GaussianMixtureClassifier(2, random_state=0, nan_policy="marginalize").fit(Xc, y)
+    assert list(clf.feature_names_in_) == ["u", "v", "w"]
+    assert_array_equal(clf.predict_proba(dfc), ref.predict_proba(Xc))
