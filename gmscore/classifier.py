@@ -7,6 +7,7 @@ import numpy as np
 
 from ._base import ParamsMixin
 from ._core.covariance import COV_TYPES
+from ._missing import NAN_POLICIES, fit_source, has_nan
 from ._labels import (
     check_labels,
     check_priors,
@@ -91,6 +92,18 @@ class GaussianMixtureClassifier(ParamsMixin):
         Seeds the per-class random states (see ``class_seeds``).
     n_threads : int or None, default=None
         Threads for the kernels (results do not depend on it).
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        NaN entries of X: 'raise' refuses them; 'marginalize' treats them
+        as missing at random (in-memory X). Each class's mixture is then
+        fitted with its missing values marginalised exactly (as
+        ``GaussianMixture(nan_policy='marginalize')`` on that class's
+        rows), and a row with NaN is classified by each class's
+        log-likelihood of its observed features (the marginal over them)
+        with the priors. A row with every entry NaN is ignored by the
+        class mixtures' fits (with a warning; its label still counts in
+        the 'frequency' priors) and is predicted with the priors as
+        posteriors; a feature that is NaN in every row of a class is an
+        error naming the class.
 
     Attributes
     ----------
@@ -130,12 +143,13 @@ class GaussianMixtureClassifier(ParamsMixin):
         "precisions_init": array_like_or_none(),
         "random_state": random_state_like(),
         "n_threads": interval(int, 1, none_ok=True),
+        "nan_policy": options(*NAN_POLICIES),
     }
 
     def __init__(self, n_components=1, *, covariance_type="full", priors="frequency",
                  tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, precisions_init=None,
-                 random_state=None, n_threads=None):
+                 random_state=None, n_threads=None, nan_policy="raise"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.priors = priors
@@ -149,6 +163,7 @@ class GaussianMixtureClassifier(ParamsMixin):
         self.precisions_init = precisions_init
         self.random_state = random_state
         self.n_threads = n_threads
+        self.nan_policy = nan_policy
 
     def __sklearn_tags__(self):
         # scikit-learn's ClassifierMixin tags (see ParamsMixin.__sklearn_tags__)
@@ -182,7 +197,7 @@ class GaussianMixtureClassifier(ParamsMixin):
         """
         validate_params(self, self._parameter_constraints)
         names = feature_names(X)
-        X = check_array(X, min_samples=2)
+        X = check_array(X, min_samples=2, allow_nan=self.nan_policy == "marginalize")
         n, d = X.shape
         classes, yi = check_labels(y, n)
         sw = check_sample_weight(sample_weight, n)
@@ -206,13 +221,15 @@ class GaussianMixtureClassifier(ParamsMixin):
                 "n_components or give that class more samples")
         priors = check_priors(self.priors, mass)
         models = self._class_models(n_classes, d)
+        if has_nan(X):
+            _warn_empty_rows(X)
         # one copy of X, sorted by class (stable: each class keeps its
-        # rows' order, so its fit equals a fit on X[y == c])
+        # rows' order, so its fit equals a fit on X[y == c]); NaN stay
         Xs = X[order]
         sws = None if sw is None else sw[order]
         del X
-        sources = [self._class_source(m, Xs[bounds[c]:bounds[c + 1]],
-                                      None if sws is None else sws[bounds[c]:bounds[c + 1]])
+        sources = [_class_data(classes[c], self._class_source, m, Xs[bounds[c]:bounds[c + 1]],
+                               None if sws is None else sws[bounds[c]:bounds[c + 1]])
                    for c, m in enumerate(models)]
         runs = self._fit_all(models, sources, classes)
         # everything computed: only now change the classifier
@@ -252,16 +269,24 @@ class GaussianMixtureClassifier(ParamsMixin):
             reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
             init_params=self.init_params, weights_init=inits["weights_init"][c],
             means_init=inits["means_init"][c], precisions_init=inits["precisions_init"][c],
-            random_state=int(seeds[c]), n_threads=self.n_threads) for c in range(n_classes)]
+            random_state=int(seeds[c]), n_threads=self.n_threads, nan_policy=self.nan_policy)
+            for c in range(n_classes)]
 
     @staticmethod
     def _class_source(model, X, sample_weight):
         """The class's rows as GaussianMixture.fit would prepare them
-        (threads sized for the class, work memory claimed)."""
+        (threads sized for the class, work memory claimed): with NaN, the
+        missing-value source (gmscore._missing)."""
         from ._core.sources import as_source
 
-        source = as_source(X, sample_weight=sample_weight, min_samples=2,
-                           n_threads=effective_n_threads(model.n_threads))
+        n_threads = effective_n_threads(model.n_threads)
+        if model.nan_policy == "marginalize" and has_nan(X):
+            with warnings.catch_warnings():   # fit warned, numbering the rows of X
+                warnings.filterwarnings("ignore", ".*have no observed feature", UserWarning)
+                source = fit_source(model, X, sample_weight, n_threads)
+        else:
+            source = as_source(X, sample_weight=sample_weight, min_samples=2,
+                               n_threads=n_threads)
         source.n_threads = fit_n_threads(model.n_threads, source.n_samples,
                                          model.n_components, source.n_features,
                                          model.covariance_type)
@@ -305,7 +330,7 @@ class GaussianMixtureClassifier(ParamsMixin):
     def _checked_X(self, X):
         check_is_fitted(self, ("estimators_", "classes_"))
         check_feature_names(self, feature_names(X))
-        X = check_array(X)
+        X = check_array(X, allow_nan=self.nan_policy == "marginalize")
         check_n_features(self, X)
         return X
 
@@ -341,6 +366,26 @@ class GaussianMixtureClassifier(ParamsMixin):
                              "sample of X")
         sw = check_sample_weight(sample_weight, pred.shape[0])
         return weighted_accuracy(y, pred, sw)
+
+
+def _warn_empty_rows(X):
+    """Warn once about rows of X with every entry NaN (the class fits
+    ignore them, as GaussianMixture's fit does)."""
+    empty = np.flatnonzero(np.isnan(X).all(axis=1))
+    if empty.size:
+        warnings.warn(
+            f"{empty.size} sample(s) of X have no observed feature (every entry NaN), e.g. "
+            f"rows {empty[:5].tolist()}; they carry no information and are ignored by the "
+            "fit of their class", UserWarning, stacklevel=3)
+
+
+def _class_data(label, step, *args):
+    """One class's data source; its errors (e.g. a feature NaN in every
+    row of the class) name the class."""
+    try:
+        return step(*args)
+    except ValueError as exc:
+        raise ValueError(f"the rows of class {label_repr(label)}: {exc}") from exc
 
 
 def _for_class(label, step, *args):

@@ -305,3 +305,54 @@ def condition(gm, indices, values):
         return _fitted_from(gm, weights[0], means[0], parts.cond_cov, _names(gm, parts.rest))
     weights, means = condition_rows(parts, V, resp=True, means=True)
     return ConditionalMixture(weights, means, parts.cond_cov, parts.rest)
+
+
+def condition_observed(gm, V):
+    """Per row of V (n, A), NaN = missing, the conditional mixture of gm's
+    last D - A features (the targets) given the row's observed features
+    among its first A (the inputs).
+
+    Returns (resp (n, K), means (n, K, B), pattern (n,), cond_full (P, K,
+    B, B)): each row's component weights and conditional means, the index
+    of its missingness pattern and, per pattern, the components'
+    conditional covariances. Per pattern (a loop over patterns, never rows)
+    the conditioning runs on gm's marginal over the observed inputs and the
+    targets (marginalising a Gaussian drops rows and columns); a row that
+    observes no input gets the marginal over the targets (the weights, the
+    target means and covariances). Complete rows use exactly the parts
+    ``conditional_parts(gm, range(A))`` gives.
+    """
+    from ._missing import Patterns
+
+    k, d = gm.means_.shape
+    n, a = V.shape
+    targets = np.arange(a, d)
+    b = targets.size
+    pats = Patterns(V)
+    resp, means = np.empty((n, k)), np.empty((n, k, b))
+    pattern = np.empty(n, dtype=np.intp)
+    cond_full = np.empty((pats.n_patterns, k, b, b))
+    full = COVARIANCE[gm.covariance_type].as_full(np.asarray(gm.covariances_, np.float64), k, d)
+    for p in range(pats.n_patterns):
+        rows = np.sort(pats.order[pats.start[p]:pats.start[p + 1]])
+        obs = np.flatnonzero(pats.observed[p])
+        pattern[rows] = p
+        if obs.size == 0:       # nothing observed: the marginal over the targets
+            resp[rows] = gm.weights_
+            means[rows] = gm.means_[:, targets]
+            cond_full[p] = full[:, targets][:, :, targets]
+            continue
+        if obs.size == a:
+            parts = conditional_parts(gm, obs)
+        else:
+            parts = conditional_parts(marginal(gm, np.concatenate([obs, targets])),
+                                      np.arange(obs.size))
+        try:
+            resp[rows], means[rows] = condition_rows(parts, V[rows][:, obs], resp=True,
+                                                     means=True)
+        except ValueError as exc:
+            raise ValueError(f"rows of X observing inputs {obs.tolist()} (rows "
+                             f"{rows[:5].tolist()}{', ...' if rows.size > 5 else ''}): "
+                             f"{exc}") from None
+        cond_full[p] = parts.cond_full
+    return resp, means, pattern, cond_full

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import linalg
 
 from ._base import ParamsMixin, inner_mixture
+from ._missing import NAN_POLICIES, has_nan
 from ._validation import (
     check_array,
     check_feature_names,
@@ -18,9 +19,11 @@ from ._validation import (
     check_random_state,
     check_sample_weight,
     feature_names,
+    options,
     set_feature_names,
+    validate_params,
 )
-from .conditional import condition_rows, conditional_parts
+from .conditional import condition_observed, condition_rows, conditional_parts
 
 
 def check_targets(y, n_samples):
@@ -47,7 +50,9 @@ def check_targets(y, n_samples):
     if arr.shape[1] == 0:
         raise ValueError("y has no target column")
     if not np.isfinite(arr).all():
-        raise ValueError("Input y contains NaN or infinity; remove or impute those rows")
+        raise ValueError("Input y contains NaN or infinity; remove or impute those rows "
+                         "(nan_policy='marginalize' takes missing values in X only: a "
+                         "target must be observed to be learnt from)")
     return arr, one_d
 
 
@@ -70,7 +75,21 @@ def r2(y_true, y_pred, sample_weight=None):
 class GaussianMixtureRegressor(ParamsMixin):
     """Gaussian mixture regression.
 
-    Parameters are GaussianMixture's (for the joint mixture over [X, y]).
+    Parameters
+    ----------
+    n_components, covariance_type, tol, reg_covar, max_iter, n_init,
+    init_params, random_state, n_threads, verbose :
+        As GaussianMixture's, for the joint mixture over [X, y].
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        NaN entries of X: 'raise' refuses them; 'marginalize' treats them
+        as missing at random. ``fit`` then fits the joint mixture with the
+        missing inputs marginalised exactly (as GaussianMixture's
+        nan_policy; y must have no NaN), and ``predict``,
+        ``sample_conditional`` and ``score`` condition each row on its
+        observed inputs only: the conditional of y given x_o, whose
+        component weights come from the marginal over the observed
+        inputs. A row with every input NaN gets the marginal of y. Rows
+        without NaN are predicted exactly as with 'raise'.
 
     Attributes
     ----------
@@ -83,7 +102,7 @@ class GaussianMixtureRegressor(ParamsMixin):
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", random_state=None,
-                 n_threads=None, verbose=0):
+                 n_threads=None, verbose=0, nan_policy="raise"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -94,6 +113,7 @@ class GaussianMixtureRegressor(ParamsMixin):
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
+        self.nan_policy = nan_policy
 
     def __sklearn_tags__(self):
         from sklearn.utils import RegressorTags
@@ -106,9 +126,11 @@ class GaussianMixtureRegressor(ParamsMixin):
         return tags
 
     def fit(self, X, y, sample_weight=None):
-        """Fit the joint mixture on [X, y]."""
+        """Fit the joint mixture on [X, y] (NaN in X: see ``nan_policy``)."""
+        validate_params(self, {"nan_policy": options(*NAN_POLICIES)})
         names = feature_names(X)
-        X = check_array(X, dtypes=(np.float64,), min_samples=1)
+        X = check_array(X, dtypes=(np.float64,), min_samples=1,
+                        allow_nan=self.nan_policy == "marginalize")
         Y, one_d = check_targets(y, X.shape[0])
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
@@ -127,7 +149,8 @@ class GaussianMixtureRegressor(ParamsMixin):
     def _conditionals(self, X):
         check_is_fitted(self, ("mixture_",))
         check_feature_names(self, feature_names(X))
-        X = check_array(X, dtypes=(np.float64,), min_samples=1)
+        X = check_array(X, dtypes=(np.float64,), min_samples=1,
+                        allow_nan=self.nan_policy == "marginalize")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but GaussianMixtureRegressor is "
                              f"expecting {self.n_features_in_} features as input.")
@@ -137,26 +160,66 @@ class GaussianMixtureRegressor(ParamsMixin):
     def _shaped(self, arr):
         return arr[:, 0] if self._y_one_d else arr
 
+    def _missing_rows(self, X):
+        """The rows of X with a NaN (an input to marginalise), or None."""
+        if self.nan_policy != "marginalize" or not has_nan(X):
+            return None
+        return np.flatnonzero(np.isnan(X).any(axis=1))
+
     def predict(self, X, return_std=False):
         """The conditional mean of y given each row of X; with
         ``return_std=True`` also the conditional standard deviation per
-        output (of the whole conditional mixture)."""
+        output (of the whole conditional mixture). Under
+        nan_policy='marginalize' a row with NaN is conditioned on its
+        observed inputs."""
         X, parts = self._conditionals(X)
+        missing = self._missing_rows(X)
+        if missing is not None:
+            # the rows with NaN take the mixture's mean in the compiled
+            # pass, so that every row keeps its place in the kernel's
+            # blocks (complete rows get the bits they get without NaN
+            # rows), and are then replaced by their conditionals given x_o
+            filled = X.copy()
+            filled[missing] = self.mixture_.weights_ @ self.mixture_.means_[:, :X.shape[1]]
+        out = condition_rows(parts, X if missing is None else filled, mean=True,
+                             var=return_std)
+        if missing is not None:
+            out = self._given_observed(X, missing, out, return_std)
         if not return_std:
-            mean, = condition_rows(parts, X, mean=True)
-            return self._shaped(mean)
-        mean, var = condition_rows(parts, X, mean=True, var=True)
-        return self._shaped(mean), self._shaped(np.sqrt(var))
+            return self._shaped(out[0])
+        return self._shaped(out[0]), self._shaped(np.sqrt(out[1]))
+
+    def _given_observed(self, X, missing, out, return_std):
+        """``out`` (mean, and var) with the rows ``missing`` replaced by
+        the moments of y given their observed inputs: the joint mixture's
+        imputation of [x, NaN...] is E[y | x_o] and, by the law of total
+        variance, the conditional mixture's variance."""
+        d = self.n_features_in_
+        rows = np.full((missing.size, d + self.n_targets_), np.nan)
+        rows[:, :d] = X[missing]
+        imputed = self.mixture_.impute(rows, return_std=return_std)
+        if not return_std:
+            out[0][missing] = imputed[:, d:]
+            return out
+        out[0][missing] = imputed[0][:, d:]
+        out[1][missing] = imputed[1][:, d:] ** 2
+        return out
 
     def sample_conditional(self, X, n_samples=1, random_state=None):
         """Draws from p(y | x) for each row of X: shape (n_rows, n_samples,
-        n_targets), or (n_rows, n_samples) when y was 1-D."""
+        n_targets), or (n_rows, n_samples) when y was 1-D. Under
+        nan_policy='marginalize' a row with NaN draws from p(y | x_o), its
+        observed inputs x_o."""
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or \
                 n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
         X, parts = self._conditionals(X)
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        resp, means = condition_rows(parts, X, resp=True, means=True)
+        if self._missing_rows(X) is None:
+            resp, means = condition_rows(parts, X, resp=True, means=True)
+            pattern, cond_full = np.zeros(X.shape[0], dtype=np.intp), parts.cond_full[None]
+        else:   # per missingness pattern: the conditional given the observed inputs
+            resp, means, pattern, cond_full = condition_observed(self.mixture_, X)
         n, k = resp.shape
         t = self.n_targets_
         # a component per draw, by inverting each row's cumulative weights
@@ -164,9 +227,10 @@ class GaussianMixtureRegressor(ParamsMixin):
         cum = np.cumsum(resp, axis=1)
         comp = np.minimum((cum[:, None, :] < u[:, :, None]).sum(axis=2), k - 1)
         centre = np.take_along_axis(means, comp[:, :, None], axis=1)     # (n, s, t)
-        factors = np.stack([linalg.cholesky(c, lower=True) for c in parts.cond_full])
+        factors = np.stack([[linalg.cholesky(c, lower=True) for c in per_pattern]
+                            for per_pattern in cond_full])               # (P, K, t, t)
         z = rng.standard_normal((n, n_samples, t))
-        draws = centre + np.einsum("nsij,nsj->nsi", factors[comp], z)
+        draws = centre + np.einsum("nsij,nsj->nsi", factors[pattern[:, None], comp], z)
         return draws[:, :, 0] if self._y_one_d else draws
 
     def score(self, X, y, sample_weight=None):

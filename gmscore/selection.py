@@ -18,6 +18,7 @@ from ._core.covariance import COV_TYPES, COVARIANCE
 from ._core.gaussian_mstep import parameters_from_stats
 from ._core.sources import ArraySource
 from ._core.stats import GaussianStats
+from ._missing import NAN_POLICIES, has_nan
 from ._threads import effective_n_threads
 from ._validation import check_array, check_random_state
 
@@ -155,7 +156,7 @@ def _entropy(proba):
 
 def select_mixture(X, n_components=range(1, 9), covariance_types=COV_TYPES, *,
                    criterion="bic", validation_fraction=0.2, refit=True, random_state=None,
-                   progress=False, **params):
+                   progress=False, nan_policy="raise", **params):
     """Fit ``GaussianMixture(n_components=k, covariance_type=ct, **params)`` for
     every k in ``n_components`` and ct in ``covariance_types`` and compare.
 
@@ -169,6 +170,15 @@ def select_mixture(X, n_components=range(1, 9), covariance_types=COV_TYPES, *,
     init_params='kmeans' and n_init=1, k-means runs once per n_components
     (see the module docstring); pass an int random_state for results that
     equal independent fits.
+
+    ``nan_policy`` ('raise' or 'marginalize') goes to every
+    GaussianMixture: with 'marginalize', NaN entries of X are missing
+    values marginalised exactly in each fit, and BIC, AIC, ICL and the
+    held-out score use each row's log-likelihood over its observed
+    features (as ``GaussianMixture.score`` / ``bic`` give them; the sample
+    count n is every row of the split). k-means then runs inside each fit
+    (on the complete rows, or on the rows with their NaN filled at random;
+    see GaussianMixture) rather than once per n_components.
     """
     from .mixture import GaussianMixture
 
@@ -177,14 +187,19 @@ def select_mixture(X, n_components=range(1, 9), covariance_types=COV_TYPES, *,
                  "precisions_init"):
         if name in params:
             raise ValueError(f"{name} is set by the grid; do not pass it to select_mixture")
-    X = check_array(X, min_samples=2)
+    if not (isinstance(nan_policy, str) and nan_policy in NAN_POLICIES):
+        raise ValueError(f"nan_policy must be one of {list(NAN_POLICIES)}, got {nan_policy!r}")
+    X = check_array(X, min_samples=2, allow_nan=nan_policy == "marginalize")
     if criterion == "held_out" and not validation_fraction:
         raise ValueError("criterion='held_out' needs a validation_fraction")
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max) \
         if not isinstance(random_state, (int, np.integer)) else int(random_state)
     train, valid = _split(X, validation_fraction, np.random.RandomState(seed))
     n = len(train)
-    reuse = params.get("init_params", "kmeans") == "kmeans" and params.get("n_init", 1) == 1
+    # the shared k-means reads complete rows only
+    reuse = params.get("init_params", "kmeans") == "kmeans" and params.get("n_init", 1) == 1 \
+        and not has_nan(train)
+    params = dict(params, nan_policy=nan_policy)
     threads = effective_n_threads(params.get("n_threads"))
     rows, models = [], {}
     total = len(ks) * len(cts)
