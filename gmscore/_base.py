@@ -39,13 +39,17 @@ class ParamsMixin:
         """
         from sklearn.utils import Tags, TargetTags
 
-        return Tags(
+        tags = Tags(
             estimator_type=None,
             target_tags=TargetTags(required=False),
             transformer_tags=None,
             regressor_tags=None,
             classifier_tags=None,
         )
+        # scikit-learn's meta-estimators (RFE, SelectFromModel, ...) read this
+        # to decide whether NaN may reach the model
+        tags.input_tags.allow_nan = getattr(self, "nan_policy", "raise") == "marginalize"
+        return tags
 
     def __repr__(self):
         defaults = {

@@ -445,3 +445,31 @@ def test_data_frames_with_nan():
     ref = GaussianMixtureClassifier(2, random_state=0, nan_policy="marginalize").fit(Xc, y)
     assert list(clf.feature_names_in_) == ["u", "v", "w"]
     assert_array_equal(clf.predict_proba(dfc), ref.predict_proba(Xc))
+
+
+# ------------------------------------------------------- scikit-learn's tag
+@pytest.mark.parametrize("policy", ["raise", "marginalize"])
+def test_allow_nan_tag_lets_meta_estimators_pass_nan(policy):
+    """scikit-learn's meta-estimators read input_tags.allow_nan: with
+    'marginalize' SelectFromModel-like wrappers hand NaN to the model, with
+    'raise' scikit-learn refuses it before the model sees it."""
+    from sklearn.feature_selection import SequentialFeatureSelector
+    from sklearn.utils import get_tags
+
+    from gmscore import GaussianMixture, GaussianMixtureClassifier, GaussianMixtureRegressor
+
+    for cls in (GaussianMixture, GaussianMixtureClassifier, GaussianMixtureRegressor):
+        assert get_tags(cls(nan_policy=policy)).input_tags.allow_nan == (policy == "marginalize")
+    rng = np.random.RandomState(3)
+    X = np.vstack([rng.randn(60, 3), rng.randn(60, 3) + 3.0])
+    y = np.repeat([0, 1], 60)
+    X[rng.rand(*X.shape) < 0.1] = np.nan
+    sfs = SequentialFeatureSelector(
+        GaussianMixtureClassifier(nan_policy=policy, random_state=0), n_features_to_select=2,
+        cv=2)
+    if policy == "raise":
+        with pytest.raises(ValueError, match="NaN"):
+            sfs.fit(X, y)
+    else:
+        sfs.fit(X, y)
+        assert sfs.get_support().sum() == 2
