@@ -241,8 +241,8 @@ def estep(model, source, centres):
 
 
 def _prediction_rows(model, X):
-    """X as float64 with its patterns, or None when X is not an in-memory
-    float array with NaN (then the ordinary paths run)."""
+    """X as a checked float array, or None when X is not an in-memory float
+    array with NaN (then the ordinary paths run)."""
     if getattr(model, "nan_policy", "raise") != "marginalize":
         return None
     from ._frames import frame_kind
@@ -255,7 +255,7 @@ def _prediction_rows(model, X):
         return None     # the ordinary path gives its error
     if not has_nan(arr):
         return None
-    return aligned(np.asarray(arr, dtype=np.float64), np.float64)
+    return arr
 
 
 def _run_rows(model, X, **outputs):
@@ -290,9 +290,35 @@ def predictions(model, X, which):
     n, k = arr.shape[0], model.n_components
     lse = np.empty(n)
     proba = np.empty((n, k)) if which != "lse" else None
-    _run_rows(model, arr, lse=lse, resp_out=proba)
-    if which == "labels":
-        return np.argmax(proba, axis=1).astype(np.int64)
+    labels = np.empty(n, dtype=np.int64) if which == "labels" else None
+    gaps = np.isnan(arr).any(axis=1)
+    part = np.flatnonzero(gaps)
+    full = np.flatnonzero(~gaps)
+    # complete rows take the ordinary kernel: the faster one, and their
+    # results are then the bits a call without NaN gives
+    direct = None
+    if len(full) and hasattr(model, "_direct_rows") \
+            and arr.shape[1] == getattr(model, "n_features_in_", None):
+        direct = model._direct_rows(np.ascontiguousarray(arr[full]), proba=which != "lse",
+                                    labels=which == "labels", check_names=False)
+    if direct is None:
+        part = np.arange(n)
+    else:
+        rows = direct[0]
+        lse[full] = rows[0]
+        if proba is not None:
+            proba[full] = rows[1]
+        if labels is not None:
+            labels[full] = rows[2]
+    lse_p, proba_p = np.empty(len(part)), None if proba is None else np.empty((len(part), k))
+    _run_rows(model, aligned(np.asarray(arr[part], dtype=np.float64), np.float64),
+              lse=lse_p, resp_out=proba_p)
+    lse[part] = lse_p
+    if proba is not None:
+        proba[part] = proba_p
+    if labels is not None:
+        labels[part] = np.argmax(proba_p, axis=1)
+        return labels
     # scikit-learn's dtype: float32 only when both X and the model are
     dtype = np.result_type(getattr(X, "dtype", np.float64), np.asarray(model.means_).dtype)
     return (lse if which == "lse" else proba).astype(dtype, copy=False)

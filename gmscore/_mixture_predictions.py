@@ -111,16 +111,17 @@ class MixturePredictions:
                 "float64); scale the input data")
         return lse, out, lab
 
-    def _direct_rows(self, X, proba=False, labels=False):
+    def _direct_rows(self, X, proba=False, labels=False, check_names=True):
         """The low-overhead path for an in-memory float array (one row or
         millions): the prepared model, one kernel call, no data layer and no
-        separate finiteness pass over X. None when X needs the data layer."""
+        separate finiteness pass over X. None when X needs the data layer.
+        ``check_names=False``: the caller has checked X's feature names."""
         if type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _DIRECT_DTYPES \
                 or X.shape[0] < 1 or X.shape[1] < 1 or not X.flags.c_contiguous \
                 or not X.flags.aligned:
             return None
         prepared = self._prepared()
-        if getattr(self, "feature_names_in_", None) is not None:
+        if check_names and getattr(self, "feature_names_in_", None) is not None:
             check_feature_names(self, None)      # scikit-learn's warning
         n, d = X.shape
         if hasattr(self, "n_features_in_") and d != self.n_features_in_:

@@ -253,6 +253,28 @@ def test_predictions_use_the_marginals(ct):
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_complete_rows_of_a_mixed_batch_give_the_bits_of_a_batch_without_nan(ct, dtype):
+    """Complete rows among rows with NaN take the ordinary kernel: the same
+    bits as when called alone, whatever their place in the batch."""
+    gm, _ = fitted(ct)
+    gaps = data(n=40, d=4, k=3, frac=0.3, seed=24).astype(dtype)
+    full = data(n=30, d=4, k=3, frac=0.0, seed=25).astype(dtype)
+    both = np.vstack([gaps[:15], full[:10], gaps[15:], full[10:]])
+    at_full = np.r_[15:25, 50:70]
+    at_gaps = np.r_[0:15, 25:50]
+    for method in ("score_samples", "predict_proba", "predict"):
+        mixed = getattr(gm, method)(both)
+        alone = getattr(gm, method)(full)
+        assert mixed.dtype == alone.dtype
+        assert np.array_equal(mixed[at_full], alone), method
+        np.testing.assert_array_equal(mixed[at_gaps], getattr(gm, method)(gaps))
+    lse, resp, _, _ = reference_rows(gm, both.astype(np.float64))
+    np.testing.assert_allclose(gm.score_samples(both), lse, atol=1e-12,
+                               rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
 def test_fit_predict_equals_fit_then_predict(ct):
     X = data(n=300, d=4, k=3, frac=0.2, seed=24)
     a = GaussianMixture(3, covariance_type=ct, random_state=0, max_iter=10,
