@@ -1,0 +1,305 @@
+"""Missing values (NaN) in the variational models (BayesianGaussianMixture,
+VariationalGaussianHMM) with nan_policy='marginalize', against brute-force
+numpy references: the marginal of the complete-data VB log-density over
+each row's observed features (scipy on the observed block), whose
+constant a_k is read off scikit-learn's own VB log-density, and the
+expected statistics written row by row."""
+import os
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+from gmscore import BayesianGaussianMixture
+
+sys.path.insert(0, os.path.dirname(__file__))
+from missing_reference import COV_TYPES, full_covariances, ref_row  # noqa: E402
+
+pytestmark = [pytest.mark.filterwarnings("ignore:Best performing initialization"),
+              pytest.mark.filterwarnings("ignore:.*no observed feature:UserWarning")]
+
+
+def data(n=80, d=3, k=2, frac=0.1, seed=0):
+    rng = np.random.RandomState(seed)
+    centres = rng.randn(k, d) * 4
+    X = centres[rng.randint(k, size=n)] + rng.randn(n, d) @ rng.randn(d, d) * 0.5
+    X[rng.rand(n, d) < frac] = np.nan
+    return X
+
+
+def bgm(ct, **kw):
+    kw.setdefault("random_state", 0)
+    return BayesianGaussianMixture(n_components=3, covariance_type=ct,
+                                   nan_policy="marginalize", **kw)
+
+
+# ------------------------------------------------------------ reference
+def sklearn_constants(model):
+    """a_k of the model: scikit-learn's VB log-density at x = m_k minus
+    log N(m_k; m_k, S_k), S_k = covariances_ (scikit-learn's own code
+    evaluates the complete-data log rho)."""
+    from sklearn.mixture import BayesianGaussianMixture as SkBGM
+
+    sk = SkBGM(n_components=model.n_components, covariance_type=model.covariance_type,
+               weight_concentration_prior_type=model.weight_concentration_prior_type)
+    for name in ("weight_concentration_", "mean_precision_", "means_", "degrees_of_freedom_",
+                 "covariances_", "precisions_cholesky_"):
+        setattr(sk, name, getattr(model, name))
+    k, d = model.means_.shape
+    S = full_covariances(model.covariance_type, model.covariances_, k, d)
+    log_rho = sk._estimate_weighted_log_prob(np.asarray(model.means_))
+    return np.array([log_rho[j, j] - multivariate_normal(model.means_[j], S[j]).logpdf(
+        model.means_[j]) for j in range(k)]), S
+
+
+def reference_estep(model, X, centres, sw=None):
+    """Row by row: log Z_i, responsibilities, the expected statistics
+    (nk, s1, full s2 about ``centres``) and sum_k r_ik H_ik (entropies of
+    q(x_m | z=k)); rows with no observed feature left out."""
+    a, S = sklearn_constants(model)
+    mu = np.asarray(model.means_)
+    k, d = mu.shape
+    sw = np.ones(X.shape[0]) if sw is None else sw
+    lse, resp, ent = [], [], []
+    nk, s1, s2 = np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d))
+    for i, x in enumerate(X):
+        o = ~np.isnan(x)
+        if not o.any():
+            continue
+        # the marginal log rho_k(x_o) = log N(x_o; m_ko, S_koo) + a_k
+        logp = np.array([multivariate_normal(mu[j][o], S[j][np.ix_(o, o)]).logpdf(x[o])
+                         for j in range(k)]) + a
+        _, fill, cpad = ref_row(x, np.exp(a), mu, S)
+        z = logsumexp(logp)
+        r = np.exp(logp - z)
+        lse.append(z)
+        resp.append(r)
+        h = 0.0
+        for j in range(k):
+            y = fill[j] - centres[j]
+            nk[j] += sw[i] * r[j]
+            s1[j] += sw[i] * r[j] * y
+            s2[j] += sw[i] * r[j] * (np.outer(y, y) + cpad[j])
+            if (~o).any():
+                c = cpad[j][np.ix_(~o, ~o)]
+                h += r[j] * 0.5 * np.linalg.slogdet(2 * np.pi * np.e * c)[1]
+        ent.append(h)
+    return np.array(lse), np.array(resp), nk, s1, s2, np.array(ent)
+
+
+def kind_s2(ct, s2):
+    if ct == "full":
+        return s2
+    if ct == "tied":
+        return s2.sum(axis=0)
+    return np.diagonal(s2, axis1=1, axis2=2)
+
+
+def fitted_bgm(ct, seed=1, **kw):
+    X = data(n=120, d=3, k=3, frac=0.15, seed=seed)
+    return bgm(ct, max_iter=4, **kw).fit(X), X
+
+
+# ------------------------------------------------------------ E-step
+@pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("prior", ["dirichlet_process", "dirichlet_distribution"])
+def test_variational_estep_matches_brute_force(ct, prior):
+    model, _ = fitted_bgm(ct, weight_concentration_prior_type=prior)
+    X = data(n=40, d=3, k=3, frac=0.3, seed=7)
+    X[5] = np.nan
+    sw = np.random.RandomState(3).rand(40) + 0.5
+    stats = model.accumulate(X, sample_weight=sw)
+    # (about the centres the E-step chose: the means, or better ones)
+    lse, resp, nk, s1, s2, _ = reference_estep(model, X, stats.centres, sw)
+    np.testing.assert_allclose(stats.nk, nk, rtol=1e-10)
+    np.testing.assert_allclose(stats.s1, s1, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(stats.s2, kind_s2(ct, s2), rtol=1e-10, atol=1e-10)
+    keep = ~np.isnan(X).all(axis=1)
+    np.testing.assert_allclose(stats.loglik, sw[keep] @ lse, rtol=1e-10)
+    # the predictions are the same marginals (a row of NaN: log sum_k e^a_k)
+    a, _ = sklearn_constants(model)
+    got = model.score_samples(X)
+    np.testing.assert_allclose(got[keep], lse, rtol=1e-10)
+    np.testing.assert_allclose(got[5], logsumexp(a), rtol=1e-10)
+    np.testing.assert_allclose(model.predict_proba(X)[keep], resp, rtol=1e-9, atol=1e-13)
+    assert np.array_equal(model.predict(X)[keep], resp.argmax(axis=1))
+    np.testing.assert_allclose(model.score(X), got.mean(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_complete_rows_score_as_without_marginalisation(ct):
+    model, _ = fitted_bgm(ct)
+    full = data(n=30, d=3, k=3, frac=0.0, seed=8)
+    X = np.vstack([full, data(n=10, d=3, k=3, frac=0.4, seed=9)])
+    np.testing.assert_allclose(model.score_samples(X)[:30], model.score_samples(full),
+                               rtol=1e-12)
+    np.testing.assert_allclose(model.predict_proba(X)[:30], model.predict_proba(full),
+                               rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_lower_bound_counts_the_entropies_of_the_missing_entries(ct):
+    # The bound reconstructs sum r log r from the statistics; from the
+    # expected statistics that is the true sum r log r minus sum r H_k,
+    # exactly the entropy term the ELBO gains with q(x_m | z)
+    model, _ = fitted_bgm(ct)
+    X = data(n=40, d=3, k=3, frac=0.35, seed=10)
+    lse, resp, *_, ent = reference_estep(model, X, model.means_)
+    stats = model.accumulate(X)
+    log_norm = model._kernel_parameters(np.dtype(np.float64))[2]
+    got = model._sum_r_log_r(stats, log_norm)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_log_r = np.nansum(resp * np.log(resp))
+    assert ent.sum() > 1.0       # the identity is not trivially 0 = 0
+    np.testing.assert_allclose(got, r_log_r - ent.sum(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_lower_bound_is_monotone(ct):
+    X = data(n=600, d=4, k=3, frac=0.1, seed=13)
+    model = bgm(ct, max_iter=40, tol=0, reg_covar=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    lb = np.array(model.lower_bounds_)
+    assert len(lb) == 40
+    assert np.all(np.diff(lb) >= -1e-12 * np.abs(lb[1:])), np.diff(lb).min()
+    assert lb[-1] > lb[0]
+    assert model.lower_bound_ == lb[-1]
+
+
+# ------------------------------------------------------------ fitting
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_no_nan_gives_todays_fit(ct):
+    X = np.nan_to_num(data(n=200, d=3, k=3, seed=4), nan=0.5)
+    a = BayesianGaussianMixture(n_components=3, covariance_type=ct, random_state=0,
+                                max_iter=15).fit(X)
+    b = bgm(ct, max_iter=15).fit(X)
+    for name in ("weight_concentration_", "mean_precision_", "means_", "degrees_of_freedom_",
+                 "covariances_", "precisions_cholesky_", "weights_"):
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(b.lower_bounds_, a.lower_bounds_, rtol=1e-12)
+    assert np.array_equal(a.score_samples(X), b.score_samples(X))
+    assert np.array_equal(a.fit_predict(X), b.fit_predict(X))
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_one_iteration_is_the_mstep_of_the_expected_statistics(ct):
+    # fit = initialisation, then (E-step with missing values, M-step): the
+    # statistics of the brute-force E-step through maximize give the fit
+    X = data(n=150, d=3, k=3, frac=0.2, seed=14)
+    two = bgm(ct, max_iter=2, tol=0).fit(X)
+    one = bgm(ct, max_iter=1, tol=0).fit(X)
+    from gmscore import GaussianStats
+
+    _, _, nk, s1, s2, _ = reference_estep(one, X, one.means_)
+    stats = GaussianStats(ct, one.means_, nk, s1, kind_s2(ct, s2))
+    one.maximize(stats)
+    for name in ("means_", "covariances_", "weights_", "degrees_of_freedom_"):
+        np.testing.assert_allclose(getattr(one, name), getattr(two, name), rtol=1e-9,
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_fit_predict_equals_fit_then_predict(ct):
+    X = data(n=300, d=4, k=3, frac=0.2, seed=24)
+    model = bgm(ct, max_iter=10)
+    labels = model.fit_predict(X)
+    assert np.array_equal(labels, model.predict(X))
+
+
+def test_rows_entirely_nan_are_ignored_with_a_warning():
+    X = data(n=80, d=3, k=2, seed=8)
+    Xe = np.vstack([X, np.full((3, 3), np.nan)])
+    with pytest.warns(UserWarning, match="3 sample"):
+        a = bgm("full", max_iter=5, tol=0).fit(Xe)
+    assert np.isfinite(a.lower_bound_)
+    assert a.predict(Xe).shape == (83,)
+    # the empty rows carry no statistics
+    stats = a.accumulate(Xe)
+    np.testing.assert_allclose(stats.nk.sum(), 80, rtol=1e-12)
+
+
+def test_feature_missing_everywhere_is_a_clear_error():
+    X = data(n=60, d=3, k=2, seed=9)
+    X[:, 1] = np.nan
+    model = bgm("full")
+    with pytest.raises(ValueError, match=r"feature\(s\) \[1\].*every sample"):
+        model.fit(X)
+    assert not hasattr(model, "means_")
+    fitted, _ = fitted_bgm("diag")
+    before = {k: np.copy(v) for k, v in vars(fitted).items() if isinstance(v, np.ndarray)}
+    with pytest.raises(ValueError, match=r"\[1\]"):
+        fitted.fit(X)
+    for k, v in before.items():
+        assert np.array_equal(getattr(fitted, k), v)
+
+
+def test_bad_input_leaves_the_model_unchanged():
+    fitted, X = fitted_bgm("full")
+    before = {k: np.copy(v) for k, v in vars(fitted).items() if isinstance(v, np.ndarray)}
+    bad = X.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        fitted.fit(bad)
+    with pytest.raises(ValueError, match="every sample of X is entirely NaN"):
+        fitted.fit(np.full((10, 3), np.nan))
+    with pytest.raises(ValueError, match="features"):
+        fitted.score_samples(X[:, :2])
+    for k, v in before.items():
+        assert np.array_equal(getattr(fitted, k), v)
+
+
+def test_policy_validation_and_default():
+    X = data(seed=1)
+    assert BayesianGaussianMixture().get_params()["nan_policy"] == "raise"
+    with pytest.raises(ValueError, match="NaN"):
+        BayesianGaussianMixture(n_components=2).fit(X)
+    with pytest.raises(ValueError, match="nan_policy"):
+        BayesianGaussianMixture(n_components=2, nan_policy="ignore").fit(np.nan_to_num(X))
+    fitted, _ = fitted_bgm("full")
+    fitted.set_params(nan_policy="raise")
+    with pytest.raises(ValueError, match="NaN"):
+        fitted.score_samples(X)
+    # streamed sources do not marginalise
+    with pytest.raises(ValueError, match="NaN"):
+        bgm("full").fit(lambda: iter([X[:40], X[40:]]))
+
+
+def test_data_frames_and_float32():
+    pd = pytest.importorskip("pandas")
+    X = data(n=120, d=3, k=2, seed=13)
+    a = bgm("full", max_iter=3, tol=0).fit(X)
+    c = bgm("full", max_iter=3, tol=0).fit(pd.DataFrame(X, columns=["a", "b", "c"]))
+    np.testing.assert_allclose(c.means_, a.means_, rtol=1e-14)
+    assert list(c.feature_names_in_) == ["a", "b", "c"]
+    b = bgm("full", max_iter=3, tol=0).fit(X.astype(np.float32))
+    np.testing.assert_allclose(b.means_, a.means_, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_impute_is_the_conditional_mean(ct):
+    model, _ = fitted_bgm(ct)
+    X = data(n=50, d=3, k=3, frac=0.3, seed=25)
+    X[4] = np.nan
+    a, S = sklearn_constants(model)
+    want = np.empty_like(X)
+    for i, x in enumerate(X):
+        logp, fill, _ = ref_row(x, np.exp(a), model.means_, S)
+        want[i] = np.exp(logp - logsumexp(logp)) @ fill
+    got = model.impute(X)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    obs = ~np.isnan(X)
+    assert np.array_equal(got[obs], X[obs])
+    got2, std = model.impute(X, return_std=True)
+    assert np.array_equal(got2, got)
+    assert np.all(std[obs] == 0) and np.all(std[~obs] > 0)
+
+
+def test_default_priors_use_the_observed_values():
+    X = data(n=200, d=3, k=2, frac=0.2, seed=15)
+    model = bgm("diag", max_iter=2, tol=0).fit(X)
+    np.testing.assert_allclose(model.mean_prior_, np.nanmean(X, axis=0), rtol=1e-12)
