@@ -2,21 +2,23 @@
 VariationalGaussianHMM) with nan_policy='marginalize', against brute-force
 numpy references: the marginal of the complete-data VB log-density over
 each row's observed features (scipy on the observed block), whose
-constant a_k is read off scikit-learn's own VB log-density, and the
-expected statistics written row by row."""
+constant a_k is read off the peer's own complete-data VB log-density
+(scikit-learn's for the mixture, hmmlearn's for the HMM), the expected
+statistics written row by row, and a log-space forward-backward."""
 import os
 import sys
 import warnings
 
 import numpy as np
 import pytest
-from scipy.special import logsumexp
+from scipy.special import digamma, logsumexp
 from scipy.stats import multivariate_normal
 
-from gmscore import BayesianGaussianMixture
+from gmscore import BayesianGaussianMixture, VariationalGaussianHMM
 
 sys.path.insert(0, os.path.dirname(__file__))
 from missing_reference import COV_TYPES, full_covariances, ref_row  # noqa: E402
+from test_missing_hmm import emissions, hmm_data, ref_chain, ref_viterbi  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:Best performing initialization"),
               pytest.mark.filterwarnings("ignore:.*no observed feature:UserWarning")]
@@ -303,3 +305,149 @@ def test_default_priors_use_the_observed_values():
     X = data(n=200, d=3, k=2, frac=0.2, seed=15)
     model = bgm("diag", max_iter=2, tol=0).fit(X)
     np.testing.assert_allclose(model.mean_prior_, np.nanmean(X, axis=0), rtol=1e-12)
+
+
+# ------------------------------------------------ VariationalGaussianHMM
+def vhmm(ct, **kw):
+    kw.setdefault("random_state", 0)
+    return VariationalGaussianHMM(3, covariance_type=ct, nan_policy="marginalize", **kw)
+
+
+def hmmlearn_peer(model):
+    """hmmlearn's VariationalGaussianHMM holding the model's priors and
+    posteriors (its own code evaluates the VB emissions and the bound)."""
+    hmmlearn = pytest.importorskip("hmmlearn.vhmm")
+    peer = hmmlearn.VariationalGaussianHMM(model.n_components,
+                                           covariance_type=model.covariance_type)
+    peer.n_features = np.shape(model.means_posterior_)[1]
+    for name in ("startprob_prior_", "startprob_posterior_", "transmat_prior_",
+                 "transmat_posterior_", "means_prior_", "means_posterior_", "beta_prior_",
+                 "beta_posterior_", "dof_prior_", "dof_posterior_", "scale_prior_",
+                 "scale_posterior_"):
+        setattr(peer, name, np.array(getattr(model, name), dtype=np.float64))
+    return peer
+
+
+def vb_emission_reference(model, X):
+    """Per frame and state: log N(x_o; m_ko, S_koo) + a_k, with a_k read off
+    hmmlearn's complete-data VB emission at x = m_k; and the fills and
+    padded conditional covariances of q(x_m | z=k)."""
+    peer = hmmlearn_peer(model)
+    k, d = np.shape(model.means_posterior_)
+    dof = np.broadcast_to(model.dof_posterior_, (k,))
+    S = full_covariances(model.covariance_type, model.scale_posterior_, k, d) \
+        / dof[:, None, None]
+    sub = peer._compute_subnorm_log_likelihood(np.asarray(model.means_posterior_))
+    a = np.array([sub[j, j] - multivariate_normal(model.means_posterior_[j], S[j]).logpdf(
+        model.means_posterior_[j]) for j in range(k)])
+    logB, fills, cpads = emissions(X, np.asarray(model.means_posterior_), S, a)
+    return logB, fills, cpads, a
+
+
+def expected_chain(model):
+    def e(post):
+        return np.exp(digamma(post) - digamma(post.sum(axis=-1, keepdims=True)))
+    return e(model.startprob_posterior_), e(model.transmat_posterior_)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_vhmm_estep_matches_brute_force(ct):
+    X, lengths = hmm_data(seed=2)
+    model = vhmm(ct, n_iter=3, tol=-np.inf).fit(X, lengths)
+    logB, fills, cpads, a = vb_emission_reference(model, X)
+    np.testing.assert_allclose(logB[5], a, rtol=1e-12)   # the frame of NaN
+    total, gamma, start, trans = ref_chain(logB, *expected_chain(model), lengths)
+    stats = model.accumulate(X, lengths)
+    np.testing.assert_allclose(stats.loglik, total, rtol=1e-11)
+    np.testing.assert_allclose(stats.start, start, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(stats.trans, trans, rtol=1e-9, atol=1e-12)
+    em = stats.emissions
+    y = fills - em.centres[None]
+    nk = gamma.sum(axis=0)
+    s1 = np.einsum("tk,tkd->kd", gamma, y)
+    s2 = np.einsum("tk,tka,tkb->kab", gamma, y, y) + np.einsum("tk,tkab->kab", gamma, cpads)
+    np.testing.assert_allclose(em.nk, nk, rtol=1e-9)
+    np.testing.assert_allclose(em.s1, s1, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(em.s2, kind_s2(ct, s2), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_vhmm_lower_bound_is_hmmlearns_formula_of_the_marginals(ct):
+    # the bound recorded at iteration 4 is that of the parameters after 3
+    # iterations: hmmlearn's bound (forward log-normaliser minus the KL
+    # terms) with the marginal VB emissions' log-normaliser
+    X, lengths = hmm_data(seed=4)
+    three = vhmm(ct, n_iter=3, tol=-np.inf).fit(X, lengths)
+    four = vhmm(ct, n_iter=4, tol=-np.inf).fit(X, lengths)
+    logB, *_ = vb_emission_reference(three, X)
+    total, *_ = ref_chain(logB, *expected_chain(three), lengths)
+    want = hmmlearn_peer(three)._compute_lower_bound(total)
+    np.testing.assert_allclose(four.monitor_.history[3], want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_vhmm_inference_uses_the_marginals(ct):
+    X, lengths = hmm_data(seed=3)
+    model = vhmm(ct, n_iter=3).fit(X, lengths)
+    k, d = model.means_.shape
+    S = full_covariances(ct, model._covars_, k, d)
+    logB, _, _ = emissions(X, model.means_, S)
+    total, gamma, _, _ = ref_chain(logB, model.startprob_, model.transmat_, lengths)
+    np.testing.assert_allclose(model.score(X, lengths), total, rtol=1e-12)
+    np.testing.assert_allclose(model.predict_proba(X, lengths), gamma, rtol=1e-9,
+                               atol=1e-12)
+    vtotal, path = ref_viterbi(logB, model.startprob_, model.transmat_, lengths)
+    lp, states = model.decode(X, lengths)
+    np.testing.assert_allclose(lp, vtotal, rtol=1e-12)
+    assert np.array_equal(states, path)
+    assert np.array_equal(model.predict(X, lengths), path)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_vhmm_lower_bound_is_monotone(ct):
+    X, lengths = hmm_data(seed=6, frac=0.1, lengths=(200, 150))
+    model = vhmm(ct, n_iter=30, tol=-np.inf).fit(X, lengths)
+    h = np.array(model.monitor_.history)
+    assert len(h) == 30
+    assert np.all(np.diff(h) >= -1e-12 * np.abs(h[1:])), np.diff(h).min()
+    assert h[-1] > h[0]
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_vhmm_no_nan_gives_todays_fit(ct):
+    X, lengths = hmm_data(seed=5, frac=0.0)
+    X = np.nan_to_num(X, nan=0.3)
+    a = VariationalGaussianHMM(3, covariance_type=ct, random_state=0, n_iter=8).fit(X, lengths)
+    b = vhmm(ct, n_iter=8).fit(X, lengths)
+    for name in ("means_posterior_", "scale_posterior_", "dof_posterior_",
+                 "transmat_posterior_", "startprob_posterior_"):
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(list(b.monitor_.history), list(a.monitor_.history),
+                               rtol=1e-12)
+    assert np.array_equal(a.predict(X, lengths), b.predict(X, lengths))
+
+
+def test_vhmm_errors_and_bad_input_leave_the_model_unchanged():
+    X, lengths = hmm_data(seed=7)
+    assert VariationalGaussianHMM().get_params()["nan_policy"] == "raise"
+    with pytest.raises(ValueError, match="NaN"):
+        VariationalGaussianHMM(3, random_state=0).fit(X, lengths)
+    with pytest.raises(ValueError, match="nan_policy"):
+        VariationalGaussianHMM(3, nan_policy="drop").fit(np.nan_to_num(X), lengths)
+    model = vhmm("diag", n_iter=3).fit(X, lengths)
+    before = {k: np.copy(v) for k, v in vars(model).items() if isinstance(v, np.ndarray)}
+    Xn = X.copy()
+    Xn[:, 2] = np.nan
+    with pytest.raises(ValueError, match=r"feature\(s\) \[2\].*every sample"):
+        model.fit(Xn, lengths)
+    bad = X.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        model.fit(bad, lengths)
+    with pytest.raises(ValueError, match="features"):
+        model.score(X[:, :2], lengths)
+    for k, v in before.items():
+        assert np.array_equal(getattr(model, k), v)
+    model.set_params(nan_policy="raise")
+    with pytest.raises(ValueError, match="NaN"):
+        model.score(X, lengths)
