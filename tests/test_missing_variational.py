@@ -159,6 +159,80 @@ def test_lower_bound_counts_the_entropies_of_the_missing_entries(ct):
     np.testing.assert_allclose(got, r_log_r - ent.sum(), rtol=1e-9)
 
 
+def elbo_by_definition(q, e_model, X):
+    """E_q[log p(X_o, X_m, Z, theta)] - E_q[log q(Z, X_m) q(theta)] of a full,
+    finite-Dirichlet BayesianGaussianMixture (Bishop 10.70-10.77), with
+    q(Z, X_m) the E-step under ``e_model``'s posterior (q(x_m | z=k) the
+    Gaussian conditional, written out) and q(theta) that of ``q``."""
+    from scipy.special import gammaln
+
+    X = X[~np.isnan(X).all(axis=1)]
+    k, d = q.means_.shape
+    a, S = sklearn_constants(e_model)
+    nu, beta, m, alpha = q.degrees_of_freedom_, q.mean_precision_, q.means_, \
+        q.weight_concentration_
+    W = q.precisions_ / nu[:, None, None]            # E[Lambda_k] = nu_k W_k
+    nu0, beta0, m0, alpha0 = q.degrees_of_freedom_prior_, q.mean_precision_prior_, \
+        q.mean_prior_, q.weight_concentration_prior_
+    W0inv = q.covariance_prior_
+    j = np.arange(1, d + 1)
+    logdetW = np.linalg.slogdet(W)[1]
+    e_logdet = digamma(0.5 * (nu[:, None] + 1 - j)).sum(axis=1) + d * np.log(2) + logdetW
+    e_logpi = digamma(alpha) - digamma(alpha.sum())
+
+    def log_b(logdet_w, v):          # the Wishart normaliser, log B(W, nu)
+        return (-0.5 * v * logdet_w - 0.5 * v * d * np.log(2) - 0.25 * d * (d - 1) * np.log(np.pi)
+                - gammaln(0.5 * (v + 1 - j)).sum())
+
+    def log_c(al):
+        return gammaln(al.sum()) - gammaln(al).sum()
+
+    data = z_part = 0.0
+    for x in X:
+        logp, fill, cpad = ref_row(x, np.exp(a), e_model.means_, S)
+        r = np.exp(logp - logsumexp(logp))
+        o = ~np.isnan(x)
+        for c in range(k):
+            y = fill[c] - m[c]
+            quad = y @ W[c] @ y + np.trace(W[c] @ cpad[c])
+            data += r[c] * 0.5 * (e_logdet[c] - d / beta[c] - nu[c] * quad - d * np.log(2 * np.pi))
+            z_part += r[c] * e_logpi[c]
+            h = 0.5 * np.linalg.slogdet(2 * np.pi * np.e * cpad[c][np.ix_(~o, ~o)])[1] \
+                if (~o).any() else 0.0
+            z_part -= r[c] * (np.log(r[c]) - h)     # - E_q[log q(z, x_m)]
+    p_pi = log_c(np.full(k, alpha0)) + (alpha0 - 1) * e_logpi.sum()
+    q_pi = log_c(alpha) + ((alpha - 1) * e_logpi).sum()
+    logdetW0 = -np.linalg.slogdet(W0inv)[1]
+    p_theta = q_theta = 0.0
+    for c in range(k):
+        diff = m[c] - m0
+        p_theta += (0.5 * (d * np.log(beta0 / (2 * np.pi)) + e_logdet[c] - d * beta0 / beta[c]
+                           - beta0 * nu[c] * diff @ W[c] @ diff)
+                    + log_b(logdetW0, nu0) + 0.5 * (nu0 - d - 1) * e_logdet[c]
+                    - 0.5 * nu[c] * np.trace(W0inv @ W[c]))
+        entropy_w = -log_b(logdetW[c], nu[c]) - 0.5 * (nu[c] - d - 1) * e_logdet[c] \
+            + 0.5 * nu[c] * d
+        q_theta += 0.5 * e_logdet[c] + 0.5 * d * np.log(beta[c] / (2 * np.pi)) - 0.5 * d \
+            - entropy_w
+    return data + z_part + p_pi + p_theta - q_pi - q_theta
+
+
+def test_lower_bound_is_the_elbo_by_definition():
+    # scikit-learn's bound drops constants: lower_bounds_[t] minus the ELBO
+    # written out term by term (with the entropies of q(x_m | z)) must be
+    # the same at every iteration. reg_covar=0 keeps each M-step the exact
+    # optimum, which the constant-free form assumes.
+    X = data(n=25, d=2, k=2, frac=0.3, seed=16)
+    kw = dict(max_iter=0, tol=0, reg_covar=0.0,
+              weight_concentration_prior_type="dirichlet_distribution")
+    steps = [bgm("full", **{**kw, "max_iter": t}).fit(X) for t in range(5)]
+    elbo = np.array([elbo_by_definition(steps[t], steps[t - 1], X) for t in range(1, 5)])
+    gap = np.array(steps[4].lower_bounds_) - elbo
+    assert np.ptp(elbo) > 1e-3                 # the iterations moved
+    np.testing.assert_allclose(gap, gap[0], rtol=0, atol=1e-9 * np.abs(elbo).max())
+    # without the entropies of q(x_m | z) the gap would not be constant
+
+
 @pytest.mark.parametrize("ct", COV_TYPES)
 def test_lower_bound_is_monotone(ct):
     X = data(n=600, d=4, k=3, frac=0.1, seed=13)
@@ -451,3 +525,53 @@ def test_vhmm_errors_and_bad_input_leave_the_model_unchanged():
     model.set_params(nan_policy="raise")
     with pytest.raises(ValueError, match="NaN"):
         model.score(X, lengths)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_thread_count_does_not_change_bits(ct):
+    X = data(n=2000, d=5, k=3, frac=0.2, seed=12)
+    fits = [bgm(ct, max_iter=4, tol=0, n_threads=t).fit(X) for t in (1, 2, 3)]
+    for model in fits[1:]:
+        assert np.array_equal(model.means_, fits[0].means_)
+        assert np.array_equal(model.covariances_, fits[0].covariances_)
+        assert model.lower_bounds_ == fits[0].lower_bounds_
+
+
+def test_clone_and_persistence(tmp_path):
+    from sklearn.base import clone
+
+    import gmscore
+
+    # ('diag': a full covariance_prior_ with a negative entry is refused by
+    # gmscore's model file checks, NaN or not)
+    model, X = fitted_bgm("diag")
+    assert clone(model).get_params()["nan_policy"] == "marginalize"
+    model.save(tmp_path / "b.gms")
+    back = gmscore.load(tmp_path / "b.gms")
+    assert back.nan_policy == "marginalize"
+    np.testing.assert_array_equal(back.score_samples(X), model.score_samples(X))
+    np.testing.assert_array_equal(back.impute(X), model.impute(X))
+    Xh, lengths = hmm_data(seed=9)
+    hmm = vhmm("diag", n_iter=3).fit(Xh, lengths)
+    assert clone(hmm).get_params()["nan_policy"] == "marginalize"
+    hmm.save(tmp_path / "h.gms")
+    back = gmscore.load(tmp_path / "h.gms")
+    assert back.nan_policy == "marginalize"
+    np.testing.assert_array_equal(back.predict_proba(Xh, lengths),
+                                  hmm.predict_proba(Xh, lengths))
+
+
+def test_warm_start_and_accumulate_maximize_take_nan():
+    X = data(n=200, d=3, k=3, frac=0.2, seed=17)
+    cont = bgm("full", max_iter=3, tol=0, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cont.fit(X)
+        cont.fit(X)
+    six = bgm("full", max_iter=6, tol=0).fit(X)
+    np.testing.assert_allclose(cont.means_, six.means_, rtol=1e-10)
+    # one accumulate + maximize over all of X is one iteration of fit
+    five = bgm("full", max_iter=5, tol=0).fit(X)
+    five.maximize(five.accumulate(X[:90]) + five.accumulate(X[90:]))
+    np.testing.assert_allclose(five.means_, six.means_, rtol=1e-9)
+    np.testing.assert_allclose(five.covariances_, six.covariances_, rtol=1e-9)
