@@ -48,6 +48,7 @@ from ._validation import (
 )
 from .mixture import GaussianMixture, _MixtureRun
 from . import _bayesian_priors as priors
+from . import _missing, _missing_variational
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -109,6 +110,24 @@ default='dirichlet_process'
     n_threads : int or None, default=None
         Threads for the kernels (None: OpenMP's default, capped at the
         CPUs). Results are bitwise identical for any thread count.
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        NaN entries of X: 'raise' refuses them (scikit-learn's error);
+        'marginalize' treats them as missing at random (in-memory X and
+        data frames only; other sources still refuse NaN) with q(z, x_m)
+        in the mean-field posterior: each row's responsibilities come
+        from the expected log-density marginalised over its missing
+        features, and the variational M-step takes the expected
+        statistics (conditional means in the missing slots, conditional
+        covariances added to the second moments; see
+        gmscore._missing_variational). ``lower_bound_`` stays the
+        variational lower bound. Rows with every entry NaN are ignored by
+        ``fit`` (with a warning); a feature that is NaN in every row is an
+        error. The default ``mean_prior`` is then each feature's mean over
+        the rows observing it, and the default ``covariance_prior`` the
+        covariance of the rows with each NaN replaced by a random draw
+        from its feature's observed values (the filling the
+        initialisation also uses). The predictions then also take rows
+        with NaN; ``impute`` fills NaN with conditional means.
 
     Attributes
     ----------
@@ -167,6 +186,7 @@ default='dirichlet_process'
         "verbose": interval(int, 0),
         "verbose_interval": interval(int, 1),
         "n_threads": interval(int, 1, none_ok=True),
+        "nan_policy": options(*_missing.NAN_POLICIES),
     }
 
     # what the predictions read (gmscore._core.prepared)
@@ -178,7 +198,8 @@ default='dirichlet_process'
                  weight_concentration_prior_type="dirichlet_process",
                  weight_concentration_prior=None, mean_precision_prior=None, mean_prior=None,
                  degrees_of_freedom_prior=None, covariance_prior=None, random_state=None,
-                 warm_start=False, verbose=0, verbose_interval=10, n_threads=None):
+                 warm_start=False, verbose=0, verbose_interval=10, n_threads=None,
+                 nan_policy="raise"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -197,6 +218,7 @@ default='dirichlet_process'
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.nan_policy = nan_policy
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -209,14 +231,19 @@ default='dirichlet_process'
     # source (in memory, chunked, Dask; re-centring passes), sampling and
     # the verbose messages. They read only what both classes have
     # (n_components, covariance_type, means_, _kernel_parameters, ...).
-    # missing values are not marginalised here (GaussianMixture's
-    # nan_policy): NaN in X is an error, as in scikit-learn
-    nan_policy = "raise"
+    # (with nan_policy='marginalize' the fit driver builds the
+    # MissingArraySource; _estep_about and the predictions then run the
+    # variational missing-value E-step of gmscore._missing_variational)
     _fit = GaussianMixture._fit
     _clamped_rows = GaussianMixture._clamped_rows    # no partial labels: y is None
     _check_warm_start_model = GaussianMixture._check_warm_start_model
     _estep = GaussianMixture._estep
-    _estep_about = GaussianMixture._estep_about
+
+    def _estep_about(self, source, kernel_model, centres):
+        if getattr(source, "missing", None) is not None:     # nan_policy='marginalize'
+            return _missing_variational.mixture_estep(self, source, centres)
+        return GaussianMixture._estep_about(self, source, kernel_model, centres)
+
     _estep_distributed = GaussianMixture._estep_distributed
     sample = GaussianMixture.sample
     _verbose_init_begin = GaussianMixture._verbose_init_begin
@@ -251,6 +278,8 @@ default='dirichlet_process'
         """Fit, then return the most probable component of each sample
         (equal to ``fit(X).predict(X)``)."""
         source = self._fit(X, sample_weight)
+        if getattr(source, "missing", None) is not None:
+            return _missing_variational.mixture_predictions(self, source.X_nan, "labels")
         return self._predict_source(source)
 
     # EM driver hooks (gmscore._core.em)
@@ -259,6 +288,10 @@ default='dirichlet_process'
         if index == 0:
             if warm:
                 self._check_warm_prior_type()
+            if getattr(source, "missing", None) is not None:
+                # the data mean of the default priors: each feature's
+                # mean over the rows observing it
+                source._prior_mean = _missing_variational.observed_means(source)
             priors.set_priors(self, source)
         self._verbose_init_begin(index)
         if not warm:
@@ -436,6 +469,35 @@ default='dirichlet_process'
         return GaussianMixture.maximize(self, stats)
 
     # ------------------------------------------------------------ methods
+    def _missing_rows(self, X, which):
+        """Rows with NaN under nan_policy='marginalize', else None."""
+        if self.nan_policy != "marginalize":
+            return None
+        return _missing_variational.mixture_predictions(self, X, which)
+
+    def impute(self, X, return_std=False):
+        """X with every NaN replaced by its conditional mean given the
+        row's observed features under the variational posterior: the
+        responsibility-weighted mean of the components' Gaussian
+        conditionals with means ``means_`` and covariances
+        ``covariances_`` (a row of NaN gets the responsibility-weighted
+        mean of ``means_``). Observed entries are returned unchanged.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), NaN = missing
+        return_std : bool, default=False
+            Also return the conditional standard deviations (0 for
+            observed entries; over the components, by the law of total
+            variance).
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features), float64
+        std : ndarray of shape (n_samples, n_features), only with return_std
+        """
+        return _missing_variational.mixture_impute(self, X, return_std)
+
     @property
     def bic(self):
         raise AttributeError("BayesianGaussianMixture has no bic (nor has scikit-learn's); "

@@ -218,7 +218,15 @@ class VariationalGaussianEmissions(GaussianEmissions):
         return self.means_posterior_
 
     def _emission_constraints(self):
-        return {"covariance_type": options(*COV_TYPES)}
+        return {"covariance_type": options(*COV_TYPES),
+                "nan_policy": options("raise", "marginalize")}
+
+    def _estep_about(self, source, centres):
+        if getattr(source, "missing", None) is not None:   # NaN marginalised
+            from ._missing_variational import hmm_estep
+
+            return hmm_estep(self, source, centres)
+        return super()._estep_about(source, centres)
 
     def _dof_shape(self):
         return () if self.covariance_type == "tied" else (self.n_components,)
@@ -385,7 +393,20 @@ class VariationalGaussianHMM(_VariationalChain, VariationalGaussianEmissions, Ba
     params, init_params : str, default='stmc'
         s: startprob, t: transmat, m: means (and beta), c: covariances
         (dof and scale).
-    """ + _COMMON_DOC + """
+    """ + _COMMON_DOC + """    nan_policy : {'raise', 'marginalize'}, default='raise'
+        NaN entries of X: 'raise' refuses them; 'marginalize' treats them
+        as missing at random (X in memory, with ``lengths``). The
+        variational E-step's emission of state k is then the expected
+        log-density marginalised over each frame's missing features (a
+        frame of NaN only emits the state's constant), and the M-step
+        takes the expected statistics: conditional means and covariances
+        of the missing entries weighted by the state posteriors (see
+        gmscore._missing_variational); ``monitor_.history`` stays the
+        variational lower bound. score, score_samples, predict_proba,
+        predict and decode (with the point estimates, as without NaN)
+        take NaN frames too, marginalising them. A feature NaN in every
+        frame is an error. gmscore extra.
+
     Attributes
     ----------
     startprob_prior_, startprob_posterior_ : ndarray of shape (K,)
@@ -428,7 +449,7 @@ class VariationalGaussianHMM(_VariationalChain, VariationalGaussianEmissions, Ba
                  transmat_prior=None, means_prior=None, beta_prior=None, dof_prior=None,
                  scale_prior=None, algorithm="viterbi", random_state=None, n_iter=100,
                  tol=1e-6, verbose=False, params="stmc", init_params="stmc",
-                 implementation="log", n_init=1, n_threads=None):
+                 implementation="log", n_init=1, n_threads=None, nan_policy="raise"):
         store_init_args(self, locals())
 
 
