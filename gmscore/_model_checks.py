@@ -155,12 +155,16 @@ def _check_bayesian_mixture_values(model):
             raise ModelFileError(f"{attr} is not numeric") from None
         if not np.isfinite(arr).all():
             raise ModelFileError(f"{attr} contains NaN or infinity")
+        matrix_prior = attr == "covariance_prior_" and model.covariance_type in ("full", "tied")
+        if matrix_prior:   # off-diagonal entries may be negative: definiteness is the test
+            if arr.ndim != 2 or not np.allclose(arr, arr.T, rtol=1e-12, atol=0) \
+                    or not COVARIANCE["full"].is_positive_definite(arr):
+                raise ModelFileError("covariance_prior_ is not a symmetric positive definite "
+                                     "matrix")
+            continue
         low = d - 1.0 if attr.startswith("degrees_of_freedom") else 0.0
         if not (arr > low).all():
             raise ModelFileError(f"{attr} must be greater than {low:g}")
-        if attr == "covariance_prior_" and model.covariance_type in ("full", "tied") \
-                and not COVARIANCE["full"].is_positive_definite(arr):
-            raise ModelFileError("covariance_prior_ is not positive definite")
         if attr == "covariance_prior_" and model.covariance_type == "spherical" \
                 and arr.ndim != 0:
             raise ModelFileError("a spherical covariance_prior_ is one number")

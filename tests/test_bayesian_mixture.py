@@ -438,6 +438,34 @@ def test_save_load_round_trip(tmp_path, covariance_type, prior_type):
         assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_save_load_with_negatively_correlated_prior(tmp_path, covariance_type):
+    """A full / tied covariance prior may have negative off-diagonal
+    entries (negatively correlated features); only a matrix that is not
+    symmetric positive definite is refused."""
+    import gmscore
+
+    rng = np.random.RandomState(4)
+    a = rng.randn(300)
+    X = np.column_stack([a, -a + 0.3 * rng.randn(300), rng.randn(300)])
+    model = quiet(lambda: BayesianGaussianMixture(
+        n_components=2, covariance_type=covariance_type, random_state=0, max_iter=5).fit(X))
+    assert (model.covariance_prior_ < 0).any()
+    model.save(tmp_path / "neg.gms")
+    loaded = gmscore.load(tmp_path / "neg.gms")
+    assert np.array_equal(loaded.covariance_prior_, model.covariance_prior_)
+    assert np.array_equal(loaded.score_samples(X), model.score_samples(X))
+    for bad in (model.covariance_prior_ + np.triu(np.ones((3, 3)), 1),     # not symmetric
+                -model.covariance_prior_):                                   # not definite
+        broken = quiet(lambda: BayesianGaussianMixture(
+            n_components=2, covariance_type=covariance_type, random_state=0,
+            max_iter=5).fit(X))
+        broken.covariance_prior_ = bad
+        with pytest.raises(ValueError, match="symmetric positive definite"):
+            broken.save(tmp_path / "bad.gms")
+        assert not (tmp_path / "bad.gms").exists()
+
+
 def test_save_refuses_values_outside_the_domains(tmp_path):
     model = _fitted_model()
     model.degrees_of_freedom_ = np.full(3, 1.0)     # must exceed n_features - 1 = 2
