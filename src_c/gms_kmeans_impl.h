@@ -113,10 +113,11 @@ static void FN(km_broadcast)(const double *P, ptrdiff_t t, ptrdiff_t d, double *
 
 /*
  * Squared distances from `rows` rows of X (xb, row-major) to the t points
- * of P (t x d, given as km_broadcast's Pb) into D (t x GMS_BLOCK_ROWS). The rows go a tile at a time
- * through xt (d x GMS_KMPP_TILE doubles, the tile transposed, lanes past
- * the end zero), so the lanes are rows: each D[c, r] is the plain sum over
- * features in order, summed in a register, with no sum reassociated.
+ * of P (t x d, given as km_broadcast's Pb) into D (t x GMS_BLOCK_ROWS).
+ * The rows go a tile at a time through xt (d x GMS_KMPP_TILE doubles, the
+ * tile transposed, lanes past the end zero), so the lanes are rows: each
+ * D[c, r] is the plain sum over features in order, summed in a register,
+ * with no sum reassociated.
  */
 GMS_HOT static void FN(km_block_dists)(const REAL *xb, ptrdiff_t rows, ptrdiff_t d,
                                        const double *Pb, ptrdiff_t t, double *D, double *xt)
