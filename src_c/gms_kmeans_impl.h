@@ -90,35 +90,68 @@ int FN(gms_sqdist_potential)(const REAL *X, ptrdiff_t n, ptrdiff_t d,
 }
 
 /* ---------------------------------------------------------- k-means++ */
-/*
- * Squared distances from the rows of one block (xt: the block transposed,
- * d x GMS_BLOCK_ROWS, as double) to the t points of P (t x d) into D
- * (t x GMS_BLOCK_ROWS). The lanes are rows, so the loop vectorises without
- * reassociating any sum: each D[c, r] is the plain sum over features in
- * order, the same bits wherever it is computed and whichever SIMD clone
- * (GMS_HOT) runs.
- */
-GMS_HOT static void FN(km_block_dists)(const double *xt, ptrdiff_t rows, ptrdiff_t d,
-                                       const double *P, ptrdiff_t t, double *D)
+#ifndef GMS_KMPP_TILE
+/* Rows per tile of the seeding distances: four four-lane vectors (GCC/Clang
+ * vector extensions; 32 bytes lower to AVX or SSE2 halves in every clone,
+ * where 64-byte vectors would be split badly without AVX-512). Lane
+ * arithmetic is plain IEEE, contraction off: every clone computes the same
+ * bits. */
+#define GMS_KMPP_TILE 16
+typedef double gms_v4d __attribute__((vector_size(32)));
+typedef double gms_v4du __attribute__((vector_size(32), aligned(8))); /* unaligned */
+_Static_assert(GMS_BLOCK_ROWS % GMS_KMPP_TILE == 0, "blocks are whole tiles");
+#endif
+
+/* The t x d points of P with each value repeated in four lanes (Pb,
+ * t * d * 4 doubles): read as whole vectors, since a broadcast built
+ * inside the loop goes through memory in the SSE2 clone. */
+static void FN(km_broadcast)(const double *P, ptrdiff_t t, ptrdiff_t d, double *Pb)
 {
-    for (ptrdiff_t c = 0; c < t; ++c) {
-        double *dc = D + c * GMS_BLOCK_ROWS;
-        for (ptrdiff_t r = 0; r < rows; ++r) dc[r] = 0.0;
-        for (ptrdiff_t j = 0; j < d; ++j) {
-            const double pj = P[c * d + j];
-            const double *xj = xt + j * GMS_BLOCK_ROWS;
-            for (ptrdiff_t r = 0; r < rows; ++r) {
-                const double e = xj[r] - pj;
-                dc[r] += e * e;
-            }
-        }
-    }
+    for (ptrdiff_t i = 0; i < t * d; ++i)
+        for (int l = 0; l < 4; ++l) Pb[4 * i + l] = P[i];
 }
 
-static void FN(km_transpose)(const REAL *xb, ptrdiff_t rows, ptrdiff_t d, double *xt)
+/*
+ * Squared distances from `rows` rows of X (xb, row-major) to the t points
+ * of P (t x d, given as km_broadcast's Pb) into D (t x GMS_BLOCK_ROWS).
+ * The rows go a tile at a time through xt (d x GMS_KMPP_TILE doubles, the
+ * tile transposed, lanes past the end zero), so the lanes are rows: each
+ * D[c, r] is the plain sum over features in order, summed in a register,
+ * with no sum reassociated.
+ */
+GMS_HOT static void FN(km_block_dists)(const REAL *xb, ptrdiff_t rows, ptrdiff_t d,
+                                       const double *Pb, ptrdiff_t t, double *D, double *xt)
 {
-    for (ptrdiff_t r = 0; r < rows; ++r)
-        for (ptrdiff_t j = 0; j < d; ++j) xt[j * GMS_BLOCK_ROWS + r] = (double)xb[r * d + j];
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += GMS_KMPP_TILE) {
+        const ptrdiff_t m = gms_min(rows - r0, GMS_KMPP_TILE);
+        for (ptrdiff_t r = 0; r < m; ++r) {
+            const REAL *x = xb + (r0 + r) * d;
+            for (ptrdiff_t j = 0; j < d; ++j) xt[j * GMS_KMPP_TILE + r] = (double)x[j];
+        }
+        for (ptrdiff_t r = m; r < GMS_KMPP_TILE; ++r)
+            for (ptrdiff_t j = 0; j < d; ++j) xt[j * GMS_KMPP_TILE + r] = 0.0;
+        for (ptrdiff_t c = 0; c < t; ++c) {
+            const double *pc = Pb + 4 * c * d;
+            gms_v4d a0 = {0.0}, a1 = {0.0}, a2 = {0.0}, a3 = {0.0};
+            for (ptrdiff_t j = 0; j < d; ++j) {
+                const gms_v4d p = *(const gms_v4du *)(pc + 4 * j);
+                const double *xj = xt + j * GMS_KMPP_TILE;
+                const gms_v4d e0 = *(const gms_v4du *)xj - p;
+                const gms_v4d e1 = *(const gms_v4du *)(xj + 4) - p;
+                const gms_v4d e2 = *(const gms_v4du *)(xj + 8) - p;
+                const gms_v4d e3 = *(const gms_v4du *)(xj + 12) - p;
+                a0 += e0 * e0;
+                a1 += e1 * e1;
+                a2 += e2 * e2;
+                a3 += e3 * e3;
+            }
+            double *dc = D + c * GMS_BLOCK_ROWS + r0;
+            *(gms_v4du *)dc = a0;
+            *(gms_v4du *)(dc + 4) = a1;
+            *(gms_v4du *)(dc + 8) = a2;
+            *(gms_v4du *)(dc + 12) = a3;
+        }
+    }
 }
 
 /*
@@ -136,13 +169,17 @@ static int FN(kmpp_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, const double *
     const ptrdiff_t nb = gms_n_blocks(n);
     const ptrdiff_t nc = t > 1 ? t - 1 : 1;
     int failed = 0;
+    double *Pb = (double *)malloc((size_t)(4 * t * d) * sizeof(double));
+    if (!Pb) return GMS_ERR_NOMEM;
+    FN(km_broadcast)(P, t, d, Pb);
     (void)n_threads;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(gms_clamp_threads(n_threads, nb))
 #endif
     {
-        double *xt = (double *)malloc((size_t)(GMS_BLOCK_ROWS * (d + t)) * sizeof(double));
-        double *D = xt + GMS_BLOCK_ROWS * d;
+        double *xt = (double *)malloc((size_t)(GMS_KMPP_TILE * d + GMS_BLOCK_ROWS * t) *
+                                      sizeof(double));
+        double *D = xt + GMS_KMPP_TILE * d;
         if (!xt) gms_set_failed(&failed);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
@@ -151,8 +188,7 @@ static int FN(kmpp_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, const double *
             if (!xt) continue;
             const ptrdiff_t i0 = b * GMS_BLOCK_ROWS;
             const ptrdiff_t rows = gms_min(i0 + GMS_BLOCK_ROWS, n) - i0;
-            FN(km_transpose)(X + i0 * d, rows, d, xt);
-            FN(km_block_dists)(xt, rows, d, P, t, D);
+            FN(km_block_dists)(X + i0 * d, rows, d, Pb, t, D, xt);
             double *cl = closest + i0;
             for (ptrdiff_t r = 0; r < rows; ++r) cl[r] = cl[r] < D[r] ? cl[r] : D[r];
             const double *wb = w ? w + i0 : NULL;
@@ -161,7 +197,24 @@ static int FN(kmpp_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, const double *
                 for (ptrdiff_t r = 0; r < rows; ++r) acc += (wb ? wb[r] : 1.0) * cl[r];
                 bsum[b] = acc;
             }
-            for (ptrdiff_t c = 1; c < t; ++c) {
+            /* candidates four at a time: four independent chains per row
+             * instead of one chain after another, each summed in order */
+            ptrdiff_t c = 1;
+            for (; c + 4 <= t; c += 4) {
+                const double *d0 = D + c * GMS_BLOCK_ROWS, *d1 = d0 + GMS_BLOCK_ROWS,
+                             *d2 = d1 + GMS_BLOCK_ROWS, *d3 = d2 + GMS_BLOCK_ROWS;
+                double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+                for (ptrdiff_t r = 0; r < rows; ++r) {
+                    const double wr = wb ? wb[r] : 1.0, cr = cl[r];
+                    a0 += wr * (d0[r] < cr ? d0[r] : cr);
+                    a1 += wr * (d1[r] < cr ? d1[r] : cr);
+                    a2 += wr * (d2[r] < cr ? d2[r] : cr);
+                    a3 += wr * (d3[r] < cr ? d3[r] : cr);
+                }
+                double *out = bsum + b * nc + c - 1;
+                out[0] = a0, out[1] = a1, out[2] = a2, out[3] = a3;
+            }
+            for (; c < t; ++c) {
                 const double *dc = D + c * GMS_BLOCK_ROWS;
                 double acc = 0.0;
                 for (ptrdiff_t r = 0; r < rows; ++r)
@@ -171,6 +224,7 @@ static int FN(kmpp_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, const double *
         }
         free(xt);
     }
+    free(Pb);
     return failed ? GMS_ERR_NOMEM : GMS_OK;
 }
 
@@ -180,7 +234,8 @@ static int FN(kmpp_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, const double *
  * being prefix[b] (the blocks before, in order) plus the running sum inside
  * block b. The block's closest distances get the pending centre p0 (d
  * values) folded in, recomputed as the pass computed them; xt and D are
- * one block's scratch.
+ * one block's scratch (D with 4 * d doubles more after its block, for p0
+ * broadcast).
  */
 static ptrdiff_t FN(kmpp_locate)(const REAL *X, ptrdiff_t n, ptrdiff_t d, const double *p0,
                                  const double *w, const double *closest,
@@ -196,8 +251,9 @@ static ptrdiff_t FN(kmpp_locate)(const REAL *X, ptrdiff_t n, ptrdiff_t d, const 
     }
     const ptrdiff_t i0 = lo * GMS_BLOCK_ROWS;
     const ptrdiff_t rows = gms_min(i0 + GMS_BLOCK_ROWS, n) - i0;
-    FN(km_transpose)(X + i0 * d, rows, d, xt);
-    FN(km_block_dists)(xt, rows, d, p0, 1, D);
+    double *pb = D + GMS_BLOCK_ROWS;
+    FN(km_broadcast)(p0, 1, d, pb);
+    FN(km_block_dists)(X + i0 * d, rows, d, pb, 1, D, xt);
     double run = 0.0;
     for (ptrdiff_t r = 0; r < rows; ++r) {
         const double cl = closest[i0 + r] < D[r] ? closest[i0 + r] : D[r];
@@ -220,7 +276,8 @@ int FN(gms_kmeanspp)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
     double *bsum = (double *)malloc((size_t)(nb * n_trials) * sizeof(double));
     double *prefix = (double *)malloc((size_t)(nb + 1) * sizeof(double));
     double *P = (double *)malloc((size_t)(d * t) * sizeof(double));
-    double *xt = (double *)malloc((size_t)(GMS_BLOCK_ROWS * (d + 1)) * sizeof(double));
+    double *xt = (double *)malloc((size_t)(GMS_KMPP_TILE * d + GMS_BLOCK_ROWS + 4 * d) *
+                                  sizeof(double));
     int64_t rows[GMS_KMPP_MAX_POINTS];
     double pots[GMS_KMPP_MAX_POINTS];
     int rc = GMS_OK;
@@ -244,7 +301,7 @@ int FN(gms_kmeanspp)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
         for (ptrdiff_t r = 0; r < n_trials; ++r) {
             const double target = uniforms[(c - 1) * n_trials + r] * potential;
             rows[r] = FN(kmpp_locate)(X, n, d, P, sample_weight, closest, prefix, nb, target,
-                                      xt, xt + GMS_BLOCK_ROWS * d);
+                                      xt, xt + GMS_KMPP_TILE * d);
         }
         for (ptrdiff_t r = 0; r < n_trials; ++r)
             for (ptrdiff_t j = 0; j < d; ++j) P[(r + 1) * d + j] = (double)X[rows[r] * d + j];

@@ -124,6 +124,31 @@ def test_kmeans_plusplus_skipping_rows_matches_sklearn_and_brute_force(case, dty
         np.testing.assert_array_equal(idx, brute)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n, d, k", [
+    (10, 3, 3),        # fewer rows than one 16-row tile
+    (4099, 17, 60),    # 6 trials: a group of four candidates and two more; partial tiles
+    (2000, 5, 450),    # 8 trials: two groups of four
+    (700, 24, 9),      # a partial last block (700 = 2 * 256 + 188 rows)
+])
+def test_kmeans_plusplus_tile_edges_match_brute_force(n, d, k, dtype, weighted):
+    # The seeding distances go through 16-row tiles and the candidates'
+    # sums four at a time: shapes at and around those edges.
+    X = _blobs(n, d, k, n + d, 3.0, offset=50.0, dtype=dtype)
+    w = np.random.RandomState(d).uniform(0.1, 3.0, size=n) if weighted else None
+    brute = _brute_kmeans_plusplus(X, k, np.random.RandomState(k), w)
+    if dtype == np.float64:
+        # (scikit-learn computes float32 data's distances in float32)
+        _, sk_idx = sk_kmeans_plusplus(X, k, sample_weight=w,
+                                       random_state=np.random.RandomState(k))
+        np.testing.assert_array_equal(brute, sk_idx)
+    for n_threads in (1, 2):
+        centres, idx = _init.kmeans_plusplus(X, k, np.random.RandomState(k), w, n_threads)
+        np.testing.assert_array_equal(idx, brute)
+        np.testing.assert_array_equal(centres, X[brute].astype(np.float64))
+
+
 def test_kmeans_plusplus_zero_weights_never_chosen():
     X, k = _data("separated")
     w = np.ones(X.shape[0])
