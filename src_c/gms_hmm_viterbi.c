@@ -5,21 +5,20 @@
  * back-pointer psi_t(j) = the first i reaching that maximum (as an argmax
  * does, and hmmlearn).
  *
- * The fast path runs on eight-lane vectors of states j (GCC/Clang vector
- * extensions, lowered per clone to AVX-512, AVX2 or SSE2 halves). Only the
- * maxima feed the next frame, so each is a shallow tree of max operations:
- * that tree is the chain the core waits on. The back-pointers are found
- * beside it, as the first i whose sum equals the maximum, and stored in the
- * smallest unsigned type that holds K (T x kp of them per sequence, in
- * per-thread scratch sized once per call).
+ * The recursion runs on eight-lane vectors of states j (GCC/Clang vector
+ * extensions, lowered per clone to AVX-512, AVX2 or SSE2 halves). Each
+ * maximum and its row come from a tree of depth three over a group of eight
+ * predecessors (groups folded in row order); only the maxima feed the next
+ * frame. The tree keeps the lower rows unless the higher are strictly
+ * greater, so with no NaN among the sums it returns exactly the first
+ * maximal sum and its row, the same bits as a sequential scan (every sum is
+ * the same single addition). For K <= 16 the deltas stay in registers and
+ * two sequences run in lockstep, so the core overlaps their latency
+ * chains. Back-pointers take the smallest unsigned type that holds K
+ * (T x kp of them per sequence, in per-thread scratch sized once per call).
  *
- * Both paths give the same bits. Every candidate sum delta + log A is
- * formed by one addition in both; with no NaN among them, a tree whose
- * max(a, b) keeps a (the lower predecessors) unless b > a returns exactly
- * the first maximal sum, the value the sequential scan keeps. A NaN sum
- * needs a NaN or +inf delta or model entry; such a sequence is redone by
- * the sequential scan (viterbi_scan, the reference semantics: NaN sums
- * never win), and a NaN or +inf path log-probability is reported.
+ * A NaN sum needs a NaN or +inf frame log-likelihood or model entry: such a
+ * call is reported (GMS_ERR_NONFINITE), never answered.
  */
 #include "gms_hmm.h"
 #include "gms_hmm_internal.h"
@@ -52,39 +51,6 @@ typedef int32_t v8i32 __attribute__((vector_size(32)));
 #endif
 #define LANE(v, i) PERM(v, i, i, i, i, i, i, i, i)
 
-/* ------------------------------------------------------------------ */
-/* The sequential scan: the reference semantics, and the fallback.     */
-
-/* One step for states [j0, j0 + nj): cur[j] = max_i (prev[i] + log_A[i, j])
- * + f[j] and its argmax (the first maximum wins), in a fixed-size tile of
- * `lanes` states that stays in registers. */
-static inline __attribute__((always_inline)) void viterbi_tile(
-    const double *restrict log_A, ptrdiff_t k, const double *restrict prev,
-    const double *restrict ft, double *restrict cur, int32_t *restrict bpt, ptrdiff_t j0,
-    const int nj)
-{
-    double c[8];
-    int32_t b[8];
-    for (int l = 0; l < nj; ++l) {
-        c[l] = -INFINITY;
-        b[l] = 0;
-    }
-    for (ptrdiff_t i = 0; i < k; ++i) {
-        const double p = prev[i];
-        const double *restrict la = log_A + i * k + j0;
-        for (int l = 0; l < nj; ++l) {
-            const double v = p + la[l];
-            const int gt = v > c[l];
-            c[l] = gt ? v : c[l];
-            b[l] = gt ? (int32_t)i : b[l];
-        }
-    }
-    for (int l = 0; l < nj; ++l) {
-        cur[j0 + l] = c[l] + ft[j0 + l];
-        bpt[j0 + l] = b[l];
-    }
-}
-
 /* The last frame's first maximum (NaN never wins; state 0 if all are). */
 static ptrdiff_t first_argmax(const double *v, ptrdiff_t k)
 {
@@ -92,50 +58,6 @@ static ptrdiff_t first_argmax(const double *v, ptrdiff_t k)
     for (ptrdiff_t j = 1; j < k; ++j)
         if (v[j] > v[last]) last = j;
     return last;
-}
-
-/* One sequence by the scan; GMS_ERR_NOMEM if its scratch cannot be had. */
-static int viterbi_scan(const hmm_model *m, const double *f, ptrdiff_t T, int64_t *states,
-                        double *logprob)
-{
-    const ptrdiff_t k = m->k;
-    if (k < 1 || T < 1) return GMS_ERR_ARG;
-    int32_t *bp = (int32_t *)malloc((size_t)T * (size_t)k * sizeof(int32_t));
-    double *buf = (double *)malloc((size_t)(2 * k) * sizeof(double));
-    if (bp == NULL || buf == NULL) {
-        free(bp);
-        free(buf);
-        return GMS_ERR_NOMEM;
-    }
-    double *prev = buf, *cur = buf + k;
-    for (ptrdiff_t j = 0; j < k; ++j) prev[j] = m->log_pi[j] + f[j];
-    for (ptrdiff_t t = 1; t < T; ++t) {
-        const double *ft = f + t * k;
-        int32_t *bpt = bp + t * k;
-        ptrdiff_t j0 = 0;
-        for (; j0 + 8 <= k; j0 += 8) viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 8);
-        /* the last states in a tile of their own size (a constant per case) */
-        switch (k - j0) {
-        case 1: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 1); break;
-        case 2: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 2); break;
-        case 3: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 3); break;
-        case 4: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 4); break;
-        case 5: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 5); break;
-        case 6: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 6); break;
-        case 7: viterbi_tile(m->log_A, k, prev, ft, cur, bpt, j0, 7); break;
-        default: break;
-        }
-        double *tmp = prev;
-        prev = cur;
-        cur = tmp;
-    }
-    const ptrdiff_t last = first_argmax(prev, k);
-    *logprob = prev[last];
-    states[T - 1] = last;
-    for (ptrdiff_t t = T - 1; t > 0; --t) states[t - 1] = bp[t * k + states[t]];
-    free(bp);
-    free(buf);
-    return GMS_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -152,14 +74,14 @@ typedef struct {
 } vit_model;
 
 /* A sequence to decode: its frames and outputs, its back-pointer scratch
- * (T x kp entries), and whether the scan must redo it. */
+ * (T x kp entries), and whether a delta was NaN or +inf. */
 typedef struct {
     const double *f;
     ptrdiff_t T;
     int64_t *states;
     double *logprob;
     char *bp;
-    int redo;
+    int bad;
 } vit_job;
 
 static inline v8d splat(double x) { return (v8d){x, x, x, x, x, x, x, x}; }
@@ -295,7 +217,7 @@ static inline void vit_start(const vit_model *vm, const double *f0, v8d *restric
     }
 }
 
-/* The last frame's first maximum and the back-trace; job->redo when a
+/* The last frame's first maximum and the back-trace; job->bad when a
  * delta was NaN or +inf (states and log-probability are then garbage, but
  * in range). last: kp doubles of scratch. */
 static inline void vit_finish(vit_job *job, const v8d *pv, v8i ok, double *restrict last,
@@ -314,7 +236,7 @@ static inline void vit_finish(vit_job *job, const v8d *pv, v8i ok, double *restr
     }
     int all = 1;
     for (int l = 0; l < L; ++l) all &= ok[l] != 0;
-    job->redo = !all;
+    job->bad = !all;
 }
 
 /* S (1 or 2) sequences: in lockstep up to the shorter's end, then each
@@ -367,7 +289,7 @@ GMS_HOT static void vit_jobs(const vit_model *vm, vit_job *const *jobs, int n, d
 
 /* The vector pass's model; log_Ap NULL if it cannot be had. Returns
  * whether every log pi and log A entry is below +inf (log A is -inf where
- * A is not positive, never NaN), the fast path's precondition. */
+ * A is not positive, never NaN). */
 static int vit_model_init(vit_model *vm, const hmm_model *m)
 {
     const ptrdiff_t k = m->k, kp = m->kp;
@@ -399,20 +321,23 @@ int gms_hmm_viterbi(const double *framelogprob, ptrdiff_t k,
     hmm_model model;
     if (gms_hmm_model_init(&model, k, startprob, transmat) != GMS_OK) return GMS_ERR_NOMEM;
     vit_model vm;
-    const int fast = vit_model_init(&vm, &model);
+    const int finite = vit_model_init(&vm, &model);
     const ptrdiff_t kp = model.kp;
     ptrdiff_t tmax = 1;
     for (ptrdiff_t s = 0; s < n_seq; ++s)
         if (offsets[s + 1] - offsets[s] > tmax) tmax = (ptrdiff_t)(offsets[s + 1] - offsets[s]);
-    if (vm.log_Ap == NULL || (size_t)tmax > SIZE_MAX / ((size_t)kp * 8)) {
+    const int rc = vm.log_Ap == NULL || (size_t)tmax > SIZE_MAX / ((size_t)kp * 8)
+                       ? GMS_ERR_NOMEM
+                       : !finite ? GMS_ERR_NONFINITE : GMS_OK;
+    if (rc != GMS_OK) {
         free(vm.log_Ap);
         free(model.mem);
-        return GMS_ERR_NOMEM;
+        return rc;
     }
     /* sequences go in pairs (2p, 2p + 1), one pair per task */
     const ptrdiff_t n_pairs = (n_seq + 1) / 2;
     const size_t bp_bytes = (size_t)tmax * (size_t)kp * (size_t)vm.bw;
-    int failed = 0;
+    int failed = 0, bad = 0;
     (void)n_threads;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(gms_hmm_clamp_threads(n_threads, n_pairs))
@@ -438,13 +363,11 @@ int gms_hmm_viterbi(const double *framelogprob, ptrdiff_t k,
                 job[j].states = states + offsets[s];
                 job[j].logprob = seq_logprob + s;
                 job[j].bp = bp + (size_t)j * bp_bytes;
-                job[j].redo = 1;
+                job[j].bad = 0;
             }
-            if (fast) vit_jobs(&vm, jobs, n, dv);
+            vit_jobs(&vm, jobs, n, dv);
             for (int j = 0; j < n; ++j)
-                if (job[j].redo && viterbi_scan(&model, job[j].f, job[j].T, job[j].states,
-                                                job[j].logprob) != GMS_OK)
-                    gms_set_failed(&failed);
+                if (job[j].bad) gms_set_failed(&bad);
         }
         free(bp);
         free(dv);
@@ -452,10 +375,7 @@ int gms_hmm_viterbi(const double *framelogprob, ptrdiff_t k,
     free(vm.log_Ap);
     free(model.mem);
     if (failed) return GMS_ERR_NOMEM;
-    /* -inf is an answer (no path is possible); NaN and +inf are not */
-    for (ptrdiff_t s = 0; s < n_seq; ++s)
-        if (!(seq_logprob[s] < INFINITY)) return GMS_ERR_NONFINITE;
-    return GMS_OK;
+    return bad ? GMS_ERR_NONFINITE : GMS_OK;
 }
 
 int gms_hmm_sample_states(const double *start_cdf, const double *trans_cdf,
