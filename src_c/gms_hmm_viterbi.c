@@ -343,9 +343,10 @@ int gms_hmm_viterbi(const double *framelogprob, ptrdiff_t k,
 #pragma omp parallel num_threads(gms_hmm_clamp_threads(n_threads, n_pairs))
 #endif
     {
-        /* per thread: back-pointers for two of the longest sequences, and
-         * 3 kp doubles of deltas (64-byte aligned for the vector loads) */
-        char *bp = (char *)malloc(2 * bp_bytes);
+        /* per thread: back-pointers for two of the longest sequences (one
+         * if there is one), and 3 kp doubles of deltas (64-byte aligned for
+         * the vector loads) */
+        char *bp = (char *)malloc((n_seq > 1 ? 2 : 1) * bp_bytes);
         double *dv = (double *)aligned_alloc(64, (size_t)(3 * kp) * sizeof(double));
         if (bp == NULL || dv == NULL) gms_set_failed(&failed);
 #ifdef _OPENMP
