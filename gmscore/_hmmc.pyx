@@ -175,7 +175,10 @@ def categorical_fb_into(Reducer red, str implementation, const double[:, ::1] X,
 def viterbi(const double[:, ::1] framelogprob, const int64_t[::1] offsets,
             const double[::1] startprob, const double[:, ::1] transmat,
             int64_t[::1] states, double[::1] seq_logprob, int n_threads):
-    """Viterbi path of every sequence."""
+    """Viterbi path of every sequence: states (ties go to the lowest state,
+    as an argmax) and each sequence's path log-probability (-inf when no path
+    is possible). FloatingPointError when a frame log-likelihood is NaN or
+    +inf."""
     cdef Py_ssize_t n = framelogprob.shape[0], k = framelogprob.shape[1]
     cdef Py_ssize_t n_seq = offsets.shape[0] - 1
     cdef int rc
@@ -186,6 +189,10 @@ def viterbi(const double[:, ::1] framelogprob, const int64_t[::1] offsets,
     with nogil:
         rc = gms_hmm_viterbi(&framelogprob[0, 0], k, &offsets[0], n_seq, &startprob[0],
                              &transmat[0, 0], &states[0], &seq_logprob[0], n_threads)
+    if rc == GMS_ERR_NONFINITE:
+        raise FloatingPointError(
+            "Viterbi met a NaN or +inf frame log-likelihood (or +inf in startprob/"
+            "transmat); check the emission parameters and the data")
     _check(rc)
 
 

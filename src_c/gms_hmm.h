@@ -75,7 +75,11 @@ int gms_hmm_categorical_fb_into(struct gms_reducer *red, int implementation, con
                                 int64_t *bad_row);
 
 /* Most likely state path of every sequence (log space; zero transition
- * probabilities are -inf). `states` (N), `seq_logprob` (n_seq). */
+ * probabilities are -inf; ties go to the lowest state). `states` (N),
+ * `seq_logprob` (n_seq; -inf where no path is possible). Returns GMS_OK,
+ * GMS_ERR_ARG, GMS_ERR_NOMEM or GMS_ERR_NONFINITE (a NaN or +inf frame
+ * log-likelihood or log probability; the outputs are then garbage, but the
+ * states are in [0, k)). */
 int gms_hmm_viterbi(const double *framelogprob, ptrdiff_t k,
                     const int64_t *offsets, ptrdiff_t n_seq,
                     const double *startprob, const double *transmat,
