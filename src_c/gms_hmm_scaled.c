@@ -31,6 +31,7 @@
  */
 #include "gms_hmm_internal.h"
 #include "gms_fastmath.h"
+#include "gms_hmm_vectors.h"
 
 #include <float.h>
 #include <math.h>
@@ -38,30 +39,6 @@
 #include <string.h>
 
 #define L GMS_HMM_LANES
-
-
-/*
- * Eight-lane vectors (GCC/Clang vector extensions; they lower to AVX-512,
- * AVX2 or SSE2 halves depending on the clone). The recursions keep their
- * state in these, so a matrix-vector product broadcasts the vector's lanes
- * with register shuffles instead of reloading them from memory.
- */
-#if !defined(__GNUC__)
-#error "gms_hmm_scaled.c needs GCC or Clang vector extensions"
-#endif
-/* The vector helpers are static and inlined: no vector crosses an ABI
- * boundary, so the note about the AVX-512 calling convention is moot. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-typedef double v8d __attribute__((vector_size(64)));
-typedef double v8du __attribute__((vector_size(64), aligned(8))); /* unaligned */
-typedef int64_t v8i __attribute__((vector_size(64)));
-
-#if defined(__clang__)
-#define PERM(v, a, b, c, d, e, f, g, h) __builtin_shufflevector((v), (v), a, b, c, d, e, f, g, h)
-#else
-#define PERM(v, a, b, c, d, e, f, g, h) __builtin_shuffle((v), (v8i){a, b, c, d, e, f, g, h})
-#endif
-#define LANE(v, i) PERM(v, i, i, i, i, i, i, i, i)
 
 static inline v8d splat(double x) { return (v8d){x, x, x, x, x, x, x, x}; }
 

@@ -24,6 +24,7 @@
 #include "gms_hmm_internal.h"
 #include "gms_kernels.h"
 #include "gms_fastmath.h"
+#include "gms_hmm_vectors.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -32,24 +33,10 @@
 
 #define L GMS_HMM_LANES
 
-#if !defined(__GNUC__)
-#error "gms_hmm_viterbi.c needs GCC or Clang vector extensions"
-#endif
-/* The vector helpers are static and inlined (as in gms_hmm_scaled.c). */
-#pragma GCC diagnostic ignored "-Wpsabi"
-typedef double v8d __attribute__((vector_size(64)));
-typedef double v8du __attribute__((vector_size(64), aligned(8))); /* unaligned */
-typedef int64_t v8i __attribute__((vector_size(64)));
+/* back-pointer vectors, next to gms_hmm_vectors.h's */
 typedef uint8_t v8u8 __attribute__((vector_size(8)));
 typedef uint16_t v8u16 __attribute__((vector_size(16)));
 typedef int32_t v8i32 __attribute__((vector_size(32)));
-
-#if defined(__clang__)
-#define PERM(v, a, b, c, d, e, f, g, h) __builtin_shufflevector((v), (v), a, b, c, d, e, f, g, h)
-#else
-#define PERM(v, a, b, c, d, e, f, g, h) __builtin_shuffle((v), (v8i){a, b, c, d, e, f, g, h})
-#endif
-#define LANE(v, i) PERM(v, i, i, i, i, i, i, i, i)
 
 /* The last frame's first maximum (NaN never wins; state 0 if all are). */
 static ptrdiff_t first_argmax(const double *v, ptrdiff_t k)
