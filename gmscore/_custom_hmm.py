@@ -529,7 +529,9 @@ class BaseHMM(_ChainBase):
     def _checked_parameters(self):
         return _Untouched(self)
 
-    def _validated_source(self, X, lengths):
+    def _validated_source(self, X, lengths, check_finite=True):
+        # (a subclass's emissions do not promise to reveal NaN: X is always
+        # checked, whatever check_finite says)
         check_is_fitted(self, ("startprob_", "transmat_"))
         return self._sequences(X, lengths)
 

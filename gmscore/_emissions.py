@@ -114,6 +114,10 @@ def _validate_covariances(cov, covariance_type, shape, name="covars_"):
 class GaussianEmissions:
     """State k emits N(means_[k], covariance k)."""
 
+    # a NaN / infinite entry of X gives NaN or -inf under every state (the
+    # compiled emission pass never fails on one): decode checks X only then
+    _emissions_reveal_non_finite = True
+
     _emission_letters = "mc"
     _emission_param_names = ("means_", "_covars_")
 
@@ -270,6 +274,10 @@ class GaussianEmissions:
 
 class GMMEmissions:
     """State k emits sum_m weights_[k, m] N(means_[k, m], covars_[k, m])."""
+
+    # a NaN / infinite entry of X gives NaN or -inf under every state (the
+    # compiled emission pass never fails on one): decode checks X only then
+    _emissions_reveal_non_finite = True
 
     _emission_letters = "mcw"
     _emission_param_names = ("weights_", "means_", "covars_")

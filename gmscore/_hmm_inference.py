@@ -9,7 +9,7 @@ from . import _hmmc
 from ._core.covariance import COVARIANCE
 from ._core.sources import as_source
 from ._threads import effective_n_threads, fit_n_threads, single_threaded_blas
-from ._validation import check_feature_names, check_is_fitted, check_random_state
+from ._validation import check_feature_names, check_finite, check_is_fitted, check_random_state
 
 DECODER_ALGORITHMS = ("viterbi", "map")
 
@@ -18,13 +18,13 @@ class ChainInference:
     """Scoring, decoding and sampling methods of ``BaseHMM``; they read the
     fitted ``startprob_`` / ``transmat_`` and the emission hooks."""
 
-    def _validated_source(self, X, lengths):
+    def _validated_source(self, X, lengths, check_finite=True):
         check_is_fitted(self, ("startprob_", "transmat_"))
         from . import _missing_hmm   # nan_policy='marginalize' (None: not in use)
 
         source = _missing_hmm.source(self, X, lengths, False) or as_source(
             X, lengths=lengths, sequences=True, multi_pass=False,
-            n_threads=effective_n_threads(self.n_threads))
+            n_threads=effective_n_threads(self.n_threads), check_finite=check_finite)
         check_feature_names(self, source.feature_names)
         self._size_threads(source)
         return source
@@ -121,7 +121,11 @@ class ChainInference:
             if isinstance(posteriors, np.ndarray):
                 log_prob = float(log_prob)   # a dask array's stays lazy, as its states
             return log_prob, posteriors.argmax(axis=1)
-        source = self._validated_source(X, lengths)
+        # Gaussian emissions turn a NaN / infinite entry of X into a NaN or
+        # -inf frame log-likelihood under every state, which Viterbi reports
+        # (NaN) or which makes its sequence -inf: X is scanned only then
+        deferred = getattr(self, "_emissions_reveal_non_finite", False)
+        source = self._validated_source(X, lengths, check_finite=not deferred)
         if getattr(source, "distributed", False):   # gmscore.dask: lazy states
             with self._checked_parameters():
                 return source.lazy_sequences((self, "viterbi", None), self.n_components)
@@ -130,8 +134,15 @@ class ChainInference:
             for chunk, framelogprob, _ in self._chunk_passes(source):
                 states = np.empty(chunk.X.shape[0], dtype=np.int64)
                 seq_lp = np.empty(len(chunk.offsets) - 1)
-                _hmmc.viterbi(framelogprob, chunk.offsets, self.startprob_, self.transmat_,
-                              states, seq_lp, source.n_threads)
+                try:
+                    _hmmc.viterbi(framelogprob, chunk.offsets, self.startprob_,
+                                  self.transmat_, states, seq_lp, source.n_threads)
+                except FloatingPointError:
+                    if deferred:
+                        check_finite(chunk.X, "X")
+                    raise
+                if deferred and not np.isfinite(seq_lp).all():
+                    check_finite(chunk.X, "X")   # (an impossible path alone passes)
                 total += float(seq_lp.sum())
                 parts.append(states)
         return total, parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -187,12 +187,13 @@ def check_feature_names(estimator, names):
 
 
 def check_array(X, *, name="X", dtypes=(np.float64, np.float32), ensure_2d=True,
-                min_samples=1, min_features=1, copy=False, allow_nan=False):
+                min_samples=1, min_features=1, copy=False, allow_nan=False, finite=True):
     """Validate a dense numeric array and return it C-contiguous.
 
     float64 and float32 are kept, any other real dtype becomes float64.
     ``allow_nan``: NaN entries pass (missing values, gmscore._missing);
-    infinity is still refused.
+    infinity is still refused. ``finite=False``: no finiteness pass (the
+    caller's kernel detects NaN / infinity and then calls check_finite).
     """
     if X is None:
         raise TypeError(f"{name} is None; pass an array-like of numbers")
@@ -257,7 +258,8 @@ def check_array(X, *, name="X", dtypes=(np.float64, np.float32), ensure_2d=True,
                 f"Found array with {arr.shape[1]} feature(s) (shape={arr.shape}) "
                 f"while a minimum of {min_features} is required."
             )
-    check_finite(arr, name, allow_nan)
+    if finite:
+        check_finite(arr, name, allow_nan)
     if copy:
         return np.array(arr, order="C", copy=True)
     return aligned(arr)

@@ -185,3 +185,37 @@ def test_decode_is_the_reference_on_the_models_log_likelihoods(model, covariance
         log_prob, states = est.decode(X, lengths, algorithm="viterbi")
         np.testing.assert_array_equal(states, states_ref)
         assert log_prob == pytest.approx(float(lp_ref.sum()), rel=1e-13, abs=0)
+
+
+# ------------------------------------------- decode without a finiteness pass
+@pytest.mark.parametrize("ct", ["diag", "full", "tied", "spherical"])
+@pytest.mark.parametrize("n_mix", [None, 2])
+def test_decode_names_nan_and_infinity_in_X(ct, n_mix):
+    """Gaussian decode skips the up-front scan of X: a NaN / infinite entry
+    shows in the frame log-likelihoods, and X is checked then, so the error
+    is the usual one, and the model is left as it was."""
+    rng = np.random.RandomState(0)
+    X, lengths = rng.randn(300, 3), [100, 200]
+    model = (GaussianHMM(3, covariance_type=ct, n_iter=2, random_state=0) if n_mix is None
+             else GMMHMM(2, n_mix=n_mix, covariance_type=ct, n_iter=2, random_state=0))
+    model.fit(X, lengths)
+    before = {k: np.copy(v) for k, v in vars(model).items() if isinstance(v, np.ndarray)}
+    for bad, message in ((np.inf, "infinity"), (-np.inf, "infinity"), (np.nan, "NaN")):
+        for row, col in ((0, 0), (150, 2), (299, 1)):
+            Y = X.copy()
+            Y[row, col] = bad
+            with pytest.raises(ValueError, match=f"Input X contains {message}"):
+                model.decode(Y, lengths)
+    Y = X.copy()
+    Y[5, :2] = [np.inf, -np.inf]
+    with pytest.raises(ValueError, match="Input X contains"):
+        model.decode(Y, lengths)
+    for k, v in before.items():
+        assert np.array_equal(getattr(model, k), v), k
+    # an impossible path is no error: -inf, as before
+    model.transmat_ = np.eye(model.n_components)
+    model.startprob_ = np.eye(model.n_components)[0]
+    huge = X.copy()
+    huge[:, 0] = 1e200          # finite, but every state's log-density overflows to -inf
+    log_prob, _ = model.decode(huge, lengths)
+    assert log_prob == -np.inf

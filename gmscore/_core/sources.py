@@ -550,15 +550,18 @@ class CallableSource(Source):
 
 
 def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads=1,
-              multi_pass=True, min_samples=1):
+              multi_pass=True, min_samples=1, check_finite=True):
     """The Source for ``X`` (see the module docstring). ``multi_pass``:
-    the caller reads the data more than once (fit)."""
+    the caller reads the data more than once (fit). ``check_finite=False``:
+    an in-memory X is not scanned for NaN / infinity (a caller whose kernel
+    output reveals them checks X itself then)."""
     if isinstance(X, Source):
         return X
     from .._frames import frame_kind
 
     if frame_kind(X) is not None:   # a data frame: names, then one numeric array
-        return _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples)
+        return _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples,
+                                 check_finite)
     if sequences and isinstance(X, (list, tuple)) and X and \
             type(X[0]).__module__.split(".")[0] == "dask":
         from ..dask import is_sequence_collection, sequences_as_array
@@ -575,7 +578,6 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
                 raise ValueError("X is a dask bag of sequences; do not also give lengths")
             X, lengths = sequences_as_array(X)
         if sequences:
-    
             return DaskSource(X, None, n_threads, lengths_to_offsets(lengths, int(X.shape[0])),
                               persist=multi_pass)
         return DaskSource(X, sample_weight, n_threads, persist=multi_pass)
@@ -615,19 +617,19 @@ def as_source(X, *, sample_weight=None, lengths=None, sequences=False, n_threads
         return CallableSource(lambda: iter(chunks), False, None, n_threads)
     if _is_array_like(X):
         if sequences:
-    
             offsets = lengths_to_offsets(lengths, int(X.shape[0]))
         return ArrayLikeSource(X, sample_weight, offsets, n_threads)
-    return _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples)
+    return _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples,
+                             check_finite)
 
 
-def _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples):
+def _in_memory_source(X, sample_weight, lengths, sequences, n_threads, min_samples,
+                      check_finite=True):
     """An array (or data frame) converted once and validated whole."""
     names = feature_names(X)
-    X = check_array(X, min_samples=min_samples)
+    X = check_array(X, min_samples=min_samples, finite=check_finite)
     offsets = None
     if sequences:
-
         offsets = lengths_to_offsets(lengths, X.shape[0])
     sw = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
     source = ArraySource(X, sw, offsets, n_threads)
@@ -639,7 +641,6 @@ def _with_lengths(src, lengths, sequences, _):
     if lengths is not None:
         if not sequences:
             raise ValueError("lengths is only for sequence models")
-
         # lengths with a streamed X: the sum is checked at the end of a pass
         arr = np.asarray(lengths)
         total = int(np.sum(arr, dtype=np.int64)) if arr.size else 0
