@@ -222,12 +222,14 @@ def _model_arguments(model):
     return COVARIANCE[ct].code, means, covs, log_w
 
 
-def estep(model, source, centres):
+def estep(model, source, centres, arguments=_model_arguments):
     """GaussianStats of a MissingArraySource's rows (those with an observed
-    feature) about ``centres``, under the model's current parameters."""
+    feature) about ``centres``, under the model's current parameters.
+    ``arguments(model)``: the kernel's (code, means, covariances, log
+    weights); gmscore._missing_variational gives the variational ones."""
     from ._missingc import leaf_size, missing_pass
 
-    code, means, covs, log_w = _model_arguments(model)
+    code, means, covs, log_w = arguments(model)
     k, d = means.shape
     order, start, observed = source.patterns.without_empty()
     leaf = np.zeros(leaf_size(code, k, d))
@@ -258,7 +260,7 @@ def _prediction_rows(model, X):
     return arr
 
 
-def _run_rows(model, X, **outputs):
+def _run_rows(model, X, arguments=_model_arguments, **outputs):
     from ._missingc import missing_pass
 
     model._prepared()   # validates the fitted parameters
@@ -267,7 +269,7 @@ def _run_rows(model, X, **outputs):
         raise ValueError(f"X has {d} features, but {type(model).__name__} is expecting "
                          f"{model.n_features_in_} features as input.")
     p = Patterns(X)
-    code, means, covs, log_w = _model_arguments(model)
+    code, means, covs, log_w = arguments(model)
     from ._threads import effective_n_threads
 
     from ._threads import single_threaded_blas
@@ -277,7 +279,7 @@ def _run_rows(model, X, **outputs):
                      n_threads=effective_n_threads(model.n_threads), **outputs)
 
 
-def predictions(model, X, which):
+def predictions(model, X, which, arguments=_model_arguments):
     """score_samples ('lse'), predict_proba ('proba') or predict ('labels')
     of rows with NaN, from the marginals over their observed features; None
     when X has no NaN or the model does not marginalise."""
@@ -312,7 +314,7 @@ def predictions(model, X, which):
             labels[full] = rows[2]
     lse_p, proba_p = np.empty(len(part)), None if proba is None else np.empty((len(part), k))
     _run_rows(model, aligned(np.asarray(arr[part], dtype=np.float64), np.float64),
-              lse=lse_p, resp_out=proba_p)
+              arguments, lse=lse_p, resp_out=proba_p)
     lse[part] = lse_p
     if proba is not None:
         proba[part] = proba_p
@@ -324,7 +326,7 @@ def predictions(model, X, which):
     return (lse if which == "lse" else proba).astype(dtype, copy=False)
 
 
-def impute(model, X, return_std=False):
+def impute(model, X, return_std=False, arguments=_model_arguments):
     """Conditional-mean imputation of the NaN entries of X under the fitted
     mixture (see GaussianMixture.impute)."""
     from ._validation import check_feature_names, check_is_fitted
@@ -335,7 +337,7 @@ def impute(model, X, return_std=False):
     arr = aligned(np.asarray(arr, dtype=np.float64), np.float64)
     out = np.empty_like(arr)
     var = np.empty_like(arr) if return_std else None
-    _run_rows(model, arr, impute=out, impute_var=var)
+    _run_rows(model, arr, arguments, impute=out, impute_var=var)
     if return_std:
         return out, np.sqrt(var)
     return out

@@ -50,12 +50,14 @@ def _emission_arguments(model):
             _f64(cov), log_w)
 
 
-def frame_log_likelihood(model, source):
+def frame_log_likelihood(model, source, arguments=_emission_arguments):
     """(framelogprob (N x K), within-state mixture weights (N x K x M) for a
-    GMMHMM, else None) of a MissingArraySource's frames."""
+    GMMHMM, else None) of a MissingArraySource's frames. ``arguments``:
+    as _emission_arguments (gmscore._missing_variational gives the
+    variational HMM's)."""
     from ._missingc import missing_pass
 
-    code, _, means, covs, log_w = _emission_arguments(model)
+    code, _, means, covs, log_w = arguments(model)
     X, p = source.X_nan, source.patterns
     n = X.shape[0]
     logp = np.empty((n, means.shape[0]))
@@ -69,16 +71,17 @@ def frame_log_likelihood(model, source):
     return framelogprob, comp
 
 
-def estep(model, source, centres):
+def estep(model, source, centres, arguments=_emission_arguments):
     """ChainStats of a MissingArraySource (every frame, those entirely NaN
-    included) under the model's current parameters."""
+    included) under the model's current parameters (``arguments``: as for
+    frame_log_likelihood)."""
     from . import _hmmc
     from ._missingc import leaf_size, missing_pass
 
     k = model.n_components
     X, p = source.X_nan, source.patterns
     n = X.shape[0]
-    framelogprob, comp = frame_log_likelihood(model, source)
+    framelogprob, comp = frame_log_likelihood(model, source, arguments)
     chain = _hmmc.chain_reducer(k)
     posteriors = np.empty((n, k))
     seq_ll = model._forward_backward(framelogprob, source.offsets, posteriors, None, None,
@@ -87,7 +90,7 @@ def estep(model, source, centres):
     acc = model._emission_accumulator(source, centres)   # None: no emission update
     if acc is not None:
         centres = _f64(acc[1])
-        code, kind, means, covs, log_w = _emission_arguments(model)
+        code, kind, means, covs, log_w = arguments(model)
         if comp is None:
             resp = posteriors
         else:   # gamma_tk times the mixture posterior within state k

@@ -241,7 +241,7 @@ default='dirichlet_process'
 
     def _estep_about(self, source, kernel_model, centres):
         if getattr(source, "missing", None) is not None:     # nan_policy='marginalize'
-            return _missing_variational.mixture_estep(self, source, centres)
+            return _missing.estep(self, source, centres, _missing_variational.mixture_arguments)
         return GaussianMixture._estep_about(self, source, kernel_model, centres)
 
     _estep_distributed = GaussianMixture._estep_distributed
@@ -279,7 +279,8 @@ default='dirichlet_process'
         (equal to ``fit(X).predict(X)``)."""
         source = self._fit(X, sample_weight)
         if getattr(source, "missing", None) is not None:
-            return _missing_variational.mixture_predictions(self, source.X_nan, "labels")
+            return _missing.predictions(self, source.X_nan, "labels",
+                                        _missing_variational.mixture_arguments)
         return self._predict_source(source)
 
     # EM driver hooks (gmscore._core.em)
@@ -473,7 +474,7 @@ default='dirichlet_process'
         """Rows with NaN under nan_policy='marginalize', else None."""
         if self.nan_policy != "marginalize":
             return None
-        return _missing_variational.mixture_predictions(self, X, which)
+        return _missing.predictions(self, X, which, _missing_variational.mixture_arguments)
 
     def impute(self, X, return_std=False):
         """X with every NaN replaced by its conditional mean given the
@@ -496,7 +497,7 @@ default='dirichlet_process'
         X_imputed : ndarray of shape (n_samples, n_features), float64
         std : ndarray of shape (n_samples, n_features), only with return_std
         """
-        return _missing_variational.mixture_impute(self, X, return_std)
+        return _missing.impute(self, X, return_std, _missing_variational.mixture_arguments)
 
     @property
     def bic(self):

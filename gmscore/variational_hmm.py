@@ -223,9 +223,10 @@ class VariationalGaussianEmissions(GaussianEmissions):
 
     def _estep_about(self, source, centres):
         if getattr(source, "missing", None) is not None:   # NaN marginalised
-            from ._missing_variational import hmm_estep
+            from ._missing_hmm import estep
+            from ._missing_variational import emission_arguments
 
-            return hmm_estep(self, source, centres)
+            return estep(self, source, centres, emission_arguments)
         return super()._estep_about(source, centres)
 
     def _dof_shape(self):
