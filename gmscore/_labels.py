@@ -54,16 +54,36 @@ def check_labels(y, n_samples, *, what="samples"):
                                  "class label")
     elif y.dtype.kind not in "biuUS":
         raise ValueError(f"Unknown label type: y has dtype {y.dtype}")
-    try:
-        classes, indices = np.unique(y, return_inverse=True)
-    except TypeError as exc:
-        raise TypeError(f"the labels in y cannot be sorted ({exc}); use labels of one "
-                        "type (all strings or all numbers)") from None
+    small = _small_int_labels(y)
+    if small is not None:
+        classes, indices = small
+    else:
+        try:
+            classes, indices = np.unique(y, return_inverse=True)
+        except TypeError as exc:
+            raise TypeError(f"the labels in y cannot be sorted ({exc}); use labels of "
+                            "one type (all strings or all numbers)") from None
     if classes.shape[0] < 2:
         raise ValueError(
             f"y holds a single class ({label_repr(classes[0])}): a classifier needs samples of at "
             "least 2 classes")
     return classes, indices.ravel().astype(np.intp)
+
+
+def _small_int_labels(y):
+    """np.unique(y, return_inverse=True) for integer labels spanning a
+    range no wider than y is long, by counting instead of sorting (same
+    classes, same indices, several times faster); None otherwise."""
+    if y.dtype.kind not in "iu" or y.size == 0:
+        return None
+    lo, hi = int(y.min()), int(y.max())
+    if hi - lo >= y.size or hi > np.iinfo(np.intp).max:
+        return None
+    offset = y.astype(np.intp) - lo      # intp: no overflow of small types
+    present = np.bincount(offset, minlength=hi - lo + 1) > 0
+    classes = (np.flatnonzero(present) + lo).astype(y.dtype)
+    rank = np.cumsum(present) - 1          # index of each present value
+    return classes, rank[offset]
 
 
 def label_repr(label):

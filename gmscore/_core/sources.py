@@ -287,9 +287,18 @@ class Source:
     def mean_variance(self):
         """Mean over features of the weighted per-feature variance."""
         if getattr(self, "_variance", None) is None:
-            g = self.centre
-            _, _, s2 = self._moments("diag", g)
-            self._variance = float(s2.mean() / self.total_weight)
+            X = getattr(self, "X", None) if self.in_memory else None
+            if getattr(self, "_centre", None) is not None or not isinstance(X, np.ndarray):
+                _, _, s2 = self._moments("diag", self.centre)
+                self._variance = float(s2.mean() / self.total_weight)
+            else:
+                # in memory: one pass about a shift close to the mean (that
+                # of an evenly strided sample of rows), so the correction
+                # below cannot cancel
+                shift = X[::max(1, X.shape[0] // 4096)].mean(axis=0, dtype=np.float64)
+                nk, s1, s2 = self._moments("diag", shift)
+                mean = s1 / nk
+                self._variance = float(np.mean(s2 / nk - mean * mean))
         return self._variance
 
     def buffer(self, name, shape):
