@@ -209,6 +209,35 @@ def test_string_and_object_labels():
     assert s.score(X, names[y]) > 0.9
 
 
+@pytest.mark.parametrize("y", [
+    np.array([-100, 100, 5, -100, 7, 100], dtype=np.int8),   # y - min overflows int8
+    np.array([3, 1000, 3, 7] * 300, dtype=np.int64),
+    np.array([2, 0, 2, 1, 0], dtype=np.uint8),
+    np.array([5, 9, 5], dtype=np.uint64),
+    np.array([2 ** 62, -2 ** 62, 5]),                         # too wide: sorted
+    np.array([2 ** 64 - 1, 2 ** 64 - 2], dtype=np.uint64),    # beyond intp: sorted
+])
+def test_integer_labels_are_indexed_as_np_unique(y):
+    from gmscore._labels import check_labels
+
+    classes, indices = check_labels(y, y.shape[0])
+    ref_classes, ref_indices = np.unique(y, return_inverse=True)
+    assert classes.dtype == ref_classes.dtype
+    assert_array_equal(classes, ref_classes)
+    assert_array_equal(indices, ref_indices.ravel())
+
+
+def test_many_classes_keep_their_rows_in_order():
+    # more than 256 classes: the stable sort runs on uint16 labels
+    rng = np.random.RandomState(3)
+    y = np.repeat(np.arange(300), 3)
+    rng.shuffle(y)
+    X = rng.standard_normal((y.size, 2)) + y[:, None]
+    clf = GaussianMixtureClassifier(1, covariance_type="spherical").fit(X, y)
+    for c in (0, 137, 299):
+        assert_allclose(clf.estimators_[c].means_[0], X[y == c].mean(axis=0), rtol=1e-12)
+
+
 def test_float32_input():
     X, y = _blobs(seed=10)
     a = GaussianMixtureClassifier(2, random_state=0).fit(X, y)

@@ -682,3 +682,16 @@ def test_worst_explained_allocates_no_samples_by_components_array():
     assert peak < n * k * 8 / 8, peak
     expected = np.argsort(gm.score_samples(X), kind="stable")[:5]
     assert_array_equal(idx, expected)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_mean_feature_variance_of_offset_data(weighted):
+    # the k-means tolerance's variance, one pass about a sampled shift,
+    # keeps its digits on data far from the origin
+    from gmscore._core.sources import as_source
+
+    rng = np.random.RandomState(0)
+    X = 1e6 + rng.standard_normal((5000, 3)) * [1.0, 2.0, 0.5]
+    w = rng.uniform(0.5, 2.0, 5000) if weighted else None
+    ref = np.average((X - np.average(X, axis=0, weights=w)) ** 2, axis=0, weights=w).mean()
+    assert as_source(X, sample_weight=w).mean_variance == pytest.approx(ref, rel=1e-9)
