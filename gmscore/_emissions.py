@@ -171,16 +171,28 @@ class GaussianEmissions:
         self._covars_ = _validate_covariances(cov, self.covariance_type,
                                               self._covars_shape(means.shape[1]))
 
+    def _emission_arguments(self, dtype):
+        """(means, precision factors, log normalisers) in the kernel's
+        layout for inputs of ``dtype``, made once per parameter change."""
+        ct = self.covariance_type
+
+        def make():
+            k, d = self.n_components, np.shape(self.means_)[1]
+            prec = _precision_factors(self._covars_, ct)
+            log_det = COVARIANCE[ct].log_det_cholesky(prec, d)
+            log_norm = np.broadcast_to(log_det - 0.5 * d * LOG_2PI, (k,)).astype(np.float64)
+            means, flat = COVARIANCE[ct].kernel_arguments(self.means_, prec, dtype)
+            return means, flat, np.ascontiguousarray(log_norm)
+
+        return self._derived(("emissions", np.dtype(dtype).str),
+                             (ct, self.n_components, self.means_, self._covars_), make)
+
     def _frame_log_likelihood(self, X, n_threads, data=None):
         ct = self.covariance_type
-        k, d = self.n_components, X.shape[1]
-        prec = _precision_factors(self._covars_, ct)
-        log_det = COVARIANCE[ct].log_det_cholesky(prec, d)
-        log_norm = np.broadcast_to(log_det - 0.5 * d * LOG_2PI, (k,)).astype(np.float64)
-        out = _work_array(data, "framelogprob", (X.shape[0], k))
-        means, flat = COVARIANCE[ct].kernel_arguments(self.means_, prec, X.dtype)
-        _kernels.weighted_log_prob(COVARIANCE[ct].code, X, means, flat,
-                                   np.ascontiguousarray(log_norm), out, n_threads)
+        means, flat, log_norm = self._emission_arguments(X.dtype)
+        out = _work_array(data, "framelogprob", (X.shape[0], self.n_components))
+        _kernels.weighted_log_prob(COVARIANCE[ct].code, X, means, flat, log_norm, out,
+                                   n_threads)
         return out, None
 
     def _emission_accumulator(self, source, centres=None):
@@ -388,17 +400,29 @@ class GMMEmissions:
         log_det = COVARIANCE[code_type].log_det_cholesky(prec, d)
         return code_type, prec, log_det
 
+    def _emission_arguments(self, dtype):
+        """(kernel type code, means, precision factors, log normalisers) of
+        the K * M components for inputs of ``dtype``, made once per
+        parameter change."""
+        def make():
+            k, m, d = self.means_.shape
+            code_type, prec, log_det = self._component_factors()
+            with np.errstate(divide="ignore"):
+                log_w = np.log(self.weights_).ravel()
+            log_norm = np.ascontiguousarray(log_w + log_det - 0.5 * d * LOG_2PI)
+            means, flat = COVARIANCE[code_type].kernel_arguments(
+                self.means_.reshape(k * m, d), prec, dtype)
+            return COVARIANCE[code_type].code, means, flat, log_norm
+
+        return self._derived(("emissions", np.dtype(dtype).str),
+                             (self.covariance_type, self.weights_, self.means_, self.covars_),
+                             make)
+
     def _frame_log_likelihood(self, X, n_threads, data=None):
         k, m, d = self.means_.shape
-        code_type, prec, log_det = self._component_factors()
-        with np.errstate(divide="ignore"):
-            log_w = np.log(self.weights_).ravel()
-        log_norm = np.ascontiguousarray(log_w + log_det - 0.5 * d * LOG_2PI)
+        code, means, flat, log_norm = self._emission_arguments(X.dtype)
         comp = _work_array(data, "components", (X.shape[0], k * m))
-        means, flat = COVARIANCE[code_type].kernel_arguments(self.means_.reshape(k * m, d),
-                                                             prec, X.dtype)
-        _kernels.weighted_log_prob(COVARIANCE[code_type].code, X, means, flat, log_norm, comp,
-                                   n_threads)
+        _kernels.weighted_log_prob(code, X, means, flat, log_norm, comp, n_threads)
         comp = comp.reshape(X.shape[0], k, m)
         framelogprob = _work_array(data, "framelogprob", (X.shape[0], k))
         # comp becomes the within-state mixture weights, from the same exps
@@ -518,3 +542,9 @@ class GMMEmissions:
     def _emission_n_parameters(self):
         k, m, d = self.n_components, self.n_mix, self._n_features_of_emissions()
         return k * m * d + (m - 1) + k * COVARIANCE[self.covariance_type].n_parameters(m, d)
+
+
+# What each class's _check_emissions reads besides the fitted parameters
+# (BaseHMM._check_reads): its result is reused while they are unchanged.
+GaussianEmissions._CHECK_READS = (GaussianEmissions._check_emissions, ("covariance_type",))
+GMMEmissions._CHECK_READS = (GMMEmissions._check_emissions, ("covariance_type", "n_mix"))

@@ -579,6 +579,17 @@ class BaseHMM(ChainInference, RestoresOnFailure, ParamsMixin):
                          "points will result in a degenerate solution.", n_params,
                          source.n_samples)
 
+    def _check_reads(self):
+        """The hyper-parameters _check reads besides the fitted parameters,
+        when its result may be reused for unchanged inputs: only where
+        ``_check`` and ``_check_emissions`` are the ones ``_CHECK_READS``
+        (set by the emission classes) was written for; None otherwise."""
+        described = getattr(type(self), "_CHECK_READS", None)
+        if described is None or type(self)._check is not BaseHMM._check or \
+                type(self)._check_emissions is not described[0]:
+            return None
+        return ("n_components",) + described[1]
+
     @contextmanager
     def _checked_parameters(self):
         """Validated, kernel-ready parameters for the duration of a call
@@ -586,8 +597,20 @@ class BaseHMM(ChainInference, RestoresOnFailure, ParamsMixin):
         _check converts is put back as the user left it afterwards."""
         names = self._fitted_param_names() + ("n_features",)
         before = {n: vars(self)[n] for n in names if n in vars(self)}
+        reads = self._check_reads()
         try:
-            self._check()
+            if reads is None:
+                self._check()
+            else:
+                # unchanged parameters need no second validation: the
+                # values _check made of them last time are reused
+                def check():
+                    self._check()
+                    return {n: vars(self)[n] for n in names if n in vars(self)}
+
+                vars(self).update(self._derived(
+                    "checked", [getattr(self, n) for n in reads] + [before.get(n) for n in names],
+                    check))
             yield
         finally:
             for n in names:

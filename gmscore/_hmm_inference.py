@@ -2,11 +2,14 @@
 decoding (Viterbi / MAP), per-frame anomaly scores, the streaming filter,
 sampling, the stationary distribution and the information criteria. Mixed
 into ``BaseHMM`` (``_hmm_base.py``), which fits the chain."""
+from contextlib import contextmanager
+
 import numpy as np
 from scipy import linalg
 
 from . import _hmmc
 from ._core.covariance import COVARIANCE
+from ._core.prepared import DerivedValues
 from ._core.sources import as_source
 from ._threads import effective_n_threads, fit_n_threads, single_threaded_blas
 from ._validation import check_feature_names, check_finite, check_is_fitted, check_random_state
@@ -14,9 +17,66 @@ from ._validation import check_feature_names, check_finite, check_is_fitted, che
 DECODER_ALGORITHMS = ("viterbi", "map")
 
 
+# Largest set of work arrays a model keeps between calls.
+_SCRATCH_KEPT_BYTES = 64 << 20
+
+
+class _CallScratch:
+    """Work arrays of one scoring or decoding call that never leave it
+    (the frame log-likelihoods): kept on the model between calls, so that
+    a repeated call reuses their pages instead of faulting in fresh ones
+    (about a millisecond per 10 MB)."""
+
+    __slots__ = ("_buffers",)
+
+    def __init__(self):
+        self._buffers = {}
+
+    def buffer(self, name, shape):
+        size = int(np.prod(shape))
+        flat = self._buffers.get(name)
+        if flat is None or flat.size < size:
+            flat = self._buffers[name] = np.empty(size)
+        return flat[:size].reshape(shape)
+
+    def nbytes(self):
+        return sum(b.nbytes for b in self._buffers.values())
+
+
 class ChainInference:
     """Scoring, decoding and sampling methods of ``BaseHMM``; they read the
     fitted ``startprob_`` / ``transmat_`` and the emission hooks."""
+
+    # values derived from the fitted parameters (gmscore._core.prepared)
+    # and the lent work arrays: slots, so that pickles, save and __dict__
+    # never hold them
+    __slots__ = ("_derived_cache", "_scratch_pool")
+
+    @contextmanager
+    def _lent_scratch(self):
+        """Work arrays for one call (see _CallScratch), from the model's
+        pool and back into it afterwards (at most two sets, each at most
+        _SCRATCH_KEPT_BYTES)."""
+        pool = getattr(self, "_scratch_pool", None)
+        if pool is None:
+            pool = self._scratch_pool = []
+        try:
+            scratch = pool.pop()     # atomic: concurrent calls get their own
+        except IndexError:
+            scratch = _CallScratch()
+        try:
+            yield scratch
+        finally:
+            if scratch.nbytes() <= _SCRATCH_KEPT_BYTES and len(pool) < 2:
+                pool.append(scratch)
+
+    def _derived(self, key, values, make):
+        """``make()``, or what it gave last time for ``key`` if ``values``
+        (the parameters it reads) are still byte for byte the same."""
+        cache = getattr(self, "_derived_cache", None)
+        if cache is None:
+            cache = self._derived_cache = DerivedValues()
+        return cache.get(key, values, make)
 
     def _validated_source(self, X, lengths, check_finite=True):
         check_is_fitted(self, ("startprob_", "transmat_"))
@@ -38,9 +98,10 @@ class ChainInference:
             source.n_threads = fit_n_threads(self.n_threads, source.largest_chunk_rows(), k,
                                              source.n_features, kind)
 
-    def _chunk_passes(self, source):
+    def _chunk_passes(self, source, scratch=None):
         """Per chunk: (chunk, frame log-likelihoods, index of its first
-        sequence)."""
+        sequence). With ``scratch`` (a _CallScratch) the frame
+        log-likelihoods live in its arrays, valid until the next chunk."""
         first = 0
         for chunk in source.chunks():
             self._check_chunk_features(chunk)
@@ -50,7 +111,8 @@ class ChainInference:
 
                     framelogprob, _ = frame_log_likelihood(self, source)
                 else:
-                    framelogprob, _ = self._frame_log_likelihood(chunk.X, source.n_threads)
+                    framelogprob, _ = self._frame_log_likelihood(chunk.X, source.n_threads,
+                                                                 scratch)
             yield chunk, framelogprob, first
             first += len(chunk.offsets) - 1
 
@@ -66,8 +128,8 @@ class ChainInference:
                 parts = source.map_sequences((self, "score", None))
             return float(np.sum([p[0] for p in parts])), None, source.n_samples
         total, parts, rows = 0.0, [], 0
-        with self._checked_parameters():
-            for chunk, framelogprob, first in self._chunk_passes(source):
+        with self._checked_parameters(), self._lent_scratch() as scratch:
+            for chunk, framelogprob, first in self._chunk_passes(source, scratch):
                 posteriors = np.empty_like(framelogprob) if compute_posteriors else None
                 seq_ll = self._forward_backward(framelogprob, chunk.offsets, posteriors, None,
                                                 None, source.n_threads, first_sequence=first)
@@ -130,8 +192,8 @@ class ChainInference:
             with self._checked_parameters():
                 return source.lazy_sequences((self, "viterbi", None), self.n_components)
         total, parts = 0.0, []
-        with self._checked_parameters():
-            for chunk, framelogprob, _ in self._chunk_passes(source):
+        with self._checked_parameters(), self._lent_scratch() as scratch:
+            for chunk, framelogprob, _ in self._chunk_passes(source, scratch):
                 states = np.empty(chunk.X.shape[0], dtype=np.int64)
                 seq_lp = np.empty(len(chunk.offsets) - 1)
                 try:

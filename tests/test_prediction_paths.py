@@ -463,3 +463,147 @@ def test_hmm_prediction_thread_invariance(cls):
     sa, sb = one.score_samples(X, lengths), two.score_samples(X, lengths)
     assert sa[0] == sb[0]
     np.testing.assert_array_equal(sa[1], sb[1])
+
+
+# ------------------------------------------------ HMM derived-value cache
+def hmm_answers(model, X, lengths):
+    logp, states = model.decode(X, lengths)
+    ll, post = model.score_samples(X, lengths)
+    return logp, states, ll, post, model.score(X, lengths)
+
+
+def assert_hmm_same(a, b):
+    assert a[0] == b[0] and a[2] == b[2] and a[4] == b[4]
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(a[3], b[3])
+
+
+def hmm_fresh_like(model):
+    """A new model of the same class and hyper-parameters holding copies
+    of the parameters: nothing derived is carried over."""
+    new = type(model)(**model.get_params())
+    for name in ("startprob_", "transmat_", "weights_", "means_"):
+        if hasattr(model, name):
+            setattr(new, name, np.array(getattr(model, name), copy=True))
+    new.covars_ = np.array(stored_covars(model), copy=True)
+    return new
+
+
+def stored_covars(model):
+    """covars_ in the shape its setter takes (GaussianHMM's getter gives
+    full matrices for every covariance type, as hmmlearn's does)."""
+    return model._covars_ if type(model) is GaussianHMM else model.covars_
+
+
+HMM_CASES = [(GaussianHMM, ct) for ct in ("diag", "full", "spherical", "tied")] + \
+    [(GMMHMM, "diag"), (GMMHMM, "full")]
+
+
+def fitted_hmm(cls, cov_type, seed=0):
+    kw = {"n_mix": 2} if cls is GMMHMM else {}
+    rng = np.random.RandomState(seed)
+    X = np.vstack([rng.randn(120, 3) + 3 * rng.randn(3) for _ in range(6)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = cls(3, covariance_type=cov_type, n_iter=4, random_state=seed, **kw)
+        model.fit(X, [120] * 6)
+    return model, X, [120] * 6
+
+
+@pytest.mark.parametrize("cls,cov_type", HMM_CASES)
+def test_hmm_cache_follows_assigned_and_mutated_parameters(cls, cov_type):
+    model, X, lengths = fitted_hmm(cls, cov_type)
+    first = hmm_answers(model, X, lengths)
+    assert_hmm_same(first, hmm_answers(hmm_fresh_like(model), X, lengths))
+    # a new means_ array
+    model.means_ = model.means_ + 0.7
+    moved = hmm_answers(model, X, lengths)
+    assert moved[2] != first[2]
+    assert_hmm_same(moved, hmm_answers(hmm_fresh_like(model), X, lengths))
+    # written into in place, one parameter at a time
+    model.means_[0] -= 2.0
+    assert_hmm_same(hmm_answers(model, X, lengths), hmm_answers(hmm_fresh_like(model), X, lengths))
+    model.transmat_[:] = np.full((3, 3), 1.0 / 3)
+    assert_hmm_same(hmm_answers(model, X, lengths), hmm_answers(hmm_fresh_like(model), X, lengths))
+    model.startprob_[:] = [0.1, 0.1, 0.8]
+    assert_hmm_same(hmm_answers(model, X, lengths), hmm_answers(hmm_fresh_like(model), X, lengths))
+    model.covars_ = stored_covars(model) * 1.5      # through the public setter
+    scaled = hmm_answers(model, X, lengths)
+    assert_hmm_same(scaled, hmm_answers(hmm_fresh_like(model), X, lengths))
+    if cls is GMMHMM:
+        model.weights_[:] = np.array([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]])
+        assert_hmm_same(hmm_answers(model, X, lengths),
+                        hmm_answers(hmm_fresh_like(model), X, lengths))
+    # float32 input: its own kernel arguments, and float64 ones still right
+    model.decode(X.astype(np.float32), lengths)
+    assert_hmm_same(hmm_answers(model, X, lengths), hmm_answers(hmm_fresh_like(model), X, lengths))
+
+
+@pytest.mark.parametrize("cls,cov_type", [(GaussianHMM, "full"), (GMMHMM, "diag")])
+def test_hmm_cache_bad_parameters_still_raise_and_leave_model(cls, cov_type):
+    model, X, lengths = fitted_hmm(cls, cov_type, seed=1)
+    good = hmm_answers(model, X, lengths)
+    snap = {n: np.array(getattr(model, n), copy=True)
+            for n in ("startprob_", "transmat_", "means_", "covars_")}
+    model.transmat_[0, 0] += 0.5          # rows no longer sum to 1
+    with pytest.raises(ValueError, match="transmat_"):
+        model.decode(X, lengths)
+    model.transmat_[0, 0] -= 0.5
+    model.means_[1, 0] = np.nan
+    with pytest.raises(ValueError, match="means_"):
+        model.score(X, lengths)
+    model.means_[1, 0] = snap["means_"][1, 0]
+    for n, v in snap.items():
+        np.testing.assert_array_equal(getattr(model, n), v)
+    assert_hmm_same(hmm_answers(model, X, lengths), good)
+    # a hyper-parameter the parameters no longer fit
+    model.set_params(n_components=4)
+    with pytest.raises(ValueError):
+        model.decode(X, lengths)
+    model.set_params(n_components=3)
+    assert_hmm_same(hmm_answers(model, X, lengths), good)
+
+
+def test_hmm_cache_is_not_in_dict_pickle_or_save():
+    model, X, lengths = fitted_hmm(GaussianHMM, "diag")
+    keys = set(vars(model))
+    hmm_answers(model, X, lengths)
+    assert set(vars(model)) == keys
+    assert model._derived_cache is not None and model._scratch_pool
+    blob = pickle.dumps(model)
+    assert b"_derived_cache" not in blob and b"_scratch_pool" not in blob
+    clone = pickle.loads(blob)
+    assert getattr(clone, "_derived_cache", None) is None
+    assert_hmm_same(hmm_answers(clone, X, lengths), hmm_answers(model, X, lengths))
+    buf = io.BytesIO()
+    model.save(buf)
+    assert b"_derived_cache" not in buf.getvalue()
+
+
+def test_hmm_subclass_with_its_own_check_is_checked_every_call():
+    calls = []
+
+    class Counted(GaussianHMM):
+        def _check(self, n_features=None):
+            calls.append(1)
+            super()._check(n_features)
+
+    model, X, lengths = fitted_hmm(GaussianHMM, "diag")
+    other = Counted(**model.get_params())
+    for n in ("startprob_", "transmat_", "means_"):
+        setattr(other, n, np.array(getattr(model, n)))
+    other.covars_ = np.array(stored_covars(model))
+    for _ in range(3):
+        other.decode(X, lengths)
+    assert len(calls) == 3
+    assert_hmm_same(hmm_answers(other, X, lengths), hmm_answers(model, X, lengths))
+
+
+def test_hmm_concurrent_calls_agree():
+    from concurrent.futures import ThreadPoolExecutor
+    model, X, lengths = fitted_hmm(GMMHMM, "full")
+    want = hmm_answers(hmm_fresh_like(model), X, lengths)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: hmm_answers(model, X, lengths), range(16)))
+    for g in got:
+        assert_hmm_same(g, want)

@@ -69,3 +69,48 @@ class PreparedMixture:
         if entry is None:
             entry = self._by_dtype[dtype] = self._make(dtype)
         return entry
+
+
+class _Unmatched:
+    """A value whose bytes say nothing of it (an object array): it never
+    equals another signature, so what depends on it is never reused."""
+
+    def __eq__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+
+def signatures(values):
+    """Exact signatures of parameter values (None where a value is absent)."""
+    out = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        arr = value if type(value) is np.ndarray else np.asarray(value)
+        out.append(_Unmatched() if arr.dtype.kind == "O" else
+                   (arr.dtype.str, arr.shape, arr.tobytes()))
+    return tuple(out)
+
+
+class DerivedValues:
+    """Values derived from a model's parameters (validated copies, kernel
+    arguments), each kept under a key with the exact signatures of the
+    values it was made from, and made again once they differ. For the
+    HMMs, whose fitted parameters users assign and write into as they do
+    a mixture's."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self):
+        self._entries = {}
+
+    def get(self, key, values, make):
+        sig = signatures(values)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == sig:
+            return entry[1]
+        out = make()    # raises: nothing kept
+        self._entries[key] = (sig, out)
+        return out
