@@ -253,6 +253,40 @@ GMS_HOT static int FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdif
     return 0;
 }
 
+/* Full/tied statistics of a block of hard labels (the k-means
+ * initialisation's): each row's centred values go straight into its
+ * component's sums, the upper triangle of w dl dl^T a row at a time. As
+ * few products as the sparse path, without its per-component SYRK calls
+ * of a few dozen rows each, whose call overhead dominated at small D (see
+ * gms_labels_rowwise). Rows labelled outside [0, k) or of weight 0 add
+ * nothing. dl: d doubles of scratch. */
+GMS_HOT static void FN(accumulate_labels_rowwise)(int cov_type, const REAL *X, ptrdiff_t nr,
+                                                  ptrdiff_t d, ptrdiff_t k,
+                                                  const int64_t *labels, const double *sw,
+                                                  const double *centres, double *nk,
+                                                  double *s1, double *s2, double *dl)
+{
+    for (ptrdiff_t i = 0; i < nr; ++i) {
+        const int64_t c = labels[i];
+        const double wt = sw ? sw[i] : 1.0;
+        if (c < 0 || c >= k || wt == 0.0) continue;
+        const REAL *x = X + i * d;
+        const double *cen = centres + c * d;
+        double *restrict s1c = s1 + c * d;
+        double *restrict s2c = s2 + gms_s2_offset(cov_type, c, d);
+        for (ptrdiff_t j = 0; j < d; ++j) {
+            dl[j] = (double)x[j] - cen[j];
+            s1c[j] += wt * dl[j];
+        }
+        nk[c] += wt;
+        for (ptrdiff_t a = 0; a < d; ++a) {
+            const double wa = wt * dl[a];
+            double *restrict row = s2c + a * d;
+            for (ptrdiff_t b = a; b < d; ++b) row[b] += wa * dl[b];
+        }
+    }
+}
+
 /* s2c (row-major upper) += Z^T Z for the m rows of Z (m x d): a
  * column-major lower SYRK, or plain loops without BLAS. */
 static void FN(rank_update)(const double *Z, int m, ptrdiff_t d, double *s2c)

@@ -123,6 +123,17 @@ static inline ptrdiff_t gms_dense_rows(ptrdiff_t d, ptrdiff_t k)
     return rows <= fit ? rows : 0;
 }
 
+/* Whether hard-label full / tied statistics are added a row at a time
+ * (accumulate_labels_rowwise) rather than by SYRK over each component's
+ * rows of a block: per row that streams the component's D x D triangle
+ * through L1, cheaper than the SYRK calls up to GMS_ROWWISE_MAX_D
+ * features (measured), dearer beyond. Depends on D only. */
+#define GMS_ROWWISE_MAX_D 32
+static inline int gms_labels_rowwise(int cov_type, ptrdiff_t d)
+{
+    return (cov_type == GMS_FULL || cov_type == GMS_TIED) && d <= GMS_ROWWISE_MAX_D;
+}
+
 static inline ptrdiff_t gms_sparse_rows(ptrdiff_t d)
 {
     const ptrdiff_t rows = GMS_SCRATCH_DOUBLES / d;

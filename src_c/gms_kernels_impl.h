@@ -215,6 +215,10 @@ static int FN(pass_blocks)(const FN(pass) *a, ptrdiff_t b0, ptrdiff_t b1, double
              * (times sample weights) in the layout accumulate_block wants */
             FN(log_prob_block)(a->p, Xb, nr, w->lp, 1, w);
             bad |= gms_block_responsibilities(w->lp, nr, k, sw, a_ll, R, tiled, R + nr * kr);
+        } else if (a->labels != NULL && gms_labels_rowwise(a->cov_type, d)) {
+            FN(accumulate_labels_rowwise)(a->cov_type, Xb, nr, d, k, a->labels + start, sw,
+                                          a->centres, a_nk, a_s1, a_s2, zd);
+            continue;
         } else {
             /* the block's weights per component, whatever their source
              * (zero for unlabelled rows and tile padding) */

@@ -432,6 +432,28 @@ def test_accumulate_matches_direct_formulas(cov_type, dtype, mode, weighted, n):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("d", [1, 16, 32, 33, 40])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cov_type", ["full", "tied"])
+def test_hard_label_statistics_either_side_of_the_rowwise_width(cov_type, dtype, d):
+    """Hard labels (k-means initialisations) up to 32 features add each row
+    into its component's sums, beyond that by per-component rank updates:
+    both against the direct formulas, unlabelled rows (-1, k) and weight-0
+    rows adding nothing, and thread-count invariant."""
+    n, k = 3000, 5
+    rng = np.random.default_rng([d, COV_CODE[cov_type]])
+    X = np.ascontiguousarray(rng.normal(loc=3.0, scale=2.0, size=(n, d)), dtype=dtype)
+    centres = rng.normal(size=(k, d))
+    labels = rng.integers(-1, k + 1, size=n).astype(np.int64)   # -1 and k: no component
+    for w in (None, make_weights(rng, n)):
+        sw = np.ones(n) if w is None else w
+        r = sw[:, None] * (labels[:, None] == np.arange(k))
+        got = run_accumulate(cov_type, X, None, labels, w, centres, 1)
+        check_stats(cov_type, got, ref_stats(cov_type, X, r, centres), 1e-12)
+        for a, b in zip(run_accumulate(cov_type, X, None, labels, w, centres, 2), got):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("far", [1e3, 1e6])
 def test_full_statistics_of_a_far_cluster_keep_their_digits(far):
     """Dense responsibilities (the one-GEMM path), one cluster of unit spread
