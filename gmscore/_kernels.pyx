@@ -6,6 +6,8 @@ read-only arrays work), checks shapes, releases the GIL and calls the C
 kernel for the input's precision. Outputs are caller-allocated float64
 arrays that the kernel overwrites.
 """
+import numpy as np
+
 from cython cimport floating
 from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport dgemm, dsyrk, sgemm
@@ -27,6 +29,8 @@ cdef extern from "gms_kernels.h" nogil:
                                      Py_ssize_t, int)
     void gms_fast_exp_log(const double *x, Py_ssize_t n, double *out_exp, double *out_log)
     int gms_omp_max_threads()
+    int gms_take_rows(const unsigned char *, Py_ssize_t, Py_ssize_t, const int64_t *,
+                      Py_ssize_t, unsigned char *, int)
     int gms_has_openmp()
     int GMS_SCRATCH_DOUBLES
     size_t GMS_BLAS_HEADROOM
@@ -256,6 +260,33 @@ def warm_threads(int n_threads):
     with nogil:
         started = gms_warm_threads(n_threads)
     return started
+
+
+def take_rows(X, order, int n_threads):
+    """X[order] for a C-contiguous 2-D X of any fixed-size dtype and
+    int64 row indices, rows copied in parallel (the classifier's sort of X
+    by class; np.take copies on one thread). Raises IndexError for an
+    index outside [0, len(X))."""
+    if X.ndim != 2 or not X.flags.c_contiguous or X.dtype.hasobject:
+        raise ValueError("take_rows needs a C-contiguous 2-D array of a fixed-size dtype")
+    cdef const int64_t[::1] idx = order
+    out = np.empty((idx.shape[0], X.shape[1]), dtype=X.dtype)
+    cdef Py_ssize_t row_bytes = X.shape[1] * X.dtype.itemsize
+    cdef const unsigned char[::1] src = X.reshape(-1).view(np.uint8) if X.size else \
+        np.zeros(1, np.uint8)
+    cdef unsigned char[::1] dst = out.reshape(-1).view(np.uint8) if out.size else \
+        np.zeros(1, np.uint8)
+    cdef Py_ssize_t n_src = X.shape[0], n_out = idx.shape[0]
+    cdef int rc
+    if row_bytes == 0 or n_out == 0:
+        if n_out and (np.min(order) < 0 or np.max(order) >= n_src):
+            raise IndexError("row index out of range")
+        return out
+    with nogil:
+        rc = gms_take_rows(&src[0], n_src, row_bytes, &idx[0], n_out, &dst[0], n_threads)
+    if rc != GMS_OK:
+        raise IndexError(f"row index out of range for {n_src} rows")
+    return out
 
 
 def s2_size(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features):

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from . import _kernels
 from ._base import ParamsMixin
 from ._core.covariance import COV_TYPES
 from ._missing import NAN_POLICIES, fit_source, has_nan
@@ -227,8 +228,13 @@ class GaussianMixtureClassifier(ParamsMixin):
             _warn_empty_rows(X)
         # one copy of X, sorted by class (stable: each class keeps its
         # rows' order, so its fit equals a fit on X[y == c]); NaN stay.
-        # take() gathers rows several times faster than fancy indexing.
-        Xs = np.take(X, order, axis=0)
+        # take_rows copies the rows on all threads (np.take, on one, is
+        # still several times faster than fancy indexing).
+        if X.flags.c_contiguous and not X.dtype.hasobject:
+            Xs = _kernels.take_rows(X, order.astype(np.int64, copy=False),
+                                    effective_n_threads(self.n_threads))
+        else:
+            Xs = np.take(X, order, axis=0)
         sws = None if sw is None else sw[order]
         del X
         sources = [_class_data(classes[c], self._class_source, m, Xs[bounds[c]:bounds[c + 1]],

@@ -31,6 +31,29 @@ int gms_omp_max_threads(void)
 #endif
 }
 
+int gms_take_rows(const unsigned char *src, ptrdiff_t n_src, ptrdiff_t row_bytes,
+                  const int64_t *order, ptrdiff_t n_out, unsigned char *out, int n_threads)
+{
+    if (n_src < 0 || n_out < 0 || row_bytes < 0) return GMS_ERR_ARG;
+    int bad = 0;
+    (void)n_threads;
+    /* a gather is bound by memory traffic (and first touches of out):
+     * threads only pay for tens of MB */
+#ifdef _OPENMP
+    const int threads = n_threads > 1 && n_out * row_bytes >= ((ptrdiff_t)8 << 20) ? n_threads : 1;
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(| : bad)
+#endif
+    for (ptrdiff_t i = 0; i < n_out; ++i) {
+        const int64_t r = order[i];
+        if (r < 0 || r >= n_src) {
+            bad |= 1;
+            continue;
+        }
+        memcpy(out + i * row_bytes, src + r * row_bytes, (size_t)row_bytes);
+    }
+    return bad ? GMS_ERR_ARG : GMS_OK;
+}
+
 ptrdiff_t gms_s2_size(int cov_type, ptrdiff_t k, ptrdiff_t d)
 {
     switch (cov_type) {

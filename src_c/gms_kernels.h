@@ -92,6 +92,12 @@ int gms_mixture_responsibilities(double *comp, const double *gamma, ptrdiff_t n,
 /* exp(-|x|) and log(|x|) with the kernels' vectorisable routines (tests). */
 void gms_fast_exp_log(const double *x, ptrdiff_t n, double *out_exp, double *out_log);
 
+/* out row i = src row order[i] for i < n_out (rows of row_bytes bytes,
+ * any element type), rows copied in parallel. GMS_ERR_ARG, with out
+ * partly written, when some order[i] is outside [0, n_src). */
+int gms_take_rows(const unsigned char *src, ptrdiff_t n_src, ptrdiff_t row_bytes,
+                  const int64_t *order, ptrdiff_t n_out, unsigned char *out, int n_threads);
+
 /* Threads OpenMP would use by default (1 without OpenMP). */
 int gms_omp_max_threads(void);
 /* 1 when built with OpenMP. */

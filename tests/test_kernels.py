@@ -805,3 +805,29 @@ def test_spherical_large_float64_distance_is_finite(kernel):
     else:
         out = run_weighted_log_prob("spherical", X, means, prec, log_norm, 1)
         np.testing.assert_allclose(out[:, 0], log_norm[0] - 0.5 * q, rtol=1e-12)
+
+
+# ------------------------------------------------------------ row gather
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int8, np.complex128])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_take_rows_is_np_take(dtype, n_threads):
+    rng = np.random.default_rng(7)
+    for n, d in [(0, 3), (1, 1), (5, 0), (300_000, 7), (1000, 33)]:
+        X = (rng.normal(size=(n, d)) * 50).astype(dtype)
+        order = rng.integers(0, max(n, 1), size=2 * n if n else 0)   # repeats
+        got = _kernels.take_rows(X, order, n_threads)
+        np.testing.assert_array_equal(got, np.take(X, order, axis=0))
+        assert got.dtype == X.dtype and got.shape == (order.size, d)
+
+
+def test_take_rows_rejects_bad_indices_and_layouts():
+    X = np.arange(40.0).reshape(10, 4)
+    for bad in ([0, 10], [-1, 2], [3, 2**40]):
+        with pytest.raises(IndexError, match="out of range"):
+            _kernels.take_rows(X, np.array(bad, dtype=np.int64), 2)
+    with pytest.raises(IndexError):
+        _kernels.take_rows(np.empty((3, 0)), np.array([5], dtype=np.int64), 1)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.take_rows(X[:, ::2], np.array([0], dtype=np.int64), 1)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.take_rows(X.astype(object), np.array([0], dtype=np.int64), 1)
