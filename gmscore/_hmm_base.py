@@ -372,8 +372,16 @@ class BaseHMM(ChainInference, RestoresOnFailure, ParamsMixin):
                                        trans, seq_ll, n_threads)
         except _hmmc.UnderflowError as exc:
             bad = (np.flatnonzero(np.isnan(seq_ll))[:5] + first_sequence).tolist()
+            if framelogprob is not None and np.isnan(framelogprob).any():
+                raise ValueError(f"the frame log-likelihoods hold NaN (sequences {bad}): "
+                                 "check X and the model's parameters") from None
             raise ValueError(f"{exc} (sequences {bad})") from None
         except _hmmc.ImpossibleSequenceError as exc:
+            nan = np.isnan(seq_ll)
+            if nan.any():    # a NaN frame log-likelihood, never an answer
+                bad = (np.flatnonzero(nan)[:5] + first_sequence).tolist()
+                raise ValueError(f"the frame log-likelihoods hold NaN (sequences {bad}): "
+                                 "check X and the model's parameters") from None
             if posteriors is None:  # scoring: zero probability is an answer
                 return seq_ll
             bad = (np.flatnonzero(~np.isfinite(seq_ll))[:5] + first_sequence).tolist()

@@ -48,8 +48,9 @@ static inline int64_t gms_to_bits(double x)
  * exp(x) for x <= 0: x = k ln2 + r with |r| <= ln2/2 (ln2 split in two
  * parts), a degree-13 Taylor polynomial for e^r (truncation below 1e-17
  * relative), 2^k built in the exponent bits. Arguments below -708, where
- * the result would be subnormal (< 3.3e-308), give exactly 0, as do -inf
- * and NaN; positive arguments are treated as 0 (callers pass x - max).
+ * the result would be subnormal (< 3.3e-308), give exactly 0, as does
+ * -inf; NaN gives NaN (a NaN log-density must not pass for an impossible
+ * one); positive arguments are treated as 0 (callers pass x - max).
  */
 static inline double gms_exp_nonpositive(double x0)
 {
@@ -81,7 +82,7 @@ static inline double gms_exp_nonpositive(double x0)
     const double w1 = u2 + r4 * q6;
     const double p = w0 + r8 * w1;
     const double scale = gms_from_bits((gms_to_bits(t) - shift_bits + 1023) * (INT64_C(1) << 52));
-    return ok ? p * scale : 0.0;
+    return ok ? p * scale : (x0 == x0 ? 0.0 : x0);   /* NaN stays NaN */
 }
 
 /*

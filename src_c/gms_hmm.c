@@ -162,8 +162,8 @@ static inline void forward_step(const hmm_model *m, const double *restrict prev,
     double *restrict a = wk->a;
     double *restrict b = wk->b;
     const double mx = gms_hmm_max_of(prev, k);
-    if (mx == -INFINITY) {
-        for (ptrdiff_t j = 0; j < k; ++j) cur[j] = -INFINITY;
+    if (mx == -INFINITY || mx != mx) {   /* impossible, or a NaN met: kept to the end */
+        for (ptrdiff_t j = 0; j < k; ++j) cur[j] = mx;
         return;
     }
     for (ptrdiff_t i = 0; i < k; ++i) a[i] = gms_exp_nonpositive(prev[i] - mx);

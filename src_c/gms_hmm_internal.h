@@ -41,22 +41,30 @@ static inline int gms_hmm_clamp_threads(int n_threads, ptrdiff_t n_tasks)
     return n_threads < n_tasks ? n_threads : (int)n_tasks;
 }
 
-/* Largest entry of v[0:k]: four independent running maxima, a shorter
- * dependency chain than one (the maximum does not depend on the order). */
+/* Largest entry of v[0:k], or NaN when some entry is NaN (the exps that
+ * follow a maximum must not turn a NaN into a number): four independent
+ * running maxima, a shorter dependency chain than one (the maximum does
+ * not depend on the order). */
 static inline double gms_hmm_max_of(const double *v, ptrdiff_t k)
 {
     double m0 = v[0], m1 = v[0], m2 = v[0], m3 = v[0];
+    int nan = v[0] != v[0];
     ptrdiff_t i = 1;
     for (; i + 4 <= k; i += 4) {
+        nan |= (v[i] != v[i]) | (v[i + 1] != v[i + 1]) | (v[i + 2] != v[i + 2]) |
+               (v[i + 3] != v[i + 3]);
         m0 = v[i] > m0 ? v[i] : m0;
         m1 = v[i + 1] > m1 ? v[i + 1] : m1;
         m2 = v[i + 2] > m2 ? v[i + 2] : m2;
         m3 = v[i + 3] > m3 ? v[i + 3] : m3;
     }
-    for (; i < k; ++i) m0 = v[i] > m0 ? v[i] : m0;
+    for (; i < k; ++i) {
+        nan |= v[i] != v[i];
+        m0 = v[i] > m0 ? v[i] : m0;
+    }
     m0 = m1 > m0 ? m1 : m0;
     m2 = m3 > m2 ? m3 : m2;
-    return m2 > m0 ? m2 : m0;
+    return nan ? NAN : (m2 > m0 ? m2 : m0);
 }
 
 /* Limits under which the scaled pass is as exact as the log-space one (see

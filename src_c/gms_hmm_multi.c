@@ -30,11 +30,17 @@ static double exact_in(const double *v, const double *A, ptrdiff_t k, ptrdiff_t 
     return m + log(s);
 }
 
+/* The largest of v, or NaN when some v is NaN: the exps that follow
+ * would turn a NaN into a number. */
 static double max_of(const double *v, ptrdiff_t k)
 {
     double m = v[0];
-    for (ptrdiff_t i = 1; i < k; ++i) m = v[i] > m ? v[i] : m;
-    return m;
+    int nan = isnan(v[0]);
+    for (ptrdiff_t i = 1; i < k; ++i) {
+        nan |= isnan(v[i]);
+        m = v[i] > m ? v[i] : m;
+    }
+    return nan ? NAN : m;
 }
 
 /* log sum_i exp(v_i) */
@@ -88,48 +94,88 @@ static double forward_one(const double *f, ptrdiff_t ld, ptrdiff_t T, ptrdiff_t 
  * exp(f_t - max f_t), the log-likelihood the sum of the frames' log
  * normalisers. A chain whose mass at some frame falls below
  * MULTI_LOG_REDO (terms may have been flushed) gets NaN: the caller redoes
- * it in log space. `w` holds 3 ld doubles.
+ * it in log space. The exps of a frame run over its whole row in one
+ * vectorised loop. `w` holds 4 ld doubles.
  */
-static void forward_scaled_all(const double *f, ptrdiff_t ld, ptrdiff_t T,
-                               const int64_t *cols, ptrdiff_t n_chains,
-                               const double *startprob, const double *transmat,
-                               const ptrdiff_t *tofs, double *w, double *out)
+
+/* One chain's scaled step at one frame (see forward_scaled_all): its
+ * log normaliser added to *out, or *out = NaN when the chain leaves the
+ * scaled pass's range. Inlined with k a constant for the small state
+ * counts, so that its loops unroll (the same operations in the same
+ * order: the same bits). */
+static inline __attribute__((always_inline)) void
+chain_step(ptrdiff_t k, int first, double mf, const double *restrict A,
+           const double *restrict pi, double *restrict ac, double *restrict bc,
+           const double *restrict ec, double *out)
 {
-    double *a = w, *b = w + ld, *e = w + 2 * ld;
+    if (first) {
+        for (ptrdiff_t j = 0; j < k; ++j) bc[j] = pi[j] * ec[j];
+    } else {
+        for (ptrdiff_t j = 0; j < k; ++j) bc[j] = 0.0;
+        for (ptrdiff_t i = 0; i < k; ++i) {
+            const double ai = ac[i];
+            const double *Ai = A + i * k;
+            for (ptrdiff_t j = 0; j < k; ++j) bc[j] += ai * Ai[j];
+        }
+        for (ptrdiff_t j = 0; j < k; ++j) bc[j] *= ec[j];
+    }
+    double sum = 0.0;
+    for (ptrdiff_t j = 0; j < k; ++j) sum += bc[j];
+    if (!(sum >= MULTI_LOG_REDO) || !(sum < INFINITY)) {
+        *out = NAN;
+        return;
+    }
+    const double inv = 1.0 / sum;
+    for (ptrdiff_t j = 0; j < k; ++j) ac[j] = bc[j] * inv;
+    *out += mf + gms_log_normal(sum);
+}
+
+GMS_HOT static void forward_scaled_all(const double *f, ptrdiff_t ld, ptrdiff_t T,
+                                       const int64_t *cols, ptrdiff_t n_chains,
+                                       const double *startprob, const double *transmat,
+                                       const ptrdiff_t *tofs, double *w, double *out)
+{
+    double *a = w, *b = w + ld, *e = w + 2 * ld, *shift = w + 3 * ld;
     for (ptrdiff_t c = 0; c < n_chains; ++c) out[c] = 0.0;
     for (ptrdiff_t t = 0; t < T; ++t) {
         const double *ft = f + t * ld;
+        /* each chain's maximum over its states, on all its columns (0 for
+         * a chain given up, or now without a finite maximum: its exps are
+         * computed and never read) */
+        for (ptrdiff_t c = 0; c < n_chains; ++c) {
+            const ptrdiff_t c0 = (ptrdiff_t)cols[c], k = (ptrdiff_t)(cols[c + 1] - cols[c]);
+            double mf = max_of(ft + c0, k);
+            if (isnan(out[c])) {
+                mf = 0.0;
+            } else if (!(mf > -INFINITY) || mf == INFINITY) {
+                out[c] = NAN;
+                mf = 0.0;
+            }
+            for (ptrdiff_t j = 0; j < k; ++j) shift[c0 + j] = mf;
+        }
+        /* the frame's exps in one vectorised loop over its whole row;
+         * clamped to the exp's domain (<= 0) for the chains given up, a
+         * NaN staying NaN (it gives its chain up below) */
+        for (ptrdiff_t j = 0; j < ld; ++j) {
+            const double v = ft[j] - shift[j];
+            e[j] = gms_exp_nonpositive(v > 0.0 ? 0.0 : v);
+        }
         for (ptrdiff_t c = 0; c < n_chains; ++c) {
             if (isnan(out[c])) continue;
             const ptrdiff_t c0 = (ptrdiff_t)cols[c], k = (ptrdiff_t)(cols[c + 1] - cols[c]);
-            const double *fc = ft + c0, *A = transmat + tofs[c];
-            double *ac = a + c0, *bc = b + c0, *ec = e + c0;
-            const double mf = max_of(fc, k);
-            if (!(mf > -INFINITY) || mf == INFINITY) {
-                out[c] = NAN;
-                continue;
+            const double *A = transmat + tofs[c], *pi = startprob + c0, *ec = e + c0;
+            const double mf = shift[c0];
+            double *ac = a + c0, *bc = b + c0, *oc = out + c;
+            const int first = t == 0;
+            switch (k) {
+            case 2: chain_step(2, first, mf, A, pi, ac, bc, ec, oc); break;
+            case 3: chain_step(3, first, mf, A, pi, ac, bc, ec, oc); break;
+            case 4: chain_step(4, first, mf, A, pi, ac, bc, ec, oc); break;
+            case 5: chain_step(5, first, mf, A, pi, ac, bc, ec, oc); break;
+            case 6: chain_step(6, first, mf, A, pi, ac, bc, ec, oc); break;
+            case 8: chain_step(8, first, mf, A, pi, ac, bc, ec, oc); break;
+            default: chain_step(k, first, mf, A, pi, ac, bc, ec, oc); break;
             }
-            for (ptrdiff_t j = 0; j < k; ++j) ec[j] = gms_exp_nonpositive(fc[j] - mf);
-            if (t == 0) {
-                for (ptrdiff_t j = 0; j < k; ++j) bc[j] = startprob[c0 + j] * ec[j];
-            } else {
-                for (ptrdiff_t j = 0; j < k; ++j) bc[j] = 0.0;
-                for (ptrdiff_t i = 0; i < k; ++i) {
-                    const double ai = ac[i];
-                    const double *Ai = A + i * k;
-                    for (ptrdiff_t j = 0; j < k; ++j) bc[j] += ai * Ai[j];
-                }
-                for (ptrdiff_t j = 0; j < k; ++j) bc[j] *= ec[j];
-            }
-            double sum = 0.0;
-            for (ptrdiff_t j = 0; j < k; ++j) sum += bc[j];
-            if (!(sum >= MULTI_LOG_REDO) || !(sum < INFINITY)) {
-                out[c] = NAN;
-                continue;
-            }
-            const double inv = 1.0 / sum;
-            for (ptrdiff_t j = 0; j < k; ++j) ac[j] = bc[j] * inv;
-            out[c] += mf + gms_log_normal(sum);
         }
     }
 }
@@ -165,7 +211,7 @@ int gms_hmm_multi_loglik(const double *framelogprob, ptrdiff_t n_rows,
     int failed = 0;
     if (n_threads < 1) n_threads = 1;
     if ((ptrdiff_t)n_threads > n_seq) n_threads = (int)n_seq;
-    const ptrdiff_t wsize = 3 * (ld > kmax ? ld : kmax);
+    const ptrdiff_t wsize = 4 * (ld > kmax ? ld : kmax);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads) reduction(| : failed)
 #endif

@@ -112,7 +112,8 @@ def _brute_force_forward(f, pi, A):
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_multi_chain_kernel_equals_brute_force(n_threads):
     rng = np.random.RandomState(0)
-    ks = [1, 3, 5, 2]
+    # every state count the kernel unrolls (2-6, 8) and the general loop
+    ks = [1, 3, 5, 2, 4, 6, 8, 7, 9]
     lengths = [1, 7, 40, 3, 120]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     cols = np.concatenate([[0], np.cumsum(ks)]).astype(np.int64)
@@ -156,6 +157,15 @@ def test_multi_chain_kernel_impossible_and_bad_arguments():
     with pytest.raises(ValueError, match="NaN"):
         _hmmc.multi_chain_loglik(np.full((4, 2), np.nan), np.array([0, 2]), np.array([0, 4]),
                                  np.array([0.5, 0.5]), np.full(4, 0.5), out, 1)
+    # one NaN in a later state's column mid-sequence, other chains fine:
+    # an error, never a number
+    f3 = np.zeros((6, 7))
+    f3[3, 4] = np.nan
+    cols3 = np.array([0, 3, 7])
+    with pytest.raises(ValueError, match="NaN"):
+        _hmmc.multi_chain_loglik(f3, cols3, np.array([0, 6]), np.full(7, 0.5),
+                                 np.concatenate([np.full(9, 1 / 3), np.full(16, 0.25)]),
+                                 np.empty((1, 2)), 2)
 
 
 # ================================================= scikit-learn tooling

@@ -106,6 +106,35 @@ def test_prediction_never_returns_nan():
 
 
 # ------------------------------------------- 4. fits return usable models
+class _NaNFrameHMM(GaussianHMM):
+    """Frame log-likelihoods with one NaN, in a later state's column mid-
+    sequence (what a broken custom emission would hand the chain)."""
+
+    def _frame_log_likelihood(self, X, n_threads, data=None):
+        f, extra = super()._frame_log_likelihood(X, n_threads)
+        f = f.copy()
+        f[len(f) // 2, self.n_components - 1] = np.nan
+        return f, extra
+
+
+@pytest.mark.parametrize("implementation", ["log", "scaling"])
+@pytest.mark.parametrize("k", [3, 9])
+def test_hmm_chain_never_turns_a_nan_frame_into_a_number(implementation, k):
+    # the chain kernels took a NaN for an impossible state (their exps give
+    # 0 below -708): 'log' scoring returned a finite log-likelihood
+    rng = np.random.RandomState(k)
+    trans = rng.dirichlet(np.ones(k), size=k)
+    model = preset_hmm(_NaNFrameHMM, rng.randn(k, 2), np.ones((k, 2)), np.full(k, 1 / k), trans,
+                       implementation=implementation)
+    X = rng.randn(40, 2)
+    for call in (model.score, lambda X: model.score_samples(X),
+                 lambda X: model.predict_proba(X), lambda X: model.decode(X, algorithm="map")):
+        with pytest.raises(ValueError, match="NaN"):
+            call(X)
+    with pytest.raises(FloatingPointError, match="NaN"):
+        model.decode(X)
+
+
 def test_hmm_fit_never_returns_covariances_its_own_score_refuses():
     rng = np.random.RandomState(5)
     model = GMMHMM(2, n_mix=2, covariance_type="diag", min_covar=0, init_params="", n_iter=2)
