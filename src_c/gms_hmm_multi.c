@@ -87,17 +87,6 @@ static double forward_one(const double *f, ptrdiff_t ld, ptrdiff_t T, ptrdiff_t 
     return log_sum(prev, k);
 }
 
-/*
- * The same pass in scaled linear space (K exps and one log per frame, not
- * K of each) for every chain at once, frame by frame, so each frame's row
- * of f is read once for all chains: a_t = normalised (a_{t-1} A) *
- * exp(f_t - max f_t), the log-likelihood the sum of the frames' log
- * normalisers. A chain whose mass at some frame falls below
- * MULTI_LOG_REDO (terms may have been flushed) gets NaN: the caller redoes
- * it in log space. The exps of a frame run over its whole row in one
- * vectorised loop. `w` holds 4 ld doubles.
- */
-
 /* One chain's scaled step at one frame (see forward_scaled_all): its
  * log normaliser added to *out, or *out = NaN when the chain leaves the
  * scaled pass's range. Inlined with k a constant for the small state
@@ -130,6 +119,16 @@ chain_step(ptrdiff_t k, int first, double mf, const double *restrict A,
     *out += mf + gms_log_normal(sum);
 }
 
+/*
+ * The same pass in scaled linear space (K exps and one log per frame, not
+ * K of each) for every chain at once, frame by frame, so each frame's row
+ * of f is read once for all chains: a_t = normalised (a_{t-1} A) *
+ * exp(f_t - max f_t), the log-likelihood the sum of the frames' log
+ * normalisers. A chain whose mass at some frame falls below
+ * MULTI_LOG_REDO (terms may have been flushed) gets NaN: the caller redoes
+ * it in log space. The exps of a frame run over its whole row in one
+ * vectorised loop. `w` holds 4 ld doubles.
+ */
 GMS_HOT static void forward_scaled_all(const double *f, ptrdiff_t ld, ptrdiff_t T,
                                        const int64_t *cols, ptrdiff_t n_chains,
                                        const double *startprob, const double *transmat,
