@@ -20,10 +20,45 @@
 #define GMS_FMA_R(a, b, c) _Generic((a), float: fmaf, default: fma)((a), (b), (c))
 #endif
 
+/* z[j][l] += the products of rows a of U's columns b .. b + nc - 1 that
+ * lie on or above the diagonal (nc <= 4, lanes: constants after inlining),
+ * each column's sum over a in increasing order; then the squares of
+ * z - V in column order into q. */
+static inline __attribute__((always_inline)) void FN(full_small_columns)(
+    const REAL *U, const REAL *V, ptrdiff_t d, ptrdiff_t b, const REAL *xt, double *q,
+    const int lanes, const int nc)
+{
+    REAL z[4][32] = {{0}};
+    for (ptrdiff_t a = 0; a <= b; ++a) {
+        const REAL *x = xt + a * lanes;
+        for (int j = 0; j < nc; ++j) {
+            const REAL u = U[a * d + b + j];
+            for (ptrdiff_t l = 0; l < lanes; ++l) z[j][l] = GMS_FMA_R(x[l], u, z[j][l]);
+        }
+    }
+    /* the corner: row b + t reaches columns b + t and after */
+    for (int t = 1; t < nc; ++t) {
+        const ptrdiff_t a = b + t;
+        const REAL *x = xt + a * lanes;
+        for (int j = t; j < nc; ++j) {
+            const REAL u = U[a * d + b + j];
+            for (ptrdiff_t l = 0; l < lanes; ++l) z[j][l] = GMS_FMA_R(x[l], u, z[j][l]);
+        }
+    }
+    for (int j = 0; j < nc; ++j) {
+        const double v = (double)V[b + j];
+        for (ptrdiff_t l = 0; l < lanes; ++l) {
+            const double t = (double)z[j][l] - v;
+            q[l] += t * t;
+        }
+    }
+}
+
 /* One group of rows i0 .. i0 + nl - 1 in `lanes` lanes (a constant after
  * inlining; the padding lanes compute zeros). Each lane's sums run in the
  * same order whatever the lane count, so a row gets the same bits alone
- * or in a batch. */
+ * or in a batch. Four columns at a time: four times the independent sums
+ * (the adds' latency overlaps) for each row of x loaded. */
 static inline __attribute__((always_inline)) void FN(full_small_group)(
     const FN(prep) *p, const REAL *xs, ptrdiff_t i0, ptrdiff_t nl, double *lp, ptrdiff_t si,
     ptrdiff_t sc, REAL *xt, const int lanes)
@@ -36,35 +71,14 @@ static inline __attribute__((always_inline)) void FN(full_small_group)(
         const REAL *U = p->prec + c * d * d;
         const REAL *V = p->V + c * d;
         double q[32] = {0.0};
-        for (ptrdiff_t b = 0; b < d; b += 2) {
-            /* columns b and b1 (b itself when d is odd and b is the last) */
-            const ptrdiff_t b1 = b + 1 < d ? b + 1 : b;
-            REAL z0[32] = {0}, z1[32] = {0};
-            for (ptrdiff_t a = 0; a <= b; ++a) {
-                const REAL u0 = U[a * d + b], u1 = U[a * d + b1];
-                const REAL *x = xt + a * lanes;
-                for (ptrdiff_t l = 0; l < lanes; ++l) {
-                    z0[l] = GMS_FMA_R(x[l], u0, z0[l]);
-                    z1[l] = GMS_FMA_R(x[l], u1, z1[l]);
-                }
-            }
-            const double v0 = (double)V[b];
-            for (ptrdiff_t l = 0; l < lanes; ++l) {
-                const double t = (double)z0[l] - v0;
-                q[l] += t * t;
-            }
-            if (b1 == b) continue;
-            {
-                const REAL u1 = U[b1 * d + b1];
-                const REAL *x = xt + b1 * lanes;
-                for (ptrdiff_t l = 0; l < lanes; ++l) z1[l] = GMS_FMA_R(x[l], u1, z1[l]);
-            }
-            const double v1 = (double)V[b1];
-            for (ptrdiff_t l = 0; l < lanes; ++l) {
-                const double t = (double)z1[l] - v1;
-                q[l] += t * t;
-            }
-        }
+        ptrdiff_t b = 0;
+        for (; b + 4 <= d; b += 4) FN(full_small_columns)(U, V, d, b, xt, q, lanes, 4);
+        if (d - b == 3)
+            FN(full_small_columns)(U, V, d, b, xt, q, lanes, 3);
+        else if (d - b == 2)
+            FN(full_small_columns)(U, V, d, b, xt, q, lanes, 2);
+        else if (d - b == 1)
+            FN(full_small_columns)(U, V, d, b, xt, q, lanes, 1);
         const double ln = p->log_norm[c];
         for (ptrdiff_t l = 0; l < nl; ++l) lp[(i0 + l) * si + c * sc] = ln - 0.5 * q[l];
     }
