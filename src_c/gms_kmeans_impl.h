@@ -91,24 +91,26 @@ int FN(gms_sqdist_potential)(const REAL *X, ptrdiff_t n, ptrdiff_t d,
 
 /* ---------------------------------------------------------- k-means++ */
 #ifndef GMS_KMPP_TILE
-/* Rows per tile of the seeding distances: four four-lane vectors (GCC/Clang
- * vector extensions; 32 bytes lower to AVX or SSE2 halves in every clone,
- * where 64-byte vectors would be split badly without AVX-512). Lane
+/* Rows per tile of the seeding distances: four eight-lane vectors (GCC/Clang
+ * vector extensions: one AVX-512 register, two AVX halves in the AVX2
+ * clone; four accumulators so the adds' latency overlaps). Lane
  * arithmetic is plain IEEE, contraction off: every clone computes the same
- * bits. */
-#define GMS_KMPP_TILE 16
-typedef double gms_v4d __attribute__((vector_size(32)));
-typedef double gms_v4du __attribute__((vector_size(32), aligned(8))); /* unaligned */
+ * bits, and the lane width only decides how many rows share an
+ * instruction, never the order of a row's sum. */
+#define GMS_KMPP_LANES 8
+#define GMS_KMPP_TILE (4 * GMS_KMPP_LANES)
+typedef double gms_kmv __attribute__((vector_size(8 * GMS_KMPP_LANES)));
+typedef double gms_kmvu __attribute__((vector_size(8 * GMS_KMPP_LANES), aligned(8)));
 _Static_assert(GMS_BLOCK_ROWS % GMS_KMPP_TILE == 0, "blocks are whole tiles");
 #endif
 
-/* The t x d points of P with each value repeated in four lanes (Pb,
- * t * d * 4 doubles): read as whole vectors, since a broadcast built
- * inside the loop goes through memory in the SSE2 clone. */
+/* The t x d points of P with each value repeated in GMS_KMPP_LANES lanes
+ * (Pb, t * d * GMS_KMPP_LANES doubles): read as whole vectors, since a
+ * broadcast built inside the loop goes through memory in the SSE2 clone. */
 static void FN(km_broadcast)(const double *P, ptrdiff_t t, ptrdiff_t d, double *Pb)
 {
     for (ptrdiff_t i = 0; i < t * d; ++i)
-        for (int l = 0; l < 4; ++l) Pb[4 * i + l] = P[i];
+        for (int l = 0; l < GMS_KMPP_LANES; ++l) Pb[GMS_KMPP_LANES * i + l] = P[i];
 }
 
 /*
@@ -122,6 +124,7 @@ static void FN(km_broadcast)(const double *P, ptrdiff_t t, ptrdiff_t d, double *
 GMS_HOT static void FN(km_block_dists)(const REAL *xb, ptrdiff_t rows, ptrdiff_t d,
                                        const double *Pb, ptrdiff_t t, double *D, double *xt)
 {
+    enum { L = GMS_KMPP_LANES };
     for (ptrdiff_t r0 = 0; r0 < rows; r0 += GMS_KMPP_TILE) {
         const ptrdiff_t m = gms_min(rows - r0, GMS_KMPP_TILE);
         for (ptrdiff_t r = 0; r < m; ++r) {
@@ -131,25 +134,25 @@ GMS_HOT static void FN(km_block_dists)(const REAL *xb, ptrdiff_t rows, ptrdiff_t
         for (ptrdiff_t r = m; r < GMS_KMPP_TILE; ++r)
             for (ptrdiff_t j = 0; j < d; ++j) xt[j * GMS_KMPP_TILE + r] = 0.0;
         for (ptrdiff_t c = 0; c < t; ++c) {
-            const double *pc = Pb + 4 * c * d;
-            gms_v4d a0 = {0.0}, a1 = {0.0}, a2 = {0.0}, a3 = {0.0};
+            const double *pc = Pb + L * c * d;
+            gms_kmv a0 = {0.0}, a1 = {0.0}, a2 = {0.0}, a3 = {0.0};
             for (ptrdiff_t j = 0; j < d; ++j) {
-                const gms_v4d p = *(const gms_v4du *)(pc + 4 * j);
+                const gms_kmv p = *(const gms_kmvu *)(pc + L * j);
                 const double *xj = xt + j * GMS_KMPP_TILE;
-                const gms_v4d e0 = *(const gms_v4du *)xj - p;
-                const gms_v4d e1 = *(const gms_v4du *)(xj + 4) - p;
-                const gms_v4d e2 = *(const gms_v4du *)(xj + 8) - p;
-                const gms_v4d e3 = *(const gms_v4du *)(xj + 12) - p;
+                const gms_kmv e0 = *(const gms_kmvu *)xj - p;
+                const gms_kmv e1 = *(const gms_kmvu *)(xj + L) - p;
+                const gms_kmv e2 = *(const gms_kmvu *)(xj + 2 * L) - p;
+                const gms_kmv e3 = *(const gms_kmvu *)(xj + 3 * L) - p;
                 a0 += e0 * e0;
                 a1 += e1 * e1;
                 a2 += e2 * e2;
                 a3 += e3 * e3;
             }
             double *dc = D + c * GMS_BLOCK_ROWS + r0;
-            *(gms_v4du *)dc = a0;
-            *(gms_v4du *)(dc + 4) = a1;
-            *(gms_v4du *)(dc + 8) = a2;
-            *(gms_v4du *)(dc + 12) = a3;
+            *(gms_kmvu *)dc = a0;
+            *(gms_kmvu *)(dc + L) = a1;
+            *(gms_kmvu *)(dc + 2 * L) = a2;
+            *(gms_kmvu *)(dc + 3 * L) = a3;
         }
     }
 }
@@ -169,7 +172,7 @@ static int FN(kmpp_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, const double *
     const ptrdiff_t nb = gms_n_blocks(n);
     const ptrdiff_t nc = t > 1 ? t - 1 : 1;
     int failed = 0;
-    double *Pb = (double *)malloc((size_t)(4 * t * d) * sizeof(double));
+    double *Pb = (double *)malloc((size_t)(GMS_KMPP_LANES * t * d) * sizeof(double));
     if (!Pb) return GMS_ERR_NOMEM;
     FN(km_broadcast)(P, t, d, Pb);
     (void)n_threads;
@@ -234,8 +237,8 @@ static int FN(kmpp_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, const double *
  * being prefix[b] (the blocks before, in order) plus the running sum inside
  * block b. The block's closest distances get the pending centre p0 (d
  * values) folded in, recomputed as the pass computed them; xt and D are
- * one block's scratch (D with 4 * d doubles more after its block, for p0
- * broadcast).
+ * one block's scratch (D with GMS_KMPP_LANES * d doubles more after its
+ * block, for p0 broadcast).
  */
 static ptrdiff_t FN(kmpp_locate)(const REAL *X, ptrdiff_t n, ptrdiff_t d, const double *p0,
                                  const double *w, const double *closest,
@@ -276,7 +279,7 @@ int FN(gms_kmeanspp)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
     double *bsum = (double *)malloc((size_t)(nb * n_trials) * sizeof(double));
     double *prefix = (double *)malloc((size_t)(nb + 1) * sizeof(double));
     double *P = (double *)malloc((size_t)(d * t) * sizeof(double));
-    double *xt = (double *)malloc((size_t)(GMS_KMPP_TILE * d + GMS_BLOCK_ROWS + 4 * d) *
+    double *xt = (double *)malloc((size_t)(GMS_KMPP_TILE * d + GMS_BLOCK_ROWS + GMS_KMPP_LANES * d) *
                                   sizeof(double));
     int64_t rows[GMS_KMPP_MAX_POINTS];
     double pots[GMS_KMPP_MAX_POINTS];
