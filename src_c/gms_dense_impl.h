@@ -207,16 +207,17 @@ GMS_HOT static int FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdif
                                               double *s2, double *scratch)
 {
     const ptrdiff_t q = d + d * (d + 1) / 2 + 1; /* y, upper y y^T, 1 */
-    double *restrict P = scratch;                 /* nr x q */
-    double *restrict S = P + nr * q;              /* k x q */
-    double *restrict g = S + k * q;               /* d */
+    const ptrdiff_t ld = gms_dense_ld(d);         /* q and zero padding */
+    double *restrict P = scratch;                 /* nr x ld */
+    double *restrict S = P + nr * ld;             /* k x ld */
+    double *restrict g = S + k * ld;              /* d */
     double *restrict y = g + d;                   /* d */
     for (ptrdiff_t j = 0; j < d; ++j) g[j] = 0.0;
     for (ptrdiff_t c = 0; c < k; ++c)
         for (ptrdiff_t j = 0; j < d; ++j) g[j] += centres[c * d + j];
     for (ptrdiff_t j = 0; j < d; ++j) g[j] /= (double)k;
     for (ptrdiff_t i = 0; i < nr; ++i) {
-        double *restrict p = P + i * q;
+        double *restrict p = P + i * ld;
         for (ptrdiff_t j = 0; j < d; ++j) y[j] = (double)X[i * d + j] - g[j];
         for (ptrdiff_t j = 0; j < d; ++j) p[j] = y[j];
         double *restrict u = p + d;
@@ -226,18 +227,22 @@ GMS_HOT static int FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdif
             u += d - a;
         }
         p[q - 1] = 1.0;
+        for (ptrdiff_t f = q; f < ld; ++f) p[f] = 0.0;
     }
-    {
+    const int mode = gms_rtp_mode(d);
+    if (mode > 0) {
+        gms_rtp(R, nr, k, P, ld, S, mode == 2);
+    } else {
         /* S (row-major k x q) = R^T P: column-major S^T = P^T R */
         char no = 'N', tr = 'T';
-        int m_ = (int)q, n_ = (int)k, k_ = (int)nr, lda = (int)q, ldb = (int)k;
+        int m_ = (int)q, n_ = (int)k, k_ = (int)nr, lda = (int)ld, ldb = (int)k;
         double one = 1.0, zero = 0.0;
         /* the Fortran interface has no const; R is only read */
         gms_blas_dgemm(&no, &tr, &m_, &n_, &k_, &one, P, &lda, (double *)R, &ldb, &zero, S,
                        &lda);
     }
     for (ptrdiff_t c = 0; c < k; ++c) {
-        const double *restrict syc = S + c * q;
+        const double *restrict syc = S + c * ld;
         const double *restrict u = syc + d; /* u[0] is (a, a) of row a */
         const double n_c = syc[q - 1];
         for (ptrdiff_t a = 0; a < d; ++a) {
@@ -248,7 +253,7 @@ GMS_HOT static int FN(accumulate_full_dense)(const REAL *X, ptrdiff_t nr, ptrdif
         }
     }
     for (ptrdiff_t c = 0; c < k; ++c) {
-        const double *restrict syc = S + c * q;
+        const double *restrict syc = S + c * ld;
         const double *restrict u = syc + d;
         const double n_c = syc[q - 1];
         nk[c] += n_c;

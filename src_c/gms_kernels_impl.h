@@ -50,8 +50,10 @@ GMS_HOT static void FN(accumulate_block)(int cov_type, const REAL *X, ptrdiff_t 
         FN(accumulate_diag)(X, nr, d, k, R, centres, nk, s1, s2, zd);
         return;
     }
-    const ptrdiff_t sub = cov_type == GMS_FULL && gms_blas_dgemm != NULL ? gms_dense_rows(d, k)
-                                                                          : 0;
+    const ptrdiff_t sub =
+        cov_type == GMS_FULL && (gms_blas_dgemm != NULL || gms_rtp_mode(d) > 0)
+            ? gms_dense_rows(d, k)
+            : 0;
     if (sub > 0) {
         ptrdiff_t nz = 0;
         for (ptrdiff_t i = 0; i < nr * k; ++i) nz += R[i] != 0.0;

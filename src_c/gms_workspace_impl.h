@@ -204,7 +204,7 @@ static ptrdiff_t FN(accumulate_scratch)(int cov_type, ptrdiff_t d, ptrdiff_t k)
     const ptrdiff_t rows = gms_sparse_rows(d) * d;
     if (cov_type == GMS_TIED) return rows;
     const ptrdiff_t sub = gms_dense_rows(d, k);
-    const ptrdiff_t dense = sub ? (sub + k) * gms_dense_q(d) + 2 * d : 0;
+    const ptrdiff_t dense = sub ? (sub + k) * gms_dense_ld(d) + 2 * d : 0;
     return rows > dense ? rows : dense;
 }
 

@@ -432,6 +432,27 @@ def test_accumulate_matches_direct_formulas(cov_type, dtype, mode, weighted, n):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 8, 11])
+@pytest.mark.parametrize("d", [1, 2, 7, 16, 17, 32, 33])
+def test_dense_full_statistics_over_component_and_feature_counts(d, k):
+    """Mostly non-zero responsibilities take the dense full path (one
+    product R^T P for all components; up to 32 features by register tiles
+    of four components, with a tail of 1-3): against the direct formulas
+    for every tail, on data far enough from the centres' mean that the
+    path is not refused, and thread-count invariant."""
+    n = 1500
+    rng = np.random.default_rng([d, k])
+    X = rng.normal(loc=0.5, scale=2.0, size=(n, d))
+    centres = rng.normal(scale=0.5, size=(k, d))
+    resp = rng.dirichlet(np.ones(k), size=n)
+    w = make_weights(rng, n)
+    got = run_accumulate("full", X, resp, None, w, centres, 1)
+    check_stats("full", got, ref_stats("full", X, w[:, None] * resp, centres), 1e-12)
+    got2 = run_accumulate("full", X, resp, None, w, centres, 2)
+    for a, b in zip(got2, got):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("d", [1, 16, 32, 33, 40])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cov_type", ["full", "tied"])
