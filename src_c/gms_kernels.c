@@ -124,8 +124,8 @@ static inline void gms_put_weights(double *R, ptrdiff_t i, ptrdiff_t nr, ptrdiff
 /*
  * Row groups of the full/tied statistics (see GMS_SCRATCH_DOUBLES). The
  * dense full path (accumulate_full_dense) forms q = D + D (D + 1) / 2 + 1
- * doubles per row (gms_dense_ld with padding); it works on sub-blocks of GMS_BLOCK_ROWS >> s rows, the
- * largest that fit the budget with its K x q product and 2 D doubles, and
+ * doubles per row (gms_dense_ld with the padding); it works on sub-blocks
+ * of GMS_BLOCK_ROWS >> s rows, the largest that fit the budget with its K x q product and 2 D doubles, and
  * is not used (0) when fewer than GMS_DENSE_MIN_ROWS rows fit: the sparse
  * path then takes every block (its rank updates do the same arithmetic
  * with less overhead than small sub-blocks; measured on AVX-512, D = 100
