@@ -567,6 +567,32 @@ static void gms_row_argmax_max(const double *lp, ptrdiff_t rows, ptrdiff_t k,
     }
 }
 
+/* gms_row_argmax_max on component-major log-densities (lp[c * rows + i]):
+ * the loops run over rows, so they vectorise, without the mispredicted
+ * branch of each comparison; every row sees the same comparisons in the
+ * same order, so the labels and maxima are those of the row-major one. */
+GMS_HOT static void gms_col_argmax_max(const double *lp, ptrdiff_t rows, ptrdiff_t k,
+                                       int64_t *labels, double *rowmax)
+{
+    unsigned char nan[GMS_BLOCK_ROWS];
+    for (ptrdiff_t i = 0; i < rows; ++i) {
+        rowmax[i] = lp[i];
+        labels[i] = 0;
+        nan[i] = lp[i] != lp[i];
+    }
+    for (ptrdiff_t c = 1; c < k; ++c) {
+        const double *v = lp + c * rows;
+        for (ptrdiff_t i = 0; i < rows; ++i) {
+            const int gt = v[i] > rowmax[i];
+            nan[i] |= v[i] != v[i];
+            rowmax[i] = gt ? v[i] : rowmax[i];
+            labels[i] = gt ? (int64_t)c : labels[i];
+        }
+    }
+    for (ptrdiff_t i = 0; i < rows; ++i)
+        if (nan[i]) rowmax[i] = NAN;
+}
+
 /* The fast exp and log over arrays, for the accuracy tests. */
 void gms_fast_exp_log(const double *x, ptrdiff_t n, double *out_exp, double *out_log)
 {

@@ -123,10 +123,15 @@ static int FN(log_prob_pass)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t
             const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
             /* the block's log-densities, in the output rows or in scratch */
             double *lp = out ? out + start * k : w.lp;
-            FN(log_prob_block)(&p, X + start * d, nr, lp, 0, &w);
+            /* predict's scratch component-major, for an argmax over rows */
+            const int cmajor = max_only && out == NULL;
+            FN(log_prob_block)(&p, X + start * d, nr, lp, cmajor, &w);
             if (lse == NULL) continue;
             if (max_only) {    /* labels, and the row maxima in lse */
-                gms_row_argmax_max(lp, nr, k, labels + start, lse + start);
+                if (cmajor)
+                    gms_col_argmax_max(lp, nr, k, labels + start, lse + start);
+                else
+                    gms_row_argmax_max(lp, nr, k, labels + start, lse + start);
                 continue;
             }
             if (labels) gms_row_argmax(lp, nr, k, labels + start);
