@@ -303,6 +303,33 @@ def test_log_prob_labels_is_argmax_and_max(cov_type, dtype, k, d, n):
         assert np.isnan(rowmax[~ok]).all() and (~ok).sum() == (n > 2)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_log_prob_labels_ties_go_to_the_first_component(cov_type, dtype):
+    """Components repeated exactly (same weight, mean and covariance) give
+    equal log-densities bit for bit: predict's pass labels every row with
+    the first of them, as numpy's argmax (and scikit-learn) do."""
+    rng = np.random.default_rng([COV_CODE[cov_type], 11])
+    k, d, n = 5, 3, 777
+    weights, means, covs = random_mixture(rng, cov_type, k, d)
+    # components 1 and 3 copy component 0 (tied: one shared covariance)
+    for c in (1, 3):
+        means[c] = means[0]
+        if cov_type != "tied":
+            covs[c] = covs[0]
+    weights[[1, 3]] = weights[0]
+    weights /= weights.sum()
+    X = make_data(rng, n, means, dtype)
+    m, prec, log_norm = kernel_parameters(cov_type, weights, means, covs, dtype)
+    lp = run_weighted_log_prob(cov_type, X, m, prec, log_norm, 1)
+    np.testing.assert_array_equal(lp[:, 1], lp[:, 0])
+    rowmax, labels = np.empty(n), np.empty(n, dtype=np.int64)
+    _kernels.log_prob_labels(COV_CODE[cov_type], X, m, prec, log_norm, rowmax, labels, 2)
+    np.testing.assert_array_equal(labels, lp.argmax(axis=1))
+    assert not np.isin(labels, [1, 3]).any()
+    assert (labels == 0).any()
+
+
 @pytest.mark.parametrize("cov_type", ["diag", "spherical"])
 def test_scratch_does_not_grow_with_a_full_covariance(cov_type):
     """Diag and spherical kernels size their scratch for their own
