@@ -52,7 +52,20 @@ static inline __attribute__((always_inline)) void gms_rtp_cols(
     const double *R, ptrdiff_t k, const double *P, ptrdiff_t ld, ptrdiff_t m, ptrdiff_t c0,
     double *S, const int nc, const int lanes)
 {
-    for (ptrdiff_t f0 = 0; f0 < ld; f0 += lanes) gms_rtp_tile(R, k, P, ld, m, c0, f0, S, nc, lanes);
+    for (ptrdiff_t f0 = 0; f0 < ld; f0 += lanes)
+        gms_rtp_tile(R, k, P, ld, m, c0, f0, S, nc, lanes);
+}
+
+/* All components, four at a time, in tiles `lanes` columns wide. */
+static inline __attribute__((always_inline)) void gms_rtp_lanes(
+    const double *R, ptrdiff_t m, ptrdiff_t k, const double *P, ptrdiff_t ld, double *S,
+    const int lanes)
+{
+    ptrdiff_t c0 = 0;
+    for (; c0 + 4 <= k; c0 += 4) gms_rtp_cols(R, k, P, ld, m, c0, S, 4, lanes);
+    if (k - c0 == 3) gms_rtp_cols(R, k, P, ld, m, c0, S, 3, lanes);
+    else if (k - c0 == 2) gms_rtp_cols(R, k, P, ld, m, c0, S, 2, lanes);
+    else if (k - c0 == 1) gms_rtp_cols(R, k, P, ld, m, c0, S, 1, lanes);
 }
 
 /* wide: 4 x 32 tiles (16 AVX-512 registers); otherwise 4 x 8, which fits
@@ -60,18 +73,10 @@ static inline __attribute__((always_inline)) void gms_rtp_cols(
 GMS_HOT static void gms_rtp(const double *R, ptrdiff_t m, ptrdiff_t k, const double *P,
                             ptrdiff_t ld, double *S, int wide)
 {
-    ptrdiff_t c0 = 0;
-    if (wide) {
-        for (; c0 + 4 <= k; c0 += 4) gms_rtp_cols(R, k, P, ld, m, c0, S, 4, 32);
-        if (k - c0 == 3) gms_rtp_cols(R, k, P, ld, m, c0, S, 3, 32);
-        else if (k - c0 == 2) gms_rtp_cols(R, k, P, ld, m, c0, S, 2, 32);
-        else if (k - c0 == 1) gms_rtp_cols(R, k, P, ld, m, c0, S, 1, 32);
-    } else {
-        for (; c0 + 4 <= k; c0 += 4) gms_rtp_cols(R, k, P, ld, m, c0, S, 4, 8);
-        if (k - c0 == 3) gms_rtp_cols(R, k, P, ld, m, c0, S, 3, 8);
-        else if (k - c0 == 2) gms_rtp_cols(R, k, P, ld, m, c0, S, 2, 8);
-        else if (k - c0 == 1) gms_rtp_cols(R, k, P, ld, m, c0, S, 1, 8);
-    }
+    if (wide)
+        gms_rtp_lanes(R, m, k, P, ld, S, 32);
+    else
+        gms_rtp_lanes(R, m, k, P, ld, S, 8);
 }
 
 /* Which product the dense path uses: 2 (gms_rtp, wide tiles: AVX-512), 1

@@ -126,12 +126,12 @@ static inline void gms_put_weights(double *R, ptrdiff_t i, ptrdiff_t nr, ptrdiff
  * Row groups of the full/tied statistics (see GMS_SCRATCH_DOUBLES). The
  * dense full path (accumulate_full_dense) forms q = D + D (D + 1) / 2 + 1
  * doubles per row (gms_dense_ld with the padding); it works on sub-blocks
- * of GMS_BLOCK_ROWS >> s rows, the largest that fit the budget with its K x q product and 2 D doubles, and
- * is not used (0) when fewer than GMS_DENSE_MIN_ROWS rows fit: the sparse
- * path then takes every block (its rank updates do the same arithmetic
- * with less overhead than small sub-blocks; measured on AVX-512, D = 100
- * to 600). The sparse path's rank updates take up to gms_sparse_rows(d)
- * scaled rows at a time.
+ * of GMS_BLOCK_ROWS >> s rows, the largest that fit the budget with its
+ * K x q product and 2 D doubles, and is not used (0) when fewer than
+ * GMS_DENSE_MIN_ROWS rows fit: the sparse path then takes every block (its
+ * rank updates do the same arithmetic with less overhead than small
+ * sub-blocks; measured on AVX-512, D = 100 to 600). The sparse path's rank
+ * updates take up to gms_sparse_rows(d) scaled rows at a time.
  */
 #define GMS_DENSE_MIN_ROWS 64
 
@@ -466,27 +466,9 @@ static void gms_row_argmax(const double *lp, ptrdiff_t rows, ptrdiff_t k, int64_
  * that entry: what predict needs, without the exponentials of the
  * log-sum-exp. A row with a NaN entry gets NaN in rowmax, so that the
  * caller's finiteness test on rowmax catches it as it catches a NaN
- * log-sum-exp (rowmax is finite exactly when the log-sum-exp is). */
-static void gms_row_argmax_max(const double *lp, ptrdiff_t rows, ptrdiff_t k,
-                               int64_t *labels, double *rowmax)
-{
-    for (ptrdiff_t i = 0; i < rows; ++i) {
-        const double *v = lp + i * k;
-        ptrdiff_t best = 0;
-        int nan = isnan(v[0]);
-        for (ptrdiff_t c = 1; c < k; ++c) {
-            nan |= isnan(v[c]);
-            if (v[c] > v[best]) best = c;
-        }
-        labels[i] = best;
-        rowmax[i] = nan ? NAN : v[best];
-    }
-}
-
-/* gms_row_argmax_max on component-major log-densities (lp[c * rows + i]):
- * the loops run over rows, so they vectorise, without the mispredicted
- * branch of each comparison; every row sees the same comparisons in the
- * same order, so the labels and maxima are those of the row-major one. */
+ * log-sum-exp (rowmax is finite exactly when the log-sum-exp is). The
+ * log-densities are component-major (lp[c * rows + i]): the loops run over
+ * rows, so they vectorise, without a mispredicted branch per comparison. */
 GMS_HOT static void gms_col_argmax_max(const double *lp, ptrdiff_t rows, ptrdiff_t k,
                                        int64_t *labels, double *rowmax)
 {

@@ -93,7 +93,8 @@ static int FN(log_prob_pass)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t
                              const double *log_norm, double *out, double *lse,
                              int64_t *labels, int max_only, int n_threads)
 {
-    if (n < 0 || d < 1 || k < 1 || cov_type < GMS_FULL || cov_type > GMS_SPHERICAL)
+    if (n < 0 || d < 1 || k < 1 || cov_type < GMS_FULL || cov_type > GMS_SPHERICAL ||
+        (max_only && out != NULL))
         return GMS_ERR_ARG;
     FN(prep) p;
     if (FN(prepare)(&p, cov_type, d, k, means, prec_chol, log_norm) != GMS_OK)
@@ -123,15 +124,12 @@ static int FN(log_prob_pass)(int cov_type, const REAL *X, ptrdiff_t n, ptrdiff_t
             const ptrdiff_t nr = gms_min(GMS_BLOCK_ROWS, n - start);
             /* the block's log-densities, in the output rows or in scratch */
             double *lp = out ? out + start * k : w.lp;
-            /* predict's scratch component-major, for an argmax over rows */
-            const int cmajor = max_only && out == NULL;
-            FN(log_prob_block)(&p, X + start * d, nr, lp, cmajor, &w);
+            /* predict (max_only, out NULL): its scratch component-major,
+             * for an argmax over rows */
+            FN(log_prob_block)(&p, X + start * d, nr, lp, max_only, &w);
             if (lse == NULL) continue;
             if (max_only) {    /* labels, and the row maxima in lse */
-                if (cmajor)
-                    gms_col_argmax_max(lp, nr, k, labels + start, lse + start);
-                else
-                    gms_row_argmax_max(lp, nr, k, labels + start, lse + start);
+                gms_col_argmax_max(lp, nr, k, labels + start, lse + start);
                 continue;
             }
             if (labels) gms_row_argmax(lp, nr, k, labels + start);
