@@ -309,9 +309,9 @@ static int FN(kb_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                     idx[ng++] = r;
                 }
                 if (ng > 0) {
-                    /* all rows gathered: this is the full pass's own GEMM call */
+                    /* all rows gathered: this is the full pass's own products call */
                     const int full = ng == rows;
-                    gemm_tt_d((int)k, ng, (int)d, W, (int)k, xs, (int)d, z, ng);
+                    FN(km_products)(k, ng, d, W, xs, z, ng);
                     kb_argmin_rows(cn, z, ng, k, bv, sv, ar);
                     for (int q = 0; q < ng; ++q) {
                         const double na = nav[q], v1 = bv[q], v2 = sv[q];
@@ -328,11 +328,11 @@ static int FN(kb_pass)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                     }
                 }
                 if (n_amb > 0) {
-                    /* near-ties: the full pass's GEMM of the whole block */
+                    /* near-ties: the full pass's products of the whole block */
                     for (int r = 0; r < rows; ++r)
                         for (ptrdiff_t j = 0; j < d; ++j)
                             xf[(ptrdiff_t)r * d + j] = (double)xb[(ptrdiff_t)r * d + j] - g[j];
-                    gemm_tt_d((int)k, rows, (int)d, W, (int)k, xf, (int)d, zf, rows);
+                    FN(km_products)(k, rows, d, W, xf, zf, rows);
                     for (int q = 0; q < ng; ++q) {
                         if (!amb[q]) continue;
                         const int r = idx[q];

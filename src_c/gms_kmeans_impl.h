@@ -336,6 +336,109 @@ done:
 }
 
 /* -------------------------------------------------------------- Lloyd */
+#ifndef GMS_KM_DOTS
+#define GMS_KM_DOTS
+/* Rows up to this many features get Lloyd's products from km_dots; longer
+ * ones from BLAS (a per-block GEMM call costs more than the products of a
+ * short row: ~3x on 1e6 x 8 data with 8 centres). */
+#define GMS_KM_DOTS_MAX_D 32
+
+/*
+ * Lloyd's products of shifted rows and centres without BLAS:
+ * z[c * ldz + r] = sum over j, in order, of xs[r * d + j] * W[j * k + c]
+ * (xs: rows x d, row-major; W: d x k). Rows go a tile at a time through
+ * xt (transposed, the lanes are rows), so each sum is one lane's plain
+ * chain: a row's products never depend on the rows beside it (the bounded
+ * pass's gathered rows get the full pass's bits) nor on the SIMD width.
+ */
+GMS_HOT static void km_dots(ptrdiff_t k, ptrdiff_t rows, ptrdiff_t d, const double *W,
+                            const double *xs, double *z, ptrdiff_t ldz)
+{
+    enum { L = GMS_KMPP_LANES, T = GMS_KMPP_TILE };
+    double xt[T * GMS_KM_DOTS_MAX_D];
+    double part[2 * T];
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += T) {
+        const ptrdiff_t m = gms_min(rows - r0, T);
+        for (ptrdiff_t r = 0; r < m; ++r)
+            for (ptrdiff_t j = 0; j < d; ++j) xt[j * T + r] = xs[(r0 + r) * d + j];
+        for (ptrdiff_t r = m; r < T; ++r)
+            for (ptrdiff_t j = 0; j < d; ++j) xt[j * T + r] = 0.0;
+        /* two centres at a time: eight independent chains, the tile's
+         * loads shared */
+        for (ptrdiff_t c = 0; c < k; c += 2) {
+            const int two = c + 1 < k;
+            const double *w0 = W + c, *w1 = W + (two ? c + 1 : c);
+            gms_kmv a0 = {0.0}, a1 = {0.0}, a2 = {0.0}, a3 = {0.0};
+            gms_kmv b0 = {0.0}, b1 = {0.0}, b2 = {0.0}, b3 = {0.0};
+            for (ptrdiff_t j = 0; j < d; ++j) {
+                const double *xj = xt + j * T;
+                const gms_kmv x0 = *(const gms_kmvu *)xj, x1 = *(const gms_kmvu *)(xj + L),
+                              x2 = *(const gms_kmvu *)(xj + 2 * L),
+                              x3 = *(const gms_kmvu *)(xj + 3 * L);
+                const double p = w0[j * k], q = w1[j * k]; /* broadcast per op */
+                a0 += x0 * p;
+                a1 += x1 * p;
+                a2 += x2 * p;
+                a3 += x3 * p;
+                b0 += x0 * q;
+                b1 += x1 * q;
+                b2 += x2 * q;
+                b3 += x3 * q;
+            }
+            double *z0 = m == T ? z + c * ldz + r0 : part;
+            double *z1 = m == T ? z + (c + 1) * ldz + r0 : part + T;
+            *(gms_kmvu *)z0 = a0;
+            *(gms_kmvu *)(z0 + L) = a1;
+            *(gms_kmvu *)(z0 + 2 * L) = a2;
+            *(gms_kmvu *)(z0 + 3 * L) = a3;
+            if (two) {
+                *(gms_kmvu *)z1 = b0;
+                *(gms_kmvu *)(z1 + L) = b1;
+                *(gms_kmvu *)(z1 + 2 * L) = b2;
+                *(gms_kmvu *)(z1 + 3 * L) = b3;
+            }
+            if (m < T) {
+                memcpy(z + c * ldz + r0, part, (size_t)m * sizeof(double));
+                if (two) memcpy(z + (c + 1) * ldz + r0, part + T, (size_t)m * sizeof(double));
+            }
+        }
+    }
+}
+
+/* Label (lowest centre on ties) of each of `rows` rows, the argmin over c
+ * of cn[c] - 2 z[c * ld + r]: the comparisons of the scalar loop, run over
+ * rows so that they vectorise. */
+GMS_HOT static void km_argmin_rows(const double *cn, const double *z, ptrdiff_t ld,
+                                   ptrdiff_t rows, ptrdiff_t k, double *best, int *arg)
+{
+    for (ptrdiff_t r = 0; r < rows; ++r) {
+        best[r] = cn[0] - 2 * z[r];
+        arg[r] = 0;
+    }
+    for (ptrdiff_t c = 1; c < k; ++c) {
+        const double *zc = z + c * ld, cc = cn[c];
+        for (ptrdiff_t r = 0; r < rows; ++r) {
+            const double v = cc - 2 * zc[r];
+            const int lt = v < best[r];
+            best[r] = lt ? v : best[r];
+            arg[r] = lt ? (int)c : arg[r];
+        }
+    }
+}
+#endif
+
+/* Lloyd's products z (column c at z + c * ldz) of `rows` shifted rows xs
+ * and the shifted centres W: km_dots for short rows, else one GEMM. Both
+ * Lloyd passes call this, so their products agree bit for bit. */
+static void FN(km_products)(ptrdiff_t k, ptrdiff_t rows, ptrdiff_t d, const double *W,
+                            const double *xs, double *z, ptrdiff_t ldz)
+{
+    if (d <= GMS_KM_DOTS_MAX_D)
+        km_dots(k, rows, d, W, xs, z, ldz);
+    else
+        gemm_tt_d((int)k, (int)rows, (int)d, W, (int)k, xs, (int)d, z, (int)ldz);
+}
+
 /*
  * One Lloyd pass: labels = nearest centre, and (when sums is not NULL) the
  * weighted per-centre sums of x and weights. As in scikit-learn, a row's
@@ -388,6 +491,8 @@ int FN(gms_kmeans_lloyd)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
     {
         double *xs = (double *)malloc((size_t)(GMS_BLOCK_ROWS * d) * sizeof(double));
         double *z = (double *)malloc((size_t)(GMS_BLOCK_ROWS * k) * sizeof(double));
+        double bestv[GMS_BLOCK_ROWS];
+        int args[GMS_BLOCK_ROWS];
         if (!xs || !z) gms_set_failed(&failed);
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
@@ -405,18 +510,11 @@ int FN(gms_kmeans_lloyd)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                 for (ptrdiff_t r = 0; r < rows; ++r)
                     for (ptrdiff_t j = 0; j < d; ++j)
                         xs[r * d + j] = (double)xb[r * d + j] - g[j];
-                /* the double GEMM, in the float instantiation too */
-                gemm_tt_d((int)k, rows, (int)d, W, (int)k, xs, (int)d, z, rows);
+                /* double products, in the float instantiation too */
+                FN(km_products)(k, rows, d, W, xs, z, rows);
+                km_argmin_rows(cn, z, rows, rows, k, bestv, args);
                 for (ptrdiff_t r = 0; r < rows; ++r) {
-                    double best = cn[0] - 2 * z[r];
-                    ptrdiff_t arg = 0;
-                    for (ptrdiff_t c = 1; c < k; ++c) {
-                        const double v = cn[c] - 2 * z[r + c * rows];
-                        if (v < best) {
-                            best = v;
-                            arg = c;
-                        }
-                    }
+                    const ptrdiff_t arg = args[r];
                     const ptrdiff_t i = i0 + r;
                     ch += labels[i] != (int64_t)arg;
                     labels[i] = (int64_t)arg;

@@ -272,6 +272,28 @@ def test_lloyd_kernel_matches_numpy(dtype, weighted):
     np.testing.assert_allclose(out, dist[np.arange(n), expected], rtol=1e-12)
 
 
+@pytest.mark.parametrize("d", [1, 2, 7, 8, 9, 31, 32, 33])
+@pytest.mark.parametrize("k", [1, 2, 3, 9, 17])
+def test_lloyd_products_over_feature_and_centre_counts(d, k):
+    # rows up to 32 features take gmscore's own products (tiles of 32 rows,
+    # centres in pairs), longer ones BLAS: every tail of both, against the
+    # exact nearest centre, and the bounded pass (gathered rows) bit for bit
+    rng = np.random.RandomState(d * 100 + k)
+    n = 300                        # a block and a partial one, a partial tile
+    C = rng.randn(k, d) * 4
+    X = C[rng.randint(0, k, size=n)] + rng.randn(n, d)
+    labels = np.full(n, -1, dtype=np.int64)
+    sums, counts = np.empty((k, d)), np.empty(k)
+    _kernels.kmeans_lloyd(X, C, X.mean(axis=0), None, labels, sums, counts, 2)
+    dist = ((X[:, None, :] - C[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(labels, dist.argmin(axis=1))
+    start = X[rng.choice(n, k, replace=False)]
+    full = _init.lloyd(X, start, None, 2, bounded=False)
+    bounded = _init.lloyd(X, start, None, 2, bounded=True)
+    np.testing.assert_array_equal(bounded[0], full[0])
+    assert bounded[1].tobytes() == full[1].tobytes()
+
+
 def test_label_dist_rejects_out_of_range_labels():
     X = np.zeros((4, 2))
     with pytest.raises(ValueError):
