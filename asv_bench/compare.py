@@ -6,7 +6,7 @@ hmmlearn (H1-H3), on the workloads of the design.
                                 [--n-iter N] [--threads T]
                                 [--implementation log|scaling]
                                 [--peakmem [--peer-blas-threads B] | --predict
-                                 | --outofcore | --endtoend]
+                                 | --outofcore | --endtoend | --all]
 
 For each workload both libraries start from the same parameters and run
 exactly N iterations: GMMs from gmscore's k-means initialisation (seed 0,
@@ -33,6 +33,10 @@ from the shared start, against the 15x target of every method.
 initialisation included, to convergence: E1 (G1 data), E2 (G2 data,
 covariance_type='diag'), E3 (H1 data, n_iter=50) and N5 (G1 data, n_init=5);
 see endtoend.py.
+--all runs, in one invocation and on one machine state, the per-iteration
+timings (with --pomegranate, its column), the prediction paths, the
+end-to-end fits and the cost curves (cost_curves.py, within
+--curves-budget seconds; 0 skips them), one section after the other.
 --outofcore instead runs the out-of-core workloads of benchmarks/oocore.py
 (O1: GaussianMixture full, N=50M, D=16, K=16; O2: GaussianHMM diag,
 10,000 x 1,000 frames, D=10, K=8; float32 data written in chunks to a
@@ -89,6 +93,12 @@ def parse_args(argv=None):
     mode.add_argument("--endtoend", action="store_true",
                       help="end-to-end default fits E1-E3 and n_init=5 (N5), initialisation "
                            "included, to convergence")
+    mode.add_argument("--all", action="store_true",
+                      help="one run of the timings, prediction paths, end-to-end fits and "
+                           "cost curves, one section after the other")
+    p.add_argument("--curves-budget", type=float, default=1800.0,
+                   help="--all: seconds for the cost curves (default %(default)s; 0 skips "
+                        "them)")
     p.add_argument("--pomegranate", action="store_true",
                    help="timing runs: add pomegranate (PyTorch, CPU) as a peer on G1-G3, H1-H2 "
                         "(see peers_pomegranate.py)")
@@ -111,6 +121,15 @@ def parse_args(argv=None):
     p.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     p.add_argument("--source", default="memmap", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.all:
+        if args.workloads is not None or args.n_iter is not None:
+            p.error("--all runs every workload with its default iterations: drop "
+                    "--workloads / --n-iter")
+        if args.curves_budget < 0 or (args.repeat is not None and args.repeat < 1) \
+                or args.threads < 1:
+            p.error("--curves-budget must be >= 0, --repeat and --threads >= 1")
+        args.profile = "fast" if args.quick else "regular"
+        return args
     if args.pomegranate and (args.peakmem or args.predict or args.outofcore or args.endtoend):
         p.error("--pomegranate adds a column to the per-iteration timings only: drop "
                 "--peakmem / --predict / --outofcore / --endtoend")
@@ -923,6 +942,46 @@ def outofcore_summary(args, name, cases, spi, anon):
     return out
 
 
+def run_all(args):
+    """The sections of --all, each parsed as its own mode would be (so each
+    keeps its defaults), run one after the other in this process."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, cwd=os.path.dirname(os.path.abspath(__file__)),
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        head = ""
+    print(f"--all started {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}"
+          + (f" at commit {head}" if head else "") + "\n", flush=True)
+    common_argv = ["--threads", str(args.threads), "--implementation", args.implementation]
+    if args.quick:
+        common_argv.append("--quick")
+    if args.repeat is not None:
+        common_argv += ["--repeat", str(args.repeat)]
+    pom = (["--pomegranate", "--pomegranate-python", args.pomegranate_python]
+           if args.pomegranate else [])
+    sections = [
+        ("seconds per iteration" + (", with pomegranate" if pom else ""),
+         common_argv + pom, run_timings),
+        ("prediction paths", common_argv + ["--predict"], run_predictions),
+        ("end-to-end default fits", common_argv + ["--endtoend"],
+         lambda a: endtoend.run(a, a.workloads, settle_blas, fmt, print_table)),
+    ]
+    for title, argv, run in sections:
+        started = time.perf_counter()
+        print(f"=== {title} ===", flush=True)
+        run(parse_args(argv))
+        print(f"=== {title}: {time.perf_counter() - started:.0f} s ===\n", flush=True)
+    if args.curves_budget > 0:
+        import cost_curves
+
+        started = time.perf_counter()
+        print("=== cost curves ===", flush=True)
+        cost_curves.main(["--threads", str(args.threads), "--budget", f"{args.curves_budget:g}"]
+                         + (["--quick"] if args.quick else []))
+        print(f"=== cost curves: {time.perf_counter() - started:.0f} s ===", flush=True)
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.peakmem_child:
@@ -933,7 +992,9 @@ def main(argv=None):
         return 0
     print_machine(args)
     print()
-    if args.peakmem:
+    if args.all:
+        run_all(args)
+    elif args.peakmem:
         run_peakmem(args)
     elif args.outofcore:
         run_outofcore(args)
