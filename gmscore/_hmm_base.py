@@ -63,7 +63,9 @@ def _check_distribution(value, name, shape):
     if not np.isfinite(arr).all() or (arr < 0).any():
         raise ValueError(f"{name} must hold finite, non-negative probabilities")
     sums = arr.sum(axis=-1)
-    if not np.allclose(sums, 1.0, rtol=0, atol=1e-8):
+    # np.allclose(sums, 1, rtol=0, atol=1e-8) for finite sums, without its
+    # broadcasting machinery (this runs after every Baum-Welch iteration)
+    if not (np.abs(sums - 1.0) <= 1e-8).all():
         what = "must sum to 1" if arr.ndim == 1 else "rows must sum to 1"
         raise ValueError(
             f"{name} {what} (got {np.round(sums, 6)}); normalise it, e.g. "

@@ -345,63 +345,73 @@ done:
 
 /*
  * Lloyd's products of shifted rows and centres without BLAS:
- * z[c * ldz + r] = sum over j, in order, of xs[r * d + j] * W[j * k + c]
- * (xs: rows x d, row-major; W: d x k). Rows go a tile at a time through
- * xt (transposed, the lanes are rows), so each sum is one lane's plain
- * chain: a row's products never depend on the rows beside it (the bounded
- * pass's gathered rows get the full pass's bits) nor on the SIMD width.
+ * z[c * ldz + r] = sum over j, in order, of a[r, j] * W[j * k + c]
+ * (a: the rows shifted, W: d x k). The m <= GMS_KMPP_TILE rows of a tile
+ * come transposed in xt (the lanes are rows, zeros past m), so each sum is
+ * one lane's plain chain: a row's products never depend on the rows beside
+ * it (the bounded pass's gathered rows get the full pass's bits) nor on
+ * the SIMD width.
  */
+static inline __attribute__((always_inline)) void
+km_dots_tile(ptrdiff_t k, ptrdiff_t m, ptrdiff_t d, const double *W, const double *xt,
+             double *z, ptrdiff_t ldz)
+{
+    enum { L = GMS_KMPP_LANES, T = GMS_KMPP_TILE };
+    double part[2 * T];
+    /* two centres at a time: eight independent chains, the tile's loads
+     * shared */
+    for (ptrdiff_t c = 0; c < k; c += 2) {
+        const int two = c + 1 < k;
+        const double *w0 = W + c, *w1 = W + (two ? c + 1 : c);
+        gms_kmv a0 = {0.0}, a1 = {0.0}, a2 = {0.0}, a3 = {0.0};
+        gms_kmv b0 = {0.0}, b1 = {0.0}, b2 = {0.0}, b3 = {0.0};
+        for (ptrdiff_t j = 0; j < d; ++j) {
+            const double *xj = xt + j * T;
+            const gms_kmv x0 = *(const gms_kmvu *)xj, x1 = *(const gms_kmvu *)(xj + L),
+                          x2 = *(const gms_kmvu *)(xj + 2 * L),
+                          x3 = *(const gms_kmvu *)(xj + 3 * L);
+            const double p = w0[j * k], q = w1[j * k]; /* broadcast per op */
+            a0 += x0 * p;
+            a1 += x1 * p;
+            a2 += x2 * p;
+            a3 += x3 * p;
+            b0 += x0 * q;
+            b1 += x1 * q;
+            b2 += x2 * q;
+            b3 += x3 * q;
+        }
+        double *z0 = m == T ? z + c * ldz : part;
+        double *z1 = m == T ? z + (c + 1) * ldz : part + T;
+        *(gms_kmvu *)z0 = a0;
+        *(gms_kmvu *)(z0 + L) = a1;
+        *(gms_kmvu *)(z0 + 2 * L) = a2;
+        *(gms_kmvu *)(z0 + 3 * L) = a3;
+        if (two) {
+            *(gms_kmvu *)z1 = b0;
+            *(gms_kmvu *)(z1 + L) = b1;
+            *(gms_kmvu *)(z1 + 2 * L) = b2;
+            *(gms_kmvu *)(z1 + 3 * L) = b3;
+        }
+        if (m < T) {
+            memcpy(z + c * ldz, part, (size_t)m * sizeof(double));
+            if (two) memcpy(z + (c + 1) * ldz, part + T, (size_t)m * sizeof(double));
+        }
+    }
+}
+
+/* km_dots_tile over `rows` rows already shifted (xs: rows x d, row-major). */
 GMS_HOT static void km_dots(ptrdiff_t k, ptrdiff_t rows, ptrdiff_t d, const double *W,
                             const double *xs, double *z, ptrdiff_t ldz)
 {
-    enum { L = GMS_KMPP_LANES, T = GMS_KMPP_TILE };
+    enum { T = GMS_KMPP_TILE };
     double xt[T * GMS_KM_DOTS_MAX_D];
-    double part[2 * T];
     for (ptrdiff_t r0 = 0; r0 < rows; r0 += T) {
         const ptrdiff_t m = gms_min(rows - r0, T);
         for (ptrdiff_t r = 0; r < m; ++r)
             for (ptrdiff_t j = 0; j < d; ++j) xt[j * T + r] = xs[(r0 + r) * d + j];
         for (ptrdiff_t r = m; r < T; ++r)
             for (ptrdiff_t j = 0; j < d; ++j) xt[j * T + r] = 0.0;
-        /* two centres at a time: eight independent chains, the tile's
-         * loads shared */
-        for (ptrdiff_t c = 0; c < k; c += 2) {
-            const int two = c + 1 < k;
-            const double *w0 = W + c, *w1 = W + (two ? c + 1 : c);
-            gms_kmv a0 = {0.0}, a1 = {0.0}, a2 = {0.0}, a3 = {0.0};
-            gms_kmv b0 = {0.0}, b1 = {0.0}, b2 = {0.0}, b3 = {0.0};
-            for (ptrdiff_t j = 0; j < d; ++j) {
-                const double *xj = xt + j * T;
-                const gms_kmv x0 = *(const gms_kmvu *)xj, x1 = *(const gms_kmvu *)(xj + L),
-                              x2 = *(const gms_kmvu *)(xj + 2 * L),
-                              x3 = *(const gms_kmvu *)(xj + 3 * L);
-                const double p = w0[j * k], q = w1[j * k]; /* broadcast per op */
-                a0 += x0 * p;
-                a1 += x1 * p;
-                a2 += x2 * p;
-                a3 += x3 * p;
-                b0 += x0 * q;
-                b1 += x1 * q;
-                b2 += x2 * q;
-                b3 += x3 * q;
-            }
-            double *z0 = m == T ? z + c * ldz + r0 : part;
-            double *z1 = m == T ? z + (c + 1) * ldz + r0 : part + T;
-            *(gms_kmvu *)z0 = a0;
-            *(gms_kmvu *)(z0 + L) = a1;
-            *(gms_kmvu *)(z0 + 2 * L) = a2;
-            *(gms_kmvu *)(z0 + 3 * L) = a3;
-            if (two) {
-                *(gms_kmvu *)z1 = b0;
-                *(gms_kmvu *)(z1 + L) = b1;
-                *(gms_kmvu *)(z1 + 2 * L) = b2;
-                *(gms_kmvu *)(z1 + 3 * L) = b3;
-            }
-            if (m < T) {
-                memcpy(z + c * ldz + r0, part, (size_t)m * sizeof(double));
-                if (two) memcpy(z + (c + 1) * ldz + r0, part + T, (size_t)m * sizeof(double));
-            }
-        }
+        km_dots_tile(k, m, d, W, xt, z + r0, ldz);
     }
 }
 
@@ -426,6 +436,23 @@ GMS_HOT static void km_argmin_rows(const double *cn, const double *z, ptrdiff_t 
     }
 }
 #endif
+
+/* km_dots of the rows of X (rows x d) shifted by g, the shift taken as the
+ * tiles are transposed: the full pass's products without a shifted copy. */
+GMS_HOT static void FN(km_dots_rows)(ptrdiff_t k, ptrdiff_t rows, ptrdiff_t d, const double *W,
+                                     const REAL *X, const double *g, double *z, ptrdiff_t ldz)
+{
+    enum { T = GMS_KMPP_TILE };
+    double xt[T * GMS_KM_DOTS_MAX_D];
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += T) {
+        const ptrdiff_t m = gms_min(rows - r0, T);
+        for (ptrdiff_t r = 0; r < m; ++r)
+            for (ptrdiff_t j = 0; j < d; ++j) xt[j * T + r] = (double)X[(r0 + r) * d + j] - g[j];
+        for (ptrdiff_t r = m; r < T; ++r)
+            for (ptrdiff_t j = 0; j < d; ++j) xt[j * T + r] = 0.0;
+        km_dots_tile(k, m, d, W, xt, z + r0, ldz);
+    }
+}
 
 /* Lloyd's products z (column c at z + c * ldz) of `rows` shifted rows xs
  * and the shifted centres W: km_dots for short rows, else one GEMM. Both
@@ -507,11 +534,15 @@ int FN(gms_kmeans_lloyd)(const REAL *X, ptrdiff_t n, ptrdiff_t d, ptrdiff_t k,
                 const ptrdiff_t i0 = b * GMS_BLOCK_ROWS;
                 const int rows = (int)(gms_min(i0 + GMS_BLOCK_ROWS, n) - i0);
                 const REAL *xb = X + i0 * d;
-                for (ptrdiff_t r = 0; r < rows; ++r)
-                    for (ptrdiff_t j = 0; j < d; ++j)
-                        xs[r * d + j] = (double)xb[r * d + j] - g[j];
                 /* double products, in the float instantiation too */
-                FN(km_products)(k, rows, d, W, xs, z, rows);
+                if (d <= GMS_KM_DOTS_MAX_D) {
+                    FN(km_dots_rows)(k, rows, d, W, xb, g, z, rows);
+                } else {
+                    for (ptrdiff_t r = 0; r < rows; ++r)
+                        for (ptrdiff_t j = 0; j < d; ++j)
+                            xs[r * d + j] = (double)xb[r * d + j] - g[j];
+                    FN(km_products)(k, rows, d, W, xs, z, rows);
+                }
                 km_argmin_rows(cn, z, rows, rows, k, bestv, args);
                 for (ptrdiff_t r = 0; r < rows; ++r) {
                     const ptrdiff_t arg = args[r];
