@@ -111,15 +111,47 @@ static inline ptrdiff_t gms_weight_at(ptrdiff_t i, ptrdiff_t c, ptrdiff_t nr, pt
     return tiled ? gms_tiled_at(i, c, nr) : i * k + c;
 }
 
-/* Row i of a block of weights: wt * r[c] for the k components. */
-static inline void gms_put_weights(double *R, ptrdiff_t i, ptrdiff_t nr, ptrdiff_t k, int tiled,
-                                   const double *r, double wt)
+/* A block's weights from given responsibilities: R (nr x k, or tile-major
+ * with `tiled`, its padding zero) = sw[i] * resp[i, c] (sw NULL: weight 1),
+ * in loops over whole tiles that vectorise; `weighted` is a constant after
+ * inlining (a load behind `sw ? sw[i] : 1.0` would be a masked one). */
+GMS_INLINE void gms_block_weights_of(double *restrict R, ptrdiff_t nr, ptrdiff_t k, int tiled,
+                                     const double *restrict resp, const double *sw,
+                                     const int weighted)
 {
-    const ptrdiff_t step = tiled ? GMS_CW : k; /* components in a row of a tile */
-    for (ptrdiff_t c0 = 0; c0 < k; c0 += step) {
-        double *dst = R + gms_weight_at(i, c0, nr, k, tiled);
-        for (ptrdiff_t c = 0; c < gms_min(step, k - c0); ++c) dst[c] = wt * r[c0 + c];
+    if (!tiled) {
+        for (ptrdiff_t i = 0; i < nr; ++i) {
+            const double wt = weighted ? sw[i] : 1.0;
+            for (ptrdiff_t c = 0; c < k; ++c) R[i * k + c] = wt * resp[i * k + c];
+        }
+        return;
     }
+    for (ptrdiff_t c0 = 0; c0 < k; c0 += GMS_CW) {
+        double *restrict dst = R + c0 * nr;
+        const double *restrict r = resp + c0;
+        const ptrdiff_t nc = k - c0;
+        if (nc >= GMS_CW) {
+            for (ptrdiff_t i = 0; i < nr; ++i) {
+                const double wt = weighted ? sw[i] : 1.0;
+                for (int c = 0; c < GMS_CW; ++c) dst[i * GMS_CW + c] = wt * r[i * k + c];
+            }
+        } else {
+            for (ptrdiff_t i = 0; i < nr; ++i) {
+                const double wt = weighted ? sw[i] : 1.0;
+                for (int c = 0; c < GMS_CW; ++c)
+                    dst[i * GMS_CW + c] = c < nc ? wt * r[i * k + c] : 0.0;
+            }
+        }
+    }
+}
+
+GMS_HOT static void gms_block_weights(double *R, ptrdiff_t nr, ptrdiff_t k, int tiled,
+                                      const double *resp, const double *sw)
+{
+    if (sw)
+        gms_block_weights_of(R, nr, k, tiled, resp, sw, 1);
+    else
+        gms_block_weights_of(R, nr, k, tiled, resp, NULL, 0);
 }
 
 /*

@@ -224,17 +224,17 @@ static int FN(pass_blocks)(const FN(pass) *a, ptrdiff_t b0, ptrdiff_t b1, double
             FN(accumulate_labels_rowwise)(a->cov_type, Xb, nr, d, k, a->labels + start, sw,
                                           a->centres, a_nk, a_s1, a_s2, zd);
             continue;
+        } else if (a->labels == NULL && a->resp != NULL) {
+            gms_block_weights(R, nr, k, tiled, a->resp + start * k, sw);
         } else {
-            /* the block's weights per component, whatever their source
-             * (zero for unlabelled rows and tile padding) */
+            /* the block's weights per component from hard labels or
+             * none (zero for unlabelled rows and tile padding) */
             memset(R, 0, (size_t)(nr * kr) * sizeof(double));
             for (ptrdiff_t i = 0; i < nr; ++i) {
                 const double wt = sw ? sw[i] : 1.0;
                 if (a->labels != NULL) {
                     const int64_t c = a->labels[start + i];
                     if (c >= 0 && c < k) R[gms_weight_at(i, c, nr, k, tiled)] = wt;
-                } else if (a->resp != NULL) {
-                    gms_put_weights(R, i, nr, k, tiled, a->resp + (start + i) * k, wt);
                 } else {
                     R[gms_weight_at(i, 0, nr, k, tiled)] = wt;
                 }
